@@ -1,0 +1,136 @@
+"""The guard: one pure function from a record and a registry view to a verdict.
+
+The stream (``streams``) and the batch inspection (``linkguard inspect``)
+both call :func:`check`; nothing here knows where the record came from.
+
+>>> import datetime as dt
+>>> from dataclasses import replace
+>>> hanako = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2,
+...                   '高知市丸ノ内1-2-20', previous_names=('佐藤 花子',))
+>>> registry = {'621498320257': hanako}
+>>> rec = Record('shintai-techo', 'A-1', '6214 9832 0257', '山田　花子',
+...              '昭和55年4月1日', '女', '高知市丸ノ内１－２－２０')
+>>> check(rec, registry)
+Verdict(outcome=<Outcome.PASS: 'PASS'>, findings=(), suggested_my_number='')
+>>> check(replace(rec, name='佐藤花子'), registry).reason_codes
+'FORMER_NAME'
+>>> v = check(replace(rec, name='山田 太郎'), registry)
+>>> v.outcome.value, [str(f) for f in v.findings]
+('HOLD', ['IDENTITY_MISMATCH(name)'])
+>>> check(Record('x', '1', '621498320258', 'a', '1980-01-01', '1'), registry).reason_codes
+'CHECK_DIGIT'
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from guards import normalize
+from guards.exceptions import GuardError
+from guards.model import Finding, Reason, Record, Resident, Verdict
+from guards.number import compact, number_problem
+
+__all__ = ["RegistryView", "check", "identity_problems"]
+
+
+class RegistryView(Protocol):
+    """What the guard needs of the registry: a resident by (current or former) number."""
+
+    def get(self, my_number: str, /) -> Resident | None: ...
+
+
+def check(record: Record, registry: RegistryView) -> Verdict:
+    """Check one record against the registry; return every reason that applies.
+
+    A deletion always passes: removing a copy can never link anyone's data to
+    the wrong person.
+    """
+    if record.operation == "delete":
+        return Verdict.of(())
+    findings = _unusable(record)
+    if findings:
+        return Verdict.of(findings)
+    number = compact(record.my_number)
+    problem = number_problem(number)
+    if problem is not None:
+        return Verdict.of([Finding(Reason(problem))])
+    resident = registry.get(number)
+    if resident is None:
+        return Verdict.of([Finding(Reason.NOT_IN_REGISTRY)])
+    findings = []
+    suggested = ""
+    if resident.my_number != number:
+        findings.append(Finding(Reason.NUMBER_SUPERSEDED))
+        suggested = resident.my_number
+    findings.extend(_status(resident))
+    findings.extend(identity_problems(record, resident))
+    return Verdict.of(findings, suggested)
+
+
+def _unusable(record: Record) -> list[Finding]:
+    """Findings that make the row itself unusable (INVALID)."""
+    findings = []
+    missing = [f for f in ("name", "birth_date", "sex") if not normalize.text(getattr(record, f))]
+    if missing:
+        findings.append(Finding(Reason.MISSING_FIELD, ",".join(missing)))
+    if not normalize.text(record.my_number):
+        findings.append(Finding(Reason.NOT_LINKED))
+    elif number_problem(record.my_number) == "NUMBER_FORMAT":
+        findings.append(Finding(Reason.NUMBER_FORMAT))
+    if "birth_date" not in missing:
+        try:
+            normalize.parse_date(record.birth_date, "birth_date")
+        except GuardError as e:
+            findings.append(Finding(Reason.BAD_DATE, e.field))
+    if "sex" not in missing:
+        try:
+            normalize.parse_sex(record.sex)
+        except GuardError:
+            findings.append(Finding(Reason.BAD_SEX, "sex"))
+    return findings
+
+
+def _status(resident: Resident) -> list[Finding]:
+    if resident.status == "死亡":
+        return [Finding(Reason.DECEASED)]
+    if resident.status == "消除":
+        return [Finding(Reason.ERASED)]
+    if resident.status == "転出":
+        return [Finding(Reason.MOVED_OUT)]
+    return []
+
+
+def identity_problems(record: Record, resident: Resident) -> list[Finding]:
+    """Compare name, birth date, sex and address of a usable record with a resident.
+
+    Names are compared without spaces, so 山田 花子 / 山田　花子 / 山田花子 agree;
+    a former name or the registered alias (通称) matches with an informational
+    code, likewise a former address.
+    """
+    findings: list[Finding] = []
+    mismatched: list[str] = []
+    record_name = _name_key(record.name)
+    if record_name != _name_key(resident.name):
+        if record_name in {_name_key(n) for n in resident.previous_names}:
+            findings.append(Finding(Reason.FORMER_NAME))
+        elif resident.alias_name and record_name == _name_key(resident.alias_name):
+            findings.append(Finding(Reason.ALIAS_NAME))
+        else:
+            mismatched.append("name")
+    if normalize.parse_date(record.birth_date, "birth_date") != resident.birth_date:
+        mismatched.append("birth_date")
+    if normalize.parse_sex(record.sex) != resident.sex:
+        mismatched.append("sex")
+    if mismatched:
+        findings.append(Finding(Reason.IDENTITY_MISMATCH, ",".join(mismatched)))
+    record_address = normalize.address(record.address)
+    if record_address and record_address != normalize.address(resident.address):
+        if record_address in {normalize.address(a) for a in resident.previous_addresses}:
+            findings.append(Finding(Reason.FORMER_ADDRESS))
+        else:
+            findings.append(Finding(Reason.ADDRESS_MISMATCH))
+    return findings
+
+
+def _name_key(value: str) -> str:
+    return normalize.name(value).replace(" ", "")

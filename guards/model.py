@@ -1,0 +1,185 @@
+"""The values the guard rules work on: frozen, hashable, free of I/O.
+
+A :class:`Record` is a business-system record as it was published (raw
+strings, exactly as keyed in); a :class:`Resident` is a registry entry
+(already parsed: the registry is our own, validated at load); a
+:class:`Verdict` is what the rules say about one record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+class Outcome(str, enum.Enum):
+    """What happens to a record: sent on, held for a reviewer, or refused."""
+
+    PASS = "PASS"
+    HOLD = "HOLD"
+    INVALID = "INVALID"
+
+
+class Severity(enum.IntEnum):
+    INFO = 0  # a PASS may carry it
+    HOLD = 1  # a reviewer must look
+    INVALID = 2  # the row itself is unusable
+
+
+class Reason(str, enum.Enum):
+    """Reason codes. Each has a severity, an English and a Japanese label."""
+
+    # the row itself is unusable (INVALID)
+    MISSING_FIELD = "MISSING_FIELD"
+    BAD_DATE = "BAD_DATE"
+    BAD_SEX = "BAD_SEX"
+    NUMBER_FORMAT = "NUMBER_FORMAT"
+    NOT_LINKED = "NOT_LINKED"
+    UNDECODABLE = "UNDECODABLE"
+    # a linkage error is suspected (HOLD)
+    CHECK_DIGIT = "CHECK_DIGIT"
+    NOT_IN_REGISTRY = "NOT_IN_REGISTRY"
+    NUMBER_SUPERSEDED = "NUMBER_SUPERSEDED"
+    IDENTITY_MISMATCH = "IDENTITY_MISMATCH"
+    ADDRESS_MISMATCH = "ADDRESS_MISMATCH"
+    DECEASED = "DECEASED"
+    ERASED = "ERASED"
+    # informational (a PASS may carry these)
+    FORMER_NAME = "FORMER_NAME"
+    FORMER_ADDRESS = "FORMER_ADDRESS"
+    ALIAS_NAME = "ALIAS_NAME"
+    MOVED_OUT = "MOVED_OUT"
+
+    @property
+    def severity(self) -> Severity:
+        return _SEVERITY[self]
+
+    @property
+    def label_ja(self) -> str:
+        return _LABELS[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return _LABELS[self][1]
+
+
+_SEVERITY: dict[Reason, Severity] = {
+    **{r: Severity.INVALID for r in (
+        Reason.MISSING_FIELD, Reason.BAD_DATE, Reason.BAD_SEX,
+        Reason.NUMBER_FORMAT, Reason.NOT_LINKED, Reason.UNDECODABLE,
+    )},
+    **{r: Severity.HOLD for r in (
+        Reason.CHECK_DIGIT, Reason.NOT_IN_REGISTRY, Reason.NUMBER_SUPERSEDED,
+        Reason.IDENTITY_MISMATCH, Reason.ADDRESS_MISMATCH, Reason.DECEASED, Reason.ERASED,
+    )},
+    **{r: Severity.INFO for r in (
+        Reason.FORMER_NAME, Reason.FORMER_ADDRESS, Reason.ALIAS_NAME, Reason.MOVED_OUT,
+    )},
+}
+
+_LABELS: dict[Reason, tuple[str, str]] = {
+    Reason.MISSING_FIELD: ("必須項目がありません", "a required field is empty"),
+    Reason.BAD_DATE: ("日付が読めません", "a date cannot be read"),
+    Reason.BAD_SEX: ("性別が読めません", "sex cannot be read"),
+    Reason.NUMBER_FORMAT: ("個人番号が12桁の数字ではありません", "the number is not 12 digits"),
+    Reason.NOT_LINKED: ("個人番号が未登録です（紐付けなし）", "no number: the record is not linked"),
+    Reason.UNDECODABLE: ("イベントを解読できません", "the event cannot be decoded"),
+    Reason.CHECK_DIGIT: ("チェックデジットが一致しません", "the check digit is wrong"),
+    Reason.NOT_IN_REGISTRY: ("住民基本台帳にない番号です", "the number is not in the registry"),
+    Reason.NUMBER_SUPERSEDED: ("変更前の個人番号です", "a former number of the resident"),
+    Reason.IDENTITY_MISMATCH: ("本人情報（4情報）が一致しません", "name, birth date or sex disagree"),
+    Reason.ADDRESS_MISMATCH: ("住所が一致しません", "the address disagrees"),
+    Reason.DECEASED: ("死亡した住民の番号です", "the resident has died"),
+    Reason.ERASED: ("消除された住民の番号です", "the resident's entry was erased"),
+    Reason.FORMER_NAME: ("旧氏名で一致", "matched through a former name"),
+    Reason.FORMER_ADDRESS: ("旧住所で一致", "matched through a former address"),
+    Reason.ALIAS_NAME: ("通称で一致", "matched through the registered alias"),
+    Reason.MOVED_OUT: ("転出済みの住民です", "the resident has moved out"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason code with what it concerns (field names, another record id).
+
+    ``detail`` never holds a My Number.
+    """
+
+    reason: Reason
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.reason.value}({self.detail})" if self.detail else self.reason.value
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A business-system record as published: every field a raw string."""
+
+    system: str
+    record_id: str
+    my_number: str
+    name: str
+    birth_date: str
+    sex: str
+    address: str = ""
+    name_kana: str = ""
+    atena_no: str = ""
+    number_source: str = ""
+    entered_by: str = ""
+    batch_id: str = ""
+    operation: str = "update"
+    payload: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """A resident-registry entry (current state plus its history)."""
+
+    my_number: str
+    name: str
+    birth_date: dt.date
+    sex: int
+    address: str
+    name_kana: str = ""
+    alias_name: str = ""
+    resident_code: str = ""
+    status: str = "住民"
+    status_date: dt.date | None = None
+    previous_names: tuple[str, ...] = ()
+    previous_addresses: tuple[str, ...] = ()
+    previous_my_numbers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the rules say about one record."""
+
+    outcome: Outcome
+    findings: tuple[Finding, ...] = ()
+    suggested_my_number: str = ""
+
+    @property
+    def reasons(self) -> tuple[Reason, ...]:
+        return tuple(f.reason for f in self.findings)
+
+    @property
+    def reason_codes(self) -> str:
+        """Codes joined by ``;`` as in verdicts.csv (no details)."""
+        return ";".join(dict.fromkeys(r.value for r in self.reasons))
+
+    @classmethod
+    def of(cls, findings: tuple[Finding, ...] | list[Finding], suggested_my_number: str = "") -> "Verdict":
+        """The outcome is decided by the most severe finding.
+
+        >>> Verdict.of([]).outcome, Verdict.of([Finding(Reason.FORMER_NAME)]).outcome
+        (<Outcome.PASS: 'PASS'>, <Outcome.PASS: 'PASS'>)
+        >>> Verdict.of([Finding(Reason.FORMER_NAME), Finding(Reason.DECEASED)]).outcome
+        <Outcome.HOLD: 'HOLD'>
+        """
+        worst = max((f.reason.severity for f in findings), default=Severity.INFO)
+        outcome = {Severity.INFO: Outcome.PASS, Severity.HOLD: Outcome.HOLD,
+                   Severity.INVALID: Outcome.INVALID}[worst]
+        return cls(outcome, tuple(findings), suggested_my_number)

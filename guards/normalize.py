@@ -1,0 +1,178 @@
+"""Normalisation of the values a record and the registry are compared on.
+
+Everything here is pure and deterministic. The comparisons in this first
+version are deliberately plain (NFKC and trimming); the Japanese-aware
+matching (kanji variants, kana, addresses) plugs in behind the same names.
+
+Dates arrive in every form a municipal file uses:
+
+>>> parse_date('1980-04-01'), parse_date('1980/4/1'), parse_date('19800401')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('昭和55年4月1日'), parse_date('S55.4.1'), parse_date('Ｓ５５．４．１')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('令和元年5月1日'), parse_date('R1.5.1'), parse_date('平成元年1月8日')
+(datetime.date(2019, 5, 1), datetime.date(2019, 5, 1), datetime.date(1989, 1, 8))
+>>> parse_date('昭和64年1月7日')
+datetime.date(1989, 1, 7)
+>>> parse_date('昭和64年1月8日')
+Traceback (most recent call last):
+...
+guards.exceptions.InvalidDate: date: 昭和64年1月8日 is not a date of the 昭和 era (it ended on 1989-01-07)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import NamedTuple
+
+from guards.exceptions import InvalidDate, InvalidSex
+
+__all__ = [
+    "text",
+    "name",
+    "address",
+    "parse_date",
+    "parse_sex",
+    "split_list",
+    "ERAS",
+]
+
+
+class Era(NamedTuple):
+    kanji: str
+    letter: str
+    first_day: dt.date
+    last_day: dt.date | None  # None: the current era
+
+
+# Era boundaries as the Cabinet Office gives them (明治 from its Gregorian start).
+ERAS: tuple[Era, ...] = (
+    Era("明治", "M", dt.date(1868, 1, 25), dt.date(1912, 7, 29)),
+    Era("大正", "T", dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
+    Era("昭和", "S", dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
+    Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+    Era("令和", "R", dt.date(2019, 5, 1), None),
+)
+_ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
+
+_SPACES = re.compile(r"\s+")
+_GREGORIAN = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))$")
+_JAPANESE = re.compile(
+    r"^(明治|大正|昭和|平成|令和|[MTSHR])\s*(元|\d{1,2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"
+)
+
+
+def text(value: str | None) -> str:
+    """NFKC, trimmed, inner runs of spaces collapsed to one ASCII space.
+
+    >>> text('　山田　　太郎 ')
+    '山田 太郎'
+    >>> text(None)
+    ''
+    """
+    if not value:
+        return ""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+
+
+def name(value: str | None) -> str:
+    """A personal name as compared: :func:`text`, upper-cased for alphabet names.
+
+    >>> name('Smith　John'), name('ｽﾐｽ ｼﾞｮﾝ')
+    ('SMITH JOHN', 'スミス ジョン')
+    """
+    return text(value).upper()
+
+
+def address(value: str | None) -> str:
+    """An address as compared: :func:`text` without any spaces.
+
+    >>> address('高知市 丸ノ内１－２－２０')
+    '高知市丸ノ内1-2-20'
+    """
+    return text(value).replace(" ", "")
+
+
+def parse_date(value: str | None, field: str = "date") -> dt.date:
+    """Read a date in ISO, slashed, compact or Japanese-era form.
+
+    Raises :class:`InvalidDate` naming ``field`` and what was expected.
+
+    >>> parse_date('')
+    Traceback (most recent call last):
+    ...
+    guards.exceptions.InvalidDate: date: empty; expected a date such as 1980-04-01 or 昭和55年4月1日
+    >>> parse_date('2023-02-30', 'birth_date')
+    Traceback (most recent call last):
+    ...
+    guards.exceptions.InvalidDate: birth_date: 2023-02-30 is not a calendar date
+    """
+    raw = text(value).replace(" ", "")
+    if not raw:
+        raise InvalidDate(field, "empty; expected a date such as 1980-04-01 or 昭和55年4月1日")
+    match = _GREGORIAN.match(raw)
+    if match:
+        year, month, day, compact_month, compact_day = match.groups()
+        return _make_date(field, raw, int(year), int(month or compact_month), int(day or compact_day))
+    match = _JAPANESE.match(raw.upper() if raw[0].isascii() else raw)
+    if match:
+        era_name, era_year, month, day = match.groups()
+        era = _ERA_BY_NAME[era_name]
+        year_in_era = 1 if era_year == "元" else int(era_year)
+        if year_in_era < 1:
+            raise InvalidDate(field, f"{raw}: era years start at 1 (元年)")
+        date = _make_date(field, raw, era.first_day.year + year_in_era - 1, int(month), int(day))
+        if date < era.first_day or (era.last_day is not None and date > era.last_day):
+            span = f"it began on {era.first_day.isoformat()}"
+            if era.last_day is not None and date > era.last_day:
+                span = f"it ended on {era.last_day.isoformat()}"
+            raise InvalidDate(field, f"{raw} is not a date of the {era.kanji} era ({span})")
+        return date
+    raise InvalidDate(
+        field,
+        f"{raw!r} is not a date; expected 1980-04-01, 1980/4/1, 19800401, 昭和55年4月1日 or S55.4.1",
+    )
+
+
+def _make_date(field: str, raw: str, year: int, month: int, day: int) -> dt.date:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        raise InvalidDate(field, f"{raw} is not a calendar date") from None
+
+
+_SEX = {"1": 1, "男": 1, "M": 1, "MALE": 1, "男性": 1, "2": 2, "女": 2, "F": 2, "FEMALE": 2, "女性": 2}
+
+
+def parse_sex(value: str | None, field: str = "sex") -> int:
+    """Sex as the registry codes it: 1 (男) or 2 (女).
+
+    >>> parse_sex('男'), parse_sex('２'), parse_sex('m'), parse_sex('F')
+    (1, 2, 1, 2)
+    >>> parse_sex('x')
+    Traceback (most recent call last):
+    ...
+    guards.exceptions.InvalidSex: sex: 'X' is not a sex code; expected 1/2, 男/女 or M/F
+    """
+    raw = text(value).upper()
+    try:
+        return _SEX[raw]
+    except KeyError:
+        if not raw:
+            raise InvalidSex(field, "empty; expected 1/2, 男/女 or M/F") from None
+        raise InvalidSex(field, f"{raw!r} is not a sex code; expected 1/2, 男/女 or M/F") from None
+
+
+def split_list(value: str | None) -> tuple[str, ...]:
+    """Split a ``|``-separated history column, dropping empty items.
+
+    >>> split_list('山田花子| 佐藤花子 |')
+    ('山田花子', '佐藤花子')
+    >>> split_list(None)
+    ()
+    """
+    if not value:
+        return ()
+    return tuple(item for item in (text(part) for part in value.split("|")) if item)
