@@ -1,0 +1,60 @@
+"""Kafka and stream settings (environment prefix ``LINKGUARD_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka and how the guard's topics are laid out.
+
+    With ``LINKGUARD_KAFKA_BOOTSTRAP`` unset, the commands start the embedded
+    local broker (Tansu, memory only) on a free loopback port. In production
+    set it to the cluster, plus TLS and SASL/SCRAM settings.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LINKGUARD_", extra="ignore")
+
+    kafka_bootstrap: str | None = Field(None, description="host:port[,host:port]; unset: start a local broker")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(None, description="CA bundle (PEM) to verify the brokers")
+    kafka_ssl_certfile: str | None = Field(None, description="client certificate (PEM) for mutual TLS")
+    kafka_ssl_keyfile: str | None = None
+    kafka_client_id: str = "linkguard"
+    topic_partitions: int = Field(4, ge=1, description="partitions of every linkage topic (fixed once created)")
+    topic_replication: int = Field(1, ge=1, description="replication factor for created topics (3 in production)")
+    schema_registry_url: str | None = Field(None, description="Confluent-compatible schema registry (optional)")
+    app_id: str = Field("linkguard", description="Faust application id = consumer group of the guard")
+    local_mode: bool = Field(False, description="set automatically when the embedded local broker is used")
+
+    def kafka_python_config(self) -> dict:
+        """Connection options for kafka-python clients."""
+        config: dict = {"bootstrap_servers": self.require_bootstrap().split(","),
+                        "security_protocol": self.kafka_security_protocol,
+                        "client_id": self.kafka_client_id}
+        if self.kafka_sasl_mechanism:
+            config["sasl_mechanism"] = self.kafka_sasl_mechanism
+            config["sasl_plain_username"] = self.kafka_sasl_username
+            config["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        if self.kafka_ssl_cafile:
+            config["ssl_cafile"] = self.kafka_ssl_cafile
+        if self.kafka_ssl_certfile:
+            config["ssl_certfile"] = self.kafka_ssl_certfile
+            config["ssl_keyfile"] = self.kafka_ssl_keyfile
+        return config
+
+    def require_bootstrap(self) -> str:
+        if not self.kafka_bootstrap:
+            raise RuntimeError(
+                "no Kafka cluster configured: set LINKGUARD_KAFKA_BOOTSTRAP=host:9092, "
+                "or run through a command that starts the local broker (linkguard demo)"
+            )
+        return self.kafka_bootstrap
