@@ -1,0 +1,265 @@
+"""The Faust guard app: repartition by My Number, check, route.
+
+Two agents, so that Faust's per-message cost is paid per batch, not per record:
+
+1. ``repartition`` reads ``linkage.records`` in batches (``take_events``),
+   decodes each event, and sends one :file:`record_batch` message per target
+   partition of ``linkage.records-by-number`` (partition = Kafka's murmur2 of
+   the number, the same rule kafka-python used to publish the registry).
+2. ``guard`` reads those batches. Partition ``p`` of the batches, of
+   ``registry.residents`` and of the tables are co-partitioned, so every
+   record meets its registry entry and the other links of its number in this
+   worker. It calls :func:`guards.check` and routes PASS to
+   ``linkage.verified``, HOLD to ``linkage.held``, INVALID to ``linkage.dlq``.
+
+``registry_loader`` keeps the ``registry`` table (number → Resident bytes,
+former numbers included) from the compacted ``registry.residents`` topic.
+
+Processing is at least once: Faust flushes the producer before committing
+consumed offsets, and the sink's writes are idempotent and versioned.
+Nothing raised by a record stops the worker: it is dead-lettered with its
+reason and position.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from typing import Any
+
+import faust
+
+import schemas
+from guards import Outcome, Resident, check
+from guards.number import compact, number_problem
+from streams import topics
+from streams.events import dead_letter_message, event_to_record, message_to_resident, verdict_message
+from streams.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GuardApp", "create_app", "run_worker", "table_digest"]
+
+OUTCOME_TOPIC = {Outcome.PASS: topics.VERIFIED, Outcome.HOLD: topics.HELD, Outcome.INVALID: topics.DLQ}
+
+
+class RegistryView:
+    """The guard's read-only view of the registry table (decoded on demand)."""
+
+    def __init__(self, table: faust.Table, codec: schemas.Codec) -> None:
+        self._table = table
+        self._codec = codec
+
+    def get(self, my_number: str, /) -> Resident | None:
+        raw = self._table.get(my_number.encode())
+        if raw is None:
+            return None
+        return message_to_resident(self._codec.decode("resident", raw))
+
+
+class GuardApp:
+    """Builds the Faust app, its topics, tables and agents from settings."""
+
+    def __init__(self, settings: KafkaSettings, *, store: str = "memory://",
+                 batch_size: int = 1000, batch_within: float = 0.05, web_port: int | None = None) -> None:
+        self.settings = settings
+        self.codec = schemas.Codec()
+        self.batch_size = batch_size
+        self.batch_within = batch_within
+        partitions = settings.topic_partitions
+        self.partitions = partitions
+        conf: dict[str, Any] = dict(
+            broker=[f"kafka://{h}" for h in settings.require_bootstrap().split(",")],
+            store=store,
+            topic_partitions=partitions,
+            topic_replication_factor=settings.topic_replication,
+            key_serializer="raw",
+            value_serializer="raw",
+            web_enabled=False,
+            consumer_auto_offset_reset="earliest",
+            producer_acks=-1,
+            producer_linger_ms=5,
+            producer_max_batch_size=256 * 1024,
+            producer_max_request_size=8 * 1024 * 1024,
+            consumer_max_fetch_size=8 * 1024 * 1024,
+            stream_buffer_maxsize=8192,
+            broker_commit_every=5000,
+            broker_commit_interval=1.0,
+            table_standby_replicas=0,
+            broker_client_id=settings.kafka_client_id,
+        )
+        if web_port:
+            conf["web_port"] = web_port
+        if settings.local_mode:
+            # The local broker answers a group join after half the session timeout.
+            conf.update(broker_session_timeout=6, broker_heartbeat_interval=1,
+                        broker_rebalance_timeout=20)
+        credentials = _credentials(settings)
+        if credentials is not None:
+            conf["broker_credentials"] = credentials
+        self.app = faust.App(settings.app_id, **conf)
+        app = self.app
+
+        def topic(name: str, **kw: Any) -> faust.TopicT:
+            return app.topic(name, key_type=bytes, value_type=bytes, partitions=partitions, **kw)
+
+        self.records_topic = topic(topics.RECORDS)
+        self.residents_topic = topic(topics.RESIDENTS, compacting=True)
+        self.by_number_topic = topic(topics.BY_NUMBER, internal=True)
+
+        self.registry = app.Table("registry", key_type=bytes, value_type=bytes, partitions=partitions)
+        self.links = app.Table("links", key_type=bytes, value_type=bytes, partitions=partitions)
+        self.registry_view = RegistryView(self.registry, self.codec)
+
+        app.agent(self.records_topic, name="repartition")(self._repartition)
+        app.agent(self.by_number_topic, name="guard")(self._guard)
+        app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
+
+        if settings.local_mode:
+            from streams.quirks import patch_highwaters
+
+            patch_highwaters(settings)
+
+    # -- stage 1 ------------------------------------------------------------------
+    async def _repartition(self, stream: faust.StreamT) -> None:
+        producer = self.app.producer
+        async for events in stream.take_events(self.batch_size, within=self.batch_within):
+            by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            for event in events:
+                message = event.message
+                try:
+                    decoded = self.codec.decode("record_changed", message.value)
+                except schemas.DecodeError as e:
+                    await self._dead_letter(message.topic, message.partition, message.offset,
+                                            message.key, message.value, "UNDECODABLE", str(e))
+                    continue
+                number = compact(decoded.get("my_number", ""))
+                route_key = number.encode() if number else (message.key or b"")
+                by_partition[topics.partition_for(route_key, self.partitions)].append(
+                    {"partition": message.partition, "offset": message.offset,
+                     "key": message.key, "value": message.value})
+            for partition, items in by_partition.items():
+                await producer.send(topics.BY_NUMBER, None, self.codec.encode("record_batch", {"items": items}),
+                                    partition, None, None)
+
+    # -- stage 2 ------------------------------------------------------------------
+    async def _guard(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                batch = self.codec.decode("record_batch", event.message.value)
+            except schemas.DecodeError as e:
+                message = event.message
+                await self._dead_letter(message.topic, message.partition, message.offset, None,
+                                        message.value, "UNDECODABLE", str(e))
+                continue
+            for item in batch["items"]:
+                await self._check_one(item)
+
+    async def _check_one(self, item: dict[str, Any]) -> None:
+        producer = self.app.producer
+        try:
+            decoded = self.codec.decode("record_changed", item["value"])
+            record = event_to_record(decoded)
+            verdict = check(record, self.registry_view)
+        except Exception as e:  # never stop the worker on one record
+            log.warning("record at %s[%d]@%d could not be checked: %s", topics.RECORDS,
+                        item["partition"], item["offset"], type(e).__name__)
+            await self._dead_letter(topics.RECORDS, item["partition"], item["offset"], item["key"],
+                                    item["value"], "UNDECODABLE", f"{type(e).__name__}: cannot be checked")
+            return
+        key = topics.record_key(record.system, record.record_id)
+        if verdict.outcome is Outcome.INVALID:
+            await self._dead_letter(
+                topics.RECORDS, item["partition"], item["offset"], item["key"], item["value"],
+                verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
+                system=record.system, record_id=record.record_id)
+            return
+        message = verdict_message(decoded, verdict, version=item["offset"])
+        await producer.send(OUTCOME_TOPIC[verdict.outcome], key, self.codec.encode("verdict", message),
+                            None, None, None)
+        number = compact(record.my_number)
+        if number and number_problem(number) is None and record.operation != "delete":
+            self._remember_link(number, record, verdict.outcome)
+
+    def _remember_link(self, number: str, record, outcome: Outcome) -> None:
+        """The links of a number: which records in which systems carry it."""
+        key = number.encode()
+        raw = self.links.get(key)
+        links = json.loads(raw) if raw else {}
+        link_id = f"{record.system}/{record.record_id}"
+        entry = {"atena_no": record.atena_no, "outcome": outcome.value}
+        if links.get(link_id) != entry:
+            links[link_id] = entry
+            self.links[key] = json.dumps(links, ensure_ascii=False, sort_keys=True).encode()
+
+    # -- registry -------------------------------------------------------------------
+    async def _load_registry(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            message = event.message
+            if message.key is None:
+                await self._dead_letter(message.topic, message.partition, message.offset, None,
+                                        message.value, "UNDECODABLE", "registry entry without a key")
+                continue
+            if message.value is None:  # tombstone: the number left the registry
+                self.registry.pop(message.key, None)
+                continue
+            try:
+                self.codec.decode("resident", message.value)
+            except schemas.DecodeError as e:
+                await self._dead_letter(message.topic, message.partition, message.offset, message.key,
+                                        message.value, "UNDECODABLE", str(e), stage="registry")
+                continue
+            self.registry[message.key] = message.value
+
+    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
+                           value: bytes | None, reason: str, error: str, *, stage: str = "guard",
+                           system: str = "", record_id: str = "") -> None:
+        letter = dead_letter_message(topic=topic, partition=partition, offset=offset, key=key,
+                                     value=value, reason=reason, error=error, stage=stage,
+                                     system=system, record_id=record_id)
+        await self.app.producer.send(topics.DLQ, key, self.codec.encode("dead_letter", letter),
+                                     None, None, None)
+
+
+def _credentials(settings: KafkaSettings) -> Any:
+    """Faust broker credentials for TLS and SASL/SCRAM, or None for PLAINTEXT."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = None
+    if protocol in ("SSL", "SASL_SSL"):
+        import ssl
+
+        ssl_context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_certfile:
+            ssl_context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile)
+    if protocol == "SSL":
+        return faust.SSLCredentials(ssl_context)
+    password = settings.kafka_sasl_password.get_secret_value() if settings.kafka_sasl_password else ""
+    return faust.SASLCredentials(
+        username=settings.kafka_sasl_username or "", password=password,
+        mechanism=settings.kafka_sasl_mechanism or "PLAIN", ssl_context=ssl_context,
+    )
+
+
+def create_app(settings: KafkaSettings | None = None, **kwargs: Any) -> GuardApp:
+    return GuardApp(settings or KafkaSettings(), **kwargs)
+
+
+def run_worker(guard: GuardApp, *, loglevel: str = "warning") -> None:
+    """Run the Faust worker in this process until it is stopped (SIGTERM/SIGINT)."""
+    from faust.worker import Worker
+
+    worker = Worker(guard.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+def table_digest(table: faust.Table) -> dict[str, str]:
+    """Key → SHA-256 of value for every entry, keyed by a hash of the key (no numbers in dumps)."""
+    import hashlib
+
+    return {hashlib.sha256(bytes(k)).hexdigest(): hashlib.sha256(bytes(v)).hexdigest()
+            for k, v in table.items()}
+
+

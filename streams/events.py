@@ -1,0 +1,104 @@
+"""Conversions between the guard's values and the Avro messages on the wire.
+
+Pure functions over dicts shaped by the ``.avsc`` files in ``schemas/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from guards import Finding, Record, Resident, Verdict
+
+__all__ = [
+    "record_to_event", "event_to_record", "resident_to_message", "message_to_resident",
+    "verdict_message", "dead_letter_message", "utcnow",
+]
+
+_RECORD_FIELDS = ("my_number", "name", "name_kana", "birth_date", "sex", "address", "atena_no",
+                  "number_source", "entered_by", "batch_id")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def record_to_event(record: Record, *, event_id: str | None = None,
+                    occurred_at: dt.datetime | None = None, updated_at: str | None = None) -> dict[str, Any]:
+    """A RecordChanged event for one business record."""
+    event: dict[str, Any] = {
+        "event_id": event_id or str(uuid.uuid4()),
+        "system": record.system,
+        "record_id": record.record_id,
+        "operation": record.operation if record.operation in ("create", "update", "delete") else "update",
+        "occurred_at": occurred_at or utcnow(),
+        "payload": {str(k): "" if v is None else str(v) for k, v in record.payload.items()},
+        "updated_at": updated_at,
+    }
+    for name in _RECORD_FIELDS:
+        event[name] = getattr(record, name) or ""
+    return event
+
+
+def event_to_record(event: dict[str, Any]) -> Record:
+    """The guard's view of a decoded RecordChanged event."""
+    return Record(
+        system=event["system"], record_id=event["record_id"], operation=event["operation"],
+        payload=event.get("payload") or {},
+        **{name: event.get(name) or "" for name in _RECORD_FIELDS},
+    )
+
+
+def resident_to_message(resident: Resident) -> dict[str, Any]:
+    return {
+        "my_number": resident.my_number, "resident_code": resident.resident_code,
+        "name": resident.name, "name_kana": resident.name_kana, "alias_name": resident.alias_name,
+        "birth_date": resident.birth_date, "sex": resident.sex, "address": resident.address,
+        "status": resident.status, "status_date": resident.status_date,
+        "previous_names": list(resident.previous_names),
+        "previous_addresses": list(resident.previous_addresses),
+        "previous_my_numbers": list(resident.previous_my_numbers),
+    }
+
+
+def message_to_resident(message: dict[str, Any]) -> Resident:
+    return Resident(
+        my_number=message["my_number"], name=message["name"], birth_date=message["birth_date"],
+        sex=message["sex"], address=message["address"], name_kana=message.get("name_kana", ""),
+        alias_name=message.get("alias_name", ""), resident_code=message.get("resident_code", ""),
+        status=message.get("status") or "住民", status_date=message.get("status_date"),
+        previous_names=tuple(message.get("previous_names") or ()),
+        previous_addresses=tuple(message.get("previous_addresses") or ()),
+        previous_my_numbers=tuple(message.get("previous_my_numbers") or ()),
+    )
+
+
+def verdict_message(event: dict[str, Any], verdict: Verdict, version: int,
+                    checked_at: dt.datetime | None = None) -> dict[str, Any]:
+    """A Verdict message carrying the checked event whole."""
+    return {
+        "event_id": event["event_id"],
+        "outcome": verdict.outcome.value,
+        "reasons": [{"code": f.reason.value, "detail": f.detail} for f in verdict.findings],
+        "suggested_my_number": verdict.suggested_my_number,
+        "checked_at": checked_at or utcnow(),
+        "version": version,
+        "record": event,
+    }
+
+
+def findings_of(message: dict[str, Any]) -> tuple[Finding, ...]:
+    from guards import Reason
+
+    return tuple(Finding(Reason(r["code"]), r.get("detail", "")) for r in message["reasons"])
+
+
+def dead_letter_message(*, topic: str, partition: int, offset: int, key: bytes | None,
+                        value: bytes | None, reason: str, error: str, stage: str = "guard",
+                        system: str = "", record_id: str = "") -> dict[str, Any]:
+    return {
+        "topic": topic, "partition": partition, "offset": offset, "key": key, "value": value,
+        "reason": reason, "error": error, "stage": stage, "system": system,
+        "record_id": record_id, "failed_at": utcnow(),
+    }

@@ -1,0 +1,128 @@
+"""The publishing SDK: what a business system (or ``linkguard publish``) calls.
+
+>>> from streams.publish import Publisher           # doctest: +SKIP
+>>> with Publisher(KafkaSettings()) as publisher:   # doctest: +SKIP
+...     publisher.publish_records([record])
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+import schemas
+from guards import Record, Resident, registry_keys
+from streams import topics
+from streams.events import record_to_event, resident_to_message
+from streams.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Publisher", "PublishResult", "PublishError", "publish_records"]
+
+
+class PublishError(RuntimeError):
+    """The broker did not acknowledge some messages."""
+
+
+@dataclass
+class PublishResult:
+    """How many messages were acknowledged, and the next offset per partition."""
+
+    sent: int = 0
+    next_offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class Publisher:
+    """A kafka-python producer with acks=all and idempotence, batching by default."""
+
+    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 10, batch_size: int = 256 * 1024,
+                 codec: schemas.Codec | None = None) -> None:
+        self.settings = settings
+        self.codec = codec or schemas.Codec()
+        self._producer = KafkaProducer(
+            **settings.kafka_python_config(), acks="all", enable_idempotence=True,
+            linger_ms=linger_ms, batch_size=batch_size, max_request_size=8 * 1024 * 1024,
+        )
+        self._lock = threading.Lock()
+        self._result = PublishResult()
+
+    def publish_records(self, records: Iterable[Record], *, on_sent: Callable[[int], None] | None = None,
+                        updated_at: Callable[[Record], str | None] | None = None) -> PublishResult:
+        """Publish one RecordChanged event per record, keyed by system + record id."""
+        count = 0
+        for record in records:
+            event = record_to_event(record, updated_at=updated_at(record) if updated_at else None)
+            self._send(topics.RECORDS, topics.record_key(record.system, record.record_id),
+                       self.codec.encode("record_changed", event))
+            count += 1
+            if on_sent and count % 1000 == 0:
+                on_sent(1000)
+        if on_sent:
+            on_sent(count % 1000)
+        return self.flush()
+
+    def publish_residents(self, residents: Iterable[Resident], *,
+                          on_sent: Callable[[int], None] | None = None) -> PublishResult:
+        """Publish registry entries keyed by number, once more under each former number."""
+        count = 0
+        for resident in residents:
+            value = self.codec.encode("resident", resident_to_message(resident))
+            for key in registry_keys(resident):
+                self._send(topics.RESIDENTS, key.encode(), value)
+            count += 1
+            if on_sent and count % 1000 == 0:
+                on_sent(1000)
+        if on_sent:
+            on_sent(count % 1000)
+        return self.flush()
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Send bytes as they are (tests of bad input, dead-letter replay)."""
+        self._send(topic, key, value)
+
+    def _send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        future = self._producer.send(topic, key=key, value=value)
+        future.add_callback(self._on_success)
+        future.add_errback(self._on_error, topic)
+
+    def _on_success(self, metadata) -> None:
+        with self._lock:
+            self._result.sent += 1
+            tp = (metadata.topic, metadata.partition)
+            self._result.next_offsets[tp] = max(self._result.next_offsets.get(tp, 0), metadata.offset + 1)
+
+    def _on_error(self, exc: Exception, topic: str) -> None:
+        with self._lock:
+            self._result.errors.append(f"{topic}: {type(exc).__name__}: {exc}")
+
+    def flush(self, timeout: float | None = 120) -> PublishResult:
+        """Wait for every acknowledgement; raise if any message was refused."""
+        try:
+            self._producer.flush(timeout)
+        except KafkaError as e:
+            raise PublishError(f"flush failed after {self._result.sent} acknowledged messages") from e
+        if self._result.errors:
+            raise PublishError(f"{len(self._result.errors)} messages refused; first: {self._result.errors[0]}")
+        return self._result
+
+    def close(self) -> None:
+        self._producer.close()
+
+    def __enter__(self) -> "Publisher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def publish_records(records: Iterable[Record], settings: KafkaSettings | None = None) -> PublishResult:
+    """One call for a business system: publish these records and wait for the broker."""
+    with Publisher(settings or KafkaSettings()) as publisher:
+        return publisher.publish_records(records)
