@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["GuardApp", "create_app", "run_worker", "table_digest"]
 
-OUTCOME_TOPIC = {Outcome.PASS: topics.VERIFIED, Outcome.HOLD: topics.HELD, Outcome.INVALID: topics.DLQ}
-
 
 class RegistryView:
     """The guard's read-only view of the registry table (decoded on demand)."""
@@ -104,9 +102,11 @@ class GuardApp:
         def topic(name: str, **kw: Any) -> faust.TopicT:
             return app.topic(name, key_type=bytes, value_type=bytes, partitions=partitions, **kw)
 
-        self.records_topic = topic(topics.RECORDS)
-        self.residents_topic = topic(topics.RESIDENTS, compacting=True)
-        self.by_number_topic = topic(topics.BY_NUMBER, internal=True)
+        self.topics = names = topics.names(settings)
+        self.outcome_topic = {Outcome.PASS: names.verified, Outcome.HOLD: names.held, Outcome.INVALID: names.dlq}
+        self.records_topic = topic(names.records)
+        self.residents_topic = topic(names.residents, compacting=True)
+        self.by_number_topic = topic(names.by_number, internal=True)
 
         self.registry = app.Table("registry", key_type=bytes, value_type=bytes, partitions=partitions)
         self.links = app.Table("links", key_type=bytes, value_type=bytes, partitions=partitions)
@@ -140,7 +140,7 @@ class GuardApp:
                     {"partition": message.partition, "offset": message.offset,
                      "key": message.key, "value": message.value})
             for partition, items in by_partition.items():
-                await producer.send(topics.BY_NUMBER, None, self.codec.encode("record_batch", {"items": items}),
+                await producer.send(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
                                     partition, None, None)
 
     # -- stage 2 ------------------------------------------------------------------
@@ -163,20 +163,20 @@ class GuardApp:
             record = event_to_record(decoded)
             verdict = check(record, self.registry_view)
         except Exception as e:  # never stop the worker on one record
-            log.warning("record at %s[%d]@%d could not be checked: %s", topics.RECORDS,
+            log.warning("record at %s[%d]@%d could not be checked: %s", self.topics.records,
                         item["partition"], item["offset"], type(e).__name__)
-            await self._dead_letter(topics.RECORDS, item["partition"], item["offset"], item["key"],
+            await self._dead_letter(self.topics.records, item["partition"], item["offset"], item["key"],
                                     item["value"], "UNDECODABLE", f"{type(e).__name__}: cannot be checked")
             return
         key = topics.record_key(record.system, record.record_id)
         if verdict.outcome is Outcome.INVALID:
             await self._dead_letter(
-                topics.RECORDS, item["partition"], item["offset"], item["key"], item["value"],
+                self.topics.records, item["partition"], item["offset"], item["key"], item["value"],
                 verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
                 system=record.system, record_id=record.record_id)
             return
         message = verdict_message(decoded, verdict, version=item["offset"])
-        await producer.send(OUTCOME_TOPIC[verdict.outcome], key, self.codec.encode("verdict", message),
+        await producer.send(self.outcome_topic[verdict.outcome], key, self.codec.encode("verdict", message),
                             None, None, None)
         number = compact(record.my_number)
         if number and number_problem(number) is None and record.operation != "delete":
@@ -218,7 +218,7 @@ class GuardApp:
         letter = dead_letter_message(topic=topic, partition=partition, offset=offset, key=key,
                                      value=value, reason=reason, error=error, stage=stage,
                                      system=system, record_id=record_id)
-        await self.app.producer.send(topics.DLQ, key, self.codec.encode("dead_letter", letter),
+        await self.app.producer.send(self.topics.dlq, key, self.codec.encode("dead_letter", letter),
                                      None, None, None)
 
 

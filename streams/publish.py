@@ -50,6 +50,7 @@ class Publisher:
             **settings.kafka_python_config(), acks="all", enable_idempotence=True,
             linger_ms=linger_ms, batch_size=batch_size, max_request_size=8 * 1024 * 1024,
         )
+        self.topics = topics.names(settings)
         self._lock = threading.Lock()
         self._result = PublishResult()
 
@@ -59,7 +60,7 @@ class Publisher:
         count = 0
         for record in records:
             event = record_to_event(record, updated_at=updated_at(record) if updated_at else None)
-            self._send(topics.RECORDS, topics.record_key(record.system, record.record_id),
+            self._send(self.topics.records, topics.record_key(record.system, record.record_id),
                        self.codec.encode("record_changed", event))
             count += 1
             if on_sent and count % 1000 == 0:
@@ -75,7 +76,7 @@ class Publisher:
         for resident in residents:
             value = self.codec.encode("resident", resident_to_message(resident))
             for key in registry_keys(resident):
-                self._send(topics.RESIDENTS, key.encode(), value)
+                self._send(self.topics.residents, key.encode(), value)
             count += 1
             if on_sent and count % 1000 == 0:
                 on_sent(1000)

@@ -29,6 +29,7 @@ class KafkaSettings(BaseSettings):
     kafka_client_id: str = "linkguard"
     topic_partitions: int = Field(4, ge=1, description="partitions of every linkage topic (fixed once created)")
     topic_replication: int = Field(1, ge=1, description="replication factor for created topics (3 in production)")
+    topic_prefix: str = Field("", description="prefix of every topic name, e.g. 'kochi.' (several deployments on one cluster)")
     schema_registry_url: str | None = Field(None, description="Confluent-compatible schema registry (optional)")
     app_id: str = Field("linkguard", description="Faust application id = consumer group of the guard")
     local_mode: bool = Field(False, description="set automatically when the embedded local broker is used")

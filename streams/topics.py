@@ -8,6 +8,7 @@ partition ``p`` of each lands on the same worker.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -24,8 +25,47 @@ VERIFIED = "linkage.verified"
 HELD = "linkage.held"
 DLQ = "linkage.dlq"
 
-ALL = (RECORDS, RESIDENTS, BY_NUMBER, VERIFIED, HELD, DLQ)
-COMPACTED = frozenset({RESIDENTS})
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The guard's topic names under an optional prefix (one cluster, several deployments).
+
+    >>> TopicNames("kochi.").records
+    'kochi.linkage.records'
+    """
+
+    prefix: str = ""
+
+    @property
+    def records(self) -> str:
+        return self.prefix + RECORDS
+
+    @property
+    def residents(self) -> str:
+        return self.prefix + RESIDENTS
+
+    @property
+    def by_number(self) -> str:
+        return self.prefix + BY_NUMBER
+
+    @property
+    def verified(self) -> str:
+        return self.prefix + VERIFIED
+
+    @property
+    def held(self) -> str:
+        return self.prefix + HELD
+
+    @property
+    def dlq(self) -> str:
+        return self.prefix + DLQ
+
+    def all(self) -> tuple[str, ...]:
+        return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq)
+
+
+def names(settings: KafkaSettings) -> TopicNames:
+    return TopicNames(settings.topic_prefix)
 
 
 def partition_for(key: bytes, partitions: int) -> int:
@@ -47,17 +87,19 @@ def record_key(system: str, record_id: str) -> bytes:
     return f"{system}\x1f{record_id}".encode()
 
 
-def ensure_topics(settings: KafkaSettings, names: tuple[str, ...] = ALL) -> None:
+def ensure_topics(settings: KafkaSettings) -> None:
     """Create the linkage topics if they do not exist (idempotent)."""
+    topic_names = names(settings)
+    compacted = {topic_names.residents}
     admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         existing = set(admin.list_topics())
         wanted = [
             NewTopic(
                 name, settings.topic_partitions, settings.topic_replication,
-                topic_configs={"cleanup.policy": "compact"} if name in COMPACTED else {},
+                topic_configs={"cleanup.policy": "compact"} if name in compacted else {},
             )
-            for name in names if name not in existing
+            for name in topic_names.all() if name not in existing
         ]
         if wanted:
             try:

@@ -1,0 +1,126 @@
+"""The sink worker: verdict topics → database, exactly once in effect.
+
+It reads ``linkage.verified``, ``linkage.held`` and ``linkage.dlq`` with a
+kafka-python consumer in the ``<app id>-sink`` group. The consumed position
+is stored by :class:`sinks.SinkWriter` in the same transaction as the rows,
+and on every assignment the consumer seeks to the stored position, so a
+crash (kill -9) loses nothing and duplicates nothing. Offsets are committed
+to Kafka too, after the database, only so that lag can be watched.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Callable
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata
+
+import schemas
+from sinks import SinkMessage, SinkWriter
+from streams import topics
+from streams.events import dead_letter_message
+from streams.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+
+class _SeekToStored(ConsumerRebalanceListener):
+    def __init__(self, worker: "SinkWorker") -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked) -> None:  # nothing buffered survives a poll loop turn
+        pass
+
+    def on_partitions_assigned(self, assigned) -> None:
+        self.worker.seek_to_stored(assigned)
+
+
+class SinkWorker:
+    """One sink consumer; run several in the group to scale with partitions."""
+
+    def __init__(self, settings: KafkaSettings, writer: SinkWriter, *, consumer_name: str = "sink",
+                 max_records: int = 2000) -> None:
+        self.settings = settings
+        self.writer = writer
+        self.consumer_name = consumer_name
+        self.codec = schemas.Codec()
+        names = topics.names(settings)
+        self.topics = (names.verified, names.held, names.dlq)
+        self._kind = {names.verified: "verified", names.held: "held", names.dlq: "dead_letter"}
+        session = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000} if settings.local_mode else {}
+        self.consumer = KafkaConsumer(
+            **settings.kafka_python_config(), group_id=f"{settings.app_id}-sink",
+            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=max_records,
+            fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024, **session,
+        )
+        self.consumer.subscribe(list(self.topics), listener=_SeekToStored(self))
+        self._stop = threading.Event()
+
+    def seek_to_stored(self, assigned) -> None:
+        stored = self.writer.positions(self.consumer_name, self.topics)
+        for tp in assigned:
+            position = stored.get((tp.topic, tp.partition))
+            if position is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, position)
+
+    def to_messages(self, records) -> list[SinkMessage]:
+        """Decode one poll's records; anything undecodable becomes a sink-stage dead letter."""
+        messages = []
+        for record in records:
+            kind = self._kind[record.topic]
+            name = "dead_letter" if kind == "dead_letter" else "verdict"
+            try:
+                payload = self.codec.decode(name, record.value)
+            except schemas.DecodeError as e:
+                kind = "dead_letter"
+                payload = dead_letter_message(
+                    topic=record.topic, partition=record.partition, offset=record.offset,
+                    key=record.key, value=record.value, reason="UNDECODABLE", error=str(e), stage="sink")
+            messages.append(SinkMessage(topic=record.topic, partition=record.partition, offset=record.offset,
+                                        kind=kind, payload=payload, raw=record.value))
+        return messages
+
+    def run_once(self, timeout_ms: int = 500) -> int:
+        polled = self.consumer.poll(timeout_ms=timeout_ms)
+        records = [r for batch in polled.values() for r in batch]
+        if not records:
+            return 0
+        self.writer.apply(self.consumer_name, self.to_messages(records))
+        # The database holds the truth; this commit only feeds lag monitoring.
+        offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()}
+        try:
+            self.consumer.commit(offsets)
+        except Exception as e:  # a failed lag commit never loses data
+            log.warning("could not commit sink offsets to Kafka: %s", type(e).__name__)
+        return len(records)
+
+    def run(self, on_batch: Callable[[int], None] | None = None) -> None:
+        while not self._stop.is_set():
+            n = self.run_once()
+            if n and on_batch:
+                on_batch(n)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
+    """Run until SIGTERM/SIGINT."""
+    worker = SinkWorker(settings, writer)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    try:
+        worker.run()
+    finally:
+        worker.close()
+
+
+__all__ = ["SinkWorker", "run_sink"]
