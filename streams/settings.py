@@ -32,6 +32,7 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = Field("", description="prefix of every topic name, e.g. 'kochi.' (several deployments on one cluster)")
     schema_registry_url: str | None = Field(None, description="Confluent-compatible schema registry (optional)")
     app_id: str = Field("linkguard", description="Faust application id = consumer group of the guard")
+    table_dump_path: str | None = Field(None, description="write hashed table contents here every second (restart checks)")
     local_mode: bool = Field(False, description="set automatically when the embedded local broker is used")
 
     def kafka_python_config(self) -> dict:

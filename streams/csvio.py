@@ -1,0 +1,537 @@
+"""CSV importers for the files people bring to the guard (see DATA-CONTRACT.md).
+
+Two kinds of file are read as they arrive, without cleaning:
+
+* :func:`read_registry` — a resident-registry extract (住民基本台帳). The
+  registry is authoritative, so every row is parsed and validated here: a
+  bad row is an error (:class:`CsvError`).
+* :func:`read_records` — a business-system extract (業務システム). Fields stay
+  raw strings; judging them is the guard's job, so a row with a bad date is
+  read and later gets an INVALID verdict.
+
+Encoding: a UTF-8 BOM means UTF-8; otherwise strict UTF-8, falling back to
+CP932; an explicit ``encoding`` overrides. A file that does not decode is
+refused (:class:`UndecodableFile`) with the file name, line and byte offset.
+
+Headers are matched after NFKC, trimming and case-folding, ignoring spaces,
+hyphens and underscores, so ``個人番号``, ``my_number``, ``My Number`` and
+``ﾌﾘｶﾞﾅ`` all work:
+
+>>> header_key(' My-Number '), header_key('ﾌﾘｶﾞﾅ'), header_key('\\ufeff氏名カナ')
+('mynumber', 'フリガナ', '氏名カナ')
+
+No message raised here ever contains a My Number: it names the file, the
+line, the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from guards import normalize
+from guards.exceptions import GuardError
+from guards.model import Record, Resident
+from guards.number import compact, number_problem
+
+__all__ = [
+    "CsvError",
+    "UndecodableFile",
+    "REGISTRY_COLUMNS",
+    "RECORD_COLUMNS",
+    "header_key",
+    "detect_encoding",
+    "read_registry",
+    "read_records",
+    "read_records_with_lines",
+]
+
+PathLike = str | os.PathLike[str]
+
+_UTF8_BOM = codecs.BOM_UTF8
+_CHUNK_BYTES = 1 << 22
+# Shift_JIS as labelled by Windows tools is really CP932 (it has ①, ㈱, 髙, 﨑 …).
+_ENCODING_ALIASES = {"shiftjis": "cp932", "sjis": "cp932", "shift_jis": "cp932", "windows31j": "cp932",
+                     "mskanji": "cp932", "utf8bom": "utf-8-sig"}
+# Characters that show a successfully decoded UTF-8 prefix was real Japanese text.
+_JAPANESE = re.compile("[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+# Digit runs long enough to be a My Number (or a resident code), with separators.
+_LONG_DIGITS = re.compile(r"\d(?:[\s\-]*\d){8,}")
+_HEADER_NOISE = re.compile(r"[\s_\-]+")
+
+
+class CsvError(ValueError):
+    """A CSV file (or one row of it) cannot be imported.
+
+    ``path`` is the file, ``line`` the 1-based physical line (``None`` for the
+    whole file), ``field`` the column concerned (``None`` if not one column).
+    The message never contains a My Number.
+    """
+
+    def __init__(self, path: PathLike, line: int | None, field: str | None, problem: str) -> None:
+        self.path = Path(path)
+        self.line = line
+        self.field = field
+        self.problem = _redact(problem)
+        where = self.path.name if line is None else f"{self.path.name}, line {line}"
+        super().__init__(f"{where}: {field}: {self.problem}" if field else f"{where}: {self.problem}")
+
+
+class UndecodableFile(CsvError):
+    """The file's bytes are not text in the detected (or given) encoding."""
+
+    def __init__(self, path: PathLike, line: int, offset: int, encoding: str, problem: str) -> None:
+        self.offset = offset
+        self.encoding = encoding
+        super().__init__(path, line, None, f"byte offset {offset}: {problem}")
+
+
+def _redact(message: str) -> str:
+    """Replace any digit run that could be a My Number.
+
+    >>> _redact("'6214 9832 0257' is not a date; 1980-04-01 is")
+    "'[number withheld]' is not a date; 1980-04-01 is"
+    """
+    return _LONG_DIGITS.sub("[number withheld]", unicodedata.normalize("NFKC", message))
+
+
+# ---------------------------------------------------------------------------
+# columns
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One contract column: the field it fills and every header naming it."""
+
+    field: str
+    japanese: str
+    aliases: tuple[str, ...] = ()
+    required: bool = False
+
+    @property
+    def label(self) -> str:
+        """How messages name the column: ``個人番号 (my_number)``."""
+        return f"{self.japanese} ({self.field})"
+
+
+def header_key(header: str) -> str:
+    """A header as it is matched: NFKC, no BOM, case-folded, no spaces/_/-."""
+    folded = unicodedata.normalize("NFKC", header.replace("\ufeff", "")).strip().casefold()
+    return _HEADER_NOISE.sub("", folded)
+
+
+_COMMON = {
+    "my_number": Column("my_number", "個人番号", ("マイナンバー", "mynumber", "個人番号(マイナンバー)"), True),
+    "name": Column("name", "氏名", ("名前",), True),
+    "name_kana": Column("name_kana", "氏名カナ", ("フリガナ", "カナ氏名", "氏名フリガナ", "kana")),
+    "birth_date": Column("birth_date", "生年月日", ("birthdate", "date_of_birth"), True),
+    "sex": Column("sex", "性別", ("gender",), True),
+    "address": Column("address", "住所"),
+}
+
+REGISTRY_COLUMNS: tuple[Column, ...] = (
+    _COMMON["my_number"],
+    Column("resident_code", "住民票コード"),
+    _COMMON["name"],
+    _COMMON["name_kana"],
+    Column("alias_name", "通称"),
+    _COMMON["birth_date"],
+    _COMMON["sex"],
+    Column("address", "住所", required=True),
+    Column("status", "状態", ("異動区分",)),
+    Column("status_date", "異動日", ("異動年月日",)),
+    Column("previous_names", "旧氏名"),
+    Column("previous_addresses", "旧住所"),
+    Column("previous_my_numbers", "旧個人番号"),
+)
+
+RECORD_COLUMNS: tuple[Column, ...] = (
+    Column("record_id", "レコード番号", ("管理番号",), True),
+    Column("system", "事務"),
+    Column("atena_no", "宛名番号"),
+    _COMMON["my_number"],
+    _COMMON["name"],
+    _COMMON["name_kana"],
+    _COMMON["birth_date"],
+    _COMMON["sex"],
+    _COMMON["address"],
+    Column("number_source", "取得経路"),
+    Column("entered_by", "入力者"),
+    Column("batch_id", "入力バッチ"),
+    Column("operation", "操作"),
+    # updated_at (更新日時) is no Record field: it travels in the payload
+    # under its original header, like every other business column.
+)
+
+
+def _alias_table(columns: Sequence[Column]) -> dict[str, Column]:
+    table: dict[str, Column] = {}
+    for column in columns:
+        for alias in (column.field, column.japanese, *column.aliases):
+            table[header_key(alias)] = column
+    return table
+
+
+_REGISTRY_ALIASES = _alias_table(REGISTRY_COLUMNS)
+_RECORD_ALIASES = _alias_table(RECORD_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What the header line says: where each contract field and payload column is."""
+
+    encoding: str
+    delimiter: str
+    width: int
+    fields: Mapping[str, int]
+    payload: tuple[tuple[str, int], ...]
+    unnamed: tuple[int, ...]
+
+
+def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: Sequence[Column],
+            kind: str) -> _Layout:
+    """Read and check the header line once; every row is then a list lookup."""
+    with open(path, encoding=encoding, newline="") as handle:
+        first_line = handle.readline()
+    if not first_line.strip():
+        raise CsvError(path, 1, None, f"the file is empty; the first line must be the {kind} header "
+                                      f"(e.g. {', '.join(c.japanese for c in columns if c.required)})")
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    header = next(csv.reader([first_line], delimiter=delimiter))
+    fields: dict[str, int] = {}
+    payload: list[tuple[str, int]] = []
+    unnamed: list[int] = []
+    seen_payload: dict[str, int] = {}
+    for index, cell in enumerate(header):
+        original = cell.replace("\ufeff", "").strip()
+        column = aliases.get(header_key(cell))
+        if column is not None:
+            if column.field in fields:
+                raise CsvError(path, 1, column.field,
+                               f"columns {fields[column.field] + 1} and {index + 1} both mean "
+                               f"{column.label}; keep one of them")
+            fields[column.field] = index
+        elif not original:
+            unnamed.append(index)
+        else:
+            if original in seen_payload:
+                raise CsvError(path, 1, original, f"columns {seen_payload[original] + 1} and {index + 1} "
+                                                  "have the same header; rename one of them")
+            seen_payload[original] = index
+            payload.append((original, index))
+    missing = [c for c in columns if c.required and c.field not in fields]
+    if missing:
+        hint = ("; the first line looks like data: add the header line"
+                if any(_LONG_DIGITS.fullmatch(normalize.text(cell)) for cell in header) else "")
+        names = ", ".join(f"{c.japanese} or {c.field}" for c in missing)
+        raise CsvError(path, 1, missing[0].field,
+                       f"required column missing from the {kind} header: {names}{hint}")
+    return _Layout(encoding, delimiter, len(header), fields, tuple(payload), tuple(unnamed))
+
+
+# ---------------------------------------------------------------------------
+# encoding
+
+
+def _codec_name(encoding: str) -> str:
+    normalised = encoding.strip().lower().replace("-", "").replace("_", "")
+    name = _ENCODING_ALIASES.get(normalised, encoding.strip())
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}; use utf-8, utf-8-sig or cp932") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _DecodeFailure:
+    line: int
+    offset: int
+    problem: str
+    japanese_before: bool
+
+
+def _first_decode_failure(path: Path, encoding: str) -> _DecodeFailure | None:
+    """Decode the whole file strictly; return where it first fails, or ``None``.
+
+    Works in chunks cut at newlines (a newline byte never occurs inside a
+    UTF-8 or CP932 character), so the line and byte offset are exact.
+    """
+    ascii_compatible = "\n,".encode(encoding) == b"\n,"
+    japanese_seen = False
+    offset = 0
+    line = 1
+    carry = b""
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(_CHUNK_BYTES if ascii_compatible else -1)
+            at_end = not block
+            data = carry + block
+            if not at_end and ascii_compatible:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    carry = data
+                    continue
+                data, carry = data[:cut], data[cut:]
+            else:
+                carry = b""
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError as error:
+                before = data[: error.start]
+                bad = " ".join(f"0x{b:02x}" for b in data[error.start: error.end][:4])
+                japanese_before = japanese_seen or bool(
+                    _JAPANESE.search(before.decode(encoding, errors="ignore")))
+                return _DecodeFailure(line + before.count(b"\n"), offset + error.start,
+                                      f"bytes {bad} are not valid {encoding}", japanese_before)
+            if not japanese_seen and _JAPANESE.search(text):
+                japanese_seen = True
+            offset += len(data)
+            line += data.count(b"\n")
+            if at_end or not ascii_compatible:
+                return None
+
+
+def detect_encoding(path: PathLike, encoding: str | None = None) -> str:
+    """The codec to read ``path`` with, after checking the whole file decodes.
+
+    A UTF-8 BOM gives ``utf-8-sig``; else ``utf-8`` if the file is strict
+    UTF-8; else ``cp932``. A file that is UTF-8 Japanese up to a damaged byte
+    is refused rather than read as CP932 mojibake. ``encoding`` overrides the
+    detection (``shift_jis`` is read as its superset ``cp932``).
+
+    Raises :class:`UndecodableFile` with the file name, line and byte offset.
+    """
+    path = Path(path)
+    if encoding:
+        codec = _codec_name(encoding)
+        if codec == "utf-8" and _starts_with_bom(path):
+            codec = "utf-8-sig"
+        failure = _first_decode_failure(path, codec)
+        if failure is not None:
+            raise UndecodableFile(path, failure.line, failure.offset, codec,
+                                  f"{failure.problem}; is the file in another encoding? "
+                                  "check --encoding (utf-8 or cp932)")
+        return codec
+    if _starts_with_bom(path):
+        failure = _first_decode_failure(path, "utf-8-sig")
+        if failure is not None:
+            raise UndecodableFile(path, failure.line, failure.offset, "utf-8",
+                                  f"{failure.problem} (the file starts with a UTF-8 BOM); "
+                                  "repair the damaged bytes or re-export the file")
+        return "utf-8-sig"
+    utf8 = _first_decode_failure(path, "utf-8")
+    if utf8 is None:
+        return "utf-8"
+    if utf8.japanese_before:
+        raise UndecodableFile(path, utf8.line, utf8.offset, "utf-8",
+                              f"{utf8.problem}, though the text before it is UTF-8 Japanese; "
+                              "repair the damaged bytes or re-export the file "
+                              "(pass --encoding if the file really is in another encoding)")
+    cp932 = _first_decode_failure(path, "cp932")
+    if cp932 is None:
+        return "cp932"
+    raise UndecodableFile(path, cp932.line, cp932.offset, "cp932",
+                          f"the file is neither UTF-8 (fails at line {utf8.line}, byte offset "
+                          f"{utf8.offset}) nor CP932 ({cp932.problem}); "
+                          "re-export it as UTF-8 or pass --encoding")
+
+
+def _starts_with_bom(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(len(_UTF8_BOM)) == _UTF8_BOM
+
+
+def _rows(path: Path, layout: _Layout) -> Iterator[tuple[int, list[str]]]:
+    """Data rows (after the header) with the physical line each starts on.
+
+    Blank lines are skipped; a row whose number of cells differs from the
+    header's is an error (an unquoted comma or quote shifts every column).
+    """
+    with open(path, encoding=layout.encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
+        try:
+            next(reader, None)
+            previous_end = reader.line_num
+            for row in reader:
+                start = previous_end + 1
+                previous_end = reader.line_num
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue
+                if len(row) != layout.width:
+                    raise CsvError(path, start, None,
+                                   f"the row has {len(row)} cells but the header has {layout.width}; "
+                                   "quote values that contain commas or quotes")
+                yield start, row
+        except csv.Error as error:
+            raise CsvError(path, reader.line_num, None,
+                           f"not valid CSV ({error}); check quotes around values") from None
+        except UnicodeDecodeError:  # the file changed after the encoding check
+            raise CsvError(path, reader.line_num + 1, None,
+                           f"no longer decodes as {layout.encoding}; was the file modified while read?") from None
+
+
+# ---------------------------------------------------------------------------
+# registry
+
+_STATUSES = {"住民": "住民", "転出": "転出", "死亡": "死亡", "消除": "消除",
+             "resident": "住民", "movedout": "転出", "deceased": "死亡", "dead": "死亡", "erased": "消除"}
+
+
+def read_registry(path: PathLike, encoding: str | None = None) -> Iterator[Resident]:
+    """Read a resident-registry extract; every row becomes a :class:`Resident`.
+
+    The file's encoding and header are checked when called; rows are parsed
+    as they are iterated. Any bad row raises :class:`CsvError` naming file,
+    line and field — the registry is the reference, it must be clean.
+    """
+    path = Path(path)
+    layout = _layout(path, detect_encoding(path, encoding), _REGISTRY_ALIASES, REGISTRY_COLUMNS, "registry")
+    return _registry_rows(path, layout)
+
+
+def _registry_rows(path: Path, layout: _Layout) -> Iterator[Resident]:
+    get = {field: (lambda row, i=index: row[i]) for field, index in layout.fields.items()}
+    empty = lambda row: ""  # noqa: E731
+    cell = {c.field: get.get(c.field, empty) for c in REGISTRY_COLUMNS}
+    for line, row in _rows(path, layout):
+        try:
+            yield _resident(row, cell)
+        except GuardError as error:
+            raise CsvError(path, line, error.field, error.message) from None
+
+
+def _resident(row: list[str], cell: Mapping) -> Resident:
+    raw_number = cell["my_number"](row)
+    my_number = _registry_number(raw_number, "my_number")
+    name = cell["name"](row).strip()
+    if not name:
+        raise GuardError("name", "empty; every resident needs a name (氏名)")
+    address = cell["address"](row).strip()
+    if not address:
+        raise GuardError("address", "empty; every resident needs an address (住所)")
+    resident_code = normalize.text(cell["resident_code"](row))
+    if resident_code and not (len(resident_code) == 11 and resident_code.isdigit()):
+        raise GuardError("resident_code", "expected 11 digits (住民票コード) or nothing")
+    status_raw = normalize.text(cell["status"](row))
+    status = _STATUSES.get(header_key(status_raw)) if status_raw else "住民"
+    if status is None:
+        raise GuardError("status", f"{status_raw!r} is not a status; expected 住民, 転出, 死亡 or 消除")
+    status_date_raw = cell["status_date"](row)
+    return Resident(
+        my_number=my_number,
+        name=name,
+        birth_date=normalize.parse_date(cell["birth_date"](row), "birth_date"),
+        sex=normalize.parse_sex(cell["sex"](row)),
+        address=address,
+        name_kana=cell["name_kana"](row).strip(),
+        alias_name=cell["alias_name"](row).strip(),
+        resident_code=resident_code,
+        status=status,
+        status_date=normalize.parse_date(status_date_raw, "status_date") if status_date_raw.strip() else None,
+        previous_names=_history(cell["previous_names"](row)),
+        previous_addresses=_history(cell["previous_addresses"](row)),
+        previous_my_numbers=tuple(
+            _registry_number(item, f"previous_my_numbers (item {position})")
+            for position, item in enumerate(_history(cell["previous_my_numbers"](row)), start=1)
+        ),
+    )
+
+
+def _registry_number(raw: str, field: str) -> str:
+    """Compact and validate a registry number; the error never repeats it."""
+    number = raw if (len(raw) == 12 and raw.isascii() and raw.isdigit()) else compact(raw)
+    problem = number_problem(number)
+    if problem is None:
+        return number
+    if not number:
+        raise GuardError(field, "empty; every resident needs a 12-digit number (個人番号)")
+    if problem == "CHECK_DIGIT":
+        raise GuardError(field, "check digit does not match the other 11 digits; "
+                                "correct the number in the registry extract")
+    raise GuardError(field, f"expected 12 digits (spaces or hyphens allowed), got {len(number)} characters")
+
+
+def _history(value: str) -> tuple[str, ...]:
+    """A ``|``-separated history column, items kept as written but stripped.
+
+    >>> _history('山田　花子| 佐藤 花子 |')
+    ('山田\u3000花子', '佐藤 花子')
+    """
+    if not value:
+        return ()
+    return tuple(item for item in (part.strip() for part in value.split("|")) if item)
+
+
+# ---------------------------------------------------------------------------
+# business-system records
+
+_OPERATIONS = {"create": "create", "insert": "create", "新規": "create", "追加": "create", "登録": "create",
+               "update": "update", "更新": "update", "変更": "update",
+               "delete": "delete", "削除": "delete"}
+
+
+def read_records(path: PathLike, system: str | None = None, encoding: str | None = None) -> Iterator[Record]:
+    """Read a business-system extract; every row becomes a :class:`Record`.
+
+    Fields stay raw strings (the guard judges them). ``system`` overrides a
+    ``system``/``事務`` column; one of the two is needed. Columns outside the
+    contract go to ``Record.payload`` under their original header.
+    """
+    return (record for _, record in read_records_with_lines(path, system, encoding))
+
+
+def read_records_with_lines(path: PathLike, system: str | None = None,
+                            encoding: str | None = None) -> Iterator[tuple[int, Record]]:
+    """Like :func:`read_records`, with the physical line each record starts on."""
+    path = Path(path)
+    layout = _layout(path, detect_encoding(path, encoding), _RECORD_ALIASES, RECORD_COLUMNS, "records")
+    system = normalize.text(system) or None
+    if system is None and "system" not in layout.fields:
+        raise CsvError(path, 1, "system", "the file has no 事務 (system) column and no system was given; "
+                                          "pass --system CODE (e.g. shintai-techo)")
+    return _record_rows(path, layout, system)
+
+
+def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tuple[int, Record]]:
+    fields = layout.fields
+    raw_fields = [f for f in ("my_number", "name", "birth_date", "sex", "address", "name_kana",
+                              "atena_no", "number_source", "entered_by", "batch_id") if f in fields]
+    raw_indexes = [(f, fields[f]) for f in raw_fields]
+    record_id_index = fields["record_id"]
+    system_index = fields.get("system")
+    operation_index = fields.get("operation")
+    payload_columns = layout.payload
+    unnamed = layout.unnamed
+    for line, row in _rows(path, layout):
+        record_id = row[record_id_index].strip()
+        if not record_id:
+            raise CsvError(path, line, "record_id", "empty; every record needs its business-system key "
+                                                    "(レコード番号 / 管理番号)")
+        row_system = system or (normalize.text(row[system_index]) if system_index is not None else "")
+        if not row_system:
+            raise CsvError(path, line, "system", "empty; fill the 事務 column or pass --system CODE")
+        operation = "update"
+        if operation_index is not None:
+            operation = _OPERATIONS.get(header_key(row[operation_index]), "update")
+        payload = {header: row[index] for header, index in payload_columns}
+        for index in unnamed:
+            if row[index].strip():
+                payload[f"column {index + 1}"] = row[index]
+        values = {f: row[i] for f, i in raw_indexes}
+        yield line, Record(system=row_system, record_id=record_id, operation=operation,
+                           payload=payload, **_with_defaults(values))
+
+
+_RECORD_DEFAULTS = {"my_number": "", "name": "", "birth_date": "", "sex": ""}
+
+
+def _with_defaults(values: dict[str, str]) -> dict[str, str]:
+    for field, default in _RECORD_DEFAULTS.items():
+        values.setdefault(field, default)
+    return values
