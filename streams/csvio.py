@@ -396,49 +396,48 @@ def read_registry(path: PathLike, encoding: str | None = None) -> Iterator[Resid
 
 
 def _registry_rows(path: Path, layout: _Layout) -> Iterator[Resident]:
-    get = {field: (lambda row, i=index: row[i]) for field, index in layout.fields.items()}
-    empty = lambda row: ""  # noqa: E731
-    cell = {c.field: get.get(c.field, empty) for c in REGISTRY_COLUMNS}
+    indexes = {c.field: layout.fields.get(c.field) for c in REGISTRY_COLUMNS}
     for line, row in _rows(path, layout):
+        cells = {field: ("" if index is None else row[index]) for field, index in indexes.items()}
         try:
-            yield _resident(row, cell)
+            yield _resident(cells)
         except GuardError as error:
             raise CsvError(path, line, error.field, error.message) from None
 
 
-def _resident(row: list[str], cell: Mapping) -> Resident:
-    raw_number = cell["my_number"](row)
-    my_number = _registry_number(raw_number, "my_number")
-    name = cell["name"](row).strip()
+def _resident(cells: Mapping[str, str]) -> Resident:
+    """One registry row (contract field -> raw cell) parsed and validated."""
+    my_number = _registry_number(cells["my_number"], "my_number")
+    name = cells["name"].strip()
     if not name:
         raise GuardError("name", "empty; every resident needs a name (氏名)")
-    address = cell["address"](row).strip()
+    address = cells["address"].strip()
     if not address:
         raise GuardError("address", "empty; every resident needs an address (住所)")
-    resident_code = normalize.text(cell["resident_code"](row))
+    resident_code = normalize.text(cells["resident_code"])
     if resident_code and not (len(resident_code) == 11 and resident_code.isdigit()):
         raise GuardError("resident_code", "expected 11 digits (住民票コード) or nothing")
-    status_raw = normalize.text(cell["status"](row))
+    status_raw = normalize.text(cells["status"])
     status = _STATUSES.get(header_key(status_raw)) if status_raw else "住民"
     if status is None:
         raise GuardError("status", f"{status_raw!r} is not a status; expected 住民, 転出, 死亡 or 消除")
-    status_date_raw = cell["status_date"](row)
+    status_date = cells["status_date"]
     return Resident(
         my_number=my_number,
         name=name,
-        birth_date=normalize.parse_date(cell["birth_date"](row), "birth_date"),
-        sex=normalize.parse_sex(cell["sex"](row)),
+        birth_date=normalize.parse_date(cells["birth_date"], "birth_date"),
+        sex=normalize.parse_sex(cells["sex"]),
         address=address,
-        name_kana=cell["name_kana"](row).strip(),
-        alias_name=cell["alias_name"](row).strip(),
+        name_kana=cells["name_kana"].strip(),
+        alias_name=cells["alias_name"].strip(),
         resident_code=resident_code,
         status=status,
-        status_date=normalize.parse_date(status_date_raw, "status_date") if status_date_raw.strip() else None,
-        previous_names=_history(cell["previous_names"](row)),
-        previous_addresses=_history(cell["previous_addresses"](row)),
+        status_date=normalize.parse_date(status_date, "status_date") if status_date.strip() else None,
+        previous_names=_history(cells["previous_names"]),
+        previous_addresses=_history(cells["previous_addresses"]),
         previous_my_numbers=tuple(
             _registry_number(item, f"previous_my_numbers (item {position})")
-            for position, item in enumerate(_history(cell["previous_my_numbers"](row)), start=1)
+            for position, item in enumerate(_history(cells["previous_my_numbers"]), start=1)
         ),
     )
 
@@ -460,8 +459,8 @@ def _registry_number(raw: str, field: str) -> str:
 def _history(value: str) -> tuple[str, ...]:
     """A ``|``-separated history column, items kept as written but stripped.
 
-    >>> _history('山田　花子| 佐藤 花子 |')
-    ('山田\u3000花子', '佐藤 花子')
+    >>> _history('山田 花子| 佐藤　花子 |')
+    ('山田 花子', '佐藤\u3000花子')
     """
     if not value:
         return ()
@@ -481,7 +480,10 @@ def read_records(path: PathLike, system: str | None = None, encoding: str | None
 
     Fields stay raw strings (the guard judges them). ``system`` overrides a
     ``system``/``事務`` column; one of the two is needed. Columns outside the
-    contract go to ``Record.payload`` under their original header.
+    contract go to ``Record.payload`` under their original header (so does
+    ``更新日時``/``updated_at``). An ``操作``/``operation`` column may say
+    create/update/delete (新規/更新/削除); anything else is read as
+    ``update``, which the guard checks in full.
     """
     return (record for _, record in read_records_with_lines(path, system, encoding))
 
@@ -525,13 +527,5 @@ def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tu
                 payload[f"column {index + 1}"] = row[index]
         values = {f: row[i] for f, i in raw_indexes}
         yield line, Record(system=row_system, record_id=record_id, operation=operation,
-                           payload=payload, **_with_defaults(values))
+                           payload=payload, **values)
 
-
-_RECORD_DEFAULTS = {"my_number": "", "name": "", "birth_date": "", "sex": ""}
-
-
-def _with_defaults(values: dict[str, str]) -> dict[str, str]:
-    for field, default in _RECORD_DEFAULTS.items():
-        values.setdefault(field, default)
-    return values
