@@ -1,0 +1,70 @@
+"""Sinks: where verdicts end up — intermediate-server copies, the review store, dead letters.
+
+The sink contract
+=================
+
+A sink consumes ``linkage.verified``, ``linkage.held`` and ``linkage.dlq``
+at least once, possibly out of order across partitions, and must still end
+in exactly the state of the newest verdict per record. Every sink must
+guarantee:
+
+1. **Only PASS reaches the copies.** An intermediate-server copy is written
+   only from a PASS verdict on ``linkage.verified`` (or, later, an approved
+   review decision). A verdict on the wrong topic is dead-lettered at stage
+   ``sink``, never written.
+2. **Idempotent.** Applying a message twice changes nothing: rows are keyed
+   by record (``system``, ``record_id``) or, for dead letters, by source
+   position and stage.
+3. **Versioned.** Each verdict carries ``version`` (its event's offset in the
+   record's ``linkage.records`` partition). A row is replaced only by a
+   strictly newer version; an equal version is the same event; an older
+   one never overwrites, withdraws or reopens anything. A delete marks the
+   copy withdrawn (keeping its version, so an older create cannot revive it).
+   A newer PASS closes an open hold as ``superseded``.
+4. **Position committed with the rows.** The consumed position
+   (``consumed_offsets``: consumer, topic, partition → next offset) is written
+   in the same transaction as the rows, never moves backwards, and is where
+   the consumer seeks after a restart. A crash therefore loses nothing and
+   duplicates nothing, and a retry after a lost connection is always safe.
+5. **No My Number in errors or logs.** Errors name the table and the
+   topic/partition/offsets, not the values.
+
+:class:`SinkWriter` implements the contract on PostgreSQL and SQLite.
+"""
+
+from sinks.db import DriverMissing, make_engine
+from sinks.models import (
+    Base,
+    ConsumedOffset,
+    DeadLetter,
+    HeldRecord,
+    IntermediateCopy,
+)
+from sinks.writer import (
+    ApplyResult,
+    Kind,
+    RetryPolicy,
+    SinkError,
+    SinkMessage,
+    SinkWriter,
+    describe_positions,
+    redact,
+)
+
+__all__ = [
+    "ApplyResult",
+    "Base",
+    "ConsumedOffset",
+    "DeadLetter",
+    "DriverMissing",
+    "HeldRecord",
+    "IntermediateCopy",
+    "Kind",
+    "RetryPolicy",
+    "SinkError",
+    "SinkMessage",
+    "SinkWriter",
+    "describe_positions",
+    "make_engine",
+    "redact",
+]
