@@ -1,0 +1,320 @@
+"""CSV importers: every encoding and header style of the data contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from stdnum.jp import in_ as stdnum_in
+
+from guards import Record, Resident, check, index_by_number
+from streams.csvio import (
+    CsvError,
+    UndecodableFile,
+    detect_encoding,
+    read_records,
+    read_records_with_lines,
+    read_registry,
+)
+
+
+def my_number(eleven: str) -> str:
+    """A valid My Number from its first eleven digits."""
+    return eleven + stdnum_in.calc_check_digit(eleven)
+
+
+HANAKO = my_number("62149832025")
+TARO = my_number("12345678901")
+FORMER = my_number("98765432109")
+WRONG_CHECK = HANAKO[:-1] + str((int(HANAKO[-1]) + 1) % 10)
+
+JA_REGISTRY_HEADER = "個人番号,住民票コード,氏名,氏名カナ,通称,生年月日,性別,住所,状態,異動日,旧氏名,旧住所,旧個人番号"
+EN_REGISTRY_HEADER = ("my_number,resident_code,name,name_kana,alias_name,birth_date,sex,address,status,"
+                      "status_date,previous_names,previous_addresses,previous_my_numbers")
+
+
+def write(path: Path, text: str, encoding: str) -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def registry_text(header: str = JA_REGISTRY_HEADER) -> str:
+    fw_number = HANAKO.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    return "\r\n".join([
+        header,
+        f"{fw_number},12345678901,山田　花子,ヤマダ　ハナコ,,昭和55年4月1日,女,高知市丸ノ内一丁目2番20号,"
+        f"住民,,佐藤　花子|鈴木 花子,高知市本町1丁目1番1号,{FORMER[:4]} {FORMER[4:8]}-{FORMER[8:]}",
+        f"{TARO[:4]}-{TARO[4:8]}-{TARO[8:]},,斎藤 太郎,ｻｲﾄｳ ﾀﾛｳ,,S10.1.2,1,高知市朝倉甲100番地,"
+        "死亡,R5.6.7,,,",
+        "",
+    ])
+
+
+def expected_registry() -> list[Resident]:
+    return [
+        Resident(HANAKO, "山田　花子", dt.date(1980, 4, 1), 2, "高知市丸ノ内一丁目2番20号",
+                 name_kana="ヤマダ　ハナコ", resident_code="12345678901",
+                 previous_names=("佐藤　花子", "鈴木 花子"), previous_addresses=("高知市本町1丁目1番1号",),
+                 previous_my_numbers=(FORMER,)),
+        Resident(TARO, "斎藤 太郎", dt.date(1935, 1, 2), 1, "高知市朝倉甲100番地", name_kana="ｻｲﾄｳ ﾀﾛｳ",
+                 status="死亡", status_date=dt.date(2023, 6, 7)),
+    ]
+
+
+# --- encodings ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("encoding", "detected"), [
+    ("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"), ("cp932", "cp932"),
+])
+def test_registry_in_every_encoding(tmp_path: Path, encoding: str, detected: str) -> None:
+    path = write(tmp_path / "registry.csv", registry_text(), encoding)
+    assert detect_encoding(path) == detected
+    assert list(read_registry(path)) == expected_registry()
+
+
+def test_explicit_encoding_overrides_detection(tmp_path: Path) -> None:
+    path = write(tmp_path / "registry.csv", registry_text(), "cp932")
+    assert list(read_registry(path, encoding="shift_jis")) == expected_registry()
+    with pytest.raises(UndecodableFile, match=r"registry\.csv, line 1: byte offset 0"):
+        list(read_registry(path, encoding="utf-8"))
+
+
+def test_bom_with_explicit_utf8_is_still_read(tmp_path: Path) -> None:
+    path = write(tmp_path / "registry.csv", registry_text(), "utf-8-sig")
+    assert list(read_registry(path, encoding="utf-8")) == expected_registry()
+
+
+def test_undecodable_file_is_refused_with_line_and_offset(tmp_path: Path) -> None:
+    good = "氏名,個人番号\r\n山田 花子,1\r\n".encode("utf-8")
+    path = tmp_path / "broken.csv"
+    path.write_bytes(good + b"\xff\xfe bad\r\n")  # neither UTF-8 nor CP932
+    with pytest.raises(UndecodableFile) as caught:
+        detect_encoding(path)
+    error = caught.value
+    assert (error.line, error.offset) == (3, len(good))
+    assert "broken.csv" in str(error) and "line 3" in str(error) and f"byte offset {len(good)}" in str(error)
+
+
+def test_damaged_utf8_japanese_is_not_read_as_cp932_mojibake(tmp_path: Path) -> None:
+    head = "個人番号,氏名,生年月日,性別,住所\n".encode("utf-8")
+    row = f"{HANAKO},山田".encode("utf-8")
+    path = tmp_path / "damaged.csv"
+    # a truncated 3-byte character: would decode as CP932 without complaint
+    path.write_bytes(head + row + "花".encode("utf-8")[:2] + ",1980-04-01,2,高知市\n".encode("utf-8"))
+    with pytest.raises(UndecodableFile) as caught:
+        read_registry(path)
+    assert caught.value.line == 2 and caught.value.offset == len(head) + len(row)
+    assert caught.value.encoding == "utf-8"
+    assert HANAKO not in str(caught.value)
+
+
+def test_cp932_only_characters(tmp_path: Path) -> None:
+    """NEC/IBM extensions (髙, 﨑, ①) are CP932, not plain Shift_JIS."""
+    text = f"個人番号,氏名,生年月日,性別,住所\n{HANAKO},髙橋 﨑子,1990-01-01,2,高知市①\n"
+    path = write(tmp_path / "r.csv", text, "cp932")
+    [resident] = read_registry(path)
+    assert (resident.name, resident.address) == ("髙橋 﨑子", "高知市①")
+
+
+# --- headers -------------------------------------------------------------------
+
+
+def test_registry_with_english_headers(tmp_path: Path) -> None:
+    path = write(tmp_path / "registry.csv", registry_text(EN_REGISTRY_HEADER), "utf-8")
+    assert list(read_registry(path)) == expected_registry()
+
+
+def test_header_variants_width_case_and_aliases(tmp_path: Path) -> None:
+    header = " 個人番号 ,住民票ｺｰﾄﾞ,氏名,ﾌﾘｶﾞﾅ,通称,生年月日,性別,住所,異動区分,異動日,旧氏名,旧住所,旧個人番号"
+    path = write(tmp_path / "registry.csv", registry_text(header), "cp932")
+    assert list(read_registry(path)) == expected_registry()
+    english = "My Number,RESIDENT-CODE,Name,Name Kana,alias_name,Birth_Date,SEX,Address,Status,status date," \
+              "previous names,previous_addresses,PREVIOUS_MY_NUMBERS"
+    path = write(tmp_path / "registry-en.csv", registry_text(english), "utf-8")
+    assert list(read_registry(path)) == expected_registry()
+
+
+def test_full_width_header_letters(tmp_path: Path) -> None:
+    header = "ｍｙ＿ｎｕｍｂｅｒ,ｎａｍｅ,ｂｉｒｔｈ＿ｄａｔｅ,ｓｅｘ,ａｄｄｒｅｓｓ"
+    path = write(tmp_path / "r.csv", f"{header}\n{HANAKO},山田 花子,1980/4/1,F,高知市\n", "utf-8")
+    [resident] = read_registry(path)
+    assert (resident.birth_date, resident.sex) == (dt.date(1980, 4, 1), 2)
+
+
+def test_missing_required_column_names_file_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path / "registry.csv", "個人番号,氏名,性別,住所\n", "utf-8")
+    with pytest.raises(CsvError) as caught:
+        read_registry(path)
+    message = str(caught.value)
+    assert "registry.csv" in message and "生年月日" in message and "birth_date" in message
+    assert caught.value.field == "birth_date" and caught.value.line == 1
+
+
+def test_headerless_file_is_explained_without_echoing_the_number(tmp_path: Path) -> None:
+    path = write(tmp_path / "registry.csv", f"{HANAKO},山田 花子,1980-04-01,2,高知市\n", "utf-8")
+    with pytest.raises(CsvError, match="add the header line") as caught:
+        read_registry(path)
+    assert HANAKO not in str(caught.value)
+
+
+def test_duplicate_column_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", "個人番号,氏名,氏名カナ,フリガナ,生年月日,性別,住所\n", "utf-8")
+    with pytest.raises(CsvError, match="both mean 氏名カナ"):
+        read_registry(path)
+
+
+# --- registry rows ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("row", "field", "expected"), [
+    (f"{WRONG_CHECK},山田 花子,1980-04-01,2,高知市", "my_number", "check digit does not match"),
+    ("6214 9832 025,山田 花子,1980-04-01,2,高知市", "my_number", "expected 12 digits"),
+    (f"{HANAKO},山田 花子,昭和64年1月8日,2,高知市", "birth_date", "昭和 era"),
+    (f"{HANAKO},山田 花子,{TARO},2,高知市", "birth_date", "is not a date"),
+    (f"{HANAKO},山田 花子,1980-04-01,X,高知市", "sex", "expected 1/2"),
+    (f"{HANAKO},,1980-04-01,2,高知市", "name", "empty"),
+])
+def test_bad_registry_row_names_file_line_and_field_but_not_the_number(
+        tmp_path: Path, row: str, field: str, expected: str) -> None:
+    path = write(tmp_path / "registry.csv", f"個人番号,氏名,生年月日,性別,住所\n{TARO},斎藤 太郎,1950-01-01,1,高知市\n"
+                                            f"{row}\n", "utf-8")
+    rows = read_registry(path)
+    assert next(rows).my_number == TARO
+    with pytest.raises(CsvError) as caught:
+        next(rows)
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert (error.path.name, error.line, error.field) == ("registry.csv", 3, field)
+    message = str(error)
+    assert message.startswith(f"registry.csv, line 3: {field}: ") and expected in message
+    assert not re.search(r"\d{9}", message.replace(" ", "")), message
+
+
+def test_bad_former_number_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", f"個人番号,氏名,生年月日,性別,住所,旧個人番号\n"
+                                     f"{HANAKO},山田 花子,1980-04-01,2,高知市,{FORMER}|{WRONG_CHECK}\n", "utf-8")
+    with pytest.raises(CsvError, match=r"previous_my_numbers \(item 2\): check digit") as caught:
+        list(read_registry(path))
+    assert WRONG_CHECK not in str(caught.value)
+
+
+def test_unknown_status_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", f"個人番号,氏名,生年月日,性別,住所,状態\n{HANAKO},山田 花子,1980-04-01,2,高知市,入院\n",
+                 "utf-8")
+    with pytest.raises(CsvError, match="expected 住民, 転出, 死亡 or 消除"):
+        list(read_registry(path))
+
+
+def test_shifted_row_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", f"個人番号,氏名,生年月日,性別,住所\n{HANAKO},山田 花子,1980-04-01,2,高知市,丸ノ内\n",
+                 "utf-8")
+    with pytest.raises(CsvError, match="line 2: the row has 6 cells but the header has 5"):
+        list(read_registry(path))
+
+
+def test_quoted_cells_and_blank_lines(tmp_path: Path) -> None:
+    text = f'個人番号,氏名,生年月日,性別,住所\n\n"{HANAKO}","山田 花子",1980-04-01,2,"高知市丸ノ内1-2-20, 101号"\n\n'
+    [resident] = read_registry(write(tmp_path / "r.csv", text, "utf-8"))
+    assert resident.address == "高知市丸ノ内1-2-20, 101号"
+
+
+def test_tab_separated_file(tmp_path: Path) -> None:
+    text = f"個人番号\t氏名\t生年月日\t性別\t住所\n{HANAKO}\t山田 花子\t1980-04-01\t2\t高知市\n"
+    [resident] = read_registry(write(tmp_path / "r.tsv", text, "utf-8"))
+    assert resident.name == "山田 花子"
+
+
+# --- business-system records ------------------------------------------------------
+
+JA_RECORD_HEADER = "レコード番号,宛名番号,個人番号,氏名,氏名カナ,生年月日,性別,住所,取得経路,入力者,入力バッチ,更新日時,手帳番号,等級"
+
+
+def records_text(header: str = JA_RECORD_HEADER) -> str:
+    fw_number = HANAKO.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    return "\n".join([
+        header,
+        f"ST-000001,0000123,{fw_number},山田 花子,ﾔﾏﾀﾞ ﾊﾅｺ,昭和55年4月1日,女,高知市丸ノ内一丁目２番２０号,"
+        "申請書,S001,B-001,2024-05-01 10:00:00,第123号,2級",
+        f"ST-000002,0000124,{TARO[:4]} {TARO[4:8]} {TARO[8:]},斎藤 太郎,,平成元年1月8日,1,,職員入力,S001,B-001,"
+        "2024-05-01 10:01:00,第124号,1級",
+        "ST-000003,0000125,,高橋 一郎,,昭和64年1月8日,X,高知市,職員入力,S002,B-002,2024-05-02 09:00:00,,",
+        "",
+    ])
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp932"])
+def test_records_in_every_encoding(tmp_path: Path, encoding: str) -> None:
+    path = write(tmp_path / "records-shintai-techo.csv", records_text(), encoding)
+    records = list(read_records(path, system="shintai-techo"))
+    assert [r.record_id for r in records] == ["ST-000001", "ST-000002", "ST-000003"]
+    first = records[0]
+    assert first == Record("shintai-techo", "ST-000001", HANAKO.translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+                           "山田 花子", "昭和55年4月1日", "女", "高知市丸ノ内一丁目２番２０号", name_kana="ﾔﾏﾀﾞ ﾊﾅｺ",
+                           atena_no="0000123", number_source="申請書", entered_by="S001", batch_id="B-001")
+    assert dict(first.payload) == {"更新日時": "2024-05-01 10:00:00", "手帳番号": "第123号", "等級": "2級"}
+    assert first.operation == "update"
+
+
+def test_records_keep_bad_values_raw_for_the_guard(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", records_text(), "utf-8")
+    *_, bad = read_records(path, system="shintai-techo")
+    assert (bad.my_number, bad.birth_date, bad.sex) == ("", "昭和64年1月8日", "X")
+    verdict = check(bad, index_by_number([]))
+    assert verdict.outcome.value == "INVALID"
+    assert {"NOT_LINKED", "BAD_DATE", "BAD_SEX"} <= {r.value for r in verdict.reasons}
+
+
+def test_records_with_english_headers_and_system_column(tmp_path: Path) -> None:
+    header = ("record_id,system,atena_no,my_number,name,name_kana,birth_date,sex,address,number_source,"
+              "entered_by,batch_id,updated_at,certificate_no,grade")
+    lines = records_text().split("\n")
+    body = [",".join([cells[0], "jido-fuyo", *cells[1:]]) for cells in (line.split(",") for line in lines[1:-1])]
+    path = write(tmp_path / "records.csv", "\n".join([header, *body]) + "\n", "utf-8")
+    records = list(read_records(path))
+    assert {r.system for r in records} == {"jido-fuyo"}
+    assert records[1].my_number == f"{TARO[:4]} {TARO[4:8]} {TARO[8:]}"
+    assert dict(records[0].payload) == {"updated_at": "2024-05-01 10:00:00", "certificate_no": "第123号",
+                                        "grade": "2級"}
+    # the argument overrides the column
+    assert {r.system for r in read_records(path, system="shintai-techo")} == {"shintai-techo"}
+
+
+def test_record_header_aliases(tmp_path: Path) -> None:
+    header = JA_RECORD_HEADER.replace("レコード番号", "管理番号").replace("氏名カナ", "ﾌﾘｶﾞﾅ")
+    path = write(tmp_path / "r.csv", records_text(header), "cp932")
+    assert [r.record_id for r in read_records(path, system="ryoiku-techo")] == ["ST-000001", "ST-000002", "ST-000003"]
+
+
+def test_records_need_a_system(tmp_path: Path) -> None:
+    path = write(tmp_path / "records.csv", records_text(), "utf-8")
+    with pytest.raises(CsvError, match="records.csv.*pass --system CODE"):
+        read_records(path)
+
+
+@pytest.mark.parametrize("column", ["レコード番号", "個人番号", "氏名", "生年月日", "性別"])
+def test_records_missing_required_column(tmp_path: Path, column: str) -> None:
+    header = ",".join(c for c in JA_RECORD_HEADER.split(",") if c != column)
+    path = write(tmp_path / "records.csv", header + "\n", "utf-8")
+    with pytest.raises(CsvError, match=f"records.csv, line 1: .*{column}"):
+        read_records(path, system="x")
+
+
+def test_records_with_lines_and_operation(tmp_path: Path) -> None:
+    text = ('record_id,my_number,name,birth_date,sex,操作,memo\n'
+            f'A-1,{HANAKO},山田 花子,1980-04-01,2,削除,"two\nlines"\n'
+            f'A-2,{HANAKO},山田 花子,1980-04-01,2,create,\n'
+            f'A-3,{HANAKO},山田 花子,1980-04-01,2,???,\n')
+    path = write(tmp_path / "r.csv", text, "utf-8")
+    rows = list(read_records_with_lines(path, system="x"))
+    assert [(line, r.operation) for line, r in rows] == [(2, "delete"), (4, "create"), (5, "update")]
+    assert rows[0][1].payload["memo"] == "two\nlines"
+
+
+def test_empty_record_id_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "r.csv", f"record_id,my_number,name,birth_date,sex\n ,{HANAKO},a,1980-01-01,1\n", "utf-8")
+    with pytest.raises(CsvError, match="line 2: record_id: empty") as caught:
+        list(read_records(path, system="x"))
+    assert HANAKO not in str(caught.value)
