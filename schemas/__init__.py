@@ -72,7 +72,7 @@ def versions(name: str) -> tuple[SchemaVersion, ...]:
     result = []
     for path in paths:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        parsed = fastavro.parse_schema(raw, _write_hint=False)
+        parsed = fastavro.parse_schema(raw)  # the parse mark lets fastavro skip re-parsing per call
         canonical = to_parsing_canonical_form(raw)
         fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
         result.append(SchemaVersion(name, int(path.stem[1:]), path, parsed, fp))
