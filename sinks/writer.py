@@ -427,7 +427,8 @@ class SinkWriter:
             set_={"next_offset": offsets.excluded.next_offset, "updated_at": offsets.excluded.updated_at},
             where=_OFFSETS.c.next_offset < offsets.excluded.next_offset,  # never backwards
         )
-        return statements
+        # SQLAlchemy keeps an INSERT's rowcount only when asked; with it the result counts changed rows
+        return {name: stmt.execution_options(preserve_rowcount=True) for name, stmt in statements.items()}
 
     # -- turning messages into rows ---------------------------------------------------
     def _prepare(self, message: SinkMessage) -> _Prepared:
@@ -556,9 +557,9 @@ class SinkWriter:
         with self.engine.connect() as conn:
             copies = dict(conn.execute(
                 select(_COPIES.c.withdrawn_at.is_not(None), func.count()).group_by(
-                    _COPIES.c.withdrawn_at.is_not(None))).tuples().all())
+                    _COPIES.c.withdrawn_at.is_not(None))).all())
             held = dict(conn.execute(
-                select(_HELD.c.status, func.count()).group_by(_HELD.c.status)).tuples().all())
+                select(_HELD.c.status, func.count()).group_by(_HELD.c.status)).all())
             dead = conn.execute(select(func.count()).select_from(_DEAD)).scalar_one()
         result = {"copies": copies.get(False, 0), "withdrawn": copies.get(True, 0)}
         result.update({f"held_{status}": held.get(status, 0) for status in HELD_STATUSES})
@@ -591,12 +592,12 @@ class SinkWriter:
         tally: Counter[str] = Counter()
         with self.engine.connect() as conn:
             for reasons in conn.execute(select(_HELD.c.reasons).where(_HELD.c.status == "open")).scalars():
-                tally.update(dict.fromkeys(r["code"] for r in reasons or ()))
+                tally.update({r["code"] for r in reasons or ()})
         return dict(tally)
 
     def dead_letters_by_reason(self) -> dict[str, int]:
         """Dead letters per reason (as recorded: ';'-joined codes)."""
         with self.engine.connect() as conn:
             return dict(conn.execute(
-                select(_DEAD.c.reason, func.count()).group_by(_DEAD.c.reason)).tuples().all())
+                select(_DEAD.c.reason, func.count()).group_by(_DEAD.c.reason)).all())
 
