@@ -264,7 +264,16 @@ def run_worker(guard: GuardApp, *, loglevel: str = "warning") -> None:
     """Run the Faust worker in this process until it is stopped (SIGTERM/SIGINT)."""
     from faust.worker import Worker
 
-    worker = Worker(guard.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    level = logging.getLevelName(loglevel.upper())
+
+    class _Worker(Worker):
+        def on_setup_root_logger(self, logger: logging.Logger, _level: int) -> None:
+            super().on_setup_root_logger(logger, _level)
+            # mode leaves the root logger at DEBUG whatever level it is given, and
+            # aiokafka then builds a debug record for every message it sends.
+            logger.setLevel(level)
+
+    worker = _Worker(guard.app, loglevel=level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 
