@@ -23,20 +23,31 @@ Verdict(outcome=<Outcome.PASS: 'PASS'>, findings=(), suggested_my_number='')
 
 from __future__ import annotations
 
-from typing import Protocol
+import datetime as dt
+from typing import NamedTuple, Protocol
 
 from guards import normalize
 from guards.exceptions import GuardError
 from guards.model import Finding, Reason, Record, Resident, Verdict
 from guards.number import compact, number_problem
 
-__all__ = ["RegistryView", "check", "identity_problems"]
+__all__ = ["RegistryView", "Subject", "check", "parse_subject", "identity_problems"]
 
 
 class RegistryView(Protocol):
     """What the guard needs of the registry: a resident by (current or former) number."""
 
     def get(self, my_number: str, /) -> Resident | None: ...
+
+
+class Subject(NamedTuple):
+    """A usable record's values, normalised once: what the rules compare."""
+
+    number: str
+    name_key: str
+    birth_date: dt.date
+    sex: int
+    address: str
 
 
 def check(record: Record, registry: RegistryView) -> Verdict:
@@ -47,47 +58,50 @@ def check(record: Record, registry: RegistryView) -> Verdict:
     """
     if record.operation == "delete":
         return Verdict.of(())
-    findings = _unusable(record)
-    if findings:
-        return Verdict.of(findings)
-    number = compact(record.my_number)
-    problem = number_problem(number)
+    subject = parse_subject(record)
+    if not isinstance(subject, Subject):
+        return Verdict.of(subject)
+    problem = number_problem(subject.number)
     if problem is not None:
         return Verdict.of([Finding(Reason(problem))])
-    resident = registry.get(number)
+    resident = registry.get(subject.number)
     if resident is None:
         return Verdict.of([Finding(Reason.NOT_IN_REGISTRY)])
     findings = []
     suggested = ""
-    if resident.my_number != number:
+    if resident.my_number != subject.number:
         findings.append(Finding(Reason.NUMBER_SUPERSEDED))
         suggested = resident.my_number
     findings.extend(_status(resident))
-    findings.extend(identity_problems(record, resident))
+    findings.extend(identity_problems(subject, resident))
     return Verdict.of(findings, suggested)
 
 
-def _unusable(record: Record) -> list[Finding]:
-    """Findings that make the row itself unusable (INVALID)."""
+def parse_subject(record: Record) -> Subject | list[Finding]:
+    """The record's normalised values, or the findings that make the row unusable (INVALID)."""
     findings = []
     missing = [f for f in ("name", "birth_date", "sex") if not normalize.text(getattr(record, f))]
     if missing:
         findings.append(Finding(Reason.MISSING_FIELD, ",".join(missing)))
-    if not normalize.text(record.my_number):
+    number = compact(record.my_number)
+    if not number:
         findings.append(Finding(Reason.NOT_LINKED))
-    elif number_problem(record.my_number) == "NUMBER_FORMAT":
+    elif number_problem(number) == "NUMBER_FORMAT":
         findings.append(Finding(Reason.NUMBER_FORMAT))
+    birth_date = sex = None
     if "birth_date" not in missing:
         try:
-            normalize.parse_date(record.birth_date, "birth_date")
+            birth_date = normalize.parse_date(record.birth_date, "birth_date")
         except GuardError as e:
             findings.append(Finding(Reason.BAD_DATE, e.field))
     if "sex" not in missing:
         try:
-            normalize.parse_sex(record.sex)
+            sex = normalize.parse_sex(record.sex)
         except GuardError:
             findings.append(Finding(Reason.BAD_SEX, "sex"))
-    return findings
+    if findings:
+        return findings
+    return Subject(number, _name_key(record.name), birth_date, sex, normalize.address(record.address))
 
 
 def _status(resident: Resident) -> list[Finding]:
@@ -100,7 +114,7 @@ def _status(resident: Resident) -> list[Finding]:
     return []
 
 
-def identity_problems(record: Record, resident: Resident) -> list[Finding]:
+def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
     """Compare name, birth date, sex and address of a usable record with a resident.
 
     Names are compared without spaces, so 山田 花子 / 山田　花子 / 山田花子 agree;
@@ -109,23 +123,21 @@ def identity_problems(record: Record, resident: Resident) -> list[Finding]:
     """
     findings: list[Finding] = []
     mismatched: list[str] = []
-    record_name = _name_key(record.name)
-    if record_name != _name_key(resident.name):
-        if record_name in {_name_key(n) for n in resident.previous_names}:
+    if subject.name_key != _name_key(resident.name):
+        if subject.name_key in {_name_key(n) for n in resident.previous_names}:
             findings.append(Finding(Reason.FORMER_NAME))
-        elif resident.alias_name and record_name == _name_key(resident.alias_name):
+        elif resident.alias_name and subject.name_key == _name_key(resident.alias_name):
             findings.append(Finding(Reason.ALIAS_NAME))
         else:
             mismatched.append("name")
-    if normalize.parse_date(record.birth_date, "birth_date") != resident.birth_date:
+    if subject.birth_date != resident.birth_date:
         mismatched.append("birth_date")
-    if normalize.parse_sex(record.sex) != resident.sex:
+    if subject.sex != resident.sex:
         mismatched.append("sex")
     if mismatched:
         findings.append(Finding(Reason.IDENTITY_MISMATCH, ",".join(mismatched)))
-    record_address = normalize.address(record.address)
-    if record_address and record_address != normalize.address(resident.address):
-        if record_address in {normalize.address(a) for a in resident.previous_addresses}:
+    if subject.address and subject.address != normalize.address(resident.address):
+        if subject.address in {normalize.address(a) for a in resident.previous_addresses}:
             findings.append(Finding(Reason.FORMER_ADDRESS))
         else:
             findings.append(Finding(Reason.ADDRESS_MISMATCH))
