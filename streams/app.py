@@ -113,6 +113,7 @@ class GuardApp:
         self.registry = app.Table("registry", key_type=bytes, value_type=bytes, partitions=partitions)
         self.links = app.Table("links", key_type=bytes, value_type=bytes, partitions=partitions)
         self.registry_view = RegistryView(self.registry, self.codec)
+        self._partition_counts: dict[str, int] = {}
 
         app.agent(self.records_topic, name="repartition")(self._repartition)
         app.agent(self.by_number_topic, name="guard")(self._guard)
@@ -159,41 +160,48 @@ class GuardApp:
     # -- stage 2 ------------------------------------------------------------------
     async def _guard(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
+            outbox = Outbox()
+            message = event.message
             try:
-                batch = self.codec.decode("record_batch", event.message.value)
+                batch = self.codec.decode("record_batch", message.value)
             except schemas.DecodeError as e:
-                message = event.message
-                await self._dead_letter(message.topic, message.partition, message.offset, None,
-                                        message.value, "UNDECODABLE", str(e))
-                continue
-            for item in batch["items"]:
-                await self._check_one(item)
+                outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
+                    message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE", str(e)))
+            else:
+                for item in batch["items"]:
+                    self._check_one(item, outbox)
+            await outbox.send(self.app.producer, self._partitions_of)
 
-    async def _check_one(self, item: dict[str, Any]) -> None:
-        producer = self.app.producer
+    def _check_one(self, item: dict[str, Any], outbox: "Outbox") -> None:
+        """Check one record and put its verdict (or dead letter) in the outbox. Never raises."""
+        position = (self.topics.records, item["partition"], item["offset"], item["key"], item["value"])
         try:
             decoded = self.codec.decode("record_changed", item["value"])
             record = event_to_record(decoded)
             verdict = check(record, self.registry_view)
         except Exception as e:  # never stop the worker on one record
-            log.warning("record at %s[%d]@%d could not be checked: %s", self.topics.records,
-                        item["partition"], item["offset"], type(e).__name__)
-            await self._dead_letter(self.topics.records, item["partition"], item["offset"], item["key"],
-                                    item["value"], "UNDECODABLE", f"{type(e).__name__}: cannot be checked")
+            log.warning("record at %s[%d]@%d could not be checked: %s", *position[:3], type(e).__name__)
+            outbox.add(self.topics.dlq, item["key"], self._dead_letter_bytes(
+                *position, "UNDECODABLE", f"{type(e).__name__}: cannot be checked"))
             return
         key = topics.record_key(record.system, record.record_id)
         if verdict.outcome is Outcome.INVALID:
-            await self._dead_letter(
-                self.topics.records, item["partition"], item["offset"], item["key"], item["value"],
-                verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
-                system=record.system, record_id=record.record_id)
+            outbox.add(self.topics.dlq, key, self._dead_letter_bytes(
+                *position, verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
+                system=record.system, record_id=record.record_id))
             return
         message = verdict_message(decoded, verdict, version=item["offset"])
-        await producer.send(self.outcome_topic[verdict.outcome], key, self.codec.encode("verdict", message),
-                            None, None, None)
+        outbox.add(self.outcome_topic[verdict.outcome], key, self.codec.encode("verdict", message))
         number = compact(record.my_number)
-        if number and number_problem(number) is None and record.operation != "delete":
+        if record.operation != "delete" and number_problem(number) is None:
             self._remember_link(number, record, verdict.outcome)
+
+    async def _partitions_of(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+            producer = self.app.producer._ensure_producer()
+            count = self._partition_counts[topic] = len(await producer.partitions_for(topic))
+        return count
 
     def _remember_link(self, number: str, record, outcome: Outcome) -> None:
         """The links of a number: which records in which systems carry it."""
@@ -225,14 +233,49 @@ class GuardApp:
                 continue
             self.registry[message.key] = message.value
 
-    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
+    def _dead_letter_bytes(self, topic: str, partition: int, offset: int, key: bytes | None,
                            value: bytes | None, reason: str, error: str, *, stage: str = "guard",
-                           system: str = "", record_id: str = "") -> None:
-        letter = dead_letter_message(topic=topic, partition=partition, offset=offset, key=key,
-                                     value=value, reason=reason, error=error, stage=stage,
-                                     system=system, record_id=record_id)
-        await self.app.producer.send(self.topics.dlq, key, self.codec.encode("dead_letter", letter),
-                                     None, None, None)
+                           system: str = "", record_id: str = "") -> bytes:
+        return self.codec.encode("dead_letter", dead_letter_message(
+            topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason,
+            error=error, stage=stage, system=system, record_id=record_id))
+
+    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
+                           value: bytes | None, reason: str, error: str, *, stage: str = "guard") -> None:
+        value = self._dead_letter_bytes(topic, partition, offset, key, value, reason, error, stage=stage)
+        await self.app.producer.send(self.topics.dlq, key, value, None, None, None)
+
+
+class Outbox:
+    """Messages produced while handling one batch, sent as one Kafka batch per partition.
+
+    aiokafka's ``send_batch`` skips the per-message future and bookkeeping of
+    ``send``; Faust still flushes the producer before it commits the consumed
+    offsets, so a verdict is on the broker before its input counts as done.
+    """
+
+    def __init__(self) -> None:
+        self._messages: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+
+    def add(self, topic: str, key: bytes | None, value: bytes) -> None:
+        self._messages[topic].append((key, value))
+
+    async def send(self, producer: Any, partitions_of: Any) -> None:
+        aio = producer._ensure_producer()
+        for topic, messages in self._messages.items():
+            count = await partitions_of(topic)
+            by_partition: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+            for key, value in messages:
+                partition = topics.partition_for(key, count) if key else 0
+                by_partition[partition].append((key, value))
+            for partition, items in by_partition.items():
+                batch = aio.create_batch()
+                for key, value in items:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        await aio.send_batch(batch, topic, partition=partition)
+                        batch = aio.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                await aio.send_batch(batch, topic, partition=partition)
 
 
 def _credentials(settings: KafkaSettings) -> Any:
