@@ -67,6 +67,10 @@ _JAPANESE = re.compile("[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Digit runs long enough to be a My Number (or a resident code), with separators.
 _LONG_DIGITS = re.compile(r"\d(?:[\s\-]*\d){8,}")
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
+# Single bytes Python's cp932 codec accepts although CP932 assigns them no character
+# (0x80, 0xA0, 0xFD-0xFF); the user-defined area (外字, U+E000-) is kept.
+_CP932_UNMAPPED = re.compile("[\x80\uf8f0-\uf8f3]")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 class CsvError(ValueError):
@@ -223,7 +227,7 @@ def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: S
         elif not original:
             unnamed.append(index)
         else:
-            if original in seen_payload:
+            if original in seen_payload and kind == "records":  # the registry ignores extra columns
                 raise CsvError(path, 1, original, f"columns {seen_payload[original] + 1} and {index + 1} "
                                                   "have the same header; rename one of them")
             seen_payload[original] = index
@@ -292,6 +296,11 @@ def _first_decode_failure(path: Path, encoding: str) -> _DecodeFailure | None:
                     _JAPANESE.search(before.decode(encoding, errors="ignore")))
                 return _DecodeFailure(line + before.count(b"\n"), offset + error.start,
                                       f"bytes {bad} are not valid {encoding}", japanese_before)
+            unmapped = _CP932_UNMAPPED.search(text) if encoding == "cp932" else None
+            if unmapped:  # Python decodes these bytes to controls / private use: no real text has them
+                start = len(text[: unmapped.start()].encode(encoding))
+                return _DecodeFailure(line + data[:start].count(b"\n"), offset + start,
+                                      f"byte 0x{data[start]:02x} is not a character in cp932", japanese_seen)
             if not japanese_seen and _JAPANESE.search(text):
                 japanese_seen = True
             offset += len(data)
@@ -321,6 +330,10 @@ def detect_encoding(path: PathLike, encoding: str | None = None) -> str:
                                   f"{failure.problem}; is the file in another encoding? "
                                   "check --encoding (utf-8 or cp932)")
         return codec
+    if _starts_with(path, _UTF16_BOMS):
+        raise UndecodableFile(path, 1, 0, "utf-16",
+                              "the file is UTF-16 (Excel's \"Unicode text\"); save it as \"CSV UTF-8\" "
+                              "or pass --encoding utf-16")
     if _starts_with_bom(path):
         failure = _first_decode_failure(path, "utf-8-sig")
         if failure is not None:
@@ -346,14 +359,18 @@ def detect_encoding(path: PathLike, encoding: str | None = None) -> str:
 
 
 def _starts_with_bom(path: Path) -> bool:
+    return _starts_with(path, (_UTF8_BOM,))
+
+
+def _starts_with(path: Path, prefixes: tuple[bytes, ...]) -> bool:
     with open(path, "rb") as handle:
-        return handle.read(len(_UTF8_BOM)) == _UTF8_BOM
+        return handle.read(4).startswith(prefixes)
 
 
 def _rows(path: Path, layout: _Layout) -> Iterator[tuple[int, list[str]]]:
     """Data rows (after the header) with the physical line each starts on.
 
-    Blank lines are skipped; a row whose number of cells differs from the
+    Blank lines and rows of empty cells are skipped; a row whose number of cells differs from the
     header's is an error (an unquoted comma or quote shifts every column).
     """
     with open(path, encoding=layout.encoding, newline="") as handle:
@@ -364,8 +381,8 @@ def _rows(path: Path, layout: _Layout) -> Iterator[tuple[int, list[str]]]:
             for row in reader:
                 start = previous_end + 1
                 previous_end = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
+                if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
+                    continue  # a blank line, or a row of separators only (as spreadsheets leave)
                 if len(row) != layout.width:
                     raise CsvError(path, start, None,
                                    f"the row has {len(row)} cells but the header has {layout.width}; "

@@ -111,6 +111,24 @@ def test_damaged_utf8_japanese_is_not_read_as_cp932_mojibake(tmp_path: Path) -> 
     assert HANAKO not in str(caught.value)
 
 
+def test_utf16_is_refused_with_advice_unless_asked_for(tmp_path: Path) -> None:
+    text = f"個人番号\t氏名\t生年月日\t性別\t住所\n{HANAKO}\t山田 花子\t1980-04-01\t2\t高知市\n"
+    path = write(tmp_path / "excel.txt", text, "utf-16")
+    with pytest.raises(UndecodableFile, match="excel.txt, line 1: byte offset 0: the file is UTF-16"):
+        read_registry(path)
+    [resident] = read_registry(path, encoding="utf-16")
+    assert resident.my_number == HANAKO
+
+
+def test_bytes_cp932_leaves_unassigned_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "odd.csv"
+    path.write_bytes("氏名,住所\n".encode("cp932") + b"ab\xa0c,x\n")
+    with pytest.raises(UndecodableFile) as caught:
+        detect_encoding(path)
+    assert (caught.value.line, caught.value.offset) == (2, len("氏名,住所\n".encode("cp932")) + 2)
+    assert "0xa0" in str(caught.value)
+
+
 def test_cp932_only_characters(tmp_path: Path) -> None:
     """NEC/IBM extensions (髙, 﨑, ①) are CP932, not plain Shift_JIS."""
     text = f"個人番号,氏名,生年月日,性別,住所\n{HANAKO},髙橋 﨑子,1990-01-01,2,高知市①\n"
@@ -164,6 +182,11 @@ def test_duplicate_column_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path / "r.csv", "個人番号,氏名,氏名カナ,フリガナ,生年月日,性別,住所\n", "utf-8")
     with pytest.raises(CsvError, match="both mean 氏名カナ"):
         read_registry(path)
+    path = write(tmp_path / "r.csv", "レコード番号,個人番号,氏名,生年月日,性別,備考,備考\n", "utf-8")
+    with pytest.raises(CsvError, match="columns 6 and 7 have the same header"):
+        read_records(path, system="x")
+    path = write(tmp_path / "r.csv", f"個人番号,氏名,生年月日,性別,住所,備考,備考\n{HANAKO},a,1980-01-01,1,b,,\n", "utf-8")
+    assert len(list(read_registry(path))) == 1  # the registry ignores columns it does not use
 
 
 # --- registry rows ----------------------------------------------------------------
@@ -216,7 +239,7 @@ def test_shifted_row_is_refused(tmp_path: Path) -> None:
 
 
 def test_quoted_cells_and_blank_lines(tmp_path: Path) -> None:
-    text = f'個人番号,氏名,生年月日,性別,住所\n\n"{HANAKO}","山田 花子",1980-04-01,2,"高知市丸ノ内1-2-20, 101号"\n\n'
+    text = f'個人番号,氏名,生年月日,性別,住所\n\n"{HANAKO}","山田 花子",1980-04-01,2,"高知市丸ノ内1-2-20, 101号"\n\n,,,,\n'
     [resident] = read_registry(write(tmp_path / "r.csv", text, "utf-8"))
     assert resident.address == "高知市丸ノ内1-2-20, 101号"
 
