@@ -27,8 +27,8 @@ line, the field and what was expected.
 from __future__ import annotations
 
 import codecs
-import datetime as dt
 import csv
+import datetime as dt
 import os
 import re
 import unicodedata
@@ -60,8 +60,9 @@ PathLike = str | os.PathLike[str]
 _UTF8_BOM = codecs.BOM_UTF8
 _CHUNK_BYTES = 1 << 22
 # Shift_JIS as labelled by Windows tools is really CP932 (it has ①, ㈱, 髙, 﨑 …).
-_ENCODING_ALIASES = {"shiftjis": "cp932", "sjis": "cp932", "shift_jis": "cp932", "windows31j": "cp932",
-                     "mskanji": "cp932", "utf8bom": "utf-8-sig"}
+# (keys as _codec_name folds them: lower case, no "-" or "_")
+_ENCODING_ALIASES = {"shiftjis": "cp932", "sjis": "cp932", "windows31j": "cp932", "mskanji": "cp932",
+                     "utf8bom": "utf-8-sig"}
 # Characters that show a successfully decoded UTF-8 prefix was real Japanese text.
 _JAPANESE = re.compile("[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Digit runs long enough to be a My Number (or a resident code), with separators.
@@ -81,22 +82,30 @@ class CsvError(ValueError):
     The message never contains a My Number.
     """
 
-    def __init__(self, path: PathLike, line: int | None, field: str | None, problem: str) -> None:
+    def __init__(self, path: PathLike, line: int | None, field: str | None, problem: str,
+                 *, offset: int | None = None) -> None:
         self.path = Path(path)
         self.line = line
         self.field = field
         self.problem = _redact(problem)
-        where = self.path.name if line is None else f"{self.path.name}, line {line}"
+        where = self.path.name
+        if line is not None:
+            where += f", line {line}"
+        if offset is not None:
+            where += f", byte offset {offset}"
         super().__init__(f"{where}: {field}: {self.problem}" if field else f"{where}: {self.problem}")
 
 
 class UndecodableFile(CsvError):
-    """The file's bytes are not text in the detected (or given) encoding."""
+    """The file's bytes are not text in the detected (or given) encoding.
+
+    ``offset`` is the 0-based byte offset of the first bad byte in the file.
+    """
 
     def __init__(self, path: PathLike, line: int, offset: int, encoding: str, problem: str) -> None:
         self.offset = offset
         self.encoding = encoding
-        super().__init__(path, line, None, f"byte offset {offset}: {problem}")
+        super().__init__(path, line, None, problem, offset=offset)
 
 
 def _redact(message: str) -> str:
@@ -207,7 +216,7 @@ def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: S
     with open(path, encoding=encoding, newline="") as handle:
         first_line = handle.readline()
     if not first_line.strip():
-        raise CsvError(path, 1, None, f"the file is empty; the first line must be the {kind} header "
+        raise CsvError(path, 1, None, f"the first line is empty; it must be the {kind} header "
                                       f"(e.g. {', '.join(c.japanese for c in columns if c.required)})")
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     header = next(csv.reader([first_line], delimiter=delimiter))
@@ -246,13 +255,13 @@ def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: S
 # encoding
 
 
-def _codec_name(encoding: str) -> str:
+def _codec_name(path: Path, encoding: str) -> str:
     normalised = encoding.strip().lower().replace("-", "").replace("_", "")
     name = _ENCODING_ALIASES.get(normalised, encoding.strip())
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise ValueError(f"unknown encoding {encoding!r}; use utf-8, utf-8-sig or cp932") from None
+        raise CsvError(path, None, None, f"unknown encoding {encoding!r}; use utf-8, utf-8-sig or cp932") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +330,7 @@ def detect_encoding(path: PathLike, encoding: str | None = None) -> str:
     """
     path = Path(path)
     if encoding:
-        codec = _codec_name(encoding)
+        codec = _codec_name(path, encoding)
         if codec == "utf-8" and _starts_with_bom(path):
             codec = "utf-8-sig"
         failure = _first_decode_failure(path, codec)
@@ -353,8 +362,8 @@ def detect_encoding(path: PathLike, encoding: str | None = None) -> str:
     if cp932 is None:
         return "cp932"
     raise UndecodableFile(path, cp932.line, cp932.offset, "cp932",
-                          f"the file is neither UTF-8 (fails at line {utf8.line}, byte offset "
-                          f"{utf8.offset}) nor CP932 ({cp932.problem}); "
+                          f"the file is neither UTF-8 (that fails on line {utf8.line}) nor CP932 "
+                          f"({cp932.problem}); "
                           "re-export it as UTF-8 or pass --encoding")
 
 

@@ -78,8 +78,14 @@ def test_registry_in_every_encoding(tmp_path: Path, encoding: str, detected: str
 def test_explicit_encoding_overrides_detection(tmp_path: Path) -> None:
     path = write(tmp_path / "registry.csv", registry_text(), "cp932")
     assert list(read_registry(path, encoding="shift_jis")) == expected_registry()
-    with pytest.raises(UndecodableFile, match=r"registry\.csv, line 1: byte offset 0"):
+    with pytest.raises(UndecodableFile, match=r"registry\.csv, line 1, byte offset 0: "):
         list(read_registry(path, encoding="utf-8"))
+
+
+def test_unknown_encoding_is_a_csv_error(tmp_path: Path) -> None:
+    path = write(tmp_path / "registry.csv", registry_text(), "utf-8")
+    with pytest.raises(CsvError, match="registry.csv: unknown encoding 'klingon'; use utf-8"):
+        read_registry(path, encoding="klingon")
 
 
 def test_bom_with_explicit_utf8_is_still_read(tmp_path: Path) -> None:
@@ -114,7 +120,7 @@ def test_damaged_utf8_japanese_is_not_read_as_cp932_mojibake(tmp_path: Path) -> 
 def test_utf16_is_refused_with_advice_unless_asked_for(tmp_path: Path) -> None:
     text = f"個人番号\t氏名\t生年月日\t性別\t住所\n{HANAKO}\t山田 花子\t1980-04-01\t2\t高知市\n"
     path = write(tmp_path / "excel.txt", text, "utf-16")
-    with pytest.raises(UndecodableFile, match="excel.txt, line 1: byte offset 0: the file is UTF-16"):
+    with pytest.raises(UndecodableFile, match="excel.txt, line 1, byte offset 0: the file is UTF-16"):
         read_registry(path)
     [resident] = read_registry(path, encoding="utf-16")
     assert resident.my_number == HANAKO
