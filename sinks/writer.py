@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine, Table, bindparam, exists, func, select, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError, StatementError
@@ -59,6 +59,8 @@ KINDS: tuple[str, ...] = ("verified", "held", "dead_letter")
 _EXPECTED_OUTCOME = {"verified": "PASS", "held": "HOLD"}
 
 T = TypeVar("T")
+#: (system, record_id) pairs per set-based UPDATE: two bind parameters each, well under every limit
+_KEYS_PER_STATEMENT = 5000
 
 _COPIES: Table = IntermediateCopy.__table__  # type: ignore[assignment]
 _HELD: Table = HeldRecord.__table__  # type: ignore[assignment]
@@ -354,36 +356,41 @@ class SinkWriter:
             current = newest.get((table, p.key))
             if current is None or p.version > current.version:
                 newest[(table, p.key)] = p
-        upserts = [p.row for p in newest.values() if p.target == "copy"]
-        withdrawals = [p.row for p in newest.values() if p.target == "withdraw"]
-        holds = [{**p.row, "updated_at": now} for p in newest.values() if p.target == "held"]
+        # key order: concurrent writers (a zombie consumer after a rebalance) lock rows in the
+        # same order, so they queue instead of deadlocking
+        ordered = [newest[k] for k in sorted(newest)]
+        upserts = [p.row for p in ordered if p.target == "copy"]
+        withdrawals = [p.row for p in ordered if p.target == "withdraw"]
+        holds = [{**p.row, "updated_at": now} for p in ordered if p.target == "held"]
         touched = sorted({key for _table, key in newest})
         counts = dict(copies=0, withdrawn=0, held=0, superseded=0, dead_letters=0,
                       rejected=sum(1 for p in letters.values() if p.row["stage"] == "sink"
                                    and p.row["reason"] == "OUTCOME_MISMATCH"))
 
         attempt.table = "intermediate_copies"
-        if upserts:
-            counts["copies"] = self._rowcount(conn.execute(self._statements["copy"], upserts))
-        if withdrawals:
-            counts["withdrawn"] = self._rowcount(conn.execute(self._statements["withdraw"], withdrawals))
+        counts["copies"] = self._changed(conn, "copy", upserts)
+        counts["withdrawn"] = self._changed(conn, "withdraw", withdrawals)
         attempt.table = "held_records"
-        if holds:
-            counts["held"] = self._rowcount(conn.execute(self._statements["held"], holds))
-        if touched:
-            # a newer copy closes an open hold, whichever of the two arrived first
-            counts["superseded"] = self._rowcount(conn.execute(self._statements["supersede"], [
-                {"k_system": system, "k_record_id": record_id, "k_now": now} for system, record_id in touched
-            ]))
+        counts["held"] = self._changed(conn, "held", holds)
+        # a newer copy closes an open hold, whichever of the two arrived first
+        for start in range(0, len(touched), _KEYS_PER_STATEMENT):
+            result = conn.execute(self._statements["supersede"],
+                                  {"keys": touched[start:start + _KEYS_PER_STATEMENT], "now": now})
+            counts["superseded"] += max(int(result.rowcount or 0), 0)
         attempt.table = "dead_letters"
-        if letters:
-            counts["dead_letters"] = self._rowcount(
-                conn.execute(self._statements["dead_letter"], [p.row for p in letters.values()]))
+        counts["dead_letters"] = self._changed(conn, "dead_letter", [letters[k].row for k in sorted(letters)])
         return counts
 
-    @staticmethod
-    def _rowcount(result: Any) -> int:
-        return max(int(result.rowcount or 0), 0)
+    def _changed(self, conn: Connection, statement: str, rows: list[dict[str, Any]]) -> int:
+        """Run an upsert for many rows; RETURNING yields exactly the rows inserted or replaced.
+
+        With RETURNING, SQLAlchemy sends multi-row VALUES pages ("insertmanyvalues")
+        instead of one statement per row; the batch is de-duplicated per key
+        beforehand, which multi-row upserts require.
+        """
+        if not rows:
+            return 0
+        return len(conn.execute(self._statements[statement], rows).all())
 
     def _build_statements(self) -> dict[str, Any]:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
@@ -395,40 +402,40 @@ class SinkWriter:
             index_elements=list(keys),
             set_={c.name: copy.excluded[c.name] for c in _COPIES.c if c.name not in keys},
             where=_COPIES.c.version < copy.excluded.version,
-        )
+        ).returning(_COPIES.c.version)
         withdraw = insert(_COPIES)
         statements["withdraw"] = withdraw.on_conflict_do_update(
             index_elements=list(keys),  # keep what was registered; record that and when it went
             set_={name: withdraw.excluded[name] for name in
                   ("event_id", "version", "verified_at", "via", "withdrawn_at", "withdrawn_reason")},
             where=_COPIES.c.version < withdraw.excluded.version,
-        )
+        ).returning(_COPIES.c.version)
         held = insert(_HELD)
         statements["held"] = held.on_conflict_do_update(
             index_elements=list(keys),
             set_={c.name: held.excluded[c.name] for c in _HELD.c if c.name not in keys},
             where=_HELD.c.version < held.excluded.version,
-        )
+        ).returning(_HELD.c.version)
         newer_copy = exists().where(
             _COPIES.c.system == _HELD.c.system, _COPIES.c.record_id == _HELD.c.record_id,
             _COPIES.c.version > _HELD.c.version,
         )
         statements["supersede"] = (
             update(_HELD)
-            .where(_HELD.c.system == bindparam("k_system"), _HELD.c.record_id == bindparam("k_record_id"),
+            .where(tuple_(_HELD.c.system, _HELD.c.record_id).in_(bindparam("keys", expanding=True)),
                    _HELD.c.status == "open", newer_copy)
-            .values(status="superseded", updated_at=bindparam("k_now"))
+            .values(status="superseded", updated_at=bindparam("now"))
         )
         statements["dead_letter"] = insert(_DEAD).on_conflict_do_nothing(
-            index_elements=["source_topic", "source_partition", "source_offset", "stage"])
+            index_elements=["source_topic", "source_partition", "source_offset", "stage"],
+        ).returning(_DEAD.c.id)
         offsets = insert(_OFFSETS)
         statements["offsets"] = offsets.on_conflict_do_update(
             index_elements=["consumer", "topic", "partition"],
             set_={"next_offset": offsets.excluded.next_offset, "updated_at": offsets.excluded.updated_at},
             where=_OFFSETS.c.next_offset < offsets.excluded.next_offset,  # never backwards
         )
-        # SQLAlchemy keeps an INSERT's rowcount only when asked; with it the result counts changed rows
-        return {name: stmt.execution_options(preserve_rowcount=True) for name, stmt in statements.items()}
+        return statements
 
     # -- turning messages into rows ---------------------------------------------------
     def _prepare(self, message: SinkMessage) -> _Prepared:

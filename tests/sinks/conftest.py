@@ -145,7 +145,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 def engine_factory(backend: str, tmp_path) -> Iterator[Callable[..., Engine]]:
     """Makes engines on this test's database (SQLite file, or PostgreSQL schema); disposes them after.
 
-    ``url`` may replace host and port (a proxy in front of PostgreSQL); other
+    ``host``/``port`` replace the server's (a proxy in front of PostgreSQL),
+    ``pg_options`` adds PostgreSQL settings (``-clock_timeout=100``); other
     keywords go to :func:`sinks.make_engine`.
     """
     engines: list[Engine] = []
@@ -167,12 +168,13 @@ def engine_factory(backend: str, tmp_path) -> Iterator[Callable[..., Engine]]:
             _unavailable(f"PostgreSQL at {make_url(base_url).render_as_string()} is not reachable: "
                          f"{type(e.orig).__name__}")
 
-    def factory(*, host: str | None = None, port: int | None = None, **kw: Any) -> Engine:
+    def factory(*, host: str | None = None, port: int | None = None, pg_options: str = "",
+                **kw: Any) -> Engine:
         url = make_url(base_url)
         if host or port:
             url = url.set(host=host or url.host, port=port or url.port)
         if schema:
-            kw.setdefault("connect_args", {})["options"] = f"-csearch_path={schema}"
+            kw.setdefault("connect_args", {})["options"] = f"-csearch_path={schema} {pg_options}".strip()
         engine = make_engine(url, **kw)
         engines.append(engine)
         return engine
