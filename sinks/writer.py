@@ -561,12 +561,14 @@ class SinkWriter:
     # -- reading, for the other layers and tests ---------------------------------------
     def counts(self) -> dict[str, int]:
         """Rows per state: ``copies`` (live), ``withdrawn``, ``held_<status>``, ``dead_letters``."""
+        withdrawn = _COPIES.c.withdrawn_at.is_not(None)
         with self.engine.connect() as conn:
-            copies = dict(conn.execute(
-                select(_COPIES.c.withdrawn_at.is_not(None), func.count()).group_by(
-                    _COPIES.c.withdrawn_at.is_not(None))).all())
-            held = dict(conn.execute(
-                select(_HELD.c.status, func.count()).group_by(_HELD.c.status)).all())
+            copies: dict[bool, int] = {
+                bool(is_withdrawn): n
+                for is_withdrawn, n in conn.execute(select(withdrawn, func.count()).group_by(withdrawn))}
+            held: dict[str, int] = {
+                status: n
+                for status, n in conn.execute(select(_HELD.c.status, func.count()).group_by(_HELD.c.status))}
             dead = conn.execute(select(func.count()).select_from(_DEAD)).scalar_one()
         result = {"copies": copies.get(False, 0), "withdrawn": copies.get(True, 0)}
         result.update({f"held_{status}": held.get(status, 0) for status in HELD_STATUSES})
