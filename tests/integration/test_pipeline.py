@@ -90,7 +90,7 @@ def publish_records(h, cases) -> int:
         publisher.send_raw(topic.records, b"dup", raw)
         publisher.send_raw(topic.records, b"dup", raw)
         publisher.flush()
-    return len(cases) + 2 + 1  # the duplicate collapses onto one copy row
+    return len(cases) + 2  # the re-sent record and its duplicate collapse onto the record's one copy row
 
 
 def assert_stores(h, cases) -> None:
@@ -141,6 +141,10 @@ def test_every_verdict_lands_in_its_store_exactly_once(harness):
     time.sleep(2)
     assert harness.verdict_rows() == expected
     assert_stores(harness, cases)
+    first = cases[0][0]
+    newest = harness.rows(f"SELECT event_id, version FROM intermediate_copies WHERE system = '{first.system}' "
+                          f"AND record_id = '{first.record_id}'")
+    assert newest[0].event_id == "redelivered-1", "the newer event of a record must win"
 
 
 def registry_digest(residents: list[Resident]) -> dict[str, str]:
