@@ -213,10 +213,19 @@ def describe_positions(messages: Iterable[SinkMessage]) -> str:
     ) or "no messages"
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
-    """The decoded Avro record as JSON: times as ISO 8601, bytes as hex."""
+    """The decoded Avro record as JSON: times as ISO 8601, bytes as hex.
+
+    >>> _jsonable({'at': dt.datetime(2026, 4, 1, tzinfo=dt.timezone.utc), 'p': {'k': 'v'}, 'b': b'\\x01'})
+    {'at': '2026-04-01T00:00:00+00:00', 'p': {'k': 'v'}, 'b': '01'}
+    """
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): v if type(v) in _PLAIN else _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
