@@ -137,16 +137,17 @@ class GuardApp:
 
     # -- stage 1 ------------------------------------------------------------------
     async def _repartition(self, stream: faust.StreamT) -> None:
-        producer = self.app.producer
         async for events in stream.take_events(self.batch_size, within=self.batch_within):
             by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            outbox = Outbox()
             for event in events:
                 message = event.message
                 try:
                     decoded = self.codec.decode("record_changed", message.value)
                 except schemas.DecodeError as e:
-                    await self._dead_letter(message.topic, message.partition, message.offset,
-                                            message.key, message.value, "UNDECODABLE", str(e))
+                    outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
+                        message.topic, message.partition, message.offset, message.key, message.value,
+                        "UNDECODABLE", str(e)))
                     continue
                 number = compact(decoded.get("my_number", ""))
                 route_key = number.encode() if number else (message.key or b"")
@@ -154,8 +155,9 @@ class GuardApp:
                     {"partition": message.partition, "offset": message.offset,
                      "key": message.key, "value": message.value})
             for partition, items in by_partition.items():
-                await producer.send(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
-                                    partition, None, None)
+                outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
+                           partition=partition)
+            await outbox.send(self.app.producer, self._partitions_of)
 
     # -- stage 2 ------------------------------------------------------------------
     async def _guard(self, stream: faust.StreamT) -> None:
@@ -216,22 +218,36 @@ class GuardApp:
 
     # -- registry -------------------------------------------------------------------
     async def _load_registry(self, stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            message = event.message
-            if message.key is None:
-                await self._dead_letter(message.topic, message.partition, message.offset, None,
-                                        message.value, "UNDECODABLE", "registry entry without a key")
-                continue
-            if message.value is None:  # tombstone: the number left the registry
-                self.registry.pop(message.key, None)
-                continue
-            try:
-                self.codec.decode("resident", message.value)
-            except schemas.DecodeError as e:
-                await self._dead_letter(message.topic, message.partition, message.offset, message.key,
-                                        message.value, "UNDECODABLE", str(e), stage="registry")
-                continue
-            self.registry[message.key] = message.value
+        """Keep the registry table, in batches: a registry load is a million messages.
+
+        The store is written directly and the changelog in one Kafka batch per
+        partition (the same partition as the source message, which is where
+        Faust's own ``table[key] = value`` would have put it).
+        """
+        changelog = self.registry.changelog_topic.get_topic_name()
+        store = self.registry.data
+        async for events in stream.take_events(self.batch_size, within=self.batch_within):
+            outbox = Outbox()
+            for event in events:
+                message = event.message
+                if message.key is None:
+                    outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
+                        message.topic, message.partition, message.offset, None, message.value,
+                        "UNDECODABLE", "registry entry without a key", stage="registry"))
+                    continue
+                if message.value is not None:
+                    try:
+                        self.codec.decode("resident", message.value)
+                    except schemas.DecodeError as e:
+                        outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
+                            message.topic, message.partition, message.offset, message.key, message.value,
+                            "UNDECODABLE", str(e), stage="registry"))
+                        continue
+                    store[message.key] = message.value
+                else:  # tombstone: the number left the registry
+                    store.pop(message.key, None)
+                outbox.add(changelog, message.key, message.value, partition=message.partition)
+            await outbox.send(self.app.producer, self._partitions_of)
 
     def _dead_letter_bytes(self, topic: str, partition: int, offset: int, key: bytes | None,
                            value: bytes | None, reason: str, error: str, *, stage: str = "guard",
@@ -239,11 +255,6 @@ class GuardApp:
         return self.codec.encode("dead_letter", dead_letter_message(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason,
             error=error, stage=stage, system=system, record_id=record_id))
-
-    async def _dead_letter(self, topic: str, partition: int, offset: int, key: bytes | None,
-                           value: bytes | None, reason: str, error: str, *, stage: str = "guard") -> None:
-        value = self._dead_letter_bytes(topic, partition, offset, key, value, reason, error, stage=stage)
-        await self.app.producer.send(self.topics.dlq, key, value, None, None, None)
 
 
 class Outbox:
@@ -255,18 +266,20 @@ class Outbox:
     """
 
     def __init__(self) -> None:
-        self._messages: dict[str, list[tuple[bytes | None, bytes]]] = defaultdict(list)
+        self._messages: dict[str, list[tuple[bytes | None, bytes | None, int | None]]] = defaultdict(list)
 
-    def add(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self._messages[topic].append((key, value))
+    def add(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None) -> None:
+        """Queue a message; without a partition, Kafka's rule for its key decides."""
+        self._messages[topic].append((key, value, partition))
 
     async def send(self, producer: Any, partitions_of: Any) -> None:
         aio = producer._ensure_producer()
         for topic, messages in self._messages.items():
             count = await partitions_of(topic)
-            by_partition: dict[int, list[tuple[bytes | None, bytes]]] = defaultdict(list)
-            for key, value in messages:
-                partition = topics.partition_for(key, count) if key else 0
+            by_partition: dict[int, list[tuple[bytes | None, bytes | None]]] = defaultdict(list)
+            for key, value, partition in messages:
+                if partition is None:
+                    partition = topics.partition_for(key, count) if key else 0
                 by_partition[partition].append((key, value))
             for partition, items in by_partition.items():
                 batch = aio.create_batch()
