@@ -18,7 +18,7 @@ from typing import Callable
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata
 
 import schemas
-from sinks import SinkMessage, SinkWriter
+from sinks import SinkError, SinkMessage, SinkWriter
 from streams import topics
 from streams.events import dead_letter_message
 from streams.settings import KafkaSettings
@@ -90,7 +90,7 @@ class SinkWorker:
         records = [r for batch in polled.values() for r in batch]
         if not records:
             return 0
-        self.writer.apply(self.consumer_name, self.to_messages(records))
+        self.apply(self.to_messages(records))
         # The database holds the truth; this commit only feeds lag monitoring.
         offsets = {tp: OffsetAndMetadata(batch[-1].offset + 1, "", -1) for tp, batch in polled.items()}
         try:
@@ -98,6 +98,34 @@ class SinkWorker:
         except Exception as e:  # a failed lag commit never loses data
             log.warning("could not commit sink offsets to Kafka: %s", type(e).__name__)
         return len(records)
+
+    def apply(self, messages: list[SinkMessage]) -> None:
+        """Write a batch; a batch the database refuses is bisected to the message it refuses,
+        which becomes a sink-stage dead letter so the stream goes on.
+
+        An outage that outlasts the writer's retries is raised: the process
+        stops, and a restart resumes from the stored position.
+        """
+        try:
+            self.writer.apply(self.consumer_name, messages)
+            return
+        except SinkError as e:
+            if e.transient:
+                raise
+            if len(messages) > 1:
+                middle = len(messages) // 2
+                self.apply(messages[:middle])
+                self.apply(messages[middle:])
+                return
+            refused, error = messages[0], e
+        # str(SinkError) names table and position only; the chained database error may hold values.
+        log.error("the database refused %s: %s", refused.position, error)
+        letter = dead_letter_message(
+            topic=refused.topic, partition=refused.partition, offset=refused.offset, key=None,
+            value=refused.raw, reason="SINK_REFUSED", error=str(error), stage="sink")
+        self.writer.apply(self.consumer_name, [SinkMessage(
+            topic=refused.topic, partition=refused.partition, offset=refused.offset, kind="dead_letter",
+            payload=letter, raw=refused.raw)])
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
         while not self._stop.is_set():
