@@ -100,32 +100,7 @@ class SinkWorker:
         return len(records)
 
     def apply(self, messages: list[SinkMessage]) -> None:
-        """Write a batch; a batch the database refuses is bisected to the message it refuses,
-        which becomes a sink-stage dead letter so the stream goes on.
-
-        An outage that outlasts the writer's retries is raised: the process
-        stops, and a restart resumes from the stored position.
-        """
-        try:
-            self.writer.apply(self.consumer_name, messages)
-            return
-        except SinkError as e:
-            if e.transient:
-                raise
-            if len(messages) > 1:
-                middle = len(messages) // 2
-                self.apply(messages[:middle])
-                self.apply(messages[middle:])
-                return
-            refused, error = messages[0], e
-        # str(SinkError) names table and position only; the chained database error may hold values.
-        log.error("the database refused %s: %s", refused.position, error)
-        letter = dead_letter_message(
-            topic=refused.topic, partition=refused.partition, offset=refused.offset, key=None,
-            value=refused.raw, reason="SINK_REFUSED", error=str(error), stage="sink")
-        self.writer.apply(self.consumer_name, [SinkMessage(
-            topic=refused.topic, partition=refused.partition, offset=refused.offset, kind="dead_letter",
-            payload=letter, raw=refused.raw)])
+        apply_or_dead_letter(self.writer, self.consumer_name, messages)
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
         while not self._stop.is_set():
@@ -140,6 +115,35 @@ class SinkWorker:
         self.consumer.close()
 
 
+def apply_or_dead_letter(writer: SinkWriter, consumer: str, messages: list[SinkMessage]) -> None:
+    """Write a batch; a batch the database refuses is bisected to the message it refuses,
+    which becomes a sink-stage dead letter so the stream goes on.
+
+    An outage that outlasts the writer's retries is raised: the process stops,
+    and a restart resumes from the stored position.
+    """
+    try:
+        writer.apply(consumer, messages)
+        return
+    except SinkError as e:
+        if e.transient:
+            raise
+        if len(messages) > 1:
+            middle = len(messages) // 2
+            apply_or_dead_letter(writer, consumer, messages[:middle])
+            apply_or_dead_letter(writer, consumer, messages[middle:])
+            return
+        refused, error = messages[0], e
+    # str(SinkError) names table and position only; the chained database error may hold values.
+    log.error("the database refused %s: %s", refused.position, error)
+    letter = dead_letter_message(
+        topic=refused.topic, partition=refused.partition, offset=refused.offset, key=None,
+        value=refused.raw, reason="SINK_REFUSED", error=str(error), stage="sink")
+    writer.apply(consumer, [SinkMessage(topic=refused.topic, partition=refused.partition,
+                                        offset=refused.offset, kind="dead_letter", payload=letter,
+                                        raw=refused.raw)])
+
+
 def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
     """Run until SIGTERM/SIGINT."""
     worker = SinkWorker(settings, writer)
@@ -151,4 +155,4 @@ def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
         worker.close()
 
 
-__all__ = ["SinkWorker", "run_sink"]
+__all__ = ["SinkWorker", "apply_or_dead_letter", "run_sink"]
