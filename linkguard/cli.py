@@ -218,8 +218,12 @@ def _progress():
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("LINKGUARD_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("LINKGUARD_LOG_LEVEL", "WARNING").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # kafka-python warns whenever a callback holds its event loop for 0.1 s; on a busy
+        # 2-core machine that is every few seconds and says nothing an operator can act on.
+        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     app()
 
 

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from guards import Reason, Severity
 from sinks import SinkWriter, make_engine
 from sinks.settings import DEFAULT_DATABASE_URL, DatabaseSettings
 from streams import topics
@@ -174,7 +175,8 @@ def _print_summary(console: Console, s: dict, settings: KafkaSettings, database_
     table.add_row("passed → intermediate-server sink", f"{s['copies']:,}")
     table.add_row("held for review", f"{s['held_open']:,}")
     for reason, n in sorted(s["held_by_reason"].items(), key=lambda kv: -kv[1]):
-        table.add_row(f"  held: {reason}", f"{n:,}")
+        if Reason(reason).severity is Severity.HOLD:  # informational codes ride along on held records
+            table.add_row(f"  held: {reason} ({Reason(reason).label_en})", f"{n:,}")
     table.add_row("dead-lettered (invalid or undecodable)", f"{s['dead_letters']:,}")
     for reason, n in sorted(s["dead_by_reason"].items(), key=lambda kv: -kv[1]):
         table.add_row(f"  dead letter: {reason}", f"{n:,}")
