@@ -97,7 +97,7 @@ def worker(
 
     settings = _kafka_settings()
     ensure_topics(settings)
-    run_worker(create_app(settings, store=store), loglevel=loglevel)
+    run_worker(create_app(settings, store=store).app, loglevel=loglevel)
 
 
 @app.command()

@@ -316,7 +316,7 @@ def create_app(settings: KafkaSettings | None = None, **kwargs: Any) -> GuardApp
     return GuardApp(settings or KafkaSettings(), **kwargs)
 
 
-def run_worker(guard: GuardApp, *, loglevel: str = "warning") -> None:
+def run_worker(app: faust.App, *, loglevel: str = "warning") -> None:
     """Run the Faust worker in this process until it is stopped (SIGTERM/SIGINT)."""
     from faust.worker import Worker
 
@@ -329,7 +329,7 @@ def run_worker(guard: GuardApp, *, loglevel: str = "warning") -> None:
             # aiokafka then builds a debug record for every message it sends.
             logger.setLevel(level)
 
-    worker = _Worker(guard.app, loglevel=level, quiet=True, redirect_stdouts=False)
+    worker = _Worker(app, loglevel=level, quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 
 
