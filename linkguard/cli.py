@@ -110,7 +110,8 @@ def sink() -> None:
 
     settings = _kafka_settings()
     ensure_topics(settings)
-    writer = SinkWriter(make_engine(DatabaseSettings().database_url))
+    database = DatabaseSettings()
+    writer = SinkWriter(make_engine(database.database_url, pool_size=database.database_pool_size))
     writer.create_schema()
     run_sink(settings, writer)
 

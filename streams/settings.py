@@ -30,7 +30,6 @@ class KafkaSettings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, description="partitions of every linkage topic (fixed once created)")
     topic_replication: int = Field(1, ge=1, description="replication factor for created topics (3 in production)")
     topic_prefix: str = Field("", description="prefix of every topic name, e.g. 'kochi.' (several deployments on one cluster)")
-    schema_registry_url: str | None = Field(None, description="Confluent-compatible schema registry (optional)")
     app_id: str = Field("linkguard", description="Faust application id = consumer group of the guard")
     table_dump_path: str | None = Field(None, description="write hashed table contents here every second (restart checks)")
     local_mode: bool = Field(False, description="set automatically when the embedded local broker is used")
