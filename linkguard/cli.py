@@ -148,13 +148,14 @@ def inspect_command(
 
     Usage: linkguard inspect --registry REG.csv --system CODE FILE.csv [--system CODE2 FILE2.csv ...] --out DIR
     """
+    from linkguard.catalogue import CatalogueError
     from linkguard.inspection import run_inspection
     from streams.csvio import CsvError
 
     pairs = _system_pairs(system, files or [])
     try:
         summary = run_inspection(registry, pairs, out, encoding=encoding)
-    except (CsvError, OSError) as e:
+    except (CsvError, CatalogueError, OSError) as e:
         _fail(str(e))
     _print_inspection(summary, out)
 
@@ -167,14 +168,28 @@ def _system_pairs(codes: list[str], files: list[Path]) -> list[tuple[str, Path]]
 
 
 def _print_inspection(summary, out: Path) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title="inspection")
-    for column in ("verdict", "records"):
-        table.add_column(column)
-    for verdict, count in sorted(getattr(summary, "by_verdict", {}).items()):
-        table.add_row(str(verdict), f"{count:,}")
+    from guards import Reason
+
+    table = Table(title=f"inspection: {summary.total:,} records against {summary.residents:,} residents "
+                        f"({summary.records_per_second:,.0f} records/s)")
+    for column in ("process", "PASS", "HOLD", "INVALID"):
+        table.add_column(column, justify="left" if column == "process" else "right")
+    for system, counts in summary.by_system.items():
+        table.add_row(escape(system), *(f"{counts.get(v, 0):,}" for v in ("PASS", "HOLD", "INVALID")))
+    table.add_row("[bold]total[/]", *(f"[bold]{summary.by_verdict.get(v, 0):,}[/]" for v in ("PASS", "HOLD", "INVALID")))
     console.print(table)
+    reasons = Table(title="reasons")
+    reasons.add_column("code")
+    reasons.add_column("records", justify="right")
+    reasons.add_column("meaning")
+    for code, count in sorted(summary.by_reason.items(), key=lambda kv: -kv[1]):
+        label = Reason(code).label_ja if code in Reason.__members__ else ""
+        reasons.add_row(code, f"{count:,}", label)
+    console.print(reasons)
+    console.print(f"suggested numbers: {summary.suggestions:,}")
     console.print(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}")
 
 
