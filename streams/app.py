@@ -170,12 +170,19 @@ class GuardApp:
                 outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
                     message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE", str(e)))
             else:
+                changelog = self.links.changelog_topic.get_topic_name()
                 for item in batch["items"]:
-                    self._check_one(item, outbox)
+                    link = self._check_one(item, outbox)
+                    if link is not None:
+                        key, value = link
+                        outbox.add(changelog, key, value, partition=message.partition)
             await outbox.send(self.app.producer, self._partitions_of)
 
-    def _check_one(self, item: dict[str, Any], outbox: "Outbox") -> None:
-        """Check one record and put its verdict (or dead letter) in the outbox. Never raises."""
+    def _check_one(self, item: dict[str, Any], outbox: "Outbox") -> tuple[bytes, bytes] | None:
+        """Check one record and put its verdict (or dead letter) in the outbox. Never raises.
+
+        Returns the links-table entry it changed, for the caller's changelog batch.
+        """
         position = (self.topics.records, item["partition"], item["offset"], item["key"], item["value"])
         try:
             decoded = self.codec.decode("record_changed", item["value"])
@@ -185,18 +192,19 @@ class GuardApp:
             log.warning("record at %s[%d]@%d could not be checked: %s", *position[:3], type(e).__name__)
             outbox.add(self.topics.dlq, item["key"], self._dead_letter_bytes(
                 *position, "UNDECODABLE", f"{type(e).__name__}: cannot be checked"))
-            return
+            return None
         key = topics.record_key(record.system, record.record_id)
         if verdict.outcome is Outcome.INVALID:
             outbox.add(self.topics.dlq, key, self._dead_letter_bytes(
                 *position, verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
                 system=record.system, record_id=record.record_id))
-            return
+            return None
         message = verdict_message(decoded, verdict, version=item["offset"])
         outbox.add(self.outcome_topic[verdict.outcome], key, self.codec.encode("verdict", message))
         number = compact(record.my_number)
         if record.operation != "delete" and number_problem(number) is None:
-            self._remember_link(number, record, verdict.outcome)
+            return self._remember_link(number, record, verdict.outcome)
+        return None
 
     async def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -205,16 +213,24 @@ class GuardApp:
             count = self._partition_counts[topic] = len(await producer.partitions_for(topic))
         return count
 
-    def _remember_link(self, number: str, record, outcome: Outcome) -> None:
-        """The links of a number: which records in which systems carry it."""
+    def _remember_link(self, number: str, record, outcome: Outcome) -> tuple[bytes, bytes] | None:
+        """Record which records in which systems carry this number; return the changed entry.
+
+        The store is written here and the changelog by the caller, batched like
+        the registry's (Faust's ``table[key] = value`` would send one message each).
+        """
         key = number.encode()
-        raw = self.links.get(key)
+        store = self.links.data
+        raw = store.get(key)
         links = json.loads(raw) if raw else {}
         link_id = f"{record.system}/{record.record_id}"
         entry = {"atena_no": record.atena_no, "outcome": outcome.value}
-        if links.get(link_id) != entry:
-            links[link_id] = entry
-            self.links[key] = json.dumps(links, ensure_ascii=False, sort_keys=True).encode()
+        if links.get(link_id) == entry:
+            return None
+        links[link_id] = entry
+        value = json.dumps(links, ensure_ascii=False, sort_keys=True).encode()
+        store[key] = value
+        return key, value
 
     # -- registry -------------------------------------------------------------------
     async def _load_registry(self, stream: faust.StreamT) -> None:

@@ -47,11 +47,10 @@ def free_port() -> int:
 
 
 class LocalBroker:
-    """A Tansu broker subprocess on a free loopback port.
+    """A Tansu broker subprocess on a free loopback port::
 
-    >>> with LocalBroker() as broker:  # doctest: +SKIP
-    ...     broker.bootstrap
-    '127.0.0.1:40123'
+        with LocalBroker() as broker:
+            settings = KafkaSettings(kafka_bootstrap=broker.bootstrap, local_mode=True)
     """
 
     def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:

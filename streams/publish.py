@@ -1,8 +1,13 @@
-"""The publishing SDK: what a business system (or ``linkguard publish``) calls.
+"""The publishing SDK: what a business system (or ``linkguard publish``) calls::
 
->>> from streams.publish import Publisher           # doctest: +SKIP
->>> with Publisher(KafkaSettings()) as publisher:   # doctest: +SKIP
-...     publisher.publish_records([record])
+    from streams.publish import Publisher, publish_records
+
+    publish_records([record])                  # one call: publish and wait for acks=all
+    with Publisher(KafkaSettings()) as publisher:
+        publisher.publish_records(records)     # many batches over one producer
+
+Results are cumulative per publisher: ``next_offsets`` is the next offset of
+every partition written to so far.
 """
 
 from __future__ import annotations
