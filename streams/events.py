@@ -25,8 +25,13 @@ def utcnow() -> dt.datetime:
 
 
 def record_to_event(record: Record, *, event_id: str | None = None,
-                    occurred_at: dt.datetime | None = None, updated_at: str | None = None) -> dict[str, Any]:
-    """A RecordChanged event for one business record."""
+                    occurred_at: dt.datetime | None = None) -> dict[str, Any]:
+    """A RecordChanged event for one business record.
+
+    The business system's own 更新日時, if its extract has one, travels in the
+    payload and also fills ``updated_at``.
+    """
+    updated_at = record.payload.get("更新日時") or record.payload.get("updated_at")
     event: dict[str, Any] = {
         "event_id": event_id or str(uuid.uuid4()),
         "system": record.system,

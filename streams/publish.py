@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator, TypeVar
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -29,6 +29,8 @@ from streams.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 __all__ = ["Publisher", "PublishResult", "PublishError", "publish_records"]
+
+T = TypeVar("T")
 
 
 class PublishError(RuntimeError):
@@ -59,34 +61,21 @@ class Publisher:
         self._lock = threading.Lock()
         self._result = PublishResult()
 
-    def publish_records(self, records: Iterable[Record], *, on_sent: Callable[[int], None] | None = None,
-                        updated_at: Callable[[Record], str | None] | None = None) -> PublishResult:
+    def publish_records(self, records: Iterable[Record], *,
+                        on_sent: Callable[[int], None] | None = None) -> PublishResult:
         """Publish one RecordChanged event per record, keyed by system + record id."""
-        count = 0
-        for record in records:
-            event = record_to_event(record, updated_at=updated_at(record) if updated_at else None)
+        for record in _reporting(records, on_sent):
             self._send(self.topics.records, topics.record_key(record.system, record.record_id),
-                       self.codec.encode("record_changed", event))
-            count += 1
-            if on_sent and count % 1000 == 0:
-                on_sent(1000)
-        if on_sent:
-            on_sent(count % 1000)
+                       self.codec.encode("record_changed", record_to_event(record)))
         return self.flush()
 
     def publish_residents(self, residents: Iterable[Resident], *,
                           on_sent: Callable[[int], None] | None = None) -> PublishResult:
         """Publish registry entries keyed by number, once more under each former number."""
-        count = 0
-        for resident in residents:
+        for resident in _reporting(residents, on_sent):
             value = self.codec.encode("resident", resident_to_message(resident))
             for key in registry_keys(resident):
                 self._send(self.topics.residents, key.encode(), value)
-            count += 1
-            if on_sent and count % 1000 == 0:
-                on_sent(1000)
-        if on_sent:
-            on_sent(count % 1000)
         return self.flush()
 
     def send_raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
@@ -126,6 +115,24 @@ class Publisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reporting(items: Iterable[T], on_sent: Callable[[int], None] | None, every: int = 1000) -> Iterator[T]:
+    """Yield the items, telling ``on_sent`` (a progress bar) every ``every`` items and at the end.
+
+    >>> told = []
+    >>> list(_reporting("abcde", told.append, every=2)), told
+    (['a', 'b', 'c', 'd', 'e'], [2, 2, 1])
+    """
+    pending = 0
+    for item in items:
+        yield item
+        pending += 1
+        if on_sent and pending == every:
+            on_sent(pending)
+            pending = 0
+    if on_sent and pending:
+        on_sent(pending)
 
 
 def publish_records(records: Iterable[Record], settings: KafkaSettings | None = None) -> PublishResult:
