@@ -31,7 +31,7 @@ from guards.exceptions import GuardError
 from guards.model import Finding, Reason, Record, Resident, Verdict
 from guards.number import compact, number_problem
 
-__all__ = ["RegistryView", "Subject", "check", "parse_subject", "identity_problems"]
+__all__ = ["RegistryView", "Subject", "check", "parse_subject", "identity_problems", "matches_person"]
 
 
 class RegistryView(Protocol):
@@ -142,6 +142,19 @@ def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
         else:
             findings.append(Finding(Reason.ADDRESS_MISMATCH))
     return findings
+
+
+def matches_person(subject: Subject, resident: Resident) -> bool:
+    """Whether a usable record describes this resident: name (or a former name or
+    the alias), birth date and sex. The address is not part of identity.
+
+    The context rules (family, batch, shared number, suggestions) use this, so
+    they follow whatever the name matching accepts.
+    """
+    if subject.birth_date != resident.birth_date or subject.sex != resident.sex:
+        return False
+    names = (resident.name, resident.alias_name, *resident.previous_names)
+    return any(subject.name_key == _name_key(n) for n in names if n)
 
 
 def _name_key(value: str) -> str:

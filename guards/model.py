@@ -46,11 +46,15 @@ class Reason(str, enum.Enum):
     ADDRESS_MISMATCH = "ADDRESS_MISMATCH"
     DECEASED = "DECEASED"
     ERASED = "ERASED"
+    FAMILY_NUMBER = "FAMILY_NUMBER"
+    BATCH_SWAP = "BATCH_SWAP"
+    SHARED_NUMBER = "SHARED_NUMBER"
     # informational (a PASS may carry these)
     FORMER_NAME = "FORMER_NAME"
     FORMER_ADDRESS = "FORMER_ADDRESS"
     ALIAS_NAME = "ALIAS_NAME"
     MOVED_OUT = "MOVED_OUT"
+    VARIANT_CHARACTERS = "VARIANT_CHARACTERS"
 
     @property
     def severity(self) -> Severity:
@@ -73,9 +77,11 @@ _SEVERITY: dict[Reason, Severity] = {
     **{r: Severity.HOLD for r in (
         Reason.CHECK_DIGIT, Reason.NOT_IN_REGISTRY, Reason.NUMBER_SUPERSEDED,
         Reason.IDENTITY_MISMATCH, Reason.ADDRESS_MISMATCH, Reason.DECEASED, Reason.ERASED,
+        Reason.FAMILY_NUMBER, Reason.BATCH_SWAP, Reason.SHARED_NUMBER,
     )},
     **{r: Severity.INFO for r in (
         Reason.FORMER_NAME, Reason.FORMER_ADDRESS, Reason.ALIAS_NAME, Reason.MOVED_OUT,
+        Reason.VARIANT_CHARACTERS,
     )},
 }
 
@@ -93,10 +99,14 @@ _LABELS: dict[Reason, tuple[str, str]] = {
     Reason.ADDRESS_MISMATCH: ("住所が一致しません", "the address disagrees"),
     Reason.DECEASED: ("死亡した住民の番号です", "the resident has died"),
     Reason.ERASED: ("消除された住民の番号です", "the resident's entry was erased"),
+    Reason.FAMILY_NUMBER: ("同一世帯の別人の番号です", "the number of another member of the household"),
+    Reason.BATCH_SWAP: ("同じ入力バッチの別の申請者の番号です", "the number of another record's subject in the same input batch"),
+    Reason.SHARED_NUMBER: ("同じ番号が別人に紐付いています", "the number is already linked to a different person"),
     Reason.FORMER_NAME: ("旧氏名で一致", "matched through a former name"),
     Reason.FORMER_ADDRESS: ("旧住所で一致", "matched through a former address"),
     Reason.ALIAS_NAME: ("通称で一致", "matched through the registered alias"),
     Reason.MOVED_OUT: ("転出済みの住民です", "the resident has moved out"),
+    Reason.VARIANT_CHARACTERS: ("異体字の違いで一致", "matched through variant characters (異体字)"),
 }
 
 
