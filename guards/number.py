@@ -26,7 +26,10 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards.exceptions import InvalidNumber
 
-__all__ = ["compact", "number_problem", "validate", "is_valid", "mask"]
+__all__ = ["compact", "number_problem", "validate", "is_valid", "mask", "NUMBER_FIELD"]
+
+#: The field name errors carry; the number itself never appears in a message.
+NUMBER_FIELD = "my_number"
 
 
 def compact(number: str) -> str:
@@ -73,9 +76,9 @@ def validate(number: str) -> str:
     """
     problem = number_problem(number)
     if problem == "CHECK_DIGIT":
-        raise InvalidNumber("my_number", "check digit does not match the other 11 digits")
+        raise InvalidNumber(NUMBER_FIELD, "check digit does not match the other 11 digits")
     if problem == "NUMBER_FORMAT":
-        raise InvalidNumber("my_number", "expected 12 digits (spaces or hyphens allowed)")
+        raise InvalidNumber(NUMBER_FIELD, "expected 12 digits (spaces or hyphens allowed)")
     return compact(number)
 
 
