@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple, Protocol
 
-from guards import normalize
+from guards import japanese, normalize
 from guards.exceptions import GuardError
 from guards.model import Finding, Reason, Record, Resident, Verdict
 from guards.number import compact, number_problem
@@ -41,13 +41,21 @@ class RegistryView(Protocol):
 
 
 class Subject(NamedTuple):
-    """A usable record's values, normalised once: what the rules compare."""
+    """A usable record's values, normalised once: what the rules compare.
+
+    ``name_key`` is :func:`guards.japanese.name_key` (compared with
+    :func:`guards.japanese.compare_names`, not only by equality), ``address``
+    is :func:`guards.normalize.address`, ``name_kana`` is
+    :func:`guards.japanese.kana_key` of the record's reading (used only to
+    support a name with a 外字 placeholder).
+    """
 
     number: str
     name_key: str
     birth_date: dt.date
     sex: int
     address: str
+    name_kana: str = ""
 
 
 def check(record: Record, registry: RegistryView) -> Verdict:
@@ -101,7 +109,8 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
             findings.append(Finding(Reason.BAD_SEX, "sex"))
     if findings:
         return findings
-    return Subject(number, _name_key(record.name), birth_date, sex, normalize.address(record.address))
+    return Subject(number, _name_key(record.name), birth_date, sex, normalize.address(record.address),
+                   japanese.kana_key(record.name_kana))
 
 
 def _status(resident: Resident) -> list[Finding]:
@@ -117,27 +126,42 @@ def _status(resident: Resident) -> list[Finding]:
 def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
     """Compare name, birth date, sex and address of a usable record with a resident.
 
-    Names are compared without spaces, so 山田 花子 / 山田　花子 / 山田花子 agree;
-    a former name or the registered alias (通称) matches with an informational
-    code, likewise a former address.
+    Names are compared as :mod:`guards.japanese` compares them: spaces, kana
+    forms, the order and case of alphabet names do not matter; kanji variants
+    (齋藤/斎藤) match with the informational ``VARIANT_CHARACTERS``, as does a
+    外字 placeholder when the kana readings agree. A former name or the
+    registered alias (通称) matches with an informational code, likewise a
+    former address. The kana reading never makes a match on its own.
+
+    >>> import datetime as dt
+    >>> r = Resident('621498320257', '齋藤 花子', dt.date(1980, 4, 1), 2, '高知市丸ノ内1-2-20',
+    ...              name_kana='サイトウ ハナコ', previous_names=('渡邊 花子',))
+    >>> def problems(name, kana='', address=''):
+    ...     subject = Subject('621498320257', _name_key(name), dt.date(1980, 4, 1), 2,
+    ...                       normalize.address(address), japanese.kana_key(kana))
+    ...     return [str(f) for f in identity_problems(subject, r)]
+    >>> problems('斎藤花子'), problems('渡辺 花子'), problems('〓藤 花子', 'ｻｲﾄｳ ﾊﾅｺ')
+    (['VARIANT_CHARACTERS(name)'], ['FORMER_NAME', 'VARIANT_CHARACTERS(name)'], ['VARIANT_CHARACTERS(name)'])
+    >>> problems('斉藤 花子', 'サイトウ ハナコ'), problems('〓藤 花子')
+    (['IDENTITY_MISMATCH(name)'], ['IDENTITY_MISMATCH(name)'])
+    >>> problems('斎藤 花子', address='高知県高知市丸ノ内一丁目2番20号')
+    ['VARIANT_CHARACTERS(name)']
     """
     findings: list[Finding] = []
     mismatched: list[str] = []
-    if subject.name_key != _name_key(resident.name):
-        if subject.name_key in {_name_key(n) for n in resident.previous_names}:
-            findings.append(Finding(Reason.FORMER_NAME))
-        elif resident.alias_name and subject.name_key == _name_key(resident.alias_name):
-            findings.append(Finding(Reason.ALIAS_NAME))
-        else:
-            mismatched.append("name")
+    name_findings = _name_findings(subject, resident)
+    if name_findings is None:
+        mismatched.append("name")
+    else:
+        findings.extend(name_findings)
     if subject.birth_date != resident.birth_date:
         mismatched.append("birth_date")
     if subject.sex != resident.sex:
         mismatched.append("sex")
     if mismatched:
         findings.append(Finding(Reason.IDENTITY_MISMATCH, ",".join(mismatched)))
-    if subject.address and subject.address != normalize.address(resident.address):
-        if subject.address in {normalize.address(a) for a in resident.previous_addresses}:
+    if subject.address and not japanese.addresses_match(subject.address, normalize.address(resident.address)):
+        if any(japanese.addresses_match(subject.address, normalize.address(a)) for a in resident.previous_addresses):
             findings.append(Finding(Reason.FORMER_ADDRESS))
         else:
             findings.append(Finding(Reason.ADDRESS_MISMATCH))
@@ -146,16 +170,45 @@ def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
 
 def matches_person(subject: Subject, resident: Resident) -> bool:
     """Whether a usable record describes this resident: name (or a former name or
-    the alias), birth date and sex. The address is not part of identity.
+    the alias, in any form :func:`identity_problems` accepts), birth date and
+    sex. The address is not part of identity.
 
     The context rules (family, batch, shared number, suggestions) use this, so
     they follow whatever the name matching accepts.
     """
     if subject.birth_date != resident.birth_date or subject.sex != resident.sex:
         return False
-    names = (resident.name, resident.alias_name, *resident.previous_names)
-    return any(subject.name_key == _name_key(n) for n in names if n)
+    return _name_findings(subject, resident) is not None
+
+
+_VARIANT_NOTE = Finding(Reason.VARIANT_CHARACTERS, "name")
+
+
+def _name_findings(subject: Subject, resident: Resident) -> list[Finding] | None:
+    """The informational findings of a name match, or ``None`` if no name of the resident matches.
+
+    The current name first (the only one the kana reading belongs to), then
+    the former names, then the alias; a match without variants wins over one
+    through them.
+    """
+    key = subject.name_key
+    current = _name_key(resident.name)
+    if key == current:
+        return []
+    how = japanese.compare_names(key, current, subject.name_kana, japanese.kana_key(resident.name_kana))
+    if how is not None:
+        return [] if how is japanese.NameMatch.EXACT else [_VARIANT_NOTE]
+    for names, reason in ((resident.previous_names, Reason.FORMER_NAME),
+                          ((resident.alias_name,) if resident.alias_name else (), Reason.ALIAS_NAME)):
+        if not names:
+            continue
+        hows = {japanese.compare_names(key, _name_key(n)) for n in names}
+        if japanese.NameMatch.EXACT in hows:
+            return [Finding(reason)]
+        if japanese.NameMatch.VARIANT in hows:
+            return [Finding(reason), _VARIANT_NOTE]
+    return None
 
 
 def _name_key(value: str) -> str:
-    return normalize.name(value).replace(" ", "")
+    return japanese.name_key(value)

@@ -1,8 +1,9 @@
 """Normalisation of the values a record and the registry are compared on.
 
-Everything here is pure and deterministic. The comparisons in this first
-version are deliberately plain (NFKC and trimming); the Japanese-aware
-matching (kanji variants, kana, addresses) plugs in behind the same names.
+Everything here is pure and deterministic. Names and addresses are put in
+the forms of :mod:`guards.japanese` (kanji variants, kana, alphabet names,
+address numbers); the character-by-character name comparison itself is
+:func:`guards.japanese.compare_names`.
 
 Dates arrive in every form a municipal file uses:
 
@@ -27,6 +28,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
+from guards import japanese
 from guards.exceptions import InvalidDate, InvalidSex
 
 __all__ = [
@@ -78,21 +80,30 @@ def text(value: str | None) -> str:
 
 
 def name(value: str | None) -> str:
-    """A personal name as compared: :func:`text`, upper-cased for alphabet names.
+    """A personal name in the form look-ups index it by (words separated by one space).
 
-    >>> name('Smith　John'), name('ｽﾐｽ ｼﾞｮﾝ')
-    ('SMITH JOHN', 'スミス ジョン')
+    :func:`guards.japanese.name_text` (NFKC, upper case, katakana, large kana;
+    the words in their own order, so the family name of a Japanese name is
+    the first) with variant characters folded
+    (:func:`guards.japanese.fold_variants`), so 齋藤 and 斎藤 give one form.
+    Without its spaces it keys an index: equal forms always match in
+    :func:`guards.check.matches_person`. An index that should also find an
+    alphabet name in another word order keys by
+    :func:`guards.japanese.name_index_key` instead.
+
+    >>> name('Smith　John'), name('ｽﾐｽ ｼﾞｮﾝ'), name('齋藤　花子'), name('髙橋 優斗')
+    ('SMITH JOHN', 'スミス ジヨン', '斎藤 花子', '高橋 優斗')
     """
-    return text(value).upper()
+    return japanese.fold_variants(japanese.name_text(value))
 
 
 def address(value: str | None) -> str:
-    """An address as compared: :func:`text` without any spaces.
+    """An address as compared: :func:`guards.japanese.address_key`.
 
-    >>> address('高知市 丸ノ内１－２－２０')
-    '高知市丸ノ内1-2-20'
+    >>> address('高知市 丸ノ内１－２－２０'), address('高知県高知市丸ノ内一丁目2番20号')
+    ('高知市丸の内1-2-20', '高知市丸の内1-2-20')
     """
-    return text(value).replace(" ", "")
+    return japanese.address_key(value)
 
 
 def parse_date(value: str | None, field: str = "date") -> dt.date:

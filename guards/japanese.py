@@ -1,0 +1,518 @@
+"""Japanese-aware comparison of names, kana and addresses.
+
+Every function is pure; the per-string work is cached (bounded
+:func:`functools.lru_cache`), because the same registry names and addresses
+are compared again and again.
+
+Names
+-----
+A name is compared in a *key*: NFKC (half-width kana, full-width letters),
+upper case, katakana for hiragana, large kana for small (キョウコ = キヨウコ),
+々 written out (佐々木 = 佐佐木), no spaces; the words of an alphabet name are
+sorted, so their order and case do not matter:
+
+>>> name_key('山田　花子'), name_key('ﾔﾏﾀﾞ ﾊﾅｺ'), name_key('やまだ きょうこ')
+('山田花子', 'ヤマダハナコ', 'ヤマダキヨウコ')
+>>> name_key('LEE MINHO') == name_key('Minho Lee') == name_key('lee, minho')
+True
+>>> name_key('佐々木 一郎') == name_key('佐佐木 一郎')
+True
+
+Two keys are compared character by character (:func:`compare_names`). Two
+characters match when the candidate sets the official MJ 縮退マップ gives
+for them intersect (:func:`variants`, via ``jntajis.mj_shrink_candidates``
+with all four schemes): 齋藤 = 斎藤, 渡邊 = 渡邉 = 渡辺, 𠮷田 = 吉田.
+
+>>> compare_names(name_key('齋藤 花子'), name_key('斎藤 花子'))
+<NameMatch.VARIANT: 'variant'>
+>>> compare_names(name_key('渡邊'), name_key('渡邉')), compare_names(name_key('𠮷田'), name_key('吉田'))
+(<NameMatch.VARIANT: 'variant'>, <NameMatch.VARIANT: 'variant'>)
+
+斎 and 斉 are different characters, and the map keeps them apart:
+
+>>> compare_names(name_key('斎藤'), name_key('斉藤')) is None
+True
+
+The map also carries a few 誤字→正字 entries that join two different
+everyday characters (玉→王, 功↔切, 師→帥, 着→著, 書→昼). Two different
+常用漢字 therefore never match each other (:data:`JOYO_KANJI`), whatever the
+map says:
+
+>>> compare_names(name_key('玉田 功'), name_key('王田 功')) is None
+True
+>>> compare_names(name_key('山田 功'), name_key('山田 切')) is None
+True
+
+Kana
+----
+The kana reading is never enough on its own: a different kanji name with the
+same reading is the classic wrong look-up (same-reading strangers), so
+山田 華子 does not match 山田 花子 even when both read ヤマダ ハナコ, and a
+name kept only in kana does not match a kanji name. The kana only *supports*
+a name the business system could not store (外字): a placeholder (〓, ?,
+□, ■, U+FFFD) or a private-use character stands for any one character, and
+the names then match only if the intact characters match, they are at least
+as many as the placeholders, and both kana readings are present and equal
+(:func:`kana_key`):
+
+>>> compare_names(name_key('〓田 花子'), name_key('𠮷田 花子'), kana_key('ﾖｼﾀﾞ ﾊﾅｺ'), kana_key('ヨシダ　ハナコ'))
+<NameMatch.GAIJI: 'gaiji'>
+>>> compare_names(name_key('〓田 花子'), name_key('𠮷田 花子')) is None  # no reading to support it
+True
+>>> compare_names(name_key('〓田 花子'), name_key('森田 花子'), kana_key('ヨシダ ハナコ'), kana_key('モリタ ハナコ')) is None
+True
+>>> compare_names(name_key('〓〓 〓子'), name_key('𠮷田 花子'), kana_key('ヨシダハナコ'), kana_key('ヨシダハナコ')) is None
+True
+
+Addresses
+---------
+An address key (:func:`address_key`) drops the prefecture, the 郡 before a
+町 or 村, spaces and the 丁目/番地/番/号/の markers; numbers become Arabic
+numerals joined by hyphens; variant characters are folded:
+
+>>> address_key('高知県高知市丸ノ内一丁目2番20号') == address_key('高知市丸ノ内１－２－２０')
+True
+>>> address_key('高知市丸ノ内1丁目2番地20'), address_key('高岡郡四万十町窪川955番地')
+('高知市丸の内1-2-20', '四万十町窪川955')
+
+A building name (方書) present on one side only does not make a mismatch;
+two different ones do (:func:`addresses_match`):
+
+>>> addresses_match(address_key('高知市丸ノ内1-2-20 丸ノ内ハイツ101号'), address_key('高知市丸ノ内一丁目2番20号'))
+True
+>>> addresses_match(address_key('高知市丸ノ内1-2-20 ハイツ101'), address_key('高知市丸ノ内1-2-20 ハイツ102'))
+False
+>>> addresses_match(address_key('高知市丸ノ内1-2-2'), address_key('高知市丸ノ内1-2-20'))
+False
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+from functools import lru_cache
+
+import jaconv
+from jntajis import MJShrinkSchemeCombo, mj_shrink_candidates
+
+__all__ = [
+    "NameMatch",
+    "JOYO_KANJI",
+    "PLACEHOLDERS",
+    "name_text",
+    "name_key",
+    "name_index_key",
+    "kana_key",
+    "variants",
+    "chars_match",
+    "fold_variants",
+    "is_placeholder",
+    "compare_names",
+    "kanji_number",
+    "address_key",
+    "addresses_match",
+]
+
+_CACHE = 32_768  # strings per cache: a few MB at most
+
+# Every scheme of the MJ 縮退マップ: JIS 包摂規準・UCS 統合規則, 読み・字形による類推,
+# 法務省告示582号 別表第四, 法務省戸籍法関連通達・通知.
+_ALL_SCHEMES = int(
+    MJShrinkSchemeCombo.JIS_INCORPORATION_UCS_UNIFICATION_RULE
+    | MJShrinkSchemeCombo.INFERENCE_BY_READING_AND_GLYPH
+    | MJShrinkSchemeCombo.MOJ_NOTICE_582
+    | MJShrinkSchemeCombo.MOJ_FAMILY_REGISTER_ACT_RELATED_NOTICE
+)
+
+
+class NameMatch(str, enum.Enum):
+    """How two name keys matched (:func:`compare_names` returns ``None`` when they do not)."""
+
+    EXACT = "exact"  # the same key
+    VARIANT = "variant"  # only through variant characters (異体字)
+    GAIJI = "gaiji"  # a placeholder for an unstorable character, supported by the kana
+
+
+#: Characters a business system writes for a character it cannot store.
+PLACEHOLDERS = frozenset("〓?□■\ufffd")
+
+
+def is_placeholder(char: str) -> bool:
+    """A placeholder or a private-use character (a system's own 外字 area).
+
+    >>> is_placeholder('〓'), is_placeholder('\\ue001'), is_placeholder('吉')
+    (True, True, False)
+    """
+    return char in PLACEHOLDERS or unicodedata.category(char) == "Co"
+
+
+# ---------------------------------------------------------------------------
+# kana
+# ---------------------------------------------------------------------------
+
+_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
+                            "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
+_SEPARATORS = re.compile(r"[\s・･=＝,、.。]+")
+
+
+def _fold_kana(value: str) -> str:
+    # hiragana to katakana (jaconv), then small kana written large
+    return jaconv.hira2kata(value).translate(_SMALL_KANA)
+
+
+@lru_cache(maxsize=_CACHE)
+def kana_key(value: str | None) -> str:
+    """A kana reading as compared: full-width katakana, large kana, no spaces or dots.
+
+    >>> kana_key('ｷｮｳｺ'), kana_key('きょうこ'), kana_key('キヨウコ'), kana_key('リー・ミンホ')
+    ('キヨウコ', 'キヨウコ', 'キヨウコ', 'リーミンホ')
+    >>> kana_key(None)
+    ''
+    """
+    if not value:
+        return ""
+    return _SEPARATORS.sub("", _fold_kana(unicodedata.normalize("NFKC", value)))
+
+
+# ---------------------------------------------------------------------------
+# names
+# ---------------------------------------------------------------------------
+
+_LATIN_NAME = re.compile(r"[A-Z][A-Z\s,.'\-]*")
+_LATIN_WORD = re.compile(r"[A-Z]+")
+_ITERATION = re.compile(r"(.)々")
+
+
+def _strip_accents(value: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", value)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=_CACHE)
+def name_text(value: str | None) -> str:
+    """A name in its compared form, in its own word order, words separated by one space.
+
+    NFKC, upper case, katakana for hiragana, large kana for small, 々 written
+    out, ・ and ＝ as spaces. An alphabet name keeps only its letters (no
+    accents, apostrophes, commas or hyphens).
+
+    >>> name_text('　山田　　花子 '), name_text('ｽﾐｽ ｼﾞｮﾝ'), name_text('Nguyễn Văn An')
+    ('山田 花子', 'スミス ジヨン', 'NGUYEN VAN AN')
+    >>> name_text("O'Brien, Mary-Jane"), name_text('リー・ミンホ'), name_text('')
+    ('OBRIEN MARY JANE', 'リー ミンホ', '')
+    """
+    if not value:
+        return ""
+    text = unicodedata.normalize("NFKC", value).upper().strip()
+    if text and ord(text[0]) < 0x250:  # starts with a Latin letter: maybe an alphabet name
+        latin = text if text.isascii() else _strip_accents(text)
+        if _LATIN_NAME.fullmatch(latin):
+            return " ".join(_LATIN_WORD.findall(latin.replace("'", "")))
+    text = _fold_kana(text)
+    if "々" in text:
+        text = _ITERATION.sub(r"\1\1", text)
+    return " ".join(_SEPARATORS.split(text)).strip()
+
+
+@lru_cache(maxsize=_CACHE)
+def name_key(value: str | None) -> str:
+    """:func:`name_text` without spaces: what :func:`compare_names` compares.
+
+    The words of an alphabet name are sorted first, so their order does not
+    matter (a family name may come first or last).
+
+    >>> name_key('山田　花子') == name_key('山田花子') == name_key(' 山田 花子 ')
+    True
+    >>> name_key('Minho Lee'), name_key('LEE, MINHO')
+    ('LEEMINHO', 'LEEMINHO')
+    """
+    text = name_text(value)
+    if text.isascii():  # an alphabet name: name_text left only letters and spaces
+        return "".join(sorted(text.split()))
+    return text.replace(" ", "")
+
+
+@lru_cache(maxsize=_CACHE)
+def variants(char: str) -> frozenset[str]:
+    """The character and its MJ 縮退マップ candidates (all four schemes).
+
+    >>> sorted(variants('齋')), sorted(variants('斎')), sorted(variants('斉'))
+    (['斎', '齋'], ['斎'], ['斉'])
+    >>> sorted(variants('髙')), sorted(variants('邉'))
+    (['高', '髙'], ['辺', '邉', '邊'])
+    """
+    if char.isascii():
+        return frozenset((char,))
+    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES)))
+
+
+def chars_match(a: str, b: str) -> bool:
+    """Whether two characters are one character in variant forms.
+
+    Two different 常用漢字 never match (see :data:`JOYO_KANJI`).
+
+    >>> [chars_match(a, b) for a, b in ('澤沢', '濱浜', '廣広', '櫻桜', '德徳', '冨富', '嶋島', '﨑崎')]
+    [True, True, True, True, True, True, True, True]
+    >>> chars_match('斎', '斉'), chars_match('玉', '王'), chars_match('a', 'b')
+    (False, False, False)
+    """
+    if a == b:
+        return True
+    if a in JOYO_KANJI and b in JOYO_KANJI:
+        return False
+    return not variants(a).isdisjoint(variants(b))
+
+
+@lru_cache(maxsize=_CACHE)
+def _fold_char(char: str) -> str:
+    """One representative of a character's variants: the 常用漢字 among them, else the smallest."""
+    if char in JOYO_KANJI:
+        return char
+    candidates = variants(char)
+    if len(candidates) == 1:
+        return char
+    joyo = sorted(candidates & JOYO_KANJI)
+    return joyo[0] if len(joyo) == 1 else min(candidates)
+
+
+def fold_variants(text: str) -> str:
+    """Each character replaced by one representative of its variants.
+
+    Equal folds mean a match by :func:`chars_match` (never a false one), so a
+    folded name can key an index; a rare pair of variants may still fold
+    differently, so a match must be confirmed with :func:`compare_names`.
+
+    >>> fold_variants('齋藤髙橋'), fold_variants('渡邊'), fold_variants('渡邉'), fold_variants('𠮷田')
+    ('斎藤高橋', '渡辺', '渡辺', '吉田')
+    >>> fold_variants('斉藤'), fold_variants('玉田')
+    ('斉藤', '玉田')
+    """
+    if text.isascii():
+        return text
+    return "".join([c if c.isascii() else _fold_char(c) for c in text])
+
+
+def name_index_key(value: str | None) -> str:
+    """The key to index names by: :func:`name_key` with variants folded.
+
+    >>> name_index_key('齋藤　花子') == name_index_key('斎藤花子')
+    True
+    """
+    return fold_variants(name_key(value))
+
+
+@lru_cache(maxsize=_CACHE)
+def _relation(a: str, b: str) -> NameMatch | None:
+    """Character-by-character relation of two keys; GAIJI still needs the kana."""
+    if len(a) != len(b):
+        return None
+    variant = False
+    placeholders = 0
+    for x, y in zip(a, b):
+        if x == y:
+            continue
+        if is_placeholder(x) or is_placeholder(y):
+            placeholders += 1
+        elif chars_match(x, y):
+            variant = True
+        else:
+            return None
+    if placeholders:
+        # at least as many intact characters as placeholders
+        return NameMatch.GAIJI if len(a) - placeholders >= placeholders else None
+    return NameMatch.VARIANT if variant else NameMatch.EXACT
+
+
+def compare_names(a: str, b: str, a_kana: str = "", b_kana: str = "") -> NameMatch | None:
+    """How two name keys (:func:`name_key`) match, or ``None``.
+
+    ``a_kana`` and ``b_kana`` (:func:`kana_key`) are used only when a
+    placeholder stands in one of the names (:data:`NameMatch.GAIJI`).
+
+    >>> compare_names('山田花子', '山田花子')
+    <NameMatch.EXACT: 'exact'>
+    >>> compare_names('山田花子', '山田華子', 'ヤマダハナコ', 'ヤマダハナコ') is None  # same reading, other person
+    True
+    >>> compare_names('ヤマダハナコ', '山田花子', 'ヤマダハナコ', 'ヤマダハナコ') is None  # kana alone
+    True
+    """
+    if a == b:
+        return NameMatch.EXACT if a else None
+    relation = _relation(a, b)
+    if relation is NameMatch.GAIJI and not (a_kana and a_kana == b_kana):
+        return None
+    return relation
+
+
+# ---------------------------------------------------------------------------
+# addresses
+# ---------------------------------------------------------------------------
+
+_PREFECTURES = (
+    "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 "
+    "新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府 大阪府 兵庫県 "
+    "奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 "
+    "熊本県 大分県 宮崎県 鹿児島県 沖縄県"
+).split()
+_PREFECTURE = re.compile("^(?:" + "|".join(_PREFECTURES) + ")")
+# a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
+_GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
+_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−─━﹣⁃"})
+_LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
+_KANJI_NUMERAL = "〇○零一二三四五六七八九十百千"
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0}
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+_UNIT = r"(?:丁目|番地|番|号|地割|の|-)"
+# a kanji number followed by a marker, or following a number and a marker
+_KANJI_BEFORE_UNIT = re.compile(
+    rf"([{_KANJI_NUMERAL}]+)(?=丁目|番地|番|号|地割|条|-|の[\d{_KANJI_NUMERAL}])")
+_KANJI_AFTER_UNIT = re.compile(rf"(\d{_UNIT}+)([{_KANJI_NUMERAL}]+)")
+_NO_BETWEEN = re.compile(r"(?<=[\u3400-\u9fff])ノ(?=[\u3400-\u9fff])")
+_KE_BETWEEN = re.compile(r"(?<=[\u3400-\u9fff])[ヶヵケが](?=[\u3400-\u9fff])")
+_MARKERS = re.compile(rf"(?<=\d){_UNIT}+")
+_HYPHEN_BEFORE_TEXT = re.compile(r"-+(?=[^\d]|$)")
+_NOT_A_BUILDING = frozenset("-甲乙丙丁戊")
+
+
+def kanji_number(value: str) -> int:
+    """A number written in kanji, positional (二〇) or with 十/百/千.
+
+    >>> kanji_number('三'), kanji_number('十'), kanji_number('二十'), kanji_number('三十二')
+    (3, 10, 20, 32)
+    >>> kanji_number('二〇'), kanji_number('百五'), kanji_number('千二百三十四')
+    (20, 105, 1234)
+    """
+    if not any(c in _KANJI_UNITS for c in value):
+        return int("".join(str(_KANJI_DIGITS[c]) for c in value))
+    total = 0
+    digit: int | None = None
+    for char in value:
+        unit = _KANJI_UNITS.get(char)
+        if unit is None:
+            digit = _KANJI_DIGITS[char] if digit is None else digit * 10 + _KANJI_DIGITS[char]
+        else:
+            total += (1 if digit is None else digit) * unit
+            digit = None
+    return total + (digit or 0)
+
+
+def _arabic(match: re.Match[str]) -> str:
+    groups = match.groups()
+    return "".join(groups[:-1]) + str(kanji_number(groups[-1]))
+
+
+@lru_cache(maxsize=_CACHE)
+def address_key(value: str | None) -> str:
+    """An address as compared.
+
+    - NFKC, no spaces; every kind of dash (and ー between digits) is ``-``;
+    - the prefecture is dropped (高知県高知市… = 高知市…), so is a 郡 before
+      its 町 or 村 (高岡郡四万十町 = 四万十町);
+    - kanji numbers next to 丁目/番地/番/号/の/条/地割 become Arabic
+      (一丁目 = 1丁目, 二十号 = 20号);
+    - after a number, 丁目, 番地, 番, 号, の and hyphens are one ``-``,
+      dropped at the end and before a building name (方書);
+    - ノ and ヶ/ケ/が between kanji are written の and ケ (丸ノ内 = 丸の内);
+    - variant characters are folded (:func:`fold_variants`).
+
+    >>> address_key('高知市 丸ノ内１－２－２０'), address_key('高知県高知市丸の内一丁目二番二十号')
+    ('高知市丸の内1-2-20', '高知市丸の内1-2-20')
+    >>> address_key('南国市大そね甲1番地の3'), address_key('札幌市中央区北一条西二丁目1番地')
+    ('南国市大そね甲1-3', '札幌市中央区北1条西2-1')
+    >>> address_key('高知市本町1ー1'), address_key('京都市東山区'), address_key(None)
+    ('高知市本町1-1', '京都市東山区', '')
+    """
+    if not value:
+        return ""
+    text = "".join(unicodedata.normalize("NFKC", value).split()).translate(_DASHES)
+    if "ー" in text or "ｰ" in text:
+        text = _LONG_MARK_DASH.sub("-", text)
+    text = _PREFECTURE.sub("", text, count=1)
+    text = _GUN.sub("", text, count=1)
+    for _ in range(4):
+        converted = _KANJI_AFTER_UNIT.sub(_arabic, _KANJI_BEFORE_UNIT.sub(_arabic, text))
+        if converted == text:
+            break
+        text = converted
+    text = _NO_BETWEEN.sub("の", text)
+    text = _KE_BETWEEN.sub("ケ", text)
+    text = _HYPHEN_BEFORE_TEXT.sub("", _MARKERS.sub("-", text))
+    return fold_variants(text)
+
+
+def addresses_match(a: str, b: str) -> bool:
+    """Whether two address keys (:func:`address_key`) name the same place.
+
+    Equal keys match; so do keys where one is the other followed by a
+    building name (not by more of the number, nor by 甲/乙…).
+
+    >>> addresses_match('高知市本町1-1', '高知市本町1-1コーポ本町2F')
+    True
+    >>> addresses_match('高知市本町1-1', '高知市本町1-12'), addresses_match('高知市本町1', '高知市本町1-1')
+    (False, False)
+    >>> addresses_match('', '高知市本町1-1')
+    False
+    """
+    if a == b:
+        return bool(a)
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if not short or not long.startswith(short) or not short[-1].isdigit():
+        return False
+    rest = long[len(short)]
+    return not rest.isdigit() and rest not in _NOT_A_BUILDING
+
+
+# ---------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------
+
+#: 常用漢字表 (平成22年内閣告示第2号): the 2,136 characters, plus 𠮟 (U+20B9F),
+#: the notice's own form of 叱. Two different characters of this list are two
+#: different characters, never variants of each other, whatever a map says.
+JOYO_KANJI = frozenset("".join("""
+亜哀挨愛曖悪握圧扱宛嵐安案暗以衣位囲医依委威為畏胃尉異移萎偉椅彙意違維慰遺緯域育一
+壱逸茨芋引印因咽姻員院淫陰飲隠韻右宇羽雨唄鬱畝浦運雲永泳英映栄営詠影鋭衛易疫益液駅悦越謁閲円延沿炎
+宴怨媛援園煙猿遠鉛塩演縁艶汚王凹央応往押旺欧殴桜翁奥横岡屋億憶臆虞乙俺卸音恩温穏下化火加可仮何花佳
+価果河苛科架夏家荷華菓貨渦過嫁暇禍靴寡歌箇稼課蚊牙瓦我画芽賀雅餓介回灰会快戒改怪拐悔海界皆械絵開階
+塊楷解潰壊懐諧貝外劾害崖涯街慨蓋該概骸垣柿各角拡革格核殻郭覚較隔閣確獲嚇穫学岳楽額顎掛潟括活喝渇割
+葛滑褐轄且株釜鎌刈干刊甘汗缶完肝官冠巻看陥乾勘患貫寒喚堪換敢棺款間閑勧寛幹感漢慣管関歓監緩憾還館環
+簡観韓艦鑑丸含岸岩玩眼頑顔願企伎危机気岐希忌汽奇祈季紀軌既記起飢鬼帰基寄規亀喜幾揮期棋貴棄毀旗器畿
+輝機騎技宜偽欺義疑儀戯擬犠議菊吉喫詰却客脚逆虐九久及弓丘旧休吸朽臼求究泣急級糾宮救球給嗅窮牛去巨居
+拒拠挙虚許距魚御漁凶共叫狂京享供協況峡挟狭恐恭胸脅強教郷境橋矯鏡競響驚仰暁業凝曲局極玉巾斤均近金菌
+勤琴筋僅禁緊錦謹襟吟銀区句苦駆具惧愚空偶遇隅串屈掘窟熊繰君訓勲薫軍郡群兄刑形系径茎係型契計恵啓掲渓
+経蛍敬景軽傾携継詣慶憬稽憩警鶏芸迎鯨隙劇撃激桁欠穴血決結傑潔月犬件見券肩建研県倹兼剣拳軒健険圏堅検
+嫌献絹遣権憲賢謙鍵繭顕験懸元幻玄言弦限原現舷減源厳己戸古呼固孤弧股虎故枯個庫湖雇誇鼓錮顧五互午呉後
+娯悟碁語誤護口工公勾孔功巧広甲交光向后好江考行坑孝抗攻更効幸拘肯侯厚恒洪皇紅荒郊香候校耕航貢降高康
+控梗黄喉慌港硬絞項溝鉱構綱酵稿興衡鋼講購乞号合拷剛傲豪克告谷刻国黒穀酷獄骨駒込頃今困昆恨根婚混痕紺
+魂墾懇左佐沙査砂唆差詐鎖座挫才再災妻采砕宰栽彩採済祭斎細菜最裁債催塞歳載際埼在材剤財罪崎作削昨柵索
+策酢搾錯咲冊札刷刹拶殺察撮擦雑皿三山参桟蚕惨産傘散算酸賛残斬暫士子支止氏仕史司四市矢旨死糸至伺志私
+使刺始姉枝祉肢姿思指施師恣紙脂視紫詞歯嗣試詩資飼誌雌摯賜諮示字寺次耳自似児事侍治持時滋慈辞磁餌璽鹿
+式識軸七叱失室疾執湿嫉漆質実芝写社車舎者射捨赦斜煮遮謝邪蛇尺借酌釈爵若弱寂手主守朱取狩首殊珠酒腫種
+趣寿受呪授需儒樹収囚州舟秀周宗拾秋臭修袖終羞習週就衆集愁酬醜蹴襲十汁充住柔重従渋銃獣縦叔祝宿淑粛縮
+塾熟出述術俊春瞬旬巡盾准殉純循順準潤遵処初所書庶暑署緒諸女如助序叙徐除小升少召匠床抄肖尚招承昇松沼
+昭宵将消症祥称笑唱商渉章紹訟勝掌晶焼焦硝粧詔証象傷奨照詳彰障憧衝賞償礁鐘上丈冗条状乗城浄剰常情場畳
+蒸縄壌嬢錠譲醸色拭食植殖飾触嘱織職辱尻心申伸臣芯身辛侵信津神唇娠振浸真針深紳進森診寝慎新審震薪親人
+刃仁尽迅甚陣尋腎須図水吹垂炊帥粋衰推酔遂睡穂随髄枢崇数据杉裾寸瀬是井世正生成西声制姓征性青斉政星牲
+省凄逝清盛婿晴勢聖誠精製誓静請整醒税夕斥石赤昔析席脊隻惜戚責跡積績籍切折拙窃接設雪摂節説舌絶千川仙
+占先宣専泉浅洗染扇栓旋船戦煎羨腺詮践箋銭潜線遷選薦繊鮮全前善然禅漸膳繕狙阻祖租素措粗組疎訴塑遡礎双
+壮早争走奏相荘草送倉捜挿桑巣掃曹曽爽窓創喪痩葬装僧想層総遭槽踪操燥霜騒藻造像増憎蔵贈臓即束足促則息
+捉速側測俗族属賊続卒率存村孫尊損遜他多汰打妥唾堕惰駄太対体耐待怠胎退帯泰堆袋逮替貸隊滞態戴大代台第
+題滝宅択沢卓拓託濯諾濁但達脱奪棚誰丹旦担単炭胆探淡短嘆端綻誕鍛団男段断弾暖談壇地池知値恥致遅痴稚置
+緻竹畜逐蓄築秩窒茶着嫡中仲虫沖宙忠抽注昼柱衷酎鋳駐著貯丁弔庁兆町長挑帳張彫眺釣頂鳥朝貼超腸跳徴嘲潮
+澄調聴懲直勅捗沈珍朕陳賃鎮追椎墜通痛塚漬坪爪鶴低呈廷弟定底抵邸亭貞帝訂庭逓停偵堤提程艇締諦泥的笛摘
+滴適敵溺迭哲鉄徹撤天典店点展添転塡田伝殿電斗吐妬徒途都渡塗賭土奴努度怒刀冬灯当投豆東到逃倒凍唐島桃
+討透党悼盗陶塔搭棟湯痘登答等筒統稲踏糖頭謄藤闘騰同洞胴動堂童道働銅導瞳峠匿特得督徳篤毒独読栃凸突届
+屯豚頓貪鈍曇丼那奈内梨謎鍋南軟難二尼弐匂肉虹日入乳尿任妊忍認寧熱年念捻粘燃悩納能脳農濃把波派破覇馬
+婆罵拝杯背肺俳配排敗廃輩売倍梅培陪媒買賠白伯拍泊迫剝舶博薄麦漠縛爆箱箸畑肌八鉢発髪伐抜罰閥反半氾犯
+帆汎伴判坂阪板版班畔般販斑飯搬煩頒範繁藩晩番蛮盤比皮妃否批彼披肥非卑飛疲秘被悲扉費碑罷避尾眉美備微
+鼻膝肘匹必泌筆姫百氷表俵票評漂標苗秒病描猫品浜貧賓頻敏瓶不夫父付布扶府怖阜附訃負赴浮婦符富普腐敷膚
+賦譜侮武部舞封風伏服副幅復福腹複覆払沸仏物粉紛雰噴墳憤奮分文聞丙平兵併並柄陛閉塀幣弊蔽餅米壁璧癖別
+蔑片辺返変偏遍編弁便勉歩保哺捕補舗母募墓慕暮簿方包芳邦奉宝抱放法泡胞俸倣峰砲崩訪報蜂豊飽褒縫亡乏忙
+坊妨忘防房肪某冒剖紡望傍帽棒貿貌暴膨謀頰北木朴牧睦僕墨撲没勃堀本奔翻凡盆麻摩磨魔毎妹枚昧埋幕膜枕又
+末抹万満慢漫未味魅岬密蜜脈妙民眠矛務無夢霧娘名命明迷冥盟銘鳴滅免面綿麺茂模毛妄盲耗猛網目黙門紋問冶
+夜野弥厄役約訳薬躍闇由油喩愉諭輸癒唯友有勇幽悠郵湧猶裕遊雄誘憂融優与予余誉預幼用羊妖洋要容庸揚揺葉
+陽溶腰様瘍踊窯養擁謡曜抑沃浴欲翌翼拉裸羅来雷頼絡落酪辣乱卵覧濫藍欄吏利里理痢裏履璃離陸立律慄略柳流
+留竜粒隆硫侶旅虜慮了両良料涼猟陵量僚領寮療瞭糧力緑林厘倫輪隣臨瑠涙累塁類令礼冷励戻例鈴零霊隷齢麗暦
+歴列劣烈裂恋連廉練錬呂炉賂路露老労弄郎朗浪廊楼漏籠六録麓論和話賄脇惑枠湾腕
+""".split()) + "\U00020b9f")
