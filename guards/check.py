@@ -94,7 +94,8 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
     number = compact(record.my_number)
     if not number:
         findings.append(Finding(Reason.NOT_LINKED))
-    elif number_problem(number) == "NUMBER_FORMAT":
+    elif len(number) != 12 or not (number.isascii() and number.isdigit()):
+        # number_problem's NUMBER_FORMAT, without its check digit (check() computes that once)
         findings.append(Finding(Reason.NUMBER_FORMAT))
     birth_date = sex = None
     if "birth_date" not in missing:

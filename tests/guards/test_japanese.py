@@ -1,0 +1,312 @@
+"""Japanese-aware matching: every benign variant passes, a different person is still held."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from guards import Finding, Outcome, Reason, Record, Resident, check, index_by_number
+from guards import japanese, normalize
+from guards.check import matches_person, parse_subject
+from guards.japanese import NameMatch, address_key, addresses_match, compare_names, kana_key, name_key
+from support import my_number
+
+BIRTH = dt.date(1980, 4, 1)
+
+
+def resident(name: str, kana: str = "", address: str = "高知市丸ノ内一丁目2番20号", **fields) -> Resident:
+    return Resident(my_number(7), name, BIRTH, 2, address, name_kana=kana, **fields)
+
+
+def record(person: Resident, **changes) -> Record:
+    fields = dict(system="shintai-techo", record_id="1", my_number=person.my_number, name=person.name,
+                  birth_date=BIRTH.isoformat(), sex="2", address=person.address, name_kana=person.name_kana)
+    fields.update(changes)
+    return Record(**fields)
+
+
+def verdict(person: Resident, **changes):
+    return check(record(person, **changes), index_by_number([person]))
+
+
+VARIANT_PAIRS = [
+    ("齋藤", "斎藤"), ("髙橋", "高橋"), ("渡邊", "渡辺"), ("渡邉", "渡辺"), ("渡邊", "渡邉"),
+    ("山﨑", "山崎"), ("𠮷田", "吉田"), ("濱田", "浜田"), ("澤田", "沢田"), ("廣田", "広田"),
+    ("櫻井", "桜井"), ("德永", "徳永"), ("田邊", "田辺"), ("冨田", "富田"), ("嶋田", "島田"),
+    ("髙﨑", "高崎"),
+]
+
+
+# --------------------------------------------------------------------------
+# kanji variants (MJ 縮退マップ)
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("registered,keyed", VARIANT_PAIRS + [(b, a) for a, b in VARIANT_PAIRS],
+                         ids=lambda v: v)
+def test_kanji_variants_pass_with_a_note(registered, keyed):
+    person = resident(f"{registered}　花子")
+    v = verdict(person, name=f"{keyed} 花子")
+    assert v.outcome is Outcome.PASS, v
+    assert v.findings == (Finding(Reason.VARIANT_CHARACTERS, "name"),)
+
+
+def test_the_same_characters_pass_without_a_note():
+    person = resident("齋藤　花子")
+    assert verdict(person, name="齋藤花子").findings == ()
+
+
+@pytest.mark.parametrize("registered,keyed", [
+    ("斎藤 花子", "斉藤 花子"),  # 斎 and 斉 are different characters
+    ("齋藤 花子", "齊藤 花子"),  # and so are their old forms
+    ("玉田 花子", "王田 花子"),  # the map's 誤字 entry 玉→王 joins two 常用漢字
+    ("山田 功", "山田 切"),
+    ("山田 花子", "山田 華子"),
+])
+def test_different_characters_are_held(registered, keyed):
+    v = verdict(resident(registered), name=keyed)
+    assert v.outcome is Outcome.HOLD
+    assert [str(f) for f in v.findings] == ["IDENTITY_MISMATCH(name)"]
+
+
+def test_only_variant_pairs_of_jouyou_kanji_are_blocked():
+    assert len(japanese.JOYO_KANJI) == 2137  # 2,136 and 𠮟
+    assert japanese.chars_match("沢", "澤") and not japanese.chars_match("沢", "浜")
+
+
+def test_folding_never_joins_characters_that_do_not_match():
+    # fold(a) == fold(b) must imply chars_match(a, b): the fold is one of each character's variants
+    for code in [*range(0x4E00, 0xA000), *range(0xF900, 0xFB00), *range(0x20000, 0x20200)]:
+        char = chr(code)
+        folded = japanese.fold_variants(char)
+        assert folded == char or folded in japanese.variants(char), char
+        if char in japanese.JOYO_KANJI:
+            assert folded == char
+
+
+# --------------------------------------------------------------------------
+# 外字 the business system could not store, and kana
+# --------------------------------------------------------------------------
+
+GAIJI = resident("𠮷田　花子", "ヨシダ　ハナコ")
+
+
+@pytest.mark.parametrize("name", ["〓田 花子", "?田 花子", "？田　花子", "\ue000田花子", "\ufffd田 花子"])
+@pytest.mark.parametrize("kana", ["ヨシダ ハナコ", "よしだ はなこ", "ﾖｼﾀﾞ ﾊﾅｺ", "ヨシダハナコ", "ヨシダ　ハナコ"])
+def test_a_gaiji_placeholder_passes_when_the_kana_agrees(name, kana):
+    v = verdict(GAIJI, name=name, name_kana=kana)
+    assert v.outcome is Outcome.PASS, v
+    assert v.reasons == (Reason.VARIANT_CHARACTERS,)
+
+
+@pytest.mark.parametrize("changes", [
+    {"name": "〓田 花子", "name_kana": ""},  # no reading to support it
+    {"name": "〓田 花子", "name_kana": "ヨシダ ハナエ"},  # another reading
+    {"name": "〓田 華子", "name_kana": "ヨシダ ハナコ"},  # an intact character differs
+    {"name": "〓〓 〓子", "name_kana": "ヨシダ ハナコ"},  # more placeholders than intact characters
+    {"name": "〓田 花子 ", "name_kana": "ヨシダハナコ", "birth_date": "1980-04-02"},
+])
+def test_a_gaiji_placeholder_without_support_is_held(changes):
+    v = verdict(GAIJI, **changes)
+    assert v.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in v.reasons
+
+
+def test_a_gaiji_placeholder_needs_the_registry_reading_too():
+    person = replace(GAIJI, name_kana="")
+    assert verdict(person, name="〓田 花子", name_kana="ヨシダ ハナコ").outcome is Outcome.HOLD
+
+
+def test_the_same_reading_is_not_the_same_person():
+    # the classic wrong look-up: same kana, same birth date, different kanji
+    person = resident("山田 花子", "ヤマダ ハナコ")
+    v = verdict(person, name="山田 華子", name_kana="ヤマダ ハナコ")
+    assert v.outcome is Outcome.HOLD and [str(f) for f in v.findings] == ["IDENTITY_MISMATCH(name)"]
+
+
+def test_a_name_kept_only_in_kana_is_not_enough():
+    person = resident("山田 花子", "ヤマダ ハナコ")
+    v = verdict(person, name="ヤマダ ハナコ", name_kana="ヤマダ ハナコ")
+    assert v.outcome is Outcome.HOLD and [str(f) for f in v.findings] == ["IDENTITY_MISMATCH(name)"]
+
+
+def test_a_differing_reading_never_holds_a_matching_name():
+    # readings are not part of the registered identity: the kanji decide
+    person = resident("山田 花子", "ヤマダ ハナコ")
+    assert verdict(person, name_kana="ヤマダ カコ").outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize("keyed", ["キヨウコ", "きょうこ", "ｷｮｳｺ", "キョウコ", " キョウコ "])
+def test_kana_names_in_any_kana_form(keyed):
+    person = resident("山田 キョウコ")
+    assert verdict(person, name=f"山田 {keyed}").findings == ()
+
+
+@pytest.mark.parametrize("a,b", [("キョウコ", "キヨウコ"), ("きょうこ", "キョウコ"), ("ｷｮｳｺ", "キョウコ"),
+                                 ("ヤマダ　キョウコ", "ヤマダキョウコ"), ("ヤマダ ｷｮｳｺ", "やまだ きようこ")])
+def test_kana_keys(a, b):
+    assert kana_key(a) == kana_key(b)
+
+
+# --------------------------------------------------------------------------
+# spaces, alphabet names, aliases and former names
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("keyed", ["齋藤 花子", "齋藤　花子", "齋藤花子", "　齋藤　　花子 "])
+def test_spaces_between_family_and_given_name(keyed):
+    assert verdict(resident("齋藤　花子"), name=keyed).findings == ()
+
+
+LEE = Resident(my_number(8), "LEE MINHO", dt.date(1975, 1, 2), 1, "高知市本町1-1",
+               name_kana="リー ミンホ", alias_name="李 敏浩")
+
+
+@pytest.mark.parametrize("keyed", ["LEE MINHO", "Lee Minho", "Minho Lee", "lee, minho", "MINHO, LEE",
+                                   "ＬＥＥ　ＭＩＮＨＯ", "LEE  MINHO", "minho lee"])
+def test_alphabet_names_in_any_case_or_order(keyed):
+    v = check(record(LEE, name=keyed, birth_date="1975-01-02", sex="1"), index_by_number([LEE]))
+    assert v.outcome is Outcome.PASS and v.findings == (), (keyed, v)
+
+
+def test_alphabet_names_without_accents():
+    person = replace(LEE, name="NGUYỄN VĂN AN", alias_name="")
+    v = check(record(person, name="Nguyen Van An", birth_date="1975-01-02", sex="1"), index_by_number([person]))
+    assert v.findings == ()
+
+
+@pytest.mark.parametrize("keyed,reasons", [
+    ("李 敏浩", (Reason.ALIAS_NAME,)),
+    ("李敏浩", (Reason.ALIAS_NAME,)),
+    ("LEE MINJUN", (Reason.IDENTITY_MISMATCH,)),
+    ("リー ミンホ", (Reason.IDENTITY_MISMATCH,)),  # the reading alone, again
+])
+def test_registered_alias(keyed, reasons):
+    v = check(record(LEE, name=keyed, birth_date="1975-01-02", sex="1"), index_by_number([LEE]))
+    assert v.reasons == reasons
+
+
+def test_alias_through_variants():
+    person = replace(LEE, alias_name="李 敏濱")
+    v = check(record(person, name="李 敏浜", birth_date="1975-01-02", sex="1"), index_by_number([person]))
+    assert v.outcome is Outcome.PASS and v.reasons == (Reason.ALIAS_NAME, Reason.VARIANT_CHARACTERS)
+
+
+@pytest.mark.parametrize("keyed,reasons", [
+    ("渡邊 花子", (Reason.FORMER_NAME,)),
+    ("渡辺　花子", (Reason.FORMER_NAME, Reason.VARIANT_CHARACTERS)),
+    ("渡辺 春子", (Reason.IDENTITY_MISMATCH,)),
+])
+def test_former_names(keyed, reasons):
+    person = resident("髙橋 花子", previous_names=("渡邊 花子",))
+    assert verdict(person, name=keyed).reasons == reasons
+
+
+# --------------------------------------------------------------------------
+# addresses
+# --------------------------------------------------------------------------
+
+ADDRESS_FORMS = [
+    "高知市丸ノ内一丁目2番20号", "高知県高知市丸ノ内一丁目2番20号", "高知市丸ノ内1-2-20",
+    "高知県高知市丸ノ内1-2-20", "高知市丸ノ内１－２－２０", "高知市 丸ノ内 1‐2‐20", "高知市丸ノ内1ー2ー20",
+    "高知市丸ノ内1丁目2番20号", "高知市丸ノ内1丁目2番地20", "高知市丸ノ内1丁目2の20", "高知市丸ノ内一丁目二番二十号",
+    "高知市丸の内1-2-20", "高知市丸ノ内1-2-20 丸ノ内ハイツ101号",
+]
+
+
+@pytest.mark.parametrize("keyed", ADDRESS_FORMS)
+def test_address_forms_pass(keyed):
+    v = verdict(resident("山田 花子"), address=keyed)
+    assert v.outcome is Outcome.PASS and v.findings == (), v
+
+
+@pytest.mark.parametrize("registered", ["高知県高知市丸ノ内1丁目2番20号", "高知市丸ノ内1-2-20 丸ノ内ハイツ101"])
+def test_address_forms_pass_either_way(registered):
+    v = verdict(resident("山田 花子", address=registered), address="高知市丸ノ内１－２－２０")
+    assert v.outcome is Outcome.PASS and v.findings == (), v
+
+
+@pytest.mark.parametrize("keyed", [
+    "高知市丸ノ内1-2-21", "高知市丸ノ内1-2-2", "高知市丸ノ内1-2", "高知市丸ノ内2-2-20", "南国市丸ノ内1-2-20",
+    "高知市丸ノ内1-2-20-3",
+])
+def test_other_addresses_are_mismatches(keyed):
+    person = resident("山田 花子", address="高知市丸ノ内1-2-20 丸ノ内ハイツ101")
+    v = verdict(person, address=keyed)
+    assert v.reasons == (Reason.ADDRESS_MISMATCH,), (keyed, v)
+
+
+def test_different_buildings_at_one_number_are_a_mismatch():
+    person = resident("山田 花子", address="高知市丸ノ内1-2-20 丸ノ内ハイツ101")
+    assert verdict(person, address="高知市丸ノ内1-2-20 丸ノ内ハイツ102").reasons == (Reason.ADDRESS_MISMATCH,)
+
+
+@pytest.mark.parametrize("keyed", ["愛媛県松山市一番町一丁目25番13号", "松山市一番町1-25-13", "松山市一番町１丁目２５－１３"])
+def test_former_address_in_any_form(keyed):
+    person = resident("山田 花子", previous_addresses=("愛媛県松山市一番町1丁目25番13号",))
+    assert verdict(person, address=keyed).reasons == (Reason.FORMER_ADDRESS,)
+
+
+@pytest.mark.parametrize("a,b", [
+    ("高岡郡四万十町窪川955番地", "四万十町窪川955"),
+    ("南国市大そね甲1番地の3", "南国市大そね甲1-3"),
+    ("札幌市中央区北一条西二丁目1番地", "北海道札幌市中央区北1条西2-1"),
+    ("横浜市青葉区希望ヶ丘1-1", "横浜市青葉区希望が丘1-1"),
+    ("大﨑市1-1", "大崎市1-1"),
+])
+def test_address_keys_agree(a, b):
+    assert address_key(a) == address_key(b)
+
+
+@pytest.mark.parametrize("a,b", [
+    ("郡山市1-1", "山市1-1"),  # 郡山市 is a city, not a 郡
+    ("京都市東山区1", "東山区1"),  # only a prefecture is dropped
+    ("高知市本町1-1", "高知市本町1-11"),
+])
+def test_address_keys_differ(a, b):
+    assert not addresses_match(address_key(a), address_key(b))
+
+
+# --------------------------------------------------------------------------
+# negative cases: a different person is held
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes,detail", [
+    ({"name": "齋藤 春子"}, "name"),  # another given name
+    ({"name": "斉藤 花子"}, "name"),  # 斎 vs 斉
+    ({"birth_date": "1980-04-02"}, "birth_date"),
+    ({"name": "斎藤 花子", "birth_date": "1981-04-01"}, "birth_date"),  # variant name, other date
+    ({"name": "斎藤 華子", "name_kana": "サイトウ ハナコ"}, "name"),  # same reading, different kanji
+    ({"sex": "1"}, "sex"),
+])
+def test_a_different_person_is_held(changes, detail):
+    person = resident("齋藤 花子", "サイトウ ハナコ")
+    v = verdict(person, **changes)
+    assert v.outcome is Outcome.HOLD
+    assert [(f.reason, f.detail) for f in v.findings if f.reason is Reason.IDENTITY_MISMATCH] == [
+        (Reason.IDENTITY_MISMATCH, detail)]
+
+
+# --------------------------------------------------------------------------
+# the context rules' view: matches_person and the index form
+# --------------------------------------------------------------------------
+
+def test_matches_person_follows_the_name_matching():
+    person = resident("齋藤 花子", "サイトウ ハナコ", previous_names=("渡邊 花子",))
+    for name, kana, expected in [("斎藤花子", "", True), ("渡辺 花子", "", True), ("〓藤 花子", "ｻｲﾄｳ ﾊﾅｺ", True),
+                                 ("斉藤 花子", "サイトウ ハナコ", False), ("〓藤 花子", "", False)]:
+        subject = parse_subject(record(person, name=name, name_kana=kana))
+        assert matches_person(subject, person) is expected, name
+
+
+def test_index_forms_join_the_usual_variants():
+    assert normalize.name("齋藤　花子").replace(" ", "") == normalize.name("斎藤花子").replace(" ", "")
+    assert japanese.name_index_key("渡邊 花子") == japanese.name_index_key("渡邉花子") == "渡辺花子"
+    assert japanese.name_index_key("Minho Lee") == japanese.name_index_key("LEE MINHO")
+    assert japanese.name_index_key("斉藤") != japanese.name_index_key("斎藤")
+
+
+def test_compare_names_is_symmetric():
+    for a, b in VARIANT_PAIRS + [("斎藤", "斉藤"), ("〓田", "吉田")]:
+        ka, kb = name_key(a), name_key(b)
+        assert compare_names(ka, kb, "ヨシダ", "ヨシダ") == compare_names(kb, ka, "ヨシダ", "ヨシダ")
+    assert compare_names(name_key("齋藤"), name_key("斎藤")) is NameMatch.VARIANT
