@@ -1,9 +1,10 @@
 """The batch inspection a prefecture runs by hand (``linkguard inspect``).
 
 It applies exactly the rules the stream applies — :func:`guards.check`
-against :func:`guards.index_by_number` of the registry — to whole extracts,
-and adds one thing the stream cannot know cheaply: for a held record, the
-number the registry would give the person (``suggested_my_number``).
+against :func:`guards.index_by_number` of the registry, then the context
+rules of :mod:`guards.context` (family numbers, batch swaps, shared
+numbers, the date rule for deceased and erased residents, number
+suggestions) — to whole extracts, through :func:`guards.context.check_all`.
 
 >>> import datetime as dt
 >>> from guards import Record, Resident
@@ -17,31 +18,29 @@ number the registry would give the person (``suggested_my_number``).
 >>> result = inspect([hanako, taro], records)
 >>> [(r.record.record_id, r.verdict.outcome.value, r.verdict.reason_codes, r.verdict.suggested_my_number)
 ...  for r in result]
-[('A-1', 'PASS', '', ''), ('A-2', 'HOLD', 'IDENTITY_MISMATCH', '123456789018'), ('A-3', 'INVALID', 'NOT_LINKED', '')]
+[('A-1', 'PASS', '', ''), ('A-2', 'HOLD', 'IDENTITY_MISMATCH;SHARED_NUMBER', '123456789018'), ('A-3', 'INVALID', 'NOT_LINKED', '')]
+
+The context
+-----------
+A record is judged against *every* other record of the inspection: its
+batch is every record of the same system and ``batch_id`` in any of the
+files, its links every record in any file with the same number, earlier and
+later alike. So a record's verdict does not depend on the order of the
+files or of their rows, and it is the verdict the stream reaches once it
+has seen the same records (the stream re-checks earlier records when a
+later one changes them). Where a ``(system, record_id)`` occurs more than
+once, the others see its last row (the newest event wins), while each row
+still gets its own verdict.
 
 Suggestions
 -----------
-The data contract: where the registry identifies exactly one resident by the
-record's name, birth date and sex (and address, to break a tie), that
-resident's number is suggested when it differs from the record's; never
-when two residents fit. The look-up is :func:`suggest_number` over an
-:func:`build_identity_index`; both are pure and use only ``guards``
-normalisation, so they can move into ``guards`` unchanged.
-
-- The name is compared as the guard compares it (``normalize.name`` without
-  spaces). A resident fits by the current name, any former name
-  (旧氏名) or the registered alias (通称) — the same names
-  :func:`guards.check` accepts. Counting more names as fitting can only
-  make an answer *ambiguous*, never wrong.
-- Every resident in the extract fits, whatever the status (死亡, 消除,
-  転出): an ambiguous answer is safer than a suggestion that silently
-  skipped someone.
-- The tie is broken only by the address (current or former, ``normalize.address``),
-  and only when the record has one; one fitting resident must remain.
-- A suggestion the guard already made (``NUMBER_SUPERSEDED``: the record
-  holds the resident's former number) is kept as it is.
-- Only ``HOLD`` verdicts get suggestions: a PASS needs none, an INVALID row
-  cannot be looked up.
+Where the registry identifies exactly one resident by the record's name,
+birth date and sex (and address, to break a tie), that resident's number is
+suggested on a HOLD when it differs from the record's; never when two
+residents fit. See :func:`guards.context.suggest_number`: every resident in
+the extract counts, whatever the status; a suggestion the guard already
+made (``NUMBER_SUPERSEDED``) is kept; a PASS needs none and an INVALID row
+cannot be looked up.
 
 Suggested numbers are My Numbers: they go to ``verdicts.csv`` only, never
 to a log, the summary or the report.
@@ -50,28 +49,23 @@ to a log, the summary or the report.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gc
 import os
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Iterable, Iterator, NamedTuple, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
-from guards import Outcome, Record, Resident, Verdict, check, index_by_number
-from guards import normalize
-from guards.exceptions import GuardError
-from guards.number import compact
+from guards import Outcome, Record, Resident, Verdict, index_by_number
+from guards.context import IdentityIndex, build_identity_index, check_all, suggest_number
 
 __all__ = [
-    "IdentityKey",
     "IdentityIndex",
     "InspectedRow",
     "InspectionResult",
     "InspectionSummary",
     "build_identity_index",
-    "identity_key",
     "inspect",
     "run_inspection",
     "suggest_number",
@@ -79,147 +73,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-
-# --------------------------------------------------------------------------
-# the 4-item look-up (pure; may move to guards)
-# --------------------------------------------------------------------------
-
-class IdentityKey(NamedTuple):
-    """Name (normalised, without spaces), birth date and sex code."""
-
-    name: str
-    birth_date: dt.date
-    sex: int
-
-
-def _name_key(value: str) -> str:
-    # the same comparison as guards.check.identity_problems
-    return normalize.name(value).replace(" ", "")
-
-
-def identity_key(record: Record) -> IdentityKey | None:
-    """The key a record is looked up by; ``None`` if a part is missing or unreadable.
-
-    >>> identity_key(Record('s', '1', '', 'ﾔﾏﾀﾞ　ﾊﾅｺ', '昭和55年4月1日', '女'))
-    IdentityKey(name='ヤマダハナコ', birth_date=datetime.date(1980, 4, 1), sex=2)
-    >>> identity_key(Record('s', '1', '', '山田花子', '昭和64年1月8日', '女')) is None
-    True
-    """
-    name = _name_key(record.name)
-    if not name:
-        return None
-    try:
-        return IdentityKey(name, normalize.parse_date(record.birth_date, "birth_date"),
-                           normalize.parse_sex(record.sex))
-    except GuardError:
-        return None
-
-
-def _resident_keys(resident: Resident) -> set[IdentityKey]:
-    names = {_name_key(resident.name), *(_name_key(n) for n in resident.previous_names)}
-    if resident.alias_name:
-        names.add(_name_key(resident.alias_name))
-    names.discard("")
-    return {IdentityKey(n, resident.birth_date, resident.sex) for n in names}
-
-
-class IdentityIndex:
-    """Residents by :class:`IdentityKey`. Built by :func:`build_identity_index`.
-
-    Values are stored as a bare :class:`Resident` while a key has one
-    resident (the usual case: no tuple per resident for a million-row
-    registry) and as a tuple once a second resident shares it.
-    """
-
-    __slots__ = ("_map",)
-
-    def __init__(self) -> None:
-        self._map: dict[IdentityKey, Resident | tuple[Resident, ...]] = {}
-
-    def add(self, key: IdentityKey, resident: Resident) -> None:
-        # one person (one current number) counts once, even if the extract repeats them
-        held = self._map.get(key)
-        if held is None:
-            self._map[key] = resident
-        elif isinstance(held, tuple):
-            if all(r.my_number != resident.my_number for r in held):
-                self._map[key] = (*held, resident)
-        elif held.my_number != resident.my_number:
-            self._map[key] = (held, resident)
-
-    def candidates(self, key: IdentityKey) -> tuple[Resident, ...]:
-        """Every resident the key fits (empty when none)."""
-        held = self._map.get(key)
-        if held is None:
-            return ()
-        return held if isinstance(held, tuple) else (held,)
-
-    def __len__(self) -> int:
-        return len(self._map)
-
-
-def build_identity_index(residents: Iterable[Resident],
-                         only: Collection[IdentityKey] | None = None) -> IdentityIndex:
-    """Index residents by name (current, former, alias), birth date and sex.
-
-    ``only`` restricts the index to the keys that will be looked up (the
-    batch inspection passes the keys of its held records), which keeps a
-    million-resident registry cheap.
-    """
-    index = IdentityIndex()
-    if only is None:
-        for resident in residents:
-            for key in _resident_keys(resident):
-                index.add(key, resident)
-        return index
-    # birth date and sex are compared before any name is normalised: most
-    # residents are skipped without the (comparatively slow) NFKC work
-    dates = {(k.birth_date, k.sex) for k in only}
-    for resident in residents:
-        if (resident.birth_date, resident.sex) in dates:
-            for key in _resident_keys(resident):
-                if key in only:
-                    index.add(key, resident)
-    return index
-
-
-def suggest_number(record: Record, identity_index: IdentityIndex) -> str:
-    """The number of the one resident the record's 4 items identify, if it differs.
-
-    Empty when no resident fits, when two or more fit (and the address does
-    not leave exactly one), or when the fitting resident's number is the
-    record's own.
-
-    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市丸ノ内1-2-20')
-    >>> b = Resident('123456789018', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
-    >>> rec = Record('s', '1', '999999999999', '山田花子', '1980-04-01', '2')
-    >>> suggest_number(rec, build_identity_index([a]))
-    '621498320257'
-    >>> suggest_number(rec, build_identity_index([a, b]))  # two fit: nothing
-    ''
-    >>> suggest_number(replace(rec, address='高知市本町１－１'), build_identity_index([a, b]))
-    '123456789018'
-    >>> suggest_number(replace(rec, my_number='6214 9832 0257'), build_identity_index([a]))
-    ''
-    """
-    key = identity_key(record)
-    if key is None:
-        return ""
-    fitting = identity_index.candidates(key)
-    if len(fitting) > 1:
-        address = normalize.address(record.address)
-        if not address:
-            return ""
-        fitting = tuple(
-            r for r in fitting
-            if address == normalize.address(r.address)
-            or address in {normalize.address(a) for a in r.previous_addresses}
-        )
-    if len(fitting) != 1:
-        return ""
-    number = fitting[0].my_number
-    return "" if number == compact(record.my_number) else number
 
 
 # --------------------------------------------------------------------------
@@ -254,31 +107,17 @@ class InspectionResult:
 
 def inspect(residents: Iterable[Resident], records: Iterable[Record], *,
             systems: Sequence[str] = ()) -> InspectionResult:
-    """Check every record against the registry with :func:`guards.check`,
-    then add suggestions to held records (see the module docstring).
+    """Check every record with :func:`guards.context.check_all`: the basic
+    check, the context of all the other records, suggestions on HOLD.
 
     ``records`` is consumed once, lazily (so a caller can show progress);
-    ``residents`` is read twice when suggestions are needed, so an iterator
-    is first turned into a list.
+    ``residents`` is read twice, so an iterator is first turned into a list.
     """
     if not isinstance(residents, (list, tuple)):
         residents = list(residents)
-    view = index_by_number(residents)
-    rows = [InspectedRow(record, check(record, view)) for record in records]
-
-    wanted: dict[int, IdentityKey] = {}
-    for i, (record, verdict) in enumerate(rows):
-        if verdict.outcome is Outcome.HOLD and not verdict.suggested_my_number:
-            key = identity_key(record)
-            if key is not None:
-                wanted[i] = key
-    if wanted:
-        identities = build_identity_index(residents, only=set(wanted.values()))
-        for i in wanted:
-            record, verdict = rows[i]
-            number = suggest_number(record, identities)
-            if number:
-                rows[i] = InspectedRow(record, replace(verdict, suggested_my_number=number))
+    records = list(records)
+    verdicts = check_all(records, index_by_number(residents), build_identity_index(residents))
+    rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
     return InspectionResult(rows, tuple(systems), len(residents))
 
 

@@ -11,11 +11,10 @@ import pytest
 from stdnum.jp import in_ as stdnum_in
 
 from guards import Outcome, Reason, Record, Resident, check, index_by_number
+from guards.context import check_in_context, full_contexts
 from linkguard.inspection import (
-    IdentityKey,
     InspectedRow,
     build_identity_index,
-    identity_key,
     inspect,
     run_inspection,
     suggest_number,
@@ -73,7 +72,7 @@ def test_rows_in_input_order_every_record_once_invalid_included():
 
 
 def test_same_rules_as_the_stream():
-    """Apart from the suggestion, every verdict is exactly guards.check's."""
+    """Every verdict is guards.check_in_context's with the full context the stream builds."""
     records = [
         rec("a", HANAKO.my_number, "佐藤 花子", "1980-04-01", "2"),  # former name: PASS + info
         rec("b", HANAKO.my_number, "山田 花子", "1980-04-01", "2", "高知市本町1-1"),  # address
@@ -82,17 +81,21 @@ def test_same_rules_as_the_stream():
         rec("e", num("22222222222"), "鈴木 次郎", "1990-05-05", "1"),  # former number
         rec("f", TARO.my_number, "", "1975-01-02", "1"),  # missing name
         rec("g", TARO.my_number, "山田 太郎", "1975-01-02", "1", operation="delete"),
+        rec("h", TARO.my_number, "鈴木 次郎", "1990-05-05", "1", batch_id="B"),  # Taro's number ...
+        rec("i", JIRO.my_number, "山田 太郎", "1975-01-02", "1", batch_id="B"),  # ... and Jiro's: swapped
     ]
     view = index_by_number(REGISTRY)
+    identities = build_identity_index(REGISTRY)
     result = inspect(REGISTRY, records)
-    for row in result:
-        expected = check(row.record, view)
-        assert replace(row.verdict, suggested_my_number="") == replace(expected, suggested_my_number="")
-        if expected.suggested_my_number:
-            assert row.verdict.suggested_my_number == expected.suggested_my_number
+    for row, context in zip(result, full_contexts(records, identities)):
+        assert row.verdict == check_in_context(row.record, view, context)
+        basic = check(row.record, view)
+        assert set(basic.reasons) <= set(row.verdict.reasons)
     assert verdict_of(result, "a").reason_codes == "FORMER_NAME"
     assert verdict_of(result, "c").reason_codes == "CHECK_DIGIT"
     assert verdict_of(result, "g").outcome is Outcome.PASS
+    assert str(verdict_of(result, "h").findings[-1]) == "BATCH_SWAP(i)"
+    assert str(verdict_of(result, "i").findings[-1]) == "BATCH_SWAP(h)"
 
 
 def test_suggestion_when_exactly_one_resident_fits():
@@ -171,13 +174,10 @@ def test_suggestions_only_on_hold():
     assert all(r.verdict.suggested_my_number == "" for r in result)
 
 
-def test_identity_key_and_restricted_index():
-    key = identity_key(rec("1", "", "ﾀﾅｶ ｲﾁﾛｳ", "S25.3.3", "M"))
-    assert key == IdentityKey("タナカイチロウ", dt.date(1950, 3, 3), 1)
-    assert identity_key(rec("1", "", "田中", "not a date", "1")) is None
-    wanted = identity_key(rec("1", "", "山田 太郎", "1975-01-02", "1"))
-    idx = build_identity_index(REGISTRY, only={wanted})
-    assert len(idx) == 1 and idx.candidates(wanted) == (TARO,)
+def test_restricted_identity_index():
+    idx = build_identity_index(REGISTRY, only={(dt.date(1975, 1, 2), 1)})
+    assert len(idx) == 1 and idx.born(dt.date(1975, 1, 2), 1) == (TARO,)
+    assert idx.born(dt.date(1980, 4, 1), 2) == ()
 
 
 def test_summary_counts():
@@ -247,3 +247,58 @@ def test_run_inspection_reads_real_csv_files(tmp_path: Path):
     for number in _numbers().values():
         assert number not in report_csv
         assert number not in (out / "report.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- context across files
+
+def test_links_and_batches_span_every_file_and_system():
+    shintai = [rec("S-1", HANAKO.my_number, "山田 花子", "1980-04-01", "2", atena_no="100"),
+               rec("S-2", TARO.my_number, "鈴木 次郎", "1990-05-05", "1", batch_id="B-1"),
+               rec("S-3", JIRO.my_number, "山田 太郎", "1975-01-02", "1", batch_id="B-1")]
+    jido = [rec("J-1", HANAKO.my_number, "山田 太郎", "1975-01-02", "1", system="jido-fuyo", atena_no="200"),
+            rec("J-2", HANAKO.my_number, "山田 花子", "S55.4.1", "女", system="jido-fuyo", atena_no="0100")]
+    result = inspect(REGISTRY, shintai + jido)
+    assert verdict_of(result, "S-1").outcome is Outcome.PASS  # Hanako's own records: one person
+    assert verdict_of(result, "J-2").outcome is Outcome.PASS
+    j1 = verdict_of(result, "J-1")
+    assert [str(f) for f in j1.findings] == ["IDENTITY_MISMATCH(name,birth_date,sex)",
+                                              "SHARED_NUMBER(jido-fuyo/J-2,shintai-techo/S-1)"]
+    assert j1.suggested_my_number == TARO.my_number
+    assert str(verdict_of(result, "S-2").findings[-1]) == "BATCH_SWAP(S-3)"
+
+
+def test_the_order_of_files_and_rows_does_not_change_a_verdict():
+    records = [rec("S-1", HANAKO.my_number, "山田 花子", "1980-04-01", "2", batch_id="B"),
+               rec("S-2", HANAKO.my_number, "山田 太郎", "1975-01-02", "1", batch_id="B"),
+               rec("S-3", TARO.my_number, "鈴木 次郎", "1990-05-05", "1", batch_id="B"),
+               rec("J-1", TARO.my_number, "山田 太郎", "1975-01-02", "1", system="jido-fuyo"),
+               rec("J-2", UNUSED, "田中 一郎", "1950-03-03", "1", "南国市大埇1-1", system="jido-fuyo")]
+    forward = {(r.record.system, r.record.record_id): r.verdict for r in inspect(REGISTRY, records)}
+    backward = {(r.record.system, r.record.record_id): r.verdict for r in inspect(REGISTRY, records[::-1])}
+    assert forward == backward
+    assert Reason.BATCH_SWAP in forward[("shintai-techo", "S-2")].reasons
+
+
+BATCH_CSV = """管理番号,個人番号,氏名,生年月日,性別,住所,入力バッチ,宛名番号,更新日時
+B-1,{taro},山田 花子,1980-04-01,女,,ST-20230403-0001,0001,2023-04-03 09:00:00
+B-2,{hanako},山田 太郎,1975-01-02,男,,ST-20230403-0001,0002,2023-04-03 09:05:00
+B-3,{jiro},鈴木 次郎,1990-05-05,男,,ST-20230403-0001,0003,2023-04-03 09:10:00
+"""
+
+
+def test_run_inspection_reports_a_batch_swap_in_verdicts_csv(tmp_path: Path):
+    pytest.importorskip("streams.csvio")
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    records = tmp_path / "batch.csv"
+    records.write_text(BATCH_CSV.format(**_numbers()), encoding="utf-8")
+    out = tmp_path / "out"
+    summary = run_inspection(registry, [("shintai-techo", records)], out, progress=False)
+    assert summary.by_verdict == {"PASS": 1, "HOLD": 2, "INVALID": 0}
+    with open(out / "verdicts.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[1:] == [
+        ["shintai-techo", "B-1", "HOLD", "IDENTITY_MISMATCH;BATCH_SWAP", HANAKO.my_number],
+        ["shintai-techo", "B-2", "HOLD", "IDENTITY_MISMATCH;BATCH_SWAP", TARO.my_number],
+        ["shintai-techo", "B-3", "PASS", "", ""],
+    ]

@@ -1,0 +1,756 @@
+"""Rules that need more than one record: family numbers, batch swaps, shared numbers.
+
+:func:`guards.check` judges a record against the registry entry of its own
+number. Some errors only show against the record's surroundings, which the
+caller hands over as a :class:`Context` of plain frozen data:
+
+- ``batch`` — the other records of the same input sitting (same system and
+  ``batch_id``, :func:`batch_key`), as :class:`Peer` values;
+- ``links`` — the other records, in any system, that carry the same number
+  (:func:`link_key`), as :class:`Peer` values;
+- ``identities`` — the registry by birth date and sex (:class:`IdentityLookup`,
+  e.g. an :class:`IdentityIndex`), for the 4-item look-up a municipality makes.
+
+:func:`check_in_context` runs :func:`guards.check` and adds what the
+context shows; :func:`check_all` does it for a whole set of records at once
+(the batch inspection). Both the stream and ``linkguard inspect`` use these.
+
+>>> import datetime as dt
+>>> father = Resident('621498320257', '山田 太郎', dt.date(1975, 1, 2), 1, '高知市本町1-1')
+>>> child = Resident('123456789018', '山田 花子', dt.date(2010, 4, 1), 2, '高知市本町1-1')
+>>> registry = index_by_number([father, child])
+>>> form = Record('shoman', 'S-1', father.my_number, '山田花子', 'H22.4.1', '女', '高知市本町１－１')
+>>> v = check_in_context(form, registry, Context(identities=build_identity_index([father, child])))
+>>> v.outcome.value, v.reason_codes, v.suggested_my_number == child.my_number
+('HOLD', 'IDENTITY_MISMATCH;FAMILY_NUMBER', True)
+
+Decisions
+---------
+*Who is "the same person".* Everything goes through
+:func:`guards.check.matches_person` (name, a former name or the alias; birth
+date; sex) and, for addresses, through :func:`guards.check.identity_problems`,
+so these rules accept exactly what name and address matching accepts.
+
+*Family* (``FAMILY_NUMBER``). The number's registry person ``P`` is not the
+record's subject, and the subject belongs to ``P``'s household: same family
+name (the part of the name before the first space, normalised) and the same
+current address in the registry. The subject is placed either through the
+4-item look-up (a fitting resident, other than ``P``, who lives at ``P``'s
+address under ``P``'s family name), or — when the subject cannot be found,
+e.g. a name typo — by the record itself: its address is ``P``'s current
+address, its name starts with ``P``'s family name and its birth date or sex
+differs from ``P``'s. A household member who has moved elsewhere is not
+family in this sense. The rule only labels a record that the basic check
+already holds (the subject is not ``P``); it never changes an outcome.
+
+*Batch swap* (``BATCH_SWAP``). The number's registry person is not the
+subject, but is the subject of another record of the same batch; the
+finding names that record (``record_id``, several joined by ``,``). It never
+changes an outcome either.
+
+*Shared number* (``SHARED_NUMBER``). Another record carrying the same number
+is a different person: both have an ``atena_no`` (宛名番号, municipality-wide)
+and they differ; or, when one lacks it, exactly one of the two is the
+number's registry person (or, when neither is, the two records do not
+describe the same person). The finding names the other records as
+``system/record_id``. The record that agrees with the registry in full
+(name, birth date, sex *and* address — a *holder*) keeps its verdict as long
+as none of the differing records is a holder too: the error is in the
+others. Two holders with different ``atena_no`` (a same-name stranger whose
+record has no address) are both held: the registry cannot tell which one
+the number belongs to. This is the one rule that can turn a PASS of
+:func:`guards.check` into a HOLD.
+
+*Order.* Every rule reads the *whole* set of other records (earlier and
+later alike), so the final verdict of a record does not depend on the order
+records arrive in. A stream that sees records one at a time must re-check
+the held records of the same batch and the records of the same number when
+a new record arrives (:func:`affected_keys`); only ``SHARED_NUMBER`` can
+turn an earlier PASS into a HOLD (two holders of one number with different
+``atena_no``).
+
+*Deceased and erased* (``DECEASED``, ``ERASED``). A record about the
+resident (it matches them) that was last updated strictly *before* the day
+of the death or erasure (``status_date``) passes without that code: the
+linkage was made while the person was a resident, and the copy on the
+intermediate server is a true history. A record updated on or after that
+day, or one whose date is missing or unreadable, or one whose registry entry
+has no ``status_date``, is held. The record's day is its ``更新日時`` /
+``updated_at`` (:func:`record_date`), read from the payload, where both the
+CSV reader and the stream carry it.
+
+*Suggestions.* Every HOLD without one gets ``suggested_my_number`` when the
+4-item look-up (:func:`identify`) finds exactly one resident for the
+subject, after breaking a tie by the address, and that resident's number is
+not the record's. Never when two fit (twins of one name, same-name
+strangers at one address).
+
+Suggested numbers are My Numbers: no finding detail ever holds one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Protocol, Sequence
+
+from guards import normalize
+from guards.check import RegistryView, Subject, check, identity_problems, matches_person, parse_subject
+from guards.exceptions import GuardError
+from guards.model import Finding, Outcome, Reason, Record, Resident, Severity, Verdict
+from guards.number import compact, number_problem
+from guards.registry import index_by_number
+
+__all__ = [
+    "Context", "IdentityIndex", "IdentityLookup", "Peer", "affected_keys", "atena", "batch_key",
+    "build_identity_index", "check_all", "check_in_context", "context_findings", "fitting",
+    "full_contexts", "identify", "link_key", "peer_subject", "record_date", "suggest_number",
+]
+
+#: at most this many other records are named in one finding's detail
+MAX_NAMED = 5
+
+
+# --------------------------------------------------------------------------
+# the values a context is made of
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another record as the context rules see it: its key, addressee number and parsed values.
+
+    >>> p = Peer.of(Record('jido-fuyo', 'J-7', '6214 9832 0257', '山田　花子', 'S55.4.1', '女', atena_no='0001'))
+    >>> p.label, p.subject.number, p.subject.birth_date
+    ('jido-fuyo/J-7', '621498320257', datetime.date(1980, 4, 1))
+    >>> Peer.of(Record('s', '1', '', '山田花子', '不明', '女')) is None  # an unreadable birth date
+    True
+    """
+
+    system: str
+    record_id: str
+    atena_no: str
+    subject: Subject
+
+    @classmethod
+    def of(cls, record: Record, subject: Subject | None = None) -> "Peer | None":
+        """The peer for a record; ``None`` for a deletion or a row whose subject is unusable.
+
+        A row without a usable number (empty, not 12 digits) is still a
+        peer: its person is known, and their number may be the one keyed
+        on another record of the batch. Its ``subject.number`` is then the
+        number as compacted (``''`` when empty).
+        """
+        if record.operation == "delete":
+            return None
+        if subject is None:
+            subject = peer_subject(record)
+            if subject is None:
+                return None
+        return cls(record.system, record.record_id, atena(record.atena_no), subject)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.system, self.record_id
+
+    @property
+    def label(self) -> str:
+        """How findings name the record: ``system/record_id`` (never a number)."""
+        return f"{self.system}/{self.record_id}"
+
+
+_NUMBER_ONLY = frozenset({Reason.NOT_LINKED, Reason.NUMBER_FORMAT})
+_PLACEHOLDER = "000000000000"  # 12 digits: lets parse_subject judge everything but the number
+
+
+def peer_subject(record: Record) -> Subject | None:
+    """The record's parsed values for the context rules, even when its number is unusable.
+
+    ``None`` when the name, birth date or sex cannot be read.
+
+    >>> peer_subject(Record('s', '1', '', '山田花子', 'S55.4.1', '女')).birth_date
+    datetime.date(1980, 4, 1)
+    >>> peer_subject(Record('s', '1', '', '山田花子', '不明', '女')) is None
+    True
+    """
+    parsed = parse_subject(record)
+    if isinstance(parsed, Subject):
+        return parsed
+    if not all(f.reason in _NUMBER_ONLY for f in parsed):
+        return None
+    from dataclasses import replace
+    parsed = parse_subject(replace(record, my_number=_PLACEHOLDER))
+    return parsed._replace(number=compact(record.my_number)) if isinstance(parsed, Subject) else None
+
+
+class IdentityLookup(Protocol):
+    """What the 4-item look-up needs of the registry: every resident born on a day, of a sex."""
+
+    def born(self, birth_date: dt.date, sex: int, /) -> Sequence[Resident]: ...
+
+
+class IdentityIndex:
+    """Residents by birth date and sex. Built by :func:`build_identity_index`.
+
+    Names are not part of the key on purpose: :func:`fitting` compares them
+    with :func:`guards.check.matches_person`, so the look-up accepts every
+    name form (former names, alias, whatever the name matching accepts).
+    A (birth date, sex) bucket holds a few dozen residents even in a
+    million-row registry.
+    """
+
+    __slots__ = ("_map",)
+
+    def __init__(self) -> None:
+        self._map: dict[tuple[dt.date, int], list[Resident]] = {}
+
+    def add(self, resident: Resident) -> None:
+        key = (resident.birth_date, resident.sex)
+        bucket = self._map.get(key)
+        if bucket is None:
+            self._map[key] = [resident]
+        else:
+            bucket.append(resident)
+
+    def born(self, birth_date: dt.date, sex: int, /) -> Sequence[Resident]:
+        return tuple(self._map.get((birth_date, sex), ()))
+
+    def __len__(self) -> int:
+        """Residents held (a repeated extract row counts each time)."""
+        return sum(len(b) for b in self._map.values())
+
+
+def build_identity_index(residents: Iterable[Resident],
+                         only: Iterable[tuple[dt.date, int]] | None = None) -> IdentityIndex:
+    """Index residents by birth date and sex; ``only`` keeps just those (birth date, sex) pairs.
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市')
+    >>> b = Resident('123456789018', '山田 太郎', dt.date(1975, 1, 2), 1, '高知市')
+    >>> len(build_identity_index([a, b])), len(build_identity_index([a, b], only=[(dt.date(1975, 1, 2), 1)]))
+    (2, 1)
+    """
+    index = IdentityIndex()
+    if only is None:
+        for resident in residents:
+            index.add(resident)
+        return index
+    wanted = set(only)
+    for resident in residents:
+        if (resident.birth_date, resident.sex) in wanted:
+            index.add(resident)
+    return index
+
+
+#: an index with nobody in it (a context without a registry look-up)
+NO_IDENTITIES = IdentityIndex()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a record is judged against besides its own registry entry.
+
+    ``batch`` and ``links`` may include the record itself (it is skipped by
+    its ``(system, record_id)``), so a caller can hand the same tuple to
+    every member of a batch or of a number.
+    """
+
+    batch: tuple[Peer, ...] = ()
+    links: tuple[Peer, ...] = ()
+    identities: IdentityLookup = field(default=NO_IDENTITIES, compare=False)
+
+
+def atena(value: str) -> str:
+    """An addressee number (宛名番号) as compared: normalised, leading zeros dropped from digits.
+
+    >>> atena('０００１２３'), atena(' 123 '), atena('A-0012'), atena('')
+    ('123', '123', 'A-0012', '')
+    """
+    text = normalize.text(value).replace(" ", "")
+    return (text.lstrip("0") or "0") if text.isdigit() else text
+
+
+def batch_key(record: Record) -> tuple[str, str] | None:
+    """The input sitting a record belongs to, ``(system, batch_id)``; ``None`` without a batch id.
+
+    >>> batch_key(Record('shoman', '1', '', '', '', '', batch_id=' B-01 '))
+    ('shoman', 'B-01')
+    >>> batch_key(Record('shoman', '1', '', '', '', '')) is None
+    True
+    """
+    batch_id = normalize.text(record.batch_id)
+    return (record.system, batch_id) if batch_id else None
+
+
+def link_key(record: Record) -> str | None:
+    """The number under which a record is linked: a valid number, compacted; else ``None``.
+
+    >>> link_key(Record('s', '1', '６２１４ ９８３２ ０２５７', '', '', ''))
+    '621498320257'
+    >>> link_key(Record('s', '1', '621498320258', '', '', '')) is None  # wrong check digit
+    True
+    """
+    if record.operation == "delete":
+        return None
+    number = compact(record.my_number)
+    return number if number and number_problem(number) is None else None
+
+
+# --------------------------------------------------------------------------
+# the 4-item look-up
+# --------------------------------------------------------------------------
+
+def fitting(subject: Subject, identities: IdentityLookup) -> tuple[Resident, ...]:
+    """Every resident the subject's name, birth date and sex fit (one per current number).
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市', previous_names=('佐藤 花子',))
+    >>> s = parse_subject(Record('s', '1', '123456789018', '佐藤花子', '1980-04-01', '2'))
+    >>> [r.my_number for r in fitting(s, build_identity_index([a, a]))]
+    ['621498320257']
+    """
+    found: dict[str, Resident] = {}
+    for resident in identities.born(subject.birth_date, subject.sex):
+        if resident.my_number not in found and matches_person(subject, resident):
+            found[resident.my_number] = resident
+    return tuple(found.values())
+
+
+def _address_fits(subject: Subject, resident: Resident, current_only: bool = False) -> bool:
+    """The record has an address and it is the resident's (current, or a former one)."""
+    if not subject.address:
+        return False
+    refused = {Reason.ADDRESS_MISMATCH, Reason.FORMER_ADDRESS} if current_only else {Reason.ADDRESS_MISMATCH}
+    return not any(f.reason in refused for f in identity_problems(subject, resident))
+
+
+def identify(subject: Subject, identities: IdentityLookup) -> Resident | None:
+    """The one resident the subject's 4 items identify, the address breaking a tie; else ``None``.
+
+    >>> a = Resident('621498320257', '田中 一郎', dt.date(1950, 3, 3), 1, '高知市朝倉1-1')
+    >>> b = Resident('123456789018', '田中 一郎', dt.date(1950, 3, 3), 1, '南国市大埇1-1')
+    >>> s = parse_subject(Record('s', '1', '999999999999', '田中一郎', 'S25.3.3', '男'))
+    >>> identify(s, build_identity_index([a])).address
+    '高知市朝倉1-1'
+    >>> identify(s, build_identity_index([a, b])) is None  # two fit, no address to tell them apart
+    True
+    >>> s = parse_subject(Record('s', '1', '999999999999', '田中一郎', 'S25.3.3', '男', '南国市大埇１－１'))
+    >>> identify(s, build_identity_index([a, b])).address
+    '南国市大埇1-1'
+    """
+    candidates = fitting(subject, identities)
+    if len(candidates) > 1:
+        candidates = tuple(r for r in candidates if _address_fits(subject, r))
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def suggest_number(record: Record | Subject, identities: IdentityLookup) -> str:
+    """The number of the one resident the record's 4 items identify, if it differs from the record's.
+
+    Empty when no resident fits, when two or more fit (and the address does
+    not leave exactly one), when the fitting resident's number is the
+    record's own, or when the row is unusable.
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市丸ノ内1-2-20')
+    >>> b = Resident('123456789018', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
+    >>> rec = Record('s', '1', '999999999999', '山田花子', '1980-04-01', '2')
+    >>> suggest_number(rec, build_identity_index([a]))
+    '621498320257'
+    >>> suggest_number(rec, build_identity_index([a, b]))  # two fit: nothing
+    ''
+    >>> from dataclasses import replace
+    >>> suggest_number(replace(rec, address='高知市本町１－１'), build_identity_index([a, b]))
+    '123456789018'
+    >>> suggest_number(replace(rec, my_number='6214 9832 0257'), build_identity_index([a]))
+    ''
+    """
+    subject = record if isinstance(record, Subject) else parse_subject(record)
+    if not isinstance(subject, Subject):
+        return ""
+    resident = identify(subject, identities)
+    if resident is None or resident.my_number == subject.number:
+        return ""
+    return resident.my_number
+
+
+# --------------------------------------------------------------------------
+# the record's date (for DECEASED / ERASED)
+# --------------------------------------------------------------------------
+
+_DATE_KEYS = ("更新日時", "updated_at")
+
+
+def record_date(record: Record) -> dt.date | None:
+    """The day the record was last updated: its ``更新日時`` / ``updated_at``; ``None`` if absent or unreadable.
+
+    The time of day is dropped; any date form :func:`guards.normalize.parse_date` reads is accepted.
+
+    >>> r = lambda value: Record('s', '1', '', '', '', '', payload={'更新日時': value})
+    >>> record_date(r('2023-04-03 09:15:00')), record_date(r('2023-04-03T09:15:00+09:00'))
+    (datetime.date(2023, 4, 3), datetime.date(2023, 4, 3))
+    >>> record_date(r('令和5年4月3日 9時15分')), record_date(r('20230403091500'))
+    (datetime.date(2023, 4, 3), datetime.date(2023, 4, 3))
+    >>> record_date(Record('s', '1', '', '', '', '', payload={'updated_at': '2023/4/3'}))
+    datetime.date(2023, 4, 3)
+    >>> record_date(r('不明')), record_date(Record('s', '1', '', '', '', ''))
+    (None, None)
+    """
+    payload = record.payload
+    raw = next((payload[k] for k in _DATE_KEYS if payload.get(k)), None)
+    if raw is None:  # a header written another way (full width, spaces, case)
+        raw = next((v for k, v in payload.items() if v and normalize.text(k).lower() in _DATE_KEYS), None)
+    if not raw:
+        return None
+    text = normalize.text(raw)
+    tries = [text, text.split(" ")[0], text.split("T")[0]]
+    if "日" in text:
+        tries.append(text[:text.index("日") + 1])
+    if len(text) > 8 and text[:8].isdigit():
+        tries.append(text[:8])
+    for value in tries:
+        try:
+            return normalize.parse_date(value, "updated_at")
+        except GuardError:
+            continue
+    return None
+
+
+# --------------------------------------------------------------------------
+# the rules
+# --------------------------------------------------------------------------
+
+def _registry_person(subject: Subject, registry: RegistryView) -> Resident | None:
+    """The registry person of the record's number (``None`` for an unknown or invalid number)."""
+    return registry.get(subject.number) if number_problem(subject.number) is None else None
+
+
+def _family_key(name: str) -> str:
+    """The family name: the normalised name up to its first space (``''`` without a space)."""
+    value = normalize.name(name)
+    return value.split(" ", 1)[0] if " " in value else ""
+
+
+def _family_member(record: Record, subject: Subject, resident: Resident, identities: IdentityLookup) -> bool:
+    """Whether the subject (who is not ``resident``) lives in ``resident``'s household."""
+    household = normalize.address(resident.address)
+    family = _family_key(resident.name)
+    if not household or not family:
+        return False
+    for other in fitting(subject, identities):
+        if (other.my_number != resident.my_number and normalize.address(other.address) == household
+                and _family_key(other.name) == family):
+            return True
+    own_family = _family_key(record.name)
+    same_family = own_family == family if own_family else normalize.name(record.name).startswith(family)
+    return (same_family and (subject.birth_date, subject.sex) != (resident.birth_date, resident.sex)
+            and _address_fits(subject, resident, current_only=True))
+
+
+def _holder(subject: Subject, resident: Resident | None) -> bool:
+    """The record agrees with the number's registry person in full (identity and address)."""
+    return (resident is not None and matches_person(subject, resident)
+            and not any(f.reason.severity >= Severity.HOLD for f in identity_problems(subject, resident)))
+
+
+def _same_person(own: Subject, own_atena: str, other: Peer, resident: Resident | None,
+                 identities: IdentityLookup) -> bool:
+    if own_atena and other.atena_no:
+        return own_atena == other.atena_no
+    if resident is not None:
+        mine, theirs = matches_person(own, resident), matches_person(other.subject, resident)
+        if mine or theirs:
+            return mine == theirs
+    if (own.birth_date, own.sex) != (other.subject.birth_date, other.subject.sex):
+        return False
+    if own.name_key == other.subject.name_key:
+        return True
+    mine = {r.my_number for r in fitting(own, identities)}
+    return any(r.my_number in mine for r in fitting(other.subject, identities))
+
+
+def _named(labels: Iterable[str]) -> str:
+    names = sorted(set(labels))
+    shown = ",".join(names[:MAX_NAMED])
+    return shown + (f",+{len(names) - MAX_NAMED}" if len(names) > MAX_NAMED else "")
+
+
+def context_findings(record: Record, subject: Subject, registry: RegistryView,
+                     context: Context) -> list[Finding]:
+    """The findings the context adds for a usable record: FAMILY_NUMBER, BATCH_SWAP, SHARED_NUMBER.
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
+    >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
+    >>> swapped = Record('s', 'R-1', a.my_number, '鈴木 次郎', '1990-05-05', '1', batch_id='B')
+    >>> hers = Record('s', 'R-2', a.my_number, '山田 花子', '1980-04-01', '2', batch_id='B')
+    >>> batch = (Peer.of(swapped), Peer.of(hers))
+    >>> context_findings(swapped, parse_subject(swapped), index_by_number([a, b]), Context(batch=batch))
+    [Finding(reason=<Reason.BATCH_SWAP: 'BATCH_SWAP'>, detail='R-2')]
+    >>> context_findings(hers, parse_subject(hers), index_by_number([a, b]), Context(batch=batch, links=batch))
+    []
+    """
+    own_key = (record.system, record.record_id)
+    resident = _registry_person(subject, registry)
+    findings: list[Finding] = []
+    if resident is not None and not matches_person(subject, resident):
+        if _family_member(record, subject, resident, context.identities):
+            findings.append(Finding(Reason.FAMILY_NUMBER))
+        owners = [p.record_id for p in context.batch
+                  if p.key != own_key and matches_person(p.subject, resident)]
+        if owners:
+            findings.append(Finding(Reason.BATCH_SWAP, _named(owners)))
+    if context.links:
+        own_atena = atena(record.atena_no)
+        others = [p for p in context.links
+                  if p.key != own_key and p.subject.number == subject.number
+                  and not _same_person(subject, own_atena, p, resident, context.identities)]
+        if others and not (_holder(subject, resident) and not any(_holder(p.subject, resident) for p in others)):
+            findings.append(Finding(Reason.SHARED_NUMBER, _named(p.label for p in others)))
+    return findings
+
+
+_STATUS_CODES = (Reason.DECEASED, Reason.ERASED)
+
+
+def check_in_context(record: Record, registry: RegistryView, context: Context = Context(), *,
+                     verdict: Verdict | None = None, subject: Subject | None = None) -> Verdict:
+    """:func:`guards.check`, plus every finding the context adds, the date rule and a suggestion.
+
+    ``verdict`` and ``subject`` are caches: a caller that already has
+    ``check(record, registry)`` or ``parse_subject(record)`` passes them.
+    A record the basic check finds unusable (INVALID), and a deletion, are
+    returned as they are. Findings keep :func:`guards.check`'s order, the
+    context's follow; the most severe decides the outcome.
+
+    >>> hanako = Resident('621498320257', '山田 花子', dt.date(1930, 4, 1), 2, '高知市',
+    ...                   status='死亡', status_date=dt.date(2023, 6, 1))
+    >>> rec = Record('s', '1', hanako.my_number, '山田花子', '1930-04-01', '2',
+    ...              payload={'更新日時': '2023-05-31 17:00:00'})
+    >>> check_in_context(rec, index_by_number([hanako])).outcome.value  # updated before the death
+    'PASS'
+    >>> from dataclasses import replace
+    >>> check_in_context(replace(rec, payload={'更新日時': '2023-06-01 09:00'}),
+    ...                  index_by_number([hanako])).reason_codes
+    'DECEASED'
+    """
+    if verdict is None:
+        verdict = check(record, registry)
+    if verdict.outcome is Outcome.INVALID or record.operation == "delete":
+        return verdict
+    held = verdict.outcome is Outcome.HOLD
+    if not held and not context.links:
+        return verdict
+    if subject is None:
+        parsed = parse_subject(record)
+        if not isinstance(parsed, Subject):  # pragma: no cover - check() would have said INVALID
+            return verdict
+        subject = parsed
+    findings = list(verdict.findings)
+    if any(f.reason in _STATUS_CODES for f in findings):
+        resident = registry.get(subject.number)
+        day = record_date(record)
+        if (resident is not None and resident.status_date is not None and day is not None
+                and day < resident.status_date and matches_person(subject, resident)):
+            findings = [f for f in findings if f.reason not in _STATUS_CODES]
+    findings.extend(context_findings(record, subject, registry, context))
+    suggested = verdict.suggested_my_number
+    result = Verdict.of(findings, suggested)
+    if result.outcome is Outcome.HOLD and not suggested:
+        suggested = suggest_number(subject, context.identities)
+        if suggested:
+            result = Verdict.of(findings, suggested)
+    return result
+
+
+def affected_keys(record: Record, context: Context) -> set[tuple[str, str]]:
+    """The other records whose verdict may change when this one arrives or changes (for the stream).
+
+    Its batch peers (a held one may become a BATCH_SWAP) and the other
+    records of its number (SHARED_NUMBER, both ways).
+
+    >>> p = Peer.of(Record('s', '2', '621498320257', '山田花子', '1980-04-01', '2'))
+    >>> sorted(affected_keys(Record('s', '1', '', '', '', ''), Context(batch=(p,), links=(p,))))
+    [('s', '2')]
+    """
+    own = (record.system, record.record_id)
+    return {p.key for p in (*context.batch, *context.links) if p.key != own}
+
+
+# --------------------------------------------------------------------------
+# a whole set of records at once (the batch inspection)
+# --------------------------------------------------------------------------
+
+def check_all(records: Sequence[Record], registry: RegistryView,
+              identities: IdentityLookup = NO_IDENTITIES) -> list[Verdict]:
+    """Every record checked in the context of all the others, in input order.
+
+    The same verdicts as :func:`check_in_context` with, for each record, a
+    context of every other record of its batch and of its number
+    (:func:`full_contexts` builds those plainly; a test compares the two),
+    at the cost of one pass plus work only where it can matter:
+
+    - batches and numbers are indexed once, by :func:`batch_key` and
+      :func:`link_key`; where a ``(system, record_id)`` occurs more than
+      once, its last row is the one the others see (the newest event wins);
+    - a record gets its batch only if it is held and is not its number's
+      registry person (the only case the batch rules look at: a record
+      that is not that person is always held by :func:`guards.check`),
+      and only the peers born on that person's birth date, of that sex
+      (no other peer can be that person);
+    - a number's links only if its records do not all carry one and the
+      same ``atena_no`` (equal addressee numbers are the same person, which
+      the rule never counts).
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
+    >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
+    >>> records = [Record('s', 'R-1', a.my_number, '鈴木 次郎', '1990-05-05', '1', batch_id='B'),
+    ...            Record('s', 'R-2', b.my_number, '山田 花子', '1980-04-01', '2', batch_id='B')]
+    >>> [(str(v.findings[-1]), v.suggested_my_number == s.my_number)
+    ...  for v, s in zip(check_all(records, index_by_number([a, b]), build_identity_index([a, b])), (b, a))]
+    [('BATCH_SWAP(R-2)', True), ('BATCH_SWAP(R-1)', True)]
+    """
+    records = list(records)
+    basic = [check(r, registry) for r in records]
+    bkeys, lkeys = _keys(records, basic)
+    batches, numbers = _groups(records, bkeys, lkeys)
+    subjects: dict[int, Subject] = {}
+
+    def subject_of(i: int) -> Subject | None:
+        subject = subjects.get(i)
+        if subject is None:
+            subject = peer_subject(records[i])
+            if subject is not None:
+                subjects[i] = subject
+        return subject
+
+    def other_person(i: int) -> Resident | None:
+        # the number's registry person, for a held usable record that is not that person
+        if basic[i].outcome is not Outcome.HOLD or lkeys[i] is None:
+            return None
+        subject = subject_of(i)
+        resident = _registry_person(subject, registry) if subject is not None else None
+        return resident if resident is not None and not matches_person(subject, resident) else None
+
+    born: dict[int, tuple[dt.date, int] | None] = {}
+
+    def born_of(i: int) -> tuple[dt.date, int] | None:
+        # birth date and sex alone, cheaper than a whole subject; None when unreadable
+        if i not in born:
+            record = records[i]
+            try:
+                born[i] = (normalize.parse_date(record.birth_date, "birth_date"), normalize.parse_sex(record.sex))
+            except GuardError:
+                born[i] = None
+        return born[i]
+
+    def peers(members: Iterable[int]) -> tuple[Peer, ...]:
+        out = (Peer.of(records[i], subject) for i in members if (subject := subject_of(i)) is not None)
+        return tuple(p for p in out if p is not None)
+
+    # the batch rules only look for peers who are the number's registry person:
+    # the others (another birth date or sex) are left out of the context
+    batch_of: dict[int, tuple[Peer, ...]] = {}
+    for i in range(len(records)):
+        members = batches.get(bkeys[i]) if bkeys[i] is not None else None
+        if not members or len(members) < 2:
+            continue
+        resident = other_person(i)
+        if resident is not None:
+            person = (resident.birth_date, resident.sex)
+            batch_of[i] = peers(m for m in members if m != i and born_of(m) in (person, None))
+    link_peers = {key: peers(members) for key, members in numbers.items()
+                  if len(members) > 1 and not _one_atena(records, members)}
+
+    verdicts = []
+    empty = Context(identities=identities)
+    for i, record in enumerate(records):
+        verdict = basic[i]
+        if verdict.outcome is Outcome.INVALID or record.operation == "delete":
+            verdicts.append(verdict)
+            continue
+        batch = batch_of.get(i, ())
+        links = link_peers.get(lkeys[i], ()) if lkeys[i] is not None else ()
+        context = Context(batch, links, identities) if batch or links else empty
+        verdicts.append(check_in_context(record, registry, context, verdict=verdict, subject=subjects.get(i)))
+    return verdicts
+
+
+def _keys(records: list[Record], basic: list[Verdict]) -> tuple[list, list]:
+    """Each row's :func:`batch_key` and :func:`link_key`, read off the basic verdict where it tells.
+
+    A usable row (not INVALID) has a 12-digit number; it is valid unless
+    the check found ``CHECK_DIGIT``. A row INVALID only for its number is
+    still in its batch.
+    """
+    bkeys: list[tuple[str, str] | None] = []
+    lkeys: list[str | None] = []
+    for record, verdict in zip(records, basic):
+        bkey = lkey = None
+        if record.operation != "delete":
+            if verdict.outcome is not Outcome.INVALID:
+                bkey = batch_key(record)
+                if all(f.reason is not Reason.CHECK_DIGIT for f in verdict.findings):
+                    lkey = _compact(record.my_number)
+            elif all(f.reason in _NUMBER_ONLY for f in verdict.findings):
+                bkey = batch_key(record)
+        bkeys.append(bkey)
+        lkeys.append(lkey)
+    return bkeys, lkeys
+
+
+def _compact(raw: str) -> str:
+    """:func:`guards.number.compact`, without its Unicode work for plain ASCII spaced or hyphenated input."""
+    if raw.isascii():
+        plain = raw.replace(" ", "").replace("-", "")
+        if len(plain) == 12 and plain.isdigit():
+            return plain
+    return compact(raw)
+
+
+def _groups(records: list[Record], bkeys: list, lkeys: list) -> tuple[dict, dict]:
+    """Row indexes by batch and by number: the last row of each ``(system, record_id)``."""
+    latest: dict[tuple[str, str], int] = {}
+    for i, record in enumerate(records):
+        latest[(record.system, record.record_id)] = i
+    batches: dict[tuple[str, str], list[int]] = defaultdict(list)
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for i in sorted(latest.values()):
+        if bkeys[i] is not None:
+            batches[bkeys[i]].append(i)
+        if lkeys[i] is not None:
+            numbers[lkeys[i]].append(i)
+    return batches, numbers
+
+
+def _one_atena(records: list[Record], members: list[int]) -> bool:
+    first = atena(records[members[0]].atena_no)
+    return bool(first) and all(atena(records[i].atena_no) == first for i in members[1:])
+
+
+def full_contexts(records: Sequence[Record], identities: IdentityLookup = NO_IDENTITIES) -> Iterator[Context]:
+    """For each record, the plain context :func:`check_all` stands for: every usable
+    record of its batch and of its number (the last row of each ``(system, record_id)``),
+    nothing left out. The reference the tests compare :func:`check_all` with, and
+    what a stream holds once it has seen the same records.
+
+    >>> records = [Record('s', '1', '621498320257', '山田花子', '1980-04-01', '2', batch_id='B'),
+    ...            Record('s', '2', '', '山田太郎', '1975-01-02', '1', batch_id='B'),
+    ...            Record('t', '1', '6214-9832-0257', '山田花子', '1980-04-01', '2')]
+    >>> [([p.label for p in c.batch], [p.label for p in c.links]) for c in full_contexts(records)]
+    [(['s/1', 's/2'], ['s/1', 't/1']), (['s/1', 's/2'], []), ([], ['s/1', 't/1'])]
+    """
+    records = list(records)
+    latest: dict[tuple[str, str], int] = {}
+    for i, record in enumerate(records):
+        latest[(record.system, record.record_id)] = i
+    by_batch: dict[tuple[str, str], list[Peer]] = defaultdict(list)
+    by_number: dict[str, list[Peer]] = defaultdict(list)
+    for i in sorted(latest.values()):
+        peer = Peer.of(records[i])
+        if peer is None:
+            continue
+        if (bkey := batch_key(records[i])) is not None:
+            by_batch[bkey].append(peer)
+        if (lkey := link_key(records[i])) is not None:
+            by_number[lkey].append(peer)
+    for record in records:
+        bkey, lkey = batch_key(record), link_key(record)
+        yield Context(tuple(by_batch[bkey]) if bkey in by_batch else (),
+                      tuple(by_number[lkey]) if lkey in by_number else (), identities)
