@@ -49,7 +49,7 @@ import random
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -86,16 +86,18 @@ CAUSES: tuple[str, ...] = (
     "transposition",       # two adjacent digits swapped
     "batch_swap",          # the number of another record's subject in the same input batch
     "family_number",       # the number of a member of the subject's household
-    "same_name_stranger",  # the number of a same-name, same-birth-date, same-sex resident elsewhere
+    "same_name_stranger",  # the number of a same-name (or same-reading), same-birth-date, same-sex resident elsewhere
     "not_in_registry",     # a valid number nobody in the registry holds
     "superseded_number",   # the subject's former number (a number change)
     "deceased",            # the subject died before the record was updated
     "shared_number",       # the number is linked to another (unrelated) person in another process
 )
 
-#: The reason code each cause should produce. A typo or transposition that
-#: happens to keep a valid check digit expects ``NOT_IN_REGISTRY`` instead
-#: (the label of each record says which).
+#: The reason code each cause should produce. The label of each record says
+#: which it expects: a typo or transposition that happens to keep a valid
+#: check digit expects ``NOT_IN_REGISTRY``; a same-reading stranger (same
+#: kana, birth date and sex, another kanji: 斎藤/斉藤, 明/昭) expects
+#: ``IDENTITY_MISMATCH``, a same-name one only differs by the address.
 EXPECTED_REASON: dict[str, str] = {
     "typo": "CHECK_DIGIT",
     "transposition": "CHECK_DIGIT",
@@ -120,6 +122,7 @@ VARIANTS: dict[str, str] = {
     "space_none": "name without a space between family and given name",
     "date_slash": "birth date as 1980/4/1 or 1980/04/01",
     "date_compact": "birth date as 19800401",
+    "date_kanji": "birth date as 1980年4月1日",
     "date_era_long": "birth date as 昭和55年4月1日",
     "date_era_short": "birth date as S55.4.1",
     "date_era_gannen": "birth date in an era's first year (平成元年, 令和元年, H1, R1)",
@@ -132,6 +135,8 @@ VARIANTS: dict[str, str] = {
     "address_hyphen": "一丁目2番20号 written 1-2-20 (or 1丁目2-20)",
     "address_fullwidth": "address numbers in full-width digits (１－２－２０)",
     "address_space": "a space inside the address",
+    "address_banchi": "a 番地 address without the word 番地 (朝倉甲1234番地 → 朝倉甲1234)",
+    "address_no_building": "the building and room left off (…2番20号　ハイツ高知101号室 → …2番20号)",
     "address_empty": "no address in the record",
     "former_name": "a former name (旧氏名: maiden name)",
     "former_address": "a former address (旧住所: before a move)",
@@ -144,9 +149,10 @@ VARIANTS: dict[str, str] = {
     "atena_empty": "no 宛名番号 (atena_no) in the record",
     "number_spaced": "My Number with spaces or hyphens between the groups",
     "number_fullwidth": "My Number in full-width digits",
+    "combined": "two or three of the formatting variants at once, in different fields",
     "family_in_batch": "household members' own records keyed in the same batch",
     "twins": "twins' own records (same birth date, household, family name) in the same batch",
-    "same_name_pair": "a resident who has a same-name, same-birth-date namesake elsewhere (own number)",
+    "same_name_pair": "a resident with a same-name (or same-reading), same-birth-date namesake elsewhere (own number)",
     "batch_partner": "the record whose subject's number a batch swap carries (itself correct)",
     "shared_partner": "the record whose number a shared-number error carries, in another process (itself correct)",
 }
@@ -160,11 +166,12 @@ ERROR_VARIANTS: tuple[str, ...] = ("date_era_long", "date_era_short", "date_slas
 _VARIANT_SHARE: dict[str, float] = {
     "kanji_variant": 0.025, "kana_hiragana": 0.01, "kana_halfwidth": 0.015, "kana_small_large": 0.01,
     "kana_spaces": 0.008, "kana_empty": 0.015, "space_width": 0.02, "space_none": 0.02,
-    "date_slash": 0.02, "date_compact": 0.01, "date_era_long": 0.03, "date_era_short": 0.015,
+    "date_slash": 0.02, "date_compact": 0.01, "date_kanji": 0.005, "date_era_long": 0.03, "date_era_short": 0.015,
     "date_era_gannen": 0.005, "date_era_boundary": 0.002, "date_fullwidth": 0.005,
     "sex_kanji": 0.02, "sex_letter": 0.01,
     "address_no_prefecture": 0.01, "address_numerals": 0.01, "address_hyphen": 0.015,
-    "address_fullwidth": 0.01, "address_space": 0.005, "address_empty": 0.03,
+    "address_fullwidth": 0.01, "address_space": 0.005, "address_banchi": 0.005, "address_no_building": 0.005,
+    "address_empty": 0.03, "combined": 0.03,
     "former_name": 0.012, "former_address": 0.012, "alias_name": 0.005, "alphabet_case": 0.003,
     "alphabet_order": 0.003, "moved_out": 0.005, "before_death": 0.005, "before_erasure": 0.001,
     "atena_empty": 0.02, "number_spaced": 0.02, "number_fullwidth": 0.005,
@@ -314,6 +321,14 @@ _OUTSIDE: tuple[str, ...] = (
     "大阪府大阪市北区梅田一丁目{0}番{1}号", "東京都世田谷区太子堂四丁目{0}番{1}号",
 )
 _KANJI_DIGITS = "〇一二三四五六七八九"
+_BUILDING_NAMES = ("高知", "はりまや", "桜", "南", "中央", "グリーン", "サンシャイン")
+_BUILDING = re.compile(r"^(?P<base>.+?(?:号|番地))[ 　]?(?P<building>(?:ハイツ|コーポ|メゾン|レジデンス).+号室)$")
+_BANCHI = re.compile(r"^(?P<base>.+?\d+)番地$")
+# same reading, different name (never 異体字 of each other: 斎 and 斉 are different characters)
+_SAME_READING: dict[str, tuple[str, ...]] = {
+    "斎藤": ("斉藤",), "齋藤": ("斉藤",), "斉藤": ("斎藤", "齋藤"), "明": ("昭", "章"), "昭": ("明", "章"),
+    "章": ("明", "昭"), "京子": ("恭子",), "恭子": ("京子",), "裕子": ("優子",), "優子": ("裕子",),
+}
 _CHOME = re.compile(r"^(?P<pref>高知県)?(?P<place>.+?)(?P<chome>[一二三四五六七八九十]+)丁目(?P<ban>\d+)番(?P<go>\d+)号$")
 _FULL_WIDTH = str.maketrans("0123456789-", "０１２３４５６７８９－")
 _KANA = re.compile("[\u3041-\u309f\u30a0-\u30ff]")
@@ -323,6 +338,15 @@ _LAST_BIRTH = dt.date(2024, 12, 31)
 #: Birth dates on era boundaries; the registry always holds a few residents born on each.
 ERA_BOUNDARY_DATES: tuple[dt.date, ...] = (dt.date(1989, 1, 7), dt.date(1989, 1, 8), dt.date(2019, 4, 30),
                                            dt.date(2019, 5, 1))
+
+
+def _folded(name: str) -> str:
+    """A name with every 異体字 of :data:`VARIANT_GROUPS` as its group's last (common) form.
+
+    >>> _folded('齋藤　花子') == _folded('斎藤 花子'), _folded('斎藤') == _folded('斉藤')
+    (True, False)
+    """
+    return "".join(_GROUP_OF[c][-1] if c in _GROUP_OF else c for c in name.replace("　", "").replace(" ", ""))
 
 
 def _kanji_number(n: int) -> str:
@@ -392,6 +416,8 @@ class _Person:
     foreign: bool = False
     alias: str = ""
     twin: int = -1  # index of the twin
+    generation: int = 0  # within the household: 0 the eldest couple, 1 their children, 2 grandchildren
+    child: bool = False  # born into the household (siblings are children of one generation)
     status: str = "住民"
     status_date: dt.date | None = None
     previous_names: tuple[str, ...] = ()
@@ -433,8 +459,9 @@ class _RegistryBuilder:
                         f"{rng.randint(1, 40)}番{rng.randint(1, 60)}号")
             else:
                 text = f"{city}{rng.choice(banchi_towns)}{rng.randint(1, 4999)}番地"
-            if attempt > 6:
-                text += f"　ハイツ{rng.randint(1, 9)}0{rng.randint(1, 9)}号室"
+            if attempt > 6 or rng.random() < 0.12:  # a flat: the building and the room
+                building = rng.choice(("ハイツ", "コーポ", "メゾン", "レジデンス"))
+                text += f"{rng.choice(('　', ' ', ''))}{building}{rng.choice(_BUILDING_NAMES)}{rng.randint(1, 9)}0{rng.randint(1, 9)}号室"
             if rng.random() < 0.3:
                 text = _PREFECTURE + text
             if text not in self.addresses:
@@ -491,18 +518,20 @@ class _RegistryBuilder:
         elif kind < 0.82:
             husband = self.person(family, 1, _birth(rng, 1955, 1996), address, space)
             wife = self.wife(family, husband.birth, address, space)
-            self.children(family, wife.birth, address, space, rng.randint(1, 3), [husband.given, wife.given])
+            self.children(family, wife.birth, address, space, rng.randint(1, 3), [husband.given, wife.given], 1)
         elif kind < 0.90:
             parent = self.person(family, rng.choice((1, 2, 2, 2)), _birth(rng, 1965, 1998), address, space)
-            self.children(family, parent.birth, address, space, rng.randint(1, 3), [parent.given])
+            self.children(family, parent.birth, address, space, rng.randint(1, 3), [parent.given], 1)
         else:
             grandfather = self.person(family, 1, _birth(rng, 1930, 1952), address, space)
             grandmother = self.wife(family, grandfather.birth, address, space)
             son = self.person(family, 1, _birth(rng, grandmother.birth.year + 22, grandmother.birth.year + 36),
                               address, space, [grandfather.given])
+            son.generation, son.child = 1, True
             daughter_in_law = self.wife(family, son.birth, address, space)
+            daughter_in_law.generation = 1
             self.children(family, daughter_in_law.birth, address, space, rng.randint(0, 3),
-                          [grandfather.given, grandmother.given, son.given, daughter_in_law.given])
+                          [grandfather.given, grandmother.given, son.given, daughter_in_law.given], 2)
 
     def wife(self, family: tuple[str, str], husband_birth: dt.date, address: str, space: str) -> _Person:
         rng = self.rng
@@ -515,7 +544,7 @@ class _RegistryBuilder:
         return wife
 
     def children(self, family: tuple[str, str], mother_birth: dt.date, address: str, space: str, count: int,
-                 elders: list[str]) -> None:
+                 elders: list[str], generation: int) -> None:
         names = list(elders)
         first = mother_birth.year + 22
         for _ in range(count):
@@ -523,9 +552,11 @@ class _RegistryBuilder:
             if birth.year > 2024:
                 return
             child = self.person(family, self.rng.choice((1, 2)), birth, address, space, names)
+            child.generation, child.child = generation, True
             names.append(child.given)
             if self.rng.random() < 0.04:  # twins
                 twin = self.person(family, self.rng.choice((1, 2)), birth, address, space, names)
+                twin.generation, twin.child = generation, True
                 names.append(twin.given)
                 child.twin, twin.twin = twin.index, child.index
             first = birth.year + 1
@@ -541,7 +572,7 @@ class _RegistryBuilder:
             alias_given = self.given(sex, person.birth)
             person.alias = f"{alias_family[0]}　{alias_given[0]}"
         if rng.random() < 0.3:  # a spouse of the same family name
-            spouse = next(f for f in _FOREIGN if f[4] != sex)
+            spouse = rng.choice([f for f in _FOREIGN if f[4] != sex])
             partner = self.person((family, family_kana), spouse[4], _birth(rng, person.birth.year - 4,
                                                                              person.birth.year + 4),
                                   address, " ", given=(spouse[1], spouse[3]))
@@ -581,12 +612,24 @@ class _RegistryBuilder:
         for person in self._choose(living, round(len(people) * 0.06)):  # moved within the prefecture
             person.previous_addresses = (self.address(),)
         # namesakes: same name, birth date and sex, alone at another address
+        readings = max(2, strangers * 2 // 5)
         living = [p for p in people if p.status == "住民" and not p.foreign]
-        for original in self._choose(living, strangers):
+        for original in self._choose(living, strangers - readings):
             self.households += 1
-            stranger = self.person((original.family, original.family_kana), original.sex, original.birth,
-                                   self.address(), original.space, given=(original.given, original.given_kana))
-            stranger.space = original.space
+            self.person((original.family, original.family_kana), original.sex, original.birth, self.address(),
+                        original.space, given=(original.given, original.given_kana))
+        # same reading, other kanji (斎藤/斉藤, 明/昭/章 …): what a look-up by kana and birth date confuses
+        living = [p for p in people if p.status == "住民" and not p.foreign
+                  and (p.given in _SAME_READING or p.family in _SAME_READING)]
+        for original in self._choose(living, readings):
+            family, given = original.family, original.given
+            if family in _SAME_READING and (given not in _SAME_READING or rng.random() < 0.5):
+                family = rng.choice(_SAME_READING[family])
+            else:
+                given = rng.choice(_SAME_READING[given])
+            self.households += 1
+            self.person((family, original.family_kana), original.sex, original.birth, self.address(),
+                        original.space, given=(given, original.given_kana))
         return people
 
     def _choose(self, pool: list[_Person], count: int) -> list[_Person]:
@@ -646,7 +689,6 @@ class Corpus:
     labels: list[Label]
     styles: dict[str, FileStyle]  # system -> file style
     households: list[int]  # resident index -> household id
-    atena: dict[str, str] = field(default_factory=dict)  # atena_no -> current number of that resident
 
     def label_of(self) -> dict[tuple[str, str], Label]:
         return {(label.system, label.record_id): label for label in self.labels}
@@ -740,6 +782,8 @@ class _Pools:
                                                    or dt.date(2019, 5, 1) <= p.birth <= dt.date(2019, 12, 31))]
         self.boundary = [p.index for p in living if p.birth in ERA_BOUNDARY_DATES]
         self.chome = [p.index for p in living if _CHOME.match(p.address)]
+        self.banchi = [p.index for p in living if _BANCHI.match(p.address)]
+        self.building = [p.index for p in living if _BUILDING.match(p.address)]
         self.former_name = [p.index for p in living if p.previous_names]
         self.former_address = [p.index for p in living if p.previous_addresses]
         self.foreign = [p.index for p in living if p.foreign]
@@ -756,7 +800,15 @@ class _Pools:
         self.namesakes = [(group[0], group[1]) for group in keys.values()
                           if len(group) == 2 and all(people[i].status == "住民" for i in group)
                           and people[group[0]].address != people[group[1]].address]
-        self.has_namesake = {i for pair in self.namesakes for i in pair} | {
+        readings: dict[tuple[str, dt.date, int], list[int]] = {}
+        for p in people:
+            readings.setdefault((p.kana.replace("　", "").replace(" ", ""), p.birth, p.sex), []).append(p.index)
+        #: same kana, birth date and sex, another name (kanji) and address
+        self.same_reading = [(group[0], group[1]) for group in readings.values()
+                             if len(group) == 2 and all(people[i].status == "住民" for i in group)
+                             and people[group[0]].address != people[group[1]].address
+                             and _folded(people[group[0]].name) != _folded(people[group[1]].name)]
+        self.has_namesake = {i for pair in (*self.namesakes, *self.same_reading) for i in pair} | {
             i for group in keys.values() if len(group) > 1 for i in group}
 
 
@@ -768,6 +820,7 @@ class _CorpusBuilder:
         self.numbers = registry_numbers  # every current and former number (and the invented ones)
         self.units: list[list[_Draft]] = []
         self.used: dict[int, set[str]] = {}  # subject -> systems it already has a record in
+        self.swaps = 0
 
     # -- placing units into systems --
 
@@ -850,7 +903,10 @@ class _CorpusBuilder:
                 return False
             draft.birth_date = text
         elif variant == "sex_kanji":
-            draft.sex = "男女"[p.sex - 1]
+            if rng.random() < 0.3:
+                draft.sex, detail = ("男性", "女性")[p.sex - 1], "男性/女性"
+            else:
+                draft.sex = "男女"[p.sex - 1]
         elif variant == "sex_letter":
             draft.sex = "MF"[p.sex - 1]
         elif variant.startswith("address_"):
@@ -924,7 +980,8 @@ class _CorpusBuilder:
             "kanji_variant": pools.kanji, "kana_small_large": pools.small_kana, "space_none": pools.native,
             "date_era_gannen": pools.gannen, "date_era_boundary": pools.boundary,
             "address_no_prefecture": pools.chome, "address_numerals": pools.chome, "address_hyphen": pools.chome,
-            "address_fullwidth": pools.chome, "address_space": pools.chome, "former_name": pools.former_name,
+            "address_fullwidth": pools.chome, "address_space": pools.chome, "address_banchi": pools.banchi,
+            "address_no_building": pools.building, "former_name": pools.former_name,
             "former_address": pools.former_address, "alias_name": pools.alias, "alphabet_case": pools.foreign,
             "alphabet_order": pools.foreign, "moved_out": pools.moved_out, "before_death": pools.before_death,
             "before_erasure": pools.before_erasure,
@@ -965,16 +1022,21 @@ class _CorpusBuilder:
             return made
         if variant == "same_name_pair":
             attempts = 0
-            while made < count and attempts < count * 20 and self.pools.namesakes:
+            pairs = [*self.pools.namesakes, *self.pools.same_reading]
+            while made < count and attempts < count * 20 and pairs:
                 attempts += 1
-                for i in rng.choice(self.pools.namesakes):
+                pair = rng.choice(pairs)
+                for i in pair:
                     if self._clashes([i]):
                         continue
                     draft = self.plain(i)
                     self.apply(draft, variant)
+                    draft.detail = "same reading" if pair in self.pools.same_reading else "same name"
                     if self.place([draft]):
                         made += 1
             return made
+        if variant == "combined":
+            return self._combined(count)
         pool = self.pool_for(variant)
         if variant == "kana_hiragana" or variant == "kana_halfwidth":
             # half of them about residents whose given name itself is written in kana
@@ -995,6 +1057,29 @@ class _CorpusBuilder:
                 made += 1
         return made
 
+    def _combined(self, count: int) -> int:
+        """Records with two or three formatting variants, each in another field."""
+        rng = self.rng
+        made = attempts = 0
+        while made < count and attempts < count * 30:
+            attempts += 1
+            subject = rng.choice(self.pools.living)
+            if self._clashes([subject]):
+                continue
+            draft = self.plain(subject)
+            fields = rng.sample(list(_COMBINABLE), rng.choice((2, 3, 3)))
+            applied = []
+            for field_name in sorted(fields, key=list(_COMBINABLE).index):  # kana before the name's spaces
+                variant = rng.choice(_COMBINABLE[field_name])
+                if self.apply(draft, variant):
+                    applied.append(variant)
+            if len(applied) < 2:
+                continue
+            draft.variant, draft.detail = "combined", "+".join(applied)
+            if self.place([draft]):
+                made += 1
+        return made
+
     def _clashes(self, subjects: Sequence[int]) -> bool:
         """No process is left where none of ``subjects`` has a record yet."""
         return not self.fits(subjects)
@@ -1006,7 +1091,7 @@ class _CorpusBuilder:
         rng = self.rng
         pools = self.pools
         pool = {"family_number": [i for members in pools.households for i in members],
-                "same_name_stranger": [i for pair in pools.namesakes for i in pair],
+                "same_name_stranger": [i for pair in (*pools.namesakes, *pools.same_reading) for i in pair],
                 "superseded_number": pools.renumbered, "deceased": pools.deceased}.get(cause, pools.living)
         if not pool:
             return False
@@ -1055,8 +1140,15 @@ class _CorpusBuilder:
             draft.my_number = relative.my_number
             draft.detail = _relation(person, relative)
         elif cause == "same_name_stranger":
-            pair = next(pair for pair in pools.namesakes if subject in pair)
-            draft.my_number = self.people[pair[0] if pair[1] == subject else pair[1]].my_number
+            pair = next((pair for pair in pools.namesakes if subject in pair), None)
+            if pair is None:  # same reading, other kanji: the name tells them apart
+                pair = next(pair for pair in pools.same_reading if subject in pair)
+                draft.expected = "IDENTITY_MISMATCH"
+            stranger = self.people[pair[0] if pair[1] == subject else pair[1]]
+            draft.my_number = stranger.my_number
+            draft.detail = ("same name" if _folded(stranger.name) == _folded(person.name)
+                            else f"same reading: {person.name.replace(person.space, ' ')} / "
+                                 f"{stranger.name.replace(stranger.space, ' ')}")
         if cause in ("batch_swap", "shared_number"):
             return self._with_partner(draft, cause)
         self._format_error(draft)
@@ -1078,7 +1170,7 @@ class _CorpusBuilder:
         partner = self.plain(other)
         draft.my_number = partner_person.my_number
         draft.other = partner
-        mutual = cause == "batch_swap" and rng.random() < 0.25
+        mutual = cause == "batch_swap" and self.swaps % 4 == 3  # one in four: both records swapped
         if mutual:
             partner.cause, partner.expected, partner.source = cause, EXPECTED_REASON[cause], draft.source
             partner.my_number = person.my_number
@@ -1091,6 +1183,7 @@ class _CorpusBuilder:
         if cause == "batch_swap":
             if not self.place([draft, partner]):
                 return False
+            self.swaps += 1
         else:
             if not self.place([partner]):
                 return False
@@ -1112,13 +1205,26 @@ class _CorpusBuilder:
 
 
 _CITY_NAMES = tuple(city for city, _, _, _ in _PLACES)
+# the variants "combined" draws from, one per field (applied in this order)
+_COMBINABLE: dict[str, tuple[str, ...]] = {
+    "name_kana": ("kana_hiragana", "kana_halfwidth", "kana_small_large", "kana_empty"),
+    "name": ("kanji_variant", "space_width", "space_none", "alphabet_case"),
+    "birth_date": ("date_slash", "date_compact", "date_era_long", "date_era_short", "date_fullwidth"),
+    "sex": ("sex_kanji", "sex_letter"),
+    "address": ("address_no_prefecture", "address_numerals", "address_hyphen", "address_fullwidth",
+                "address_banchi", "address_no_building", "address_empty"),
+    "my_number": ("number_spaced", "number_fullwidth"),
+}
 
 
 def _relation(person: _Person, relative: _Person) -> str:
-    years = relative.birth.year - person.birth.year
-    if abs(years) < 12:
-        return "spouse" if person.sex != relative.sex and years > -12 and abs(years) < 10 else "sibling"
-    return "parent" if years < 0 else "child"
+    """Whose number the form carries, seen from the record's subject: ``parent``, ``spouse`` …"""
+    steps = relative.generation - person.generation
+    if steps == 0:
+        if person.twin == relative.index:
+            return "twin"
+        return "sibling" if person.child and relative.child else "spouse"
+    return {-2: "grandparent", -1: "parent", 1: "child", 2: "grandchild"}[steps]
 
 
 def _swap_kana(text: str) -> str:
@@ -1143,9 +1249,14 @@ def _date_variant(variant: str, date: dt.date, rng: random.Random) -> tuple[str,
         return f"{date.year}/{date.month:02d}/{date.day:02d}", "1980/04/01"
     if variant == "date_compact":
         return f"{date:%Y%m%d}", ""
+    if variant == "date_kanji":
+        return f"{date.year}年{date.month}月{date.day}日", ""
     if variant == "date_era_long":
         return era_date(date), ""
     if variant == "date_era_short":
+        if rng.random() < 0.3:  # zero-padded: S55.04.01
+            letter, rest = era_date(date, letter=True)[0], era_date(date, letter=True)[1:].split(".")
+            return f"{letter}{int(rest[0]):02d}.{int(rest[1]):02d}.{int(rest[2]):02d}", "zero-padded"
         return era_date(date, letter=True), ""
     if variant in ("date_era_gannen", "date_era_boundary"):
         gannen = dt.date(1989, 1, 8) <= date <= dt.date(1989, 12, 31) or dt.date(2019, 5, 1) <= date <= dt.date(
@@ -1167,11 +1278,19 @@ def _address_variant(variant: str, address: str, rng: random.Random) -> tuple[st
     """A 丁目 address written the variant's way, and a detail; ``("", "")`` if it does not apply.
 
     >>> r = random.Random(2)
-    >>> _address_variant('address_hyphen', '高知市丸ノ内一丁目2番20号', r)
-    ('高知市丸ノ内1-2-20', '1-2-20')
+    >>> sorted({_address_variant('address_hyphen', '高知市丸ノ内一丁目2番20号', r)[0] for _ in range(20)})
+    ['高知市丸ノ内1-2-20', '高知市丸ノ内1丁目2-20']
     >>> _address_variant('address_no_prefecture', '高知県高知市丸ノ内一丁目2番20号', r)
     ('高知市丸ノ内一丁目2番20号', 'prefecture omitted')
+    >>> _address_variant('address_numerals', '高知市朝倉甲1234番地', r)  # 番地 addresses have no 丁目
+    ('', '')
     """
+    if variant == "address_banchi":
+        match = _BANCHI.match(address)
+        return (match.group("base"), "番地 omitted") if match else ("", "")
+    if variant == "address_no_building":
+        match = _BUILDING.match(address)
+        return (match.group("base"), "building omitted") if match else ("", "")
     match = _CHOME.match(address)
     if not match:
         return "", ""
@@ -1317,8 +1436,7 @@ def _assemble(builder: _CorpusBuilder, seed: int) -> Corpus:
             number_also_on_error=draft.cause == "ok" and person.my_number in error_numbers,
         ))
     households = [p.household for p in people]
-    atena = {_atena(p.index): p.my_number for p in people}
-    return Corpus(seed, residents, records, labels, styles, households, atena)
+    return Corpus(seed, residents, records, labels, styles, households)
 
 
 _HALF_WIDTH = str.maketrans("０１２３４５６７８９－", "0123456789-")

@@ -45,7 +45,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.corpus import CAUSES, EXPECTED_REASON, VARIANTS, Corpus, CorpusFiles, Label, make_corpus, write_corpus
+from bench.corpus import CAUSES, VARIANTS, Corpus, CorpusFiles, Label, make_corpus, write_corpus
 from guards.number import compact
 
 console = Console()
@@ -347,7 +347,7 @@ def print_corpus(corpus: Corpus, files: CorpusFiles) -> None:
         table.add_row(path.name, style.encoding, f"{style.language} ({style.headers[0]}, {style.headers[3]}…)",
                       f"{rows[path.name]:,}", f"{wrong[path.name]:,}")
     console.print(table)
-    console.print(f"errors per cause: " + ", ".join(f"{c} {causes[c]}" for c in CAUSES))
+    console.print("errors per cause: " + ", ".join(f"{c} {causes[c]}" for c in CAUSES))
     console.print(f"correct records: plain {variants['plain']:,}, {len(variants) - 1} benign variants "
                   f"({sum(variants.values()) - variants['plain']:,} records, "
                   f"{min(variants[v] for v in VARIANTS)}–{max(variants[v] for v in VARIANTS)} each)")
@@ -357,7 +357,8 @@ def print_recall(scores: Scores, have_details: bool) -> None:
     table = Table(title="recall on true errors (caught = HOLD; target 100% per cause)")
     for column in ("cause", "errors", "HOLD", "INVALID", "PASS", "recall", "expected code", "given",
                    "other record named", "other codes", "result"):
-        table.add_column(column, justify="left" if column in ("cause", "expected code", "other codes") else "right")
+        table.add_column(column, justify="left" if column in ("cause", "expected code", "other codes") else "right",
+                         overflow="fold")
     for cause, s in scores.per_cause.items():
         named = "—"
         if s["with_other"]:
