@@ -92,7 +92,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
@@ -178,7 +178,6 @@ def peer_subject(record: Record) -> Subject | None:
         return parsed
     if not all(f.reason in _NUMBER_ONLY for f in parsed):
         return None
-    from dataclasses import replace
     parsed = parse_subject(replace(record, my_number=_PLACEHOLDER))
     return parsed._replace(number=compact(record.my_number)) if isinstance(parsed, Subject) else None
 
@@ -594,9 +593,9 @@ def check_all(records: Sequence[Record], registry: RegistryView,
       that is not that person is always held by :func:`guards.check`),
       and only the peers born on that person's birth date, of that sex
       (no other peer can be that person);
-    - a number's links only if its records do not all carry one and the
-      same ``atena_no`` (equal addressee numbers are the same person, which
-      the rule never counts).
+    - a number's links only if its records (the record's own row
+      included) do not all carry one and the same ``atena_no`` (equal
+      addressee numbers are the same person, which the rule never counts).
 
     >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
     >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
@@ -655,8 +654,22 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         if resident is not None:
             person = (resident.birth_date, resident.sex)
             batch_of[i] = peers(m for m in members if m != i and born_of(m) in (person, None))
-    link_peers = {key: peers(members) for key, members in numbers.items()
-                  if len(members) > 1 and not _one_atena(records, members)}
+    # a number's links are left out where every record of it, this one included,
+    # carries one and the same atena_no: the rule counts them all as one person
+    one_atena = {key: _one_atena(records, members) for key, members in numbers.items()}
+    link_peers: dict[str, tuple[Peer, ...]] = {}
+
+    def links_of(i: int) -> tuple[Peer, ...]:
+        key = lkeys[i]
+        members = numbers.get(key) if key is not None else None
+        if not members or (len(members) == 1 and records[members[0]].record_id == records[i].record_id
+                           and records[members[0]].system == records[i].system):
+            return ()
+        if one_atena[key] is not None and atena(records[i].atena_no) == one_atena[key]:
+            return ()
+        if key not in link_peers:
+            link_peers[key] = peers(members)
+        return link_peers[key]
 
     verdicts = []
     empty = Context(identities=identities)
@@ -666,7 +679,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
             verdicts.append(verdict)
             continue
         batch = batch_of.get(i, ())
-        links = link_peers.get(lkeys[i], ()) if lkeys[i] is not None else ()
+        links = links_of(i)
         context = Context(batch, links, identities) if batch or links else empty
         verdicts.append(check_in_context(record, registry, context, verdict=verdict, subject=subjects.get(i)))
     return verdicts
@@ -681,15 +694,23 @@ def _keys(records: list[Record], basic: list[Verdict]) -> tuple[list, list]:
     """
     bkeys: list[tuple[str, str] | None] = []
     lkeys: list[str | None] = []
+    known: dict[tuple[str, str], tuple[str, str] | None] = {}  # a batch id repeats in every record of its batch
+
+    def bkey_of(record: Record) -> tuple[str, str] | None:
+        raw = (record.system, record.batch_id)
+        if raw not in known:
+            known[raw] = batch_key(record)
+        return known[raw]
+
     for record, verdict in zip(records, basic):
         bkey = lkey = None
         if record.operation != "delete":
             if verdict.outcome is not Outcome.INVALID:
-                bkey = batch_key(record)
+                bkey = bkey_of(record)
                 if all(f.reason is not Reason.CHECK_DIGIT for f in verdict.findings):
                     lkey = _compact(record.my_number)
             elif all(f.reason in _NUMBER_ONLY for f in verdict.findings):
-                bkey = batch_key(record)
+                bkey = bkey_of(record)
         bkeys.append(bkey)
         lkeys.append(lkey)
     return bkeys, lkeys
@@ -719,9 +740,12 @@ def _groups(records: list[Record], bkeys: list, lkeys: list) -> tuple[dict, dict
     return batches, numbers
 
 
-def _one_atena(records: list[Record], members: list[int]) -> bool:
+def _one_atena(records: list[Record], members: list[int]) -> str | None:
+    """The one ``atena_no`` all the records carry; ``None`` if one lacks it or two differ."""
     first = atena(records[members[0]].atena_no)
-    return bool(first) and all(atena(records[i].atena_no) == first for i in members[1:])
+    if first and all(atena(records[i].atena_no) == first for i in members[1:]):
+        return first
+    return None
 
 
 def full_contexts(records: Sequence[Record], identities: IdentityLookup = NO_IDENTITIES) -> Iterator[Context]:

@@ -410,3 +410,16 @@ def test_the_final_verdicts_do_not_depend_on_the_order_of_the_records():
     random.Random(5).shuffle(shuffled)
     again = dict(zip(((r.system, r.record_id) for r in shuffled), check_all(shuffled, registry, identities)))
     assert forward == again
+
+
+def test_an_earlier_row_of_a_record_is_judged_against_the_others_too():
+    # the first row of S-1 had another addressee number; its later row and J-1 agree with each other
+    first = about(ICHIRO_A, "S-1", atena_no="X-1", address="")
+    later = replace(first, atena_no="A0006")
+    other = about(ICHIRO_A, "J-1", system="jido-fuyo", atena_no="A0006")
+    records = [first, other, later]
+    fast = check_all(records, REGISTRY, IDENTITIES)
+    plain = [check_in_context(r, REGISTRY, c) for r, c in zip(records, full_contexts(records, IDENTITIES))]
+    assert fast == plain
+    assert str(finding(fast[0], Reason.SHARED_NUMBER)) == "SHARED_NUMBER(jido-fuyo/J-1)"
+    assert fast[1].outcome is Outcome.PASS and fast[2].outcome is Outcome.PASS
