@@ -10,6 +10,7 @@ help:
 	@echo "make demo    - run the whole pipeline on a local broker and print a summary"
 	@echo "make test    - install dev dependencies and run the whole suite"
 	@echo "make bench   - throughput and memory benchmarks (figures printed)"
+	@echo "make bench-quality - recall and false holds of the rules on a labelled corpus"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,9 @@ test-unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.throughput $(BENCH_ARGS)
+
+bench-quality: $(STAMP)
+	$(BIN)/python -m bench.quality $(BENCH_ARGS)
 
 clean:
 	rm -rf var out .pytest_cache
