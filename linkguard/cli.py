@@ -135,6 +135,9 @@ def broker(
             pass
 
 
+app.command("lag")(__import__("linkguard.lagview", fromlist=["lag"]).lag)  # consumer lag, Burrow's status
+
+
 @app.command("inspect")
 def inspect_command(
     registry: Annotated[Path, typer.Option(help="registry extract (CSV)")],
