@@ -10,6 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from linkguard import lagview
+
 app = typer.Typer(
     help="linkage guard: stops wrong My Number linkages before they reach the intermediate server.",
     no_args_is_help=True, add_completion=False,
@@ -135,7 +137,7 @@ def broker(
             pass
 
 
-app.command("lag")(__import__("linkguard.lagview", fromlist=["lag"]).lag)  # consumer lag, Burrow's status
+app.command("lag")(lagview.lag)  # consumer lag per partition, with Burrow's statuses
 
 
 @app.command("inspect")
