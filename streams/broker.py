@@ -58,11 +58,13 @@ class LocalBroker:
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._log_dir = log_dir
         self._process: subprocess.Popen[bytes] | None = None
+        self._own_log_dir: Path | None = None
         self.log_path: Path | None = None
 
     def start(self, timeout: float = 20.0) -> "LocalBroker":
         url = f"tcp://127.0.0.1:{self.port}"
         log_dir = self._log_dir or Path(tempfile.mkdtemp(prefix="linkguard-broker-"))
+        self._own_log_dir = None if self._log_dir else log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"tansu-{self.port}.log"
         log = open(self.log_path, "wb")
@@ -96,6 +98,8 @@ class LocalBroker:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait(5)
+            if self._own_log_dir is not None:  # a clean stop: its temporary log has served
+                shutil.rmtree(self._own_log_dir, ignore_errors=True)
         self._process = None
 
     @property
