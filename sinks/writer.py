@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine, Table, bindparam, exists, func, select, tuple_, update
+from sqlalchemy import Engine, Table, bindparam, exists, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError, StatementError
@@ -619,3 +619,48 @@ class SinkWriter:
             return dict(conn.execute(
                 select(_DEAD.c.reason, func.count()).group_by(_DEAD.c.reason)).all())
 
+
+    # -- the dead-letter queue, for ``linkguard dlq`` --------------------------------
+    def dead_letter(self, letter_id: int) -> DeadLetter | None:
+        """One dead letter by id, raw key and value included (callers must not print the value)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(DeadLetter, letter_id)
+
+    def find_dead_letters(self, *, reason: str | None = None, stage: str | None = None,
+                          replayed: bool | None = None, limit: int | None = 100,
+                          newest_first: bool = True) -> list[DeadLetter]:
+        """Dead letters filtered by one reason code, stage and replay state; newest first by default.
+
+        ``reason`` matches one code of the ';'-joined list (``BAD_DATE`` finds
+        ``BAD_DATE;BAD_SEX``), exactly, never as a pattern.
+        """
+        query = select(DeadLetter)
+        if reason:
+            joined = literal(";") + _DEAD.c.reason + literal(";")
+            query = query.where(joined.contains(f";{reason};", autoescape=True))
+        if stage:
+            query = query.where(_DEAD.c.stage == stage)
+        if replayed is not None:
+            query = query.where(_DEAD.c.replayed_at.is_not(None) if replayed else _DEAD.c.replayed_at.is_(None))
+        query = query.order_by(_DEAD.c.id.desc() if newest_first else _DEAD.c.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(session.scalars(query))
+
+    def mark_replayed(self, letter_id: int, *, at: dt.datetime | None = None, force: bool = False) -> bool:
+        """Set ``replayed_at``; only if not replayed yet, unless ``force``. Whether a row changed.
+
+        The check and the update are one statement, so two operators replaying
+        the same dead letter at once cannot both succeed.
+        """
+        statement = update(_DEAD).where(_DEAD.c.id == letter_id).values(replayed_at=at or _utcnow())
+        if not force:
+            statement = statement.where(_DEAD.c.replayed_at.is_(None))
+        with self.engine.begin() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def unmark_replayed(self, letter_id: int, *, previous: dt.datetime | None = None) -> None:
+        """Put ``replayed_at`` back to ``previous`` (None: never replayed), after a replay that failed."""
+        with self.engine.begin() as conn:
+            conn.execute(update(_DEAD).where(_DEAD.c.id == letter_id).values(replayed_at=previous))
