@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from linkguard import lagview
+from linkguard import dlq, lagview
 
 app = typer.Typer(
     help="linkage guard: stops wrong My Number linkages before they reach the intermediate server.",
@@ -18,7 +18,7 @@ app = typer.Typer(
 )
 registry_app = typer.Typer(help="Resident-registry (住民基本台帳) snapshots.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
-app.add_typer(__import__("linkguard.dlq", fromlist=["dlq_app"]).dlq_app, name="dlq")  # dead letters: list, show, replay
+app.add_typer(dlq.dlq_app, name="dlq")  # dead letters: list, show, replay
 console = Console()
 err = Console(stderr=True)
 

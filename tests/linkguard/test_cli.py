@@ -18,7 +18,7 @@ from streams.topics import names
 runner = CliRunner()
 
 COMMANDS = [["registry", "load"], ["publish"], ["worker"], ["sink"], ["inspect"], ["sample"], ["demo"],
-            ["broker"], ["lag"]]
+            ["broker"], ["lag"], ["dlq", "list"], ["dlq", "show"], ["dlq", "replay"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
