@@ -76,3 +76,18 @@ def my_number(i: int) -> str:
 
 def birth(year: int) -> dt.date:
     return dt.date(year, 4, 1)
+
+
+def consume(topic: str, bootstrap: str, expected: int, timeout_ms: int = 5000) -> list:
+    """Read a topic from the start until ``expected`` messages or ``timeout_ms`` of silence."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             consumer_timeout_ms=timeout_ms)
+    messages = []
+    for message in consumer:
+        messages.append(message)
+        if len(messages) >= expected:
+            break
+    consumer.close()
+    return messages

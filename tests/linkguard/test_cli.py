@@ -6,7 +6,6 @@ import csv
 import uuid
 
 import pytest
-from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
 import schemas
@@ -14,6 +13,7 @@ from linkguard.cli import app
 from linkguard.sample import generate
 from streams.settings import KafkaSettings
 from streams.topics import names
+from support import consume
 
 runner = CliRunner()
 
@@ -41,18 +41,6 @@ def sample_files(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("sample"), residents=400, records_per_system=120)
 
 
-def consume_all(settings: KafkaSettings, topic: str, expected: int) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=3000)
-    messages = []
-    for message in consumer:
-        messages.append(message)
-        if len(messages) >= expected:
-            break
-    consumer.close()
-    return messages
-
-
 @pytest.mark.integration
 def test_registry_load_and_publish_reach_their_topics(local_broker, sample_files, monkeypatch):
     prefix = f"cli{uuid.uuid4().hex[:6]}."
@@ -66,7 +54,7 @@ def test_registry_load_and_publish_reach_their_topics(local_broker, sample_files
     with open(sample_files.registry, encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     former = sum(len([n for n in row["旧個人番号"].split("|") if n.strip()]) for row in rows)
-    messages = consume_all(settings, names(settings).residents, len(rows) + former)
+    messages = consume(names(settings).residents, settings.kafka_bootstrap, len(rows) + former)
     assert len(messages) == len(rows) + former  # every resident, once more per former number
     for message in messages:
         resident = codec.decode("resident", message.value)
@@ -76,7 +64,7 @@ def test_registry_load_and_publish_reach_their_topics(local_broker, sample_files
     system, path = next(iter(sample_files.records.items()))
     result = runner.invoke(app, ["publish", str(path)])
     assert result.exit_code == 0, result.output
-    records = consume_all(settings, names(settings).records, sample_files.record_counts[system])
+    records = consume(names(settings).records, settings.kafka_bootstrap, sample_files.record_counts[system])
     assert len(records) == sample_files.record_counts[system]
     events = [codec.decode("record_changed", m.value) for m in records]
     assert {e["system"] for e in events} == {system}

@@ -13,7 +13,6 @@ import re
 import uuid
 
 import pytest
-from kafka import KafkaConsumer
 from typer.testing import CliRunner
 
 import schemas
@@ -22,7 +21,7 @@ from linkguard.cli import app
 from linkguard.dlq import describe
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
-from support import my_number
+from support import consume, my_number
 
 runner = CliRunner()
 codec = schemas.Codec()
@@ -236,18 +235,6 @@ def test_dry_run_shows_the_fixed_record_masked_and_sends_nothing(dlq):
 
 
 # -- replay on the real broker -----------------------------------------------------------
-def consume(topic: str, bootstrap: str, expected: int) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                             consumer_timeout_ms=5000)
-    messages = []
-    for message in consumer:
-        messages.append(message)
-        if len(messages) >= expected:
-            break
-    consumer.close()
-    return messages
-
-
 @pytest.mark.integration
 def test_replay_publishes_the_fixed_event_once(dlq, local_broker, monkeypatch):
     monkeypatch.setenv("LINKGUARD_KAFKA_BOOTSTRAP", local_broker.bootstrap)
