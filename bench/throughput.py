@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -31,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 import schemas
-from linkguard.demo import registry_consumed
+from linkguard.demo import Pipeline, registry_consumed
 from linkguard.sample import Population, make_records, make_registry
 from sinks import SinkWriter, make_engine
 from streams import topics
@@ -50,33 +48,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class Processes:
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir, self.items = env, log_dir, {}
-        log_dir.mkdir(parents=True, exist_ok=True)
-
-    def start(self, name: str, *argv: str) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "wb")
-        self.items[name] = subprocess.Popen([sys.executable, *argv], env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        log.close()
-        return self.items[name]
-
-    def alive(self) -> None:
-        for name, p in self.items.items():
-            if p.poll() is not None:
-                raise RuntimeError(f"{name} exited ({p.returncode}); see {self.log_dir / name}.log")
-
-    def stop(self) -> None:
-        for p in self.items.values():
-            p.terminate()
-        for p in self.items.values():
-            try:
-                p.wait(20)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 def wait(condition, total: int, what: str, alive, timeout: float = 1800, every: float = 0.2) -> float:
@@ -113,12 +84,12 @@ def run_raw(bootstrap: str, local: bool, args, payloads: list[bytes]) -> dict:
     admin.create_topics([NewTopic(t, args.partitions, 1) for t in (in_topic, out_topic)])
     admin.close()
     env = {**env_for(settings), "BENCH_IN": in_topic, "BENCH_OUT": out_topic}
-    procs = Processes(env, VAR / "logs")
+    procs = Pipeline(env, VAR / "logs")
     consumer = KafkaConsumer(out_topic, **settings.kafka_python_config(), group_id=None,
                              auto_offset_reset="earliest", fetch_max_bytes=64 << 20)
     try:
         for n in range(args.workers):
-            procs.start(f"raw-{n}", "-m", "bench.passthrough")
+            procs.start(f"raw-{n}", module="bench.passthrough")
         time.sleep(8)  # let the group form before the clock starts, as for the guard
         with Publisher(settings) as publisher:
             first = time.monotonic()
@@ -127,7 +98,7 @@ def run_raw(bootstrap: str, local: bool, args, payloads: list[bytes]) -> dict:
             publisher.flush()
         seen = 0
         while seen < len(payloads):
-            procs.alive()
+            procs.check_alive()
             seen += sum(len(b) for b in consumer.poll(500, max_records=50_000).values())
         last = time.monotonic()
         return {"rate": len(payloads) / (last - first), "seconds": last - first}
@@ -142,20 +113,20 @@ def run_guard(bootstrap: str, local: bool, args, residents, records) -> dict:
     database_url = os.environ.get("LINKGUARD_DATABASE_URL") or f"sqlite:///{VAR}/sink-{settings.app_id}.sqlite"
     writer = SinkWriter(make_engine(database_url))
     writer.reset_schema()
-    procs = Processes(env_for(settings, database_url), VAR / "logs")
+    procs = Pipeline(env_for(settings, database_url), VAR / "logs")
     try:
-        workers = [procs.start(f"guard-{n}", "-m", "linkguard", "worker") for n in range(args.workers)]
-        procs.start("sink", "-m", "linkguard", "sink")
+        workers = [procs.start(f"guard-{n}", "worker") for n in range(args.workers)]
+        procs.start("sink", "sink")
         with Publisher(settings) as publisher:
             t0 = time.monotonic()
             result = publisher.publish_residents(residents)
             ends = {tp: e for tp, e in result.next_offsets.items() if tp[0] == topics.names(settings).residents}
-            loaded = wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "registry", procs.alive)
+            loaded = wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "registry", procs.check_alive)
             first = time.monotonic()
             publisher.publish_records(records)
             published = time.monotonic()
         # counting rows scans the tables: poll once a second so the clock does not steal the CPU
-        last = wait(writer.verdict_count, len(records), "verdicts", procs.alive, every=1.0)
+        last = wait(writer.verdict_count, len(records), "verdicts", procs.check_alive, every=1.0)
         return {
             "registry_seconds": loaded - t0,
             "publish_rate": len(records) / (published - first),
@@ -172,15 +143,15 @@ def run_guard(bootstrap: str, local: bool, args, residents, records) -> dict:
 def run_memory(bootstrap: str, local: bool, args, residents) -> dict:
     settings = settings_for(bootstrap, local, args.partitions)
     topics.ensure_topics(settings)
-    procs = Processes(env_for(settings), VAR / "logs")
+    procs = Pipeline(env_for(settings), VAR / "logs")
     try:
-        worker = procs.start("memory-worker", "-m", "linkguard", "worker")
+        worker = procs.start("memory-worker", "worker")
         with Publisher(settings) as publisher:
             t0 = time.monotonic()
             result = publisher.publish_residents(residents)
             ends = {tp: e for tp, e in result.next_offsets.items() if tp[0] == topics.names(settings).residents}
             published = time.monotonic()
-        loaded = wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "big registry", procs.alive)
+        loaded = wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "big registry", procs.check_alive)
         return {"residents": len(residents), "rss_mb": peak_rss_mb(worker.pid),
                 "publish_seconds": published - t0, "load_seconds": loaded - published}
     finally:

@@ -44,10 +44,11 @@ class Pipeline:
     log_dir: Path
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str, module: str = "linkguard") -> subprocess.Popen:
+        """Run ``python -m <module> <args>`` with its output in ``<log_dir>/<name>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "linkguard", *args], env=self.env,
+        process = subprocess.Popen([sys.executable, "-m", module, *args], env=self.env,
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         self.processes[name] = process
