@@ -66,11 +66,11 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def my_number(i: int) -> str:
-    """A valid My Number made from a serial (check digit by python-stdnum)."""
+def my_number(serial: int | str) -> str:
+    """A valid My Number from a serial or its first eleven digits (check digit by python-stdnum)."""
     from stdnum.jp.in_ import calc_check_digit
 
-    body = f"{i:011d}"
+    body = serial if isinstance(serial, str) else f"{serial:011d}"
     return body + calc_check_digit(body)
 
 

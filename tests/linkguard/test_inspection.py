@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from stdnum.jp import in_ as stdnum_in
 
 from guards import Outcome, Reason, Record, Resident, check, index_by_number
 from guards.context import check_in_context, full_contexts
@@ -20,11 +19,7 @@ from linkguard.inspection import (
     suggest_number,
     summarize,
 )
-
-
-def num(first11: str) -> str:
-    """A valid My Number from its first 11 digits."""
-    return first11 + stdnum_in.calc_check_digit(first11)
+from support import my_number as num
 
 
 def wrong_check_digit(number: str) -> str:

@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-from stdnum.jp import in_ as stdnum_in
 
 from guards import Outcome, Reason, Record, Resident
 from linkguard import report
@@ -22,6 +21,7 @@ from linkguard.catalogue import (
     load_catalogue,
 )
 from linkguard.inspection import inspect
+from support import my_number as num
 
 CONTRACT_CODES = [
     "tokutei-iryouhi", "shoman", "seishin-techo", "jiritsu-shien", "seikatsu-hogo", "chugoku-zanryu",
@@ -29,10 +29,6 @@ CONTRACT_CODES = [
     "keika-fukushi", "shogaiji-shisetsu", "jido-fuyo", "boshi-fushi", "shokugyo-tenkan", "tokubetsu-shien",
 ]
 WHEN = dt.datetime(2024, 6, 1, 10, 0)
-
-
-def num(first11: str) -> str:
-    return first11 + stdnum_in.calc_check_digit(first11)
 
 
 def bad_digit(number: str) -> str:

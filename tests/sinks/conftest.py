@@ -26,18 +26,11 @@ from sqlalchemy.engine import Engine, make_url
 
 import schemas
 from sinks import Base, RetryPolicy, SinkMessage, SinkWriter, make_engine
+from support import my_number as valid_number
 
 REQUIRE_SERVICES = os.environ.get("LINKGUARD_REQUIRE_SERVICES") == "1"
 VERIFIED, HELD, DLQ, RECORDS = "linkage.verified", "linkage.held", "linkage.dlq", "linkage.records"
 SYSTEM = "shintai-techo"
-
-
-def valid_number(serial: int) -> str:
-    """A My Number with a correct check digit (python-stdnum), made from a serial."""
-    from stdnum.jp.in_ import calc_check_digit
-
-    body = f"{serial:011d}"
-    return body + calc_check_digit(body)
 
 
 #: the number every test record carries unless told otherwise; tests grep errors and logs for it

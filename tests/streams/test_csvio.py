@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-from stdnum.jp import in_ as stdnum_in
 
 from guards import Record, Resident, check, index_by_number
 from streams.csvio import (
@@ -18,11 +17,7 @@ from streams.csvio import (
     read_records_with_lines,
     read_registry,
 )
-
-
-def my_number(eleven: str) -> str:
-    """A valid My Number from its first eleven digits."""
-    return eleven + stdnum_in.calc_check_digit(eleven)
+from support import my_number
 
 
 HANAKO = my_number("62149832025")
