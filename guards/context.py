@@ -103,9 +103,9 @@ from guards.number import compact, number_problem
 from guards.registry import index_by_number
 
 __all__ = [
-    "Context", "IdentityIndex", "IdentityLookup", "Peer", "affected_keys", "atena", "batch_key",
+    "Context", "IdentityIndex", "IdentityLookup", "Peer", "affected_keys", "atena", "batch_key", "batch_swap",
     "build_identity_index", "check_all", "check_in_context", "context_findings", "fitting",
-    "full_contexts", "identify", "link_key", "peer_subject", "record_date", "suggest_number",
+    "full_contexts", "identify", "link_key", "peer_subject", "record_date", "suggest_number", "with_batch",
 ]
 
 #: at most this many other records are named in one finding's detail
@@ -491,10 +491,9 @@ def context_findings(record: Record, subject: Subject, registry: RegistryView,
     if resident is not None and not matches_person(subject, resident):
         if _family_member(record, subject, resident, context.identities):
             findings.append(Finding(Reason.FAMILY_NUMBER))
-        owners = [p.record_id for p in context.batch
-                  if p.key != own_key and matches_person(p.subject, resident)]
-        if owners:
-            findings.append(Finding(Reason.BATCH_SWAP, _named(owners)))
+        swap = batch_swap(own_key, resident, context.batch)
+        if swap is not None:
+            findings.append(swap)
     if context.links:
         own_atena = atena(record.atena_no)
         others = [p for p in context.links
@@ -503,6 +502,56 @@ def context_findings(record: Record, subject: Subject, registry: RegistryView,
         if others and not (_holder(subject, resident) and not any(_holder(p.subject, resident) for p in others)):
             findings.append(Finding(Reason.SHARED_NUMBER, _named(p.label for p in others)))
     return findings
+
+
+def batch_swap(own_key: tuple[str, str], resident: Resident, batch: Iterable[Peer]) -> Finding | None:
+    """``BATCH_SWAP`` naming the batch peers who are ``resident`` (the number's person), if any.
+
+    Only meaningful for a record that is not ``resident`` itself; the caller checks that.
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
+    >>> hers = Peer.of(Record('s', 'R-2', '', '山田 花子', '1980-04-01', '2', batch_id='B'))
+    >>> batch_swap(('s', 'R-1'), a, [hers]), batch_swap(('s', 'R-2'), a, [hers])
+    (Finding(reason=<Reason.BATCH_SWAP: 'BATCH_SWAP'>, detail='R-2'), None)
+    """
+    owners = [p.record_id for p in batch if p.key != own_key and matches_person(p.subject, resident)]
+    return Finding(Reason.BATCH_SWAP, _named(owners)) if owners else None
+
+
+def with_batch(verdict: Verdict, record: Record, subject: Subject, resident: Resident | None,
+               batch: Iterable[Peer]) -> Verdict:
+    """A verdict reached without the batch (``Context(batch=())``), completed with its batch.
+
+    The stream judges a record by its number first and learns its batch
+    later (the other records of a batch may arrive after it), so the batch
+    rule is applied last, here; :func:`check_in_context` with the batch in
+    its context gives exactly the same verdict (a test compares the two).
+    ``BATCH_SWAP`` goes where :func:`context_findings` puts it: before
+    ``SHARED_NUMBER``. It never changes the outcome or the suggestion.
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
+    >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
+    >>> swapped = Record('s', 'R-1', a.my_number, '鈴木 次郎', '1990-05-05', '1', batch_id='B')
+    >>> hers = Record('s', 'R-2', b.my_number, '山田 花子', '1980-04-01', '2', batch_id='B')
+    >>> registry, batch = index_by_number([a, b]), (Peer.of(swapped), Peer.of(hers))
+    >>> alone = check_in_context(swapped, registry)
+    >>> with_batch(alone, swapped, parse_subject(swapped), a, batch) == check_in_context(
+    ...     swapped, registry, Context(batch=batch))
+    True
+    >>> with_batch(alone, swapped, parse_subject(swapped), a, batch).reason_codes
+    'IDENTITY_MISMATCH;BATCH_SWAP'
+    """
+    if (verdict.outcome is not Outcome.HOLD or resident is None or record.operation == "delete"
+            or matches_person(subject, resident)):
+        return verdict
+    swap = batch_swap((record.system, record.record_id), resident, batch)
+    findings = [f for f in verdict.findings if f.reason is not Reason.BATCH_SWAP]
+    if swap is not None:
+        at = next((i for i, f in enumerate(findings) if f.reason is Reason.SHARED_NUMBER), len(findings))
+        findings.insert(at, swap)
+    if tuple(findings) == verdict.findings:
+        return verdict
+    return Verdict.of(findings, verdict.suggested_my_number)
 
 
 _STATUS_CODES = (Reason.DECEASED, Reason.ERASED)

@@ -20,7 +20,12 @@ guarantee:
    strictly newer version; an equal version is the same event; an older
    one never overwrites, withdraws or reopens anything. A delete marks the
    copy withdrawn (keeping its version, so an older create cannot revive it).
-   A newer PASS closes an open hold as ``superseded``.
+   A newer PASS closes an open hold as ``superseded``. The version is the
+   event's offset × 1024 plus the revision of its judgement: the guard
+   judges a record again when its context changes (the other half of a
+   batch swap arrives, another record takes its number, the registry
+   changes), and a HOLD that replaces the PASS of the *same event* withdraws
+   the copy (``withdrawn_reason='retracted'``, 連携停止).
 4. **Position committed with the rows.** The consumed position
    (``consumed_offsets``: consumer, topic, partition → next offset) is written
    in the same transaction as the rows, never moves backwards, and is where

@@ -8,8 +8,10 @@ partition). So every write here is
   stored position are skipped, and rows are keyed by record (copies, holds)
   or by source position (dead letters);
 * **versioned** — a row is only replaced by a strictly newer ``version``
-  (the event's offset in its ``linkage.records`` partition); an equal
-  version is the same event, an older one is dropped;
+  (the event's offset in its ``linkage.records`` partition × 1024 + the
+  revision of its judgement, see ``streams.app.version_of``); an equal
+  version is the same verdict, an older one is dropped; a HOLD of the same
+  event with a higher version withdraws the copy as ``retracted``;
 * **atomic with its position** — ``consumed_offsets`` moves in the same
   transaction, so a crash before commit re-delivers the whole batch and a
   crash after it re-delivers nothing.
@@ -386,6 +388,10 @@ class SinkWriter:
             result = conn.execute(self._statements["supersede"],
                                   {"keys": touched[start:start + _KEYS_PER_STATEMENT], "now": now})
             counts["superseded"] += max(int(result.rowcount or 0), 0)
+            # a newer judgement of the same event that holds it withdraws the copy (連携停止)
+            result = conn.execute(self._statements["retract"],
+                                  {"keys": touched[start:start + _KEYS_PER_STATEMENT], "now": now})
+            counts["withdrawn"] += max(int(result.rowcount or 0), 0)
         attempt.table = "dead_letters"
         counts["dead_letters"] = self._changed(conn, "dead_letter", [letters[k].row for k in sorted(letters)])
         return counts
@@ -434,6 +440,16 @@ class SinkWriter:
             .where(tuple_(_HELD.c.system, _HELD.c.record_id).in_(bindparam("keys", expanding=True)),
                    _HELD.c.status == "open", newer_copy)
             .values(status="superseded", updated_at=bindparam("now"))
+        )
+        newer_hold = exists().where(
+            _HELD.c.system == _COPIES.c.system, _HELD.c.record_id == _COPIES.c.record_id,
+            _HELD.c.event_id == _COPIES.c.event_id, _HELD.c.version > _COPIES.c.version,
+        )
+        statements["retract"] = (
+            update(_COPIES)
+            .where(tuple_(_COPIES.c.system, _COPIES.c.record_id).in_(bindparam("keys", expanding=True)),
+                   _COPIES.c.withdrawn_at.is_(None), newer_hold)
+            .values(withdrawn_at=bindparam("now"), withdrawn_reason="retracted")
         )
         statements["dead_letter"] = insert(_DEAD).on_conflict_do_nothing(
             index_elements=["source_topic", "source_partition", "source_offset", "stage"],

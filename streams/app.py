@@ -23,6 +23,8 @@ reason and position.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import json
 import logging
@@ -33,10 +35,13 @@ from typing import Any
 import faust
 
 import schemas
-from guards import Outcome, Resident, check
-from guards.number import compact, number_problem
+from guards import Finding, Outcome, Reason, Record, Resident, Verdict, check
+from guards.check import Subject, matches_person, parse_subject
+from guards.context import Context, Peer, batch_key, check_in_context, link_key, peer_subject, with_batch
+from guards.number import compact
 from streams import topics
 from streams.events import dead_letter_message, event_to_record, message_to_resident, verdict_message
+from streams.follower import RegistryFollower
 from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -109,14 +114,29 @@ class GuardApp:
         self.records_topic = topic(names.records)
         self.residents_topic = topic(names.residents, compacting=True)
         self.by_number_topic = topic(names.by_number, internal=True)
+        self.by_batch_topic = topic(names.by_batch, internal=True)
 
-        self.registry = app.Table("registry", key_type=bytes, value_type=bytes, partitions=partitions)
-        self.links = app.Table("links", key_type=bytes, value_type=bytes, partitions=partitions)
+        def table(name: str) -> faust.Table:
+            return app.Table(name, key_type=bytes, value_type=bytes, partitions=partitions)
+
+        self.registry = table("registry")
+        #: number → {system/record_id: link entry}: the records carrying each number (stage 2)
+        self.links = table("links")
+        #: record key → [number, batch] it was last filed under (stage 1), to undo a move
+        self.filed = table("filed")
+        #: batch → {system/record_id: [birth, sex, person birth, person sex]} (stage 3)
+        self.batch_members = table("batch_members")
+        #: batch + U+001E + system/record_id → batch entry (stage 3)
+        self.batch_entries = table("batch_entries")
         self.registry_view = RegistryView(self.registry, self.codec)
+        self.follower = RegistryFollower(settings, self.codec)
+        self._follower_started = False
+        self._peers_cache: dict[str, Peer | None] = {}  # parsed link peers by their event
         self._partition_counts: dict[str, int] = {}
 
         app.agent(self.records_topic, name="repartition")(self._repartition)
         app.agent(self.by_number_topic, name="guard")(self._guard)
+        app.agent(self.by_batch_topic, name="batch")(self._batch)
         app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
 
         if settings.table_dump_path:
@@ -129,7 +149,8 @@ class GuardApp:
 
     async def _dump_tables(self) -> None:
         """Write hashes of every table entry (never the numbers) for restart checks."""
-        dump = {"registry": table_digest(self.registry), "links": table_digest(self.links)}
+        dump = {name: table_digest(getattr(self, name))
+                for name in ("registry", "links", "filed", "batch_members", "batch_entries")}
         path = Path(self.settings.table_dump_path)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(dump, sort_keys=True))
@@ -137,8 +158,11 @@ class GuardApp:
 
     # -- stage 1 ------------------------------------------------------------------
     async def _repartition(self, stream: faust.StreamT) -> None:
+        filed_store = self.filed.data
+        filed_changelog = self.filed.changelog_topic.get_topic_name()
         async for events in stream.take_events(self.batch_size, within=self.batch_within):
             by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+            removals: dict[int, list[dict[str, Any]]] = defaultdict(list)
             outbox = Outbox()
             for event in events:
                 message = event.message
@@ -151,16 +175,55 @@ class GuardApp:
                     continue
                 number = compact(decoded.get("my_number", ""))
                 route_key = number.encode() if number else (message.key or b"")
-                by_partition[topics.partition_for(route_key, self.partitions)].append(
-                    {"partition": message.partition, "offset": message.offset,
-                     "key": message.key, "value": message.value})
+                item = {"partition": message.partition, "offset": message.offset,
+                        "key": message.key, "value": message.value, "kind": "record", "number": ""}
+                by_partition[topics.partition_for(route_key, self.partitions)].append(item)
+                if message.key is None:
+                    continue
+                # where the record is filed now; a move leaves nothing behind at the old number or batch
+                try:
+                    record = event_to_record(decoded)
+                    now = [link_key(record) or "", _batch_name(record)]
+                except Exception:  # unreadable fields: the guard dead-letters the event itself
+                    now = ["", ""]
+                raw = filed_store.get(message.key)
+                before = json.loads(raw) if raw else ["", ""]
+                if before == now:
+                    continue
+                if before[0] and before[0] != now[0]:
+                    by_partition[topics.partition_for(before[0].encode(), self.partitions)].append(
+                        {**item, "value": b"", "kind": "unlink", "number": before[0]})
+                if before[1] and before[1] != now[1]:
+                    removals[topics.partition_for(before[1].encode(), self.partitions)].append(
+                        {"kind": "remove", "batch": before[1], "link_id": _link_id(message.key),
+                         "partition": message.partition, "offset": message.offset, "value": None,
+                         "verdict": "", "person": None, "fresh": False})
+                value = json.dumps(now, ensure_ascii=False).encode() if any(now) else None
+                if value is None:
+                    filed_store.pop(message.key, None)
+                else:
+                    filed_store[message.key] = value
+                outbox.add(filed_changelog, message.key, value, partition=message.partition)
             for partition, items in by_partition.items():
                 outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
                            partition=partition)
+            for partition, members in removals.items():
+                outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
+                           partition=partition)
             await outbox.send(self.app.producer, self._partitions_of)
 
-    # -- stage 2 ------------------------------------------------------------------
+    async def _wait_for_registry(self) -> None:
+        """Start following the whole registry, and judge nothing until it is read up to now."""
+        if not self._follower_started:
+            self._follower_started = True
+            self.follower.start()
+        while not await asyncio.to_thread(self.follower.wait_caught_up, 30):
+            log.warning("still reading the registry for the identity look-up (%d residents so far)",
+                        len(self.follower.index))
+
+    # -- stage 2: by number -----------------------------------------------------------
     async def _guard(self, stream: faust.StreamT) -> None:
+        await self._wait_for_registry()
         async for event in stream.events():
             outbox = Outbox()
             message = event.message
@@ -170,41 +233,317 @@ class GuardApp:
                 outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
                     message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE", str(e)))
             else:
-                changelog = self.links.changelog_topic.get_topic_name()
+                work = _Work(outbox)
                 for item in batch["items"]:
-                    link = self._check_one(item, outbox)
-                    if link is not None:
-                        key, value = link
-                        outbox.add(changelog, key, value, partition=message.partition)
+                    kind = item.get("kind", "record")
+                    if kind == "record":
+                        self._check_one(item, work)
+                    elif kind == "unlink":
+                        self._unlink(item, work)
+                    elif kind == "recheck":
+                        self._recheck_number(item["number"], work)
+                self._flush_links(work, message.partition)
+                for partition, members in work.forward.items():
+                    outbox.add(self.topics.by_batch, None,
+                               self.codec.encode("batch_check", {"items": members}), partition=partition)
             await outbox.send(self.app.producer, self._partitions_of)
 
-    def _check_one(self, item: dict[str, Any], outbox: "Outbox") -> tuple[bytes, bytes] | None:
-        """Check one record and put its verdict (or dead letter) in the outbox. Never raises.
-
-        Returns the links-table entry it changed, for the caller's changelog batch.
-        """
+    def _check_one(self, item: dict[str, Any], work: "_Work") -> None:
+        """Judge one delivered record and every record of its number it may change. Never raises."""
+        outbox = work.outbox
         position = (self.topics.records, item["partition"], item["offset"], item["key"], item["value"])
         try:
             decoded = self.codec.decode("record_changed", item["value"])
             record = event_to_record(decoded)
-            verdict = check(record, self.registry_view)
+            basic = check(record, self.registry_view)
         except Exception as e:  # never stop the worker on one record
             log.warning("record at %s[%d]@%d could not be checked: %s", *position[:3], type(e).__name__)
             outbox.add(self.topics.dlq, item["key"], self._dead_letter_bytes(
                 *position, "UNDECODABLE", f"{type(e).__name__}: cannot be checked"))
-            return None
+            return
         key = topics.record_key(record.system, record.record_id)
-        if verdict.outcome is Outcome.INVALID:
+        batch = _batch_name(record)
+        if basic.outcome is Outcome.INVALID:
             outbox.add(self.topics.dlq, key, self._dead_letter_bytes(
-                *position, verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
+                *position, basic.reason_codes, "; ".join(str(f) for f in basic.findings),
                 system=record.system, record_id=record.record_id))
-            return None
-        message = verdict_message(decoded, verdict, version=item["offset"])
-        outbox.add(self.outcome_topic[verdict.outcome], key, self.codec.encode("verdict", message))
-        number = compact(record.my_number)
-        if record.operation != "delete" and number_problem(number) is None:
-            return self._remember_link(number, record, verdict.outcome)
-        return None
+            if batch:  # a row whose only fault is its number is still a peer of its batch
+                peer_only = all(f.reason in _NUMBER_ONLY for f in basic.findings) and peer_subject(record)
+                work.forward[topics.partition_for(batch.encode(), self.partitions)].append(
+                    {"kind": "member" if peer_only else "remove", "batch": batch,
+                     "link_id": _link_id(key), "partition": item["partition"], "offset": item["offset"],
+                     "value": item["value"], "verdict": "", "person": None, "fresh": True})
+            return
+        if record.operation == "delete":
+            self._emit(_Entry.fresh(item), decoded, basic, key, outbox, fresh=True)
+            return
+        number = link_key(record)
+        if number is None:  # a wrong check digit: held, linked to nothing
+            entry = _Entry.fresh(item)
+            self._judge(record, decoded, basic, entry, {}, batch, key, work, fresh=True)
+            return
+        entries = work.entries(self.links.data, number)
+        link_id = _link_id(key)
+        known = entries.get(link_id)
+        if known is not None and known["f"] > item["offset"]:
+            # an older event of the record, redelivered: judged as it was, the newer one stands
+            self._judge(record, decoded, basic, _Entry.fresh(item), {}, batch, key, work, fresh=True)
+            return
+        entry = _Entry.fresh(item, known, batch=batch, atena_no=record.atena_no)
+        entries[link_id] = entry
+        work.dirty_links.add(number)
+        self._judge(record, decoded, basic, entry, entries, batch, key, work, fresh=True)
+        for other in list(entries):
+            if other != link_id:
+                self._rejudge(number, other, entries, work)
+
+    def _judge(self, record: Record, decoded: dict[str, Any], basic: Verdict, entry: dict[str, Any],
+               entries: dict[str, dict[str, Any]], batch: str, key: bytes, work: "_Work", *,
+               fresh: bool) -> None:
+        """The record in the context of its number; emitted here, or sent on to its batch's stage."""
+        peers = self._link_peers(entries) if len(entries) > 1 else ()
+        verdict = check_in_context(record, self.registry_view, Context(links=peers, identities=self.follower.index),
+                                   verdict=basic)
+        if not batch:
+            self._emit(entry, decoded, verdict, key, work.outbox, fresh=fresh)
+            return
+        person = None
+        if verdict.outcome is Outcome.HOLD:
+            number = link_key(record)
+            person = self.registry.data.get(number.encode()) if number else None
+        work.forward[topics.partition_for(batch.encode(), self.partitions)].append(
+            {"kind": "member", "batch": batch, "link_id": _link_id(key), "partition": entry["p"],
+             "offset": entry["f"], "value": base64.b64decode(entry["e"]),
+             "verdict": _verdict_json(verdict), "person": person, "fresh": fresh})
+
+    def _rejudge(self, number: str, link_id: str, entries: dict[str, dict[str, Any]], work: "_Work") -> None:
+        """Judge again a record already linked to ``number`` (another record or the registry changed)."""
+        entry = entries[link_id]
+        try:
+            decoded = self.codec.decode("record_changed", base64.b64decode(entry["e"]))
+            record = event_to_record(decoded)
+            basic = check(record, self.registry_view)
+        except Exception as e:  # pragma: no cover - it was checked once already
+            log.warning("a linked record could not be re-checked: %s", type(e).__name__)
+            return
+        if basic.outcome is Outcome.INVALID:  # pragma: no cover - the record itself did not change
+            return
+        key = topics.record_key(record.system, record.record_id)
+        self._judge(record, decoded, basic, entry, entries, entry.get("b", ""), key, work, fresh=False)
+        work.dirty_links.add(number)
+
+    def _link_peers(self, entries: dict[str, dict[str, Any]]) -> tuple[Peer, ...]:
+        peers = []
+        for entry in entries.values():
+            peer = self._peers_cache.get(entry["e"])
+            if peer is None:
+                peer = Peer.of(event_to_record(self.codec.decode("record_changed", base64.b64decode(entry["e"]))))
+                if len(self._peers_cache) > 50_000:
+                    self._peers_cache.clear()
+                self._peers_cache[entry["e"]] = peer
+            if peer:
+                peers.append(peer)
+        return tuple(peers)
+
+    def _unlink(self, item: dict[str, Any], work: "_Work") -> None:
+        """The record moved to another number (or was deleted): forget it here, re-judge the rest."""
+        number = item["number"]
+        entries = work.entries(self.links.data, number)
+        link_id = _link_id(item["key"] or b"")
+        entry = entries.get(link_id)
+        if entry is None or entry["f"] >= item["offset"]:
+            return
+        del entries[link_id]
+        work.dirty_links.add(number)
+        for other in list(entries):
+            self._rejudge(number, other, entries, work)
+
+    def _recheck_number(self, number: str, work: "_Work") -> None:
+        """The number's registry entry changed: judge every record linked to it again (retraction)."""
+        entries = work.entries(self.links.data, number)
+        for link_id in list(entries):
+            self._rejudge(number, link_id, entries, work)
+
+    def _flush_links(self, work: "_Work", partition: int) -> None:
+        """Write the changed link lists to the store, and their changelog as one batch."""
+        changelog = self.links.changelog_topic.get_topic_name()
+        store = self.links.data
+        for number in sorted(work.dirty_links):
+            entries = work.cache[number]
+            key = number.encode()
+            if entries:
+                value = json.dumps(entries, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+                if store.get(key) == value:
+                    continue
+                store[key] = value
+            else:
+                if store.get(key) is None:
+                    continue
+                store.pop(key, None)
+                value = None
+            work.outbox.add(changelog, key, value, partition=partition)
+
+    def _emit(self, entry: dict[str, Any], decoded: dict[str, Any], verdict: Verdict, key: bytes,
+              outbox: "Outbox", *, fresh: bool) -> None:
+        """Send the record's verdict if it is a delivery or the verdict changed (a new revision).
+
+        A HOLD that replaces a PASS of the same event also goes to ``linkage.retracted``: the
+        sink withdraws the copy it had registered (連携停止) and downstream is told.
+        """
+        digest = _digest(verdict)
+        retract = False
+        if entry.get("d") == digest:
+            if not fresh:
+                return
+        else:
+            if entry.get("d"):
+                entry["r"] = entry.get("r", 0) + 1
+                retract = entry.get("o") == Outcome.PASS.value and verdict.outcome is Outcome.HOLD
+            entry["d"], entry["o"] = digest, verdict.outcome.value
+        if verdict.outcome is Outcome.INVALID:  # pragma: no cover - INVALID never gets this far
+            return
+        message = verdict_message(decoded, verdict, version=version_of(entry["f"], entry.get("r", 0)))
+        value = self.codec.encode("verdict", message)
+        outbox.add(self.outcome_topic[verdict.outcome], key, value)
+        if retract:
+            outbox.add(self.topics.retracted, key, value)
+
+    # -- stage 3: by input batch ----------------------------------------------------------
+    async def _batch(self, stream: faust.StreamT) -> None:
+        """Adds BATCH_SWAP, which needs the other records of the input sitting, and emits the verdict.
+
+        A later record of the batch can change an earlier record's verdict (the second half of
+        a swap): the earlier one is judged again and its verdict sent again, as a new revision.
+        """
+        await self._wait_for_registry()
+        async for event in stream.events():
+            outbox = Outbox()
+            message = event.message
+            try:
+                batch = self.codec.decode("batch_check", message.value)
+            except schemas.DecodeError as e:
+                outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
+                    message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE",
+                    str(e), stage="batch"))
+            else:
+                work = _BatchWork(outbox)
+                for item in batch["items"]:
+                    try:
+                        if item["kind"] == "member":
+                            self._batch_member(item, work)
+                        else:
+                            self._batch_remove(item, work)
+                    except Exception as e:  # never stop the worker on one record
+                        log.warning("batch stage could not handle a record: %s", type(e).__name__)
+                        if item.get("value"):
+                            outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
+                                self.topics.records, item["partition"], item["offset"], None, item["value"],
+                                "UNDECODABLE", f"{type(e).__name__}: cannot be checked in its batch",
+                                stage="batch"))
+                self._flush_batches(work, message.partition)
+            await outbox.send(self.app.producer, self._partitions_of)
+
+    def _batch_member(self, item: dict[str, Any], work: "_BatchWork") -> None:
+        name, link_id = item["batch"], item["link_id"]
+        members = work.members_of(self.batch_members.data, name)
+        entries = work.entries
+        entry_key = _entry_key(name, link_id)
+        known = work.entry(self.batch_entries.data, entry_key)
+        if known is not None and known["f"] > item["offset"]:
+            return  # an older event; the newer one stands
+        decoded = self.codec.decode("record_changed", item["value"])
+        record = event_to_record(decoded)
+        subject = peer_subject(record)
+        if subject is None:  # pragma: no cover - the number stage only sends peers
+            return
+        person = message_to_resident(self.codec.decode("resident", item["person"])) if item["person"] else None
+        own = parse_subject(record)
+        if person is not None and (not isinstance(own, Subject) or matches_person(own, person)):
+            person = None  # only a record that is not its number's person can be a swap
+        entry = _Entry.fresh(item, known)
+        entry["v"] = item["verdict"]
+        entry["person"] = base64.b64encode(item["person"]).decode() if person is not None else None
+        entries[entry_key] = entry
+        before = members.get(link_id)
+        members[link_id] = [subject.birth_date.isoformat(), subject.sex,
+                            person.birth_date.isoformat() if person else None, person.sex if person else None]
+        work.dirty_members.add(name)
+        if item["verdict"]:
+            self._emit(entry, decoded, self._batch_verdict(name, link_id, members, work, record, own, person),
+                       topics.record_key(record.system, record.record_id), work.outbox, fresh=item["fresh"])
+        born = {tuple(members[link_id][:2])}
+        if before is not None:
+            born.add(tuple(before[:2]))
+        self._rejudge_batch(name, members, born, link_id, work)
+
+    def _batch_remove(self, item: dict[str, Any], work: "_BatchWork") -> None:
+        name, link_id = item["batch"], item["link_id"]
+        members = work.members_of(self.batch_members.data, name)
+        entry_key = _entry_key(name, link_id)
+        known = work.entry(self.batch_entries.data, entry_key)
+        if known is not None and known["f"] >= item["offset"]:
+            return  # the record came back to this batch in a newer event
+        before = members.pop(link_id, None)
+        work.entries[entry_key] = None
+        work.dirty_members.add(name)
+        if before is not None:
+            self._rejudge_batch(name, members, {tuple(before[:2])}, link_id, work)
+
+    def _rejudge_batch(self, name: str, members: dict[str, list], born: set, changed: str,
+                       work: "_BatchWork") -> None:
+        """Judge again the held records of the batch whose number's person was born as ``born``."""
+        for other, member in members.items():
+            if other == changed or member[2] is None or (member[2], member[3]) not in born:
+                continue
+            entry = work.entry(self.batch_entries.data, _entry_key(name, other))
+            if entry is None or not entry.get("v"):
+                continue
+            decoded = self.codec.decode("record_changed", base64.b64decode(entry["e"]))
+            record = event_to_record(decoded)
+            own = parse_subject(record)
+            person = message_to_resident(self.codec.decode("resident", base64.b64decode(entry["person"]))) \
+                if entry.get("person") else None
+            verdict = self._batch_verdict(name, other, members, work, record, own, person)
+            self._emit(entry, decoded, verdict, topics.record_key(record.system, record.record_id),
+                       work.outbox, fresh=False)
+
+    def _batch_verdict(self, name: str, link_id: str, members: dict[str, list], work: "_BatchWork",
+                       record: Record, own: Any, person: Resident | None) -> Verdict:
+        entry = work.entries[_entry_key(name, link_id)]
+        base = _verdict_from_json(entry["v"])
+        if person is None or not isinstance(own, Subject):
+            return base
+        born = [person.birth_date.isoformat(), person.sex]
+        peers = []
+        for other, member in members.items():
+            if other == link_id or member[:2] != born:
+                continue
+            other_entry = work.entry(self.batch_entries.data, _entry_key(name, other))
+            if other_entry is None:
+                continue
+            peer = Peer.of(event_to_record(self.codec.decode("record_changed", base64.b64decode(other_entry["e"]))))
+            if peer is not None:
+                peers.append(peer)
+        return with_batch(base, record, own, person, peers)
+
+    def _flush_batches(self, work: "_BatchWork", partition: int) -> None:
+        outbox = work.outbox
+        for store, changelog, values in (
+                (self.batch_members.data, self.batch_members.changelog_topic.get_topic_name(),
+                 {name.encode(): work.members[name] for name in work.dirty_members}),
+                (self.batch_entries.data, self.batch_entries.changelog_topic.get_topic_name(),
+                 {key.encode(): value for key, value in work.entries.items()})):
+            for key in sorted(values):
+                data = values[key]
+                value = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode() \
+                    if data else None
+                if store.get(key) == value:
+                    continue
+                if value is None:
+                    store.pop(key, None)
+                else:
+                    store[key] = value
+                outbox.add(changelog, key, value, partition=partition)
 
     async def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -212,25 +551,6 @@ class GuardApp:
             producer = self.app.producer._ensure_producer()
             count = self._partition_counts[topic] = len(await producer.partitions_for(topic))
         return count
-
-    def _remember_link(self, number: str, record, outcome: Outcome) -> tuple[bytes, bytes] | None:
-        """Record which records in which systems carry this number; return the changed entry.
-
-        The store is written here and the changelog by the caller, batched like
-        the registry's (Faust's ``table[key] = value`` would send one message each).
-        """
-        key = number.encode()
-        store = self.links.data
-        raw = store.get(key)
-        links = json.loads(raw) if raw else {}
-        link_id = f"{record.system}/{record.record_id}"
-        entry = {"atena_no": record.atena_no, "outcome": outcome.value}
-        if links.get(link_id) == entry:
-            return None
-        links[link_id] = entry
-        value = json.dumps(links, ensure_ascii=False, sort_keys=True).encode()
-        store[key] = value
-        return key, value
 
     # -- registry -------------------------------------------------------------------
     async def _load_registry(self, stream: faust.StreamT) -> None:
@@ -242,8 +562,10 @@ class GuardApp:
         """
         changelog = self.registry.changelog_topic.get_topic_name()
         store = self.registry.data
+        links = self.links.data
         async for events in stream.take_events(self.batch_size, within=self.batch_within):
             outbox = Outbox()
+            rechecks: dict[int, list[dict[str, Any]]] = defaultdict(list)
             for event in events:
                 message = event.message
                 if message.key is None:
@@ -263,6 +585,13 @@ class GuardApp:
                 else:  # tombstone: the number left the registry
                     store.pop(message.key, None)
                 outbox.add(changelog, message.key, message.value, partition=message.partition)
+                if message.key in links:  # records carry this number: judge them again (retraction)
+                    rechecks[message.partition].append(
+                        {"partition": message.partition, "offset": message.offset, "key": None, "value": b"",
+                         "kind": "recheck", "number": message.key.decode()})
+            for partition, items in rechecks.items():
+                outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
+                           partition=partition)
             await outbox.send(self.app.producer, self._partitions_of)
 
     def _dead_letter_bytes(self, topic: str, partition: int, offset: int, key: bytes | None,
@@ -271,6 +600,108 @@ class GuardApp:
         return self.codec.encode("dead_letter", dead_letter_message(
             topic=topic, partition=partition, offset=offset, key=key, value=value, reason=reason,
             error=error, stage=stage, system=system, record_id=record_id))
+
+
+#: a verdict's version: its event's offset in linkage.records, times this, plus its revision
+REVISIONS = 1024
+_NUMBER_ONLY = frozenset({Reason.NOT_LINKED, Reason.NUMBER_FORMAT})
+
+
+def version_of(offset: int, revision: int = 0) -> int:
+    """The version a verdict carries: newer events first, then newer judgements of one event.
+
+    The sink keeps, per record, the verdict with the highest version; a record judged again
+    (the other half of a swap arrived, the registry changed) gets the next revision.
+
+    >>> version_of(7), version_of(7, 1) > version_of(7), version_of(8) > version_of(7, 5000)
+    (7168, True, True)
+    """
+    return offset * REVISIONS + min(revision, REVISIONS - 1)
+
+
+def _batch_name(record: Record) -> str:
+    key = batch_key(record)
+    return f"{key[0]}\x1f{key[1]}" if key else ""
+
+
+def _link_id(key: bytes) -> str:
+    """``system/record_id`` of a published record key (``system`` U+001F ``record_id``)."""
+    return key.decode("utf-8", "replace").replace("\x1f", "/", 1)
+
+
+def _entry_key(batch: str, link_id: str) -> str:
+    return f"{batch}\x1e{link_id}"
+
+
+def _digest(verdict: Verdict) -> str:
+    text = json.dumps([verdict.outcome.value, [[f.reason.value, f.detail] for f in verdict.findings],
+                       verdict.suggested_my_number], ensure_ascii=False)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _verdict_json(verdict: Verdict) -> str:
+    return json.dumps({"o": verdict.outcome.value, "f": [[f.reason.value, f.detail] for f in verdict.findings],
+                       "s": verdict.suggested_my_number}, ensure_ascii=False)
+
+
+def _verdict_from_json(text: str) -> Verdict:
+    data = json.loads(text)
+    return Verdict(Outcome(data["o"]), tuple(Finding(Reason(c), d) for c, d in data["f"]), data["s"])
+
+
+class _Entry:
+    """A record as a stage remembers it (JSON-safe): its event, position and last verdict sent."""
+
+    @staticmethod
+    def fresh(item: dict[str, Any], known: dict[str, Any] | None = None, *, batch: str = "",
+              atena_no: str = "") -> dict[str, Any]:
+        entry = {"e": base64.b64encode(item["value"]).decode(), "p": item["partition"], "f": item["offset"],
+                 "r": 0, "d": "", "o": "", "b": batch, "a": atena_no}
+        if known is not None and known.get("f") == item["offset"]:  # the same event again
+            entry.update(r=known.get("r", 0), d=known.get("d", ""), o=known.get("o", ""))
+        return entry
+
+
+class _Work:
+    """What handling one message of the number stage changes; written out once at its end."""
+
+    def __init__(self, outbox: "Outbox") -> None:
+        self.outbox = outbox
+        self.forward: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        self.cache: dict[str, dict[str, dict[str, Any]]] = {}
+        self.dirty_links: set[str] = set()
+
+    def entries(self, store: Any, number: str) -> dict[str, dict[str, Any]]:
+        entries = self.cache.get(number)
+        if entries is None:
+            raw = store.get(number.encode())
+            entries = self.cache[number] = json.loads(raw) if raw else {}
+        return entries
+
+
+class _BatchWork:
+    """What handling one message of the batch stage changes; written out once at its end."""
+
+    def __init__(self, outbox: "Outbox") -> None:
+        self.outbox = outbox
+        self.members: dict[str, dict[str, list]] = {}
+        self.dirty_members: set[str] = set()
+        self.entries: dict[str, dict[str, Any] | None] = {}
+
+    def members_of(self, store: Any, name: str) -> dict[str, list]:
+        members = self.members.get(name)
+        if members is None:
+            raw = store.get(name.encode())
+            members = self.members[name] = json.loads(raw) if raw else {}
+        return members
+
+    def entry(self, store: Any, key: str) -> dict[str, Any] | None:
+        if key not in self.entries:
+            raw = store.get(key.encode())
+            if raw is None:
+                return None
+            self.entries[key] = json.loads(raw)
+        return self.entries[key]
 
 
 class Outbox:

@@ -24,6 +24,8 @@ BY_NUMBER = "linkage.records-by-number"
 VERIFIED = "linkage.verified"
 HELD = "linkage.held"
 DLQ = "linkage.dlq"
+BY_BATCH = "linkage.records-by-batch"
+RETRACTED = "linkage.retracted"
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,18 @@ class TopicNames:
     def dlq(self) -> str:
         return self.prefix + DLQ
 
+    @property
+    def by_batch(self) -> str:
+        return self.prefix + BY_BATCH
+
+    @property
+    def retracted(self) -> str:
+        """HOLD verdicts that withdraw an earlier PASS of the same event (連携停止)."""
+        return self.prefix + RETRACTED
+
     def all(self) -> tuple[str, ...]:
-        return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq)
+        return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq,
+                self.by_batch, self.retracted)
 
 
 def names(settings: KafkaSettings) -> TopicNames:
