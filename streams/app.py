@@ -29,8 +29,9 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import faust
 
@@ -158,59 +159,61 @@ class GuardApp:
 
     # -- stage 1 ------------------------------------------------------------------
     async def _repartition(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(self.batch_size, within=self.batch_within):
+            with acked_only_when_done(stream):
+                await self._repartition_batch(events)
+
+    async def _repartition_batch(self, events: list[Any]) -> None:
         filed_store = self.filed.data
         filed_changelog = self.filed.changelog_topic.get_topic_name()
-        async for events in stream.take_events(self.batch_size, within=self.batch_within):
-            by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            removals: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            outbox = Outbox()
-            for event in events:
-                message = event.message
-                try:
-                    decoded = self.codec.decode("record_changed", message.value)
-                except schemas.DecodeError as e:
-                    outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
-                        message.topic, message.partition, message.offset, message.key, message.value,
-                        "UNDECODABLE", str(e)))
-                    continue
-                number = compact(decoded.get("my_number", ""))
-                route_key = number.encode() if number else (message.key or b"")
-                item = {"partition": message.partition, "offset": message.offset,
-                        "key": message.key, "value": message.value, "kind": "record", "number": ""}
-                by_partition[topics.partition_for(route_key, self.partitions)].append(item)
-                if message.key is None:
-                    continue
-                # where the record is filed now; a move leaves nothing behind at the old number or batch
-                try:
-                    record = event_to_record(decoded)
-                    now = [link_key(record) or "", _batch_name(record)]
-                except Exception:  # unreadable fields: the guard dead-letters the event itself
-                    now = ["", ""]
-                raw = filed_store.get(message.key)
-                before = json.loads(raw) if raw else ["", ""]
-                if before == now:
-                    continue
-                if before[0] and before[0] != now[0]:
-                    by_partition[topics.partition_for(before[0].encode(), self.partitions)].append(
-                        {**item, "value": b"", "kind": "unlink", "number": before[0]})
-                if before[1] and before[1] != now[1]:
-                    removals[topics.partition_for(before[1].encode(), self.partitions)].append(
-                        {"kind": "remove", "batch": before[1], "link_id": _link_id(message.key),
-                         "partition": message.partition, "offset": message.offset, "value": None,
-                         "verdict": "", "person": None, "fresh": False})
-                value = json.dumps(now, ensure_ascii=False).encode() if any(now) else None
-                if value is None:
-                    filed_store.pop(message.key, None)
-                else:
-                    filed_store[message.key] = value
-                outbox.add(filed_changelog, message.key, value, partition=message.partition)
-            for partition, items in by_partition.items():
-                outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
-                           partition=partition)
-            for partition, members in removals.items():
-                outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
-                           partition=partition)
-            await outbox.send(self.app.producer, self._partitions_of)
+        by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        removals: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        outbox = Outbox()
+        for event in events:
+            message = event.message
+            try:
+                decoded = self.codec.decode("record_changed", message.value)
+            except schemas.DecodeError as e:
+                outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
+                    message.topic, message.partition, message.offset, message.key, message.value,
+                    "UNDECODABLE", str(e)))
+                continue
+            number = compact(decoded.get("my_number", ""))
+            route_key = number.encode() if number else (message.key or b"")
+            item = {"partition": message.partition, "offset": message.offset,
+                    "key": message.key, "value": message.value, "kind": "record", "number": ""}
+            by_partition[topics.partition_for(route_key, self.partitions)].append(item)
+            if message.key is None:
+                continue
+            # where the record is filed now; a move leaves nothing behind at the old number or batch
+            try:
+                record = event_to_record(decoded)
+                now = [link_key(record) or "", _batch_name(record)]
+            except Exception:  # unreadable fields: the guard dead-letters the event itself
+                now = ["", ""]
+            raw = filed_store.get(message.key)
+            before = json.loads(raw) if raw else ["", ""]
+            if before == now:
+                continue
+            if before[0] and before[0] != now[0]:
+                by_partition[topics.partition_for(before[0].encode(), self.partitions)].append(
+                    {**item, "value": b"", "kind": "unlink", "number": before[0]})
+            if before[1] and before[1] != now[1]:
+                removals[topics.partition_for(before[1].encode(), self.partitions)].append(
+                    _removal_item(before[1], _link_id(message.key), message.partition, message.offset))
+            value = json.dumps(now, ensure_ascii=False).encode() if any(now) else None
+            if value is None:
+                filed_store.pop(message.key, None)
+            else:
+                filed_store[message.key] = value
+            outbox.add(filed_changelog, message.key, value, partition=message.partition)
+        for partition, items in by_partition.items():
+            outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
+                       partition=partition)
+        for partition, members in removals.items():
+            outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
+                       partition=partition)
+        await outbox.send(self.app.producer, self._partitions_of)
 
     async def _wait_for_registry(self) -> None:
         """Start following the whole registry, and judge nothing until it is read up to now."""
@@ -224,6 +227,7 @@ class GuardApp:
     # -- stage 2: by number -----------------------------------------------------------
     async def _guard(self, stream: faust.StreamT) -> None:
         await self._wait_for_registry()
+        stream = stream.noack()  # acknowledged below, once the verdicts are sent
         async for event in stream.events():
             outbox = Outbox()
             message = event.message
@@ -247,6 +251,7 @@ class GuardApp:
                     outbox.add(self.topics.by_batch, None,
                                self.codec.encode("batch_check", {"items": members}), partition=partition)
             await outbox.send(self.app.producer, self._partitions_of)
+            await stream.ack(event)
 
     def _check_one(self, item: dict[str, Any], work: "_Work") -> None:
         """Judge one delivered record and every record of its number it may change. Never raises."""
@@ -268,14 +273,14 @@ class GuardApp:
                 *position, basic.reason_codes, "; ".join(str(f) for f in basic.findings),
                 system=record.system, record_id=record.record_id))
             if batch:  # a row whose only fault is its number is still a peer of its batch
-                peer_only = all(f.reason in _NUMBER_ONLY for f in basic.findings) and peer_subject(record)
-                work.forward[topics.partition_for(batch.encode(), self.partitions)].append(
-                    {"kind": "member" if peer_only else "remove", "batch": batch,
-                     "link_id": _link_id(key), "partition": item["partition"], "offset": item["offset"],
-                     "value": item["value"], "verdict": "", "person": None, "fresh": True})
+                target = work.forward[topics.partition_for(batch.encode(), self.partitions)]
+                if all(f.reason in _NUMBER_ONLY for f in basic.findings) and peer_subject(record):
+                    target.append(_member_item(batch, _link_id(key), record, _Entry.fresh(item), fresh=True))
+                else:
+                    target.append(_removal_item(batch, _link_id(key), item["partition"], item["offset"]))
             return
         if record.operation == "delete":
-            self._emit(_Entry.fresh(item), decoded, basic, key, outbox, fresh=True)
+            self._emit(_Entry.fresh(item), decoded, basic, key, outbox)
             return
         number = link_key(record)
         if number is None:  # a wrong check digit: held, linked to nothing
@@ -300,21 +305,35 @@ class GuardApp:
     def _judge(self, record: Record, decoded: dict[str, Any], basic: Verdict, entry: dict[str, Any],
                entries: dict[str, dict[str, Any]], batch: str, key: bytes, work: "_Work", *,
                fresh: bool) -> None:
-        """The record in the context of its number; emitted here, or sent on to its batch's stage."""
+        """The record in the context of its number; emitted here, or by its batch's stage.
+
+        Only a held record that is not its number's registry person can gain ``BATCH_SWAP``
+        (a *swap candidate*): the batch stage emits those. Every other verdict is final here;
+        the batch stage still learns of the record, which may be another record's swap partner.
+        """
         peers = self._link_peers(entries) if len(entries) > 1 else ()
         verdict = check_in_context(record, self.registry_view, Context(links=peers, identities=self.follower.index),
                                    verdict=basic)
+        changed, retract = _revise(entry, verdict)
         if not batch:
-            self._emit(entry, decoded, verdict, key, work.outbox, fresh=fresh)
+            if changed or fresh:
+                self._emit(entry, decoded, verdict, key, work.outbox, retract=retract)
             return
         person = None
         if verdict.outcome is Outcome.HOLD:
             number = link_key(record)
-            person = self.registry.data.get(number.encode()) if number else None
-        work.forward[topics.partition_for(batch.encode(), self.partitions)].append(
-            {"kind": "member", "batch": batch, "link_id": _link_id(key), "partition": entry["p"],
-             "offset": entry["f"], "value": base64.b64decode(entry["e"]),
-             "verdict": _verdict_json(verdict), "person": person, "fresh": fresh})
+            raw = self.registry.data.get(number.encode()) if number else None
+            if raw is not None:
+                resident = message_to_resident(self.codec.decode("resident", raw))
+                subject = parse_subject(record)
+                if isinstance(subject, Subject) and not matches_person(subject, resident):
+                    person = raw
+        if person is None and (changed or fresh):
+            self._emit(entry, decoded, verdict, key, work.outbox, retract=retract)
+        work.forward[topics.partition_for(batch.encode(), self.partitions)].append(_member_item(
+            batch, _link_id(key), record, entry, fresh=fresh,
+            candidate=(base64.b64decode(entry["e"]), _verdict_json(verdict), person, retract)
+            if person is not None else None))
 
     def _rejudge(self, number: str, link_id: str, entries: dict[str, dict[str, Any]], work: "_Work") -> None:
         """Judge again a record already linked to ``number`` (another record or the registry changed)."""
@@ -384,26 +403,17 @@ class GuardApp:
             work.outbox.add(changelog, key, value, partition=partition)
 
     def _emit(self, entry: dict[str, Any], decoded: dict[str, Any], verdict: Verdict, key: bytes,
-              outbox: "Outbox", *, fresh: bool) -> None:
-        """Send the record's verdict if it is a delivery or the verdict changed (a new revision).
+              outbox: "Outbox", *, retract: bool = False, sub_revision: int = 0) -> None:
+        """Send the record's verdict at the entry's current revision.
 
         A HOLD that replaces a PASS of the same event also goes to ``linkage.retracted``: the
         sink withdraws the copy it had registered (連携停止) and downstream is told.
         """
-        digest = _digest(verdict)
-        retract = False
-        if entry.get("d") == digest:
-            if not fresh:
-                return
-        else:
-            if entry.get("d"):
-                entry["r"] = entry.get("r", 0) + 1
-                retract = entry.get("o") == Outcome.PASS.value and verdict.outcome is Outcome.HOLD
-            entry["d"], entry["o"] = digest, verdict.outcome.value
         if verdict.outcome is Outcome.INVALID:  # pragma: no cover - INVALID never gets this far
             return
-        message = verdict_message(decoded, verdict, version=version_of(entry["f"], entry.get("r", 0)))
-        value = self.codec.encode("verdict", message)
+        revision = min(entry.get("r", 0), REVISIONS // SUB_REVISIONS - 1) * SUB_REVISIONS \
+            + min(sub_revision, SUB_REVISIONS - 1)
+        value = self.codec.encode("verdict", verdict_message(decoded, verdict, version=version_of(entry["f"], revision)))
         outbox.add(self.outcome_topic[verdict.outcome], key, value)
         if retract:
             outbox.add(self.topics.retracted, key, value)
@@ -416,6 +426,7 @@ class GuardApp:
         a swap): the earlier one is judged again and its verdict sent again, as a new revision.
         """
         await self._wait_for_registry()
+        stream = stream.noack()  # acknowledged below, once the verdicts are sent
         async for event in stream.events():
             outbox = Outbox()
             message = event.message
@@ -442,89 +453,81 @@ class GuardApp:
                                 stage="batch"))
                 self._flush_batches(work, message.partition)
             await outbox.send(self.app.producer, self._partitions_of)
+            await stream.ack(event)
 
     def _batch_member(self, item: dict[str, Any], work: "_BatchWork") -> None:
         name, link_id = item["batch"], item["link_id"]
         members = work.members_of(self.batch_members.data, name)
-        entries = work.entries
         entry_key = _entry_key(name, link_id)
-        known = work.entry(self.batch_entries.data, entry_key)
-        if known is not None and known["f"] > item["offset"]:
-            return  # an older event; the newer one stands
-        decoded = self.codec.decode("record_changed", item["value"])
-        record = event_to_record(decoded)
-        subject = peer_subject(record)
-        if subject is None:  # pragma: no cover - the number stage only sends peers
-            return
-        person = message_to_resident(self.codec.decode("resident", item["person"])) if item["person"] else None
-        own = parse_subject(record)
-        if person is not None and (not isinstance(own, Subject) or matches_person(own, person)):
-            person = None  # only a record that is not its number's person can be a swap
-        entry = _Entry.fresh(item, known)
-        entry["v"] = item["verdict"]
-        entry["person"] = base64.b64encode(item["person"]).decode() if person is not None else None
-        entries[entry_key] = entry
         before = members.get(link_id)
-        members[link_id] = [subject.birth_date.isoformat(), subject.sex,
-                            person.birth_date.isoformat() if person else None, person.sex if person else None]
+        if before is not None and before["f"] > item["offset"]:
+            return  # an older event; the newer one stands
+        fields = json.loads(item["fields"])
+        person = message_to_resident(self.codec.decode("resident", item["person"])) if item["person"] else None
+        member = {"f": item["offset"], "x": fields, "bb": fields["bb"], "bs": fields["bs"],
+                  "hb": person.birth_date.isoformat() if person else None, "hs": person.sex if person else None}
+        members[link_id] = member
         work.dirty_members.add(name)
-        if item["verdict"]:
-            self._emit(entry, decoded, self._batch_verdict(name, link_id, members, work, record, own, person),
-                       topics.record_key(record.system, record.record_id), work.outbox, fresh=item["fresh"])
-        born = {tuple(members[link_id][:2])}
+        if person is None:
+            work.entries[entry_key] = None  # no longer a swap candidate (if it was one)
+        else:
+            known = work.entry(self.batch_entries.data, entry_key)
+            same = known is not None and known["f"] == item["offset"] and known["r"] == item["revision"]
+            entry = {"e": base64.b64encode(item["value"]).decode(), "p": item["partition"], "f": item["offset"],
+                     "r": item["revision"], "v": item["verdict"],
+                     "person": base64.b64encode(item["person"]).decode(),
+                     "s": known["s"] if same else 0, "d": known["d"] if same else ""}
+            work.entries[entry_key] = entry
+            self._batch_emit(name, link_id, entry, members, work, fresh=item["fresh"] or not same,
+                             retract=item["retract"])
+        born = {(member["bb"], member["bs"])}
         if before is not None:
-            born.add(tuple(before[:2]))
+            born.add((before["bb"], before["bs"]))
         self._rejudge_batch(name, members, born, link_id, work)
 
     def _batch_remove(self, item: dict[str, Any], work: "_BatchWork") -> None:
         name, link_id = item["batch"], item["link_id"]
         members = work.members_of(self.batch_members.data, name)
-        entry_key = _entry_key(name, link_id)
-        known = work.entry(self.batch_entries.data, entry_key)
-        if known is not None and known["f"] >= item["offset"]:
-            return  # the record came back to this batch in a newer event
-        before = members.pop(link_id, None)
-        work.entries[entry_key] = None
+        before = members.get(link_id)
+        if before is None or before["f"] >= item["offset"]:
+            return  # not here, or back in this batch with a newer event
+        del members[link_id]
+        work.entries[_entry_key(name, link_id)] = None
         work.dirty_members.add(name)
-        if before is not None:
-            self._rejudge_batch(name, members, {tuple(before[:2])}, link_id, work)
+        self._rejudge_batch(name, members, {(before["bb"], before["bs"])}, link_id, work)
 
-    def _rejudge_batch(self, name: str, members: dict[str, list], born: set, changed: str,
+    def _rejudge_batch(self, name: str, members: dict[str, dict[str, Any]], born: set, changed: str,
                        work: "_BatchWork") -> None:
-        """Judge again the held records of the batch whose number's person was born as ``born``."""
+        """Judge again the swap candidates of the batch whose number's person was born as ``born``."""
         for other, member in members.items():
-            if other == changed or member[2] is None or (member[2], member[3]) not in born:
+            if other == changed or member["hb"] is None or (member["hb"], member["hs"]) not in born:
                 continue
             entry = work.entry(self.batch_entries.data, _entry_key(name, other))
-            if entry is None or not entry.get("v"):
-                continue
-            decoded = self.codec.decode("record_changed", base64.b64decode(entry["e"]))
-            record = event_to_record(decoded)
-            own = parse_subject(record)
-            person = message_to_resident(self.codec.decode("resident", base64.b64decode(entry["person"]))) \
-                if entry.get("person") else None
-            verdict = self._batch_verdict(name, other, members, work, record, own, person)
-            self._emit(entry, decoded, verdict, topics.record_key(record.system, record.record_id),
-                       work.outbox, fresh=False)
+            if entry is not None:
+                self._batch_emit(name, other, entry, members, work, fresh=False, retract=False)
 
-    def _batch_verdict(self, name: str, link_id: str, members: dict[str, list], work: "_BatchWork",
-                       record: Record, own: Any, person: Resident | None) -> Verdict:
-        entry = work.entries[_entry_key(name, link_id)]
+    def _batch_emit(self, name: str, link_id: str, entry: dict[str, Any], members: dict[str, dict[str, Any]],
+                    work: "_BatchWork", *, fresh: bool, retract: bool) -> None:
+        """The candidate's verdict with its batch; sent when delivered or changed (a sub-revision)."""
+        decoded = self.codec.decode("record_changed", base64.b64decode(entry["e"]))
+        record = event_to_record(decoded)
+        own = parse_subject(record)
+        person = message_to_resident(self.codec.decode("resident", base64.b64decode(entry["person"])))
         base = _verdict_from_json(entry["v"])
-        if person is None or not isinstance(own, Subject):
-            return base
-        born = [person.birth_date.isoformat(), person.sex]
-        peers = []
-        for other, member in members.items():
-            if other == link_id or member[:2] != born:
-                continue
-            other_entry = work.entry(self.batch_entries.data, _entry_key(name, other))
-            if other_entry is None:
-                continue
-            peer = Peer.of(event_to_record(self.codec.decode("record_changed", base64.b64decode(other_entry["e"]))))
-            if peer is not None:
-                peers.append(peer)
-        return with_batch(base, record, own, person, peers)
+        born = (person.birth_date.isoformat(), person.sex)
+        peers = [peer for other, member in members.items()
+                 if other != link_id and (member["bb"], member["bs"]) == born
+                 and (peer := Peer.of(_member_record(other, member["x"]))) is not None]
+        verdict = with_batch(base, record, own, person, peers) if isinstance(own, Subject) else base
+        digest = _digest(verdict)
+        if digest != entry["d"]:
+            if entry["d"]:
+                entry["s"] += 1
+            entry["d"] = digest
+        elif not fresh:
+            return
+        self._emit(entry, decoded, verdict, topics.record_key(record.system, record.record_id), work.outbox,
+                   retract=retract, sub_revision=entry["s"])
 
     def _flush_batches(self, work: "_BatchWork", partition: int) -> None:
         outbox = work.outbox
@@ -560,39 +563,43 @@ class GuardApp:
         partition (the same partition as the source message, which is where
         Faust's own ``table[key] = value`` would have put it).
         """
+        async for events in stream.take_events(self.batch_size, within=self.batch_within):
+            with acked_only_when_done(stream):
+                await self._registry_batch(events)
+
+    async def _registry_batch(self, events: list[Any]) -> None:
         changelog = self.registry.changelog_topic.get_topic_name()
         store = self.registry.data
         links = self.links.data
-        async for events in stream.take_events(self.batch_size, within=self.batch_within):
-            outbox = Outbox()
-            rechecks: dict[int, list[dict[str, Any]]] = defaultdict(list)
-            for event in events:
-                message = event.message
-                if message.key is None:
-                    outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
-                        message.topic, message.partition, message.offset, None, message.value,
-                        "UNDECODABLE", "registry entry without a key", stage="registry"))
+        outbox = Outbox()
+        rechecks: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        for event in events:
+            message = event.message
+            if message.key is None:
+                outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
+                    message.topic, message.partition, message.offset, None, message.value,
+                    "UNDECODABLE", "registry entry without a key", stage="registry"))
+                continue
+            if message.value is not None:
+                try:
+                    self.codec.decode("resident", message.value)
+                except schemas.DecodeError as e:
+                    outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
+                        message.topic, message.partition, message.offset, message.key, message.value,
+                        "UNDECODABLE", str(e), stage="registry"))
                     continue
-                if message.value is not None:
-                    try:
-                        self.codec.decode("resident", message.value)
-                    except schemas.DecodeError as e:
-                        outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
-                            message.topic, message.partition, message.offset, message.key, message.value,
-                            "UNDECODABLE", str(e), stage="registry"))
-                        continue
-                    store[message.key] = message.value
-                else:  # tombstone: the number left the registry
-                    store.pop(message.key, None)
-                outbox.add(changelog, message.key, message.value, partition=message.partition)
-                if message.key in links:  # records carry this number: judge them again (retraction)
-                    rechecks[message.partition].append(
-                        {"partition": message.partition, "offset": message.offset, "key": None, "value": b"",
-                         "kind": "recheck", "number": message.key.decode()})
-            for partition, items in rechecks.items():
-                outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
-                           partition=partition)
-            await outbox.send(self.app.producer, self._partitions_of)
+                store[message.key] = message.value
+            else:  # tombstone: the number left the registry
+                store.pop(message.key, None)
+            outbox.add(changelog, message.key, message.value, partition=message.partition)
+            if message.key in links:  # records carry this number: judge them again (retraction)
+                rechecks[message.partition].append(
+                    {"partition": message.partition, "offset": message.offset, "key": None, "value": b"",
+                     "kind": "recheck", "number": message.key.decode()})
+        for partition, items in rechecks.items():
+            outbox.add(self.topics.by_number, None, self.codec.encode("record_batch", {"items": items}),
+                       partition=partition)
+        await outbox.send(self.app.producer, self._partitions_of)
 
     def _dead_letter_bytes(self, topic: str, partition: int, offset: int, key: bytes | None,
                            value: bytes | None, reason: str, error: str, *, stage: str = "guard",
@@ -602,8 +609,31 @@ class GuardApp:
             error=error, stage=stage, system=system, record_id=record_id))
 
 
+@contextmanager
+def acked_only_when_done(stream: faust.StreamT) -> Iterator[None]:
+    """Leave a ``take_events`` batch unacknowledged if its handling is interrupted.
+
+    Faust's ``take_events`` acknowledges the events of a batch in a ``finally``
+    block, so a batch whose handling was cancelled half-way (a worker stopping,
+    its verdicts not yet sent) would be committed as done. When the body does
+    not finish, this makes those acknowledgements no-ops: the events are
+    delivered again after the restart (at least once).
+    """
+    try:
+        yield
+    except BaseException:
+        stream.ack = _keep_unacknowledged  # type: ignore[method-assign]
+        raise
+
+
+async def _keep_unacknowledged(event: Any) -> bool:
+    return False
+
+
 #: a verdict's version: its event's offset in linkage.records, times this, plus its revision
 REVISIONS = 1024
+#: a revision is the number stage's (× this) plus the batch stage's, which only swap candidates have
+SUB_REVISIONS = 32
 _NUMBER_ONLY = frozenset({Reason.NOT_LINKED, Reason.NUMBER_FORMAT})
 
 
@@ -617,6 +647,51 @@ def version_of(offset: int, revision: int = 0) -> int:
     (7168, True, True)
     """
     return offset * REVISIONS + min(revision, REVISIONS - 1)
+
+
+def _revise(entry: dict[str, Any], verdict: Verdict) -> tuple[bool, bool]:
+    """Note a new judgement in the record's entry: (changed, a PASS of this event became a HOLD).
+
+    A changed verdict of an event already judged gets the next revision.
+    """
+    digest = _digest(verdict)
+    if entry.get("d") == digest:
+        return False, False
+    retract = False
+    if entry.get("d"):
+        entry["r"] = entry.get("r", 0) + 1
+        retract = entry.get("o") == Outcome.PASS.value and verdict.outcome is Outcome.HOLD
+    entry["d"], entry["o"] = digest, verdict.outcome.value
+    return True, retract
+
+
+_MEMBER_FIELDS = {"m": "my_number", "n": "name", "k": "name_kana", "b": "birth_date", "s": "sex",
+                  "a": "address", "t": "atena_no"}
+
+
+def _member_item(batch: str, link_id: str, record: Record, entry: dict[str, Any], *, fresh: bool,
+                 candidate: tuple[bytes, str, bytes, bool] | None = None) -> dict[str, Any]:
+    """What the batch stage learns of a record: who it is about, and, for a swap candidate, its verdict."""
+    subject = peer_subject(record)
+    fields: dict[str, Any] = {short: getattr(record, name) or "" for short, name in _MEMBER_FIELDS.items()}
+    fields["bb"] = subject.birth_date.isoformat() if subject else ""
+    fields["bs"] = subject.sex if subject else 0
+    value, verdict, person, retract = candidate or (None, "", None, False)
+    return {"kind": "member", "batch": batch, "link_id": link_id, "partition": entry["p"], "offset": entry["f"],
+            "value": value, "verdict": verdict, "person": person, "fresh": fresh,
+            "revision": entry.get("r", 0), "retract": retract,
+            "fields": json.dumps(fields, ensure_ascii=False, separators=(",", ":"))}
+
+
+def _removal_item(batch: str, link_id: str, partition: int, offset: int) -> dict[str, Any]:
+    return {"kind": "remove", "batch": batch, "link_id": link_id, "partition": partition, "offset": offset,
+            "value": None, "verdict": "", "person": None, "fresh": False, "revision": 0, "retract": False,
+            "fields": "{}"}
+
+
+def _member_record(link_id: str, fields: dict[str, Any]) -> Record:
+    system, _, record_id = link_id.partition("/")
+    return Record(system, record_id, **{name: fields.get(short, "") for short, name in _MEMBER_FIELDS.items()})
 
 
 def _batch_name(record: Record) -> str:

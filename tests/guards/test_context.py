@@ -423,3 +423,27 @@ def test_an_earlier_row_of_a_record_is_judged_against_the_others_too():
     assert fast == plain
     assert str(finding(fast[0], Reason.SHARED_NUMBER)) == "SHARED_NUMBER(jido-fuyo/J-1)"
     assert fast[1].outcome is Outcome.PASS and fast[2].outcome is Outcome.PASS
+
+
+def test_the_batch_applied_last_gives_the_same_verdict():
+    """The stream judges a record by its number first and adds its batch later (``with_batch``);
+    on a corpus with every cause, that equals judging it with the batch in its context."""
+    from bench.corpus import make_corpus
+    from guards.check import Subject
+    from guards.context import full_contexts, with_batch
+
+    corpus = make_corpus(records=900, seed=3, error_rate=0.1)
+    registry = index_by_number(corpus.residents)
+    identities = build_identity_index(corpus.residents)
+    swaps = 0
+    for record, context in zip(corpus.records, full_contexts(corpus.records, identities)):
+        whole = check_in_context(record, registry, context)
+        alone = check_in_context(record, registry, replace(context, batch=()))
+        subject = parse_subject(record)
+        if isinstance(subject, Subject):
+            later = with_batch(alone, record, subject, registry.get(subject.number), context.batch)
+        else:
+            later = alone
+        assert later == whole, (record.system, record.record_id)
+        swaps += Reason.BATCH_SWAP in whole.reasons
+    assert swaps >= 5
