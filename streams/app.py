@@ -1,24 +1,44 @@
-"""The Faust guard app: repartition by My Number, check, route.
+"""The Faust guard app: repartition by My Number, judge in context, route.
 
-Two agents, so that Faust's per-message cost is paid per batch, not per record:
+Three stages, so that Faust's per-message cost is paid per batch, not per record:
 
 1. ``repartition`` reads ``linkage.records`` in batches (``take_events``),
    decodes each event, and sends one :file:`record_batch` message per target
    partition of ``linkage.records-by-number`` (partition = Kafka's murmur2 of
-   the number, the same rule kafka-python used to publish the registry).
+   the number, the same rule kafka-python used to publish the registry). Its
+   ``filed`` table remembers the number and input batch each record was last
+   filed under, so a record that moves (a corrected number) leaves nothing
+   behind: the old number is told to ``unlink`` it, the old batch to drop it.
 2. ``guard`` reads those batches. Partition ``p`` of the batches, of
-   ``registry.residents`` and of the tables are co-partitioned, so every
-   record meets its registry entry and the other links of its number in this
-   worker. It calls :func:`guards.check` and routes PASS to
-   ``linkage.verified``, HOLD to ``linkage.held``, INVALID to ``linkage.dlq``.
+   ``registry.residents`` and of the ``registry`` and ``links`` tables are
+   co-partitioned, so every record meets its registry entry and every other
+   record of its number (``links``: the event, position and last verdict of
+   each) in this worker. It runs :func:`guards.context.check_in_context` with
+   those links and the whole registry's identity look-up
+   (:class:`streams.follower.RegistryFollower`, one per worker), and judges
+   again the other records of the number (``SHARED_NUMBER`` works both ways).
+   When a number's registry entry changes, ``registry_loader`` asks for a
+   ``recheck`` of its records: a PASS that becomes a HOLD is *retracted*.
+3. ``batch`` is keyed by input batch (system + ``batch_id``). It learns of
+   every record of a batch (a record may be the partner of a swap) and
+   emits the verdict of *swap candidates* — held records that are not their
+   number's registry person, the only ones ``BATCH_SWAP`` can apply to —
+   through :func:`guards.context.with_batch`; when a later record of the
+   batch arrives, earlier candidates are judged again.
 
-``registry_loader`` keeps the ``registry`` table (number → Resident bytes,
-former numbers included) from the compacted ``registry.residents`` topic.
+A verdict's ``version`` is its event's offset × 1024 plus a revision: a record
+judged again with a different result is sent again with a higher version,
+so the sink always ends with the newest judgement of the newest event; a HOLD
+replacing a PASS of the same event also goes to ``linkage.retracted`` and the
+sink withdraws the copy. Once the stream has drained, every verdict equals
+what ``linkguard inspect`` gives for the same records and registry (a test
+runs a shuffled corpus both ways).
 
 Processing is at least once: Faust flushes the producer before committing
-consumed offsets, and the sink's writes are idempotent and versioned.
-Nothing raised by a record stops the worker: it is dead-lettered with its
-reason and position.
+consumed offsets, events are acknowledged only after their verdicts are sent
+(:func:`acked_only_when_done`, ``noack`` streams), and the sink's writes are
+idempotent and versioned. Nothing raised by a record stops the worker: it is
+dead-lettered with its reason and position.
 """
 
 from __future__ import annotations
@@ -38,7 +58,8 @@ import faust
 import schemas
 from guards import Finding, Outcome, Reason, Record, Resident, Verdict, check
 from guards.check import Subject, matches_person, parse_subject
-from guards.context import Context, Peer, batch_key, check_in_context, link_key, peer_subject, with_batch
+from guards.context import (Context, Peer, atena, batch_key, check_in_context, link_key, peer_subject,
+                            with_batch)
 from guards.number import compact
 from streams import topics
 from streams.events import dead_letter_message, event_to_record, message_to_resident, verdict_message
@@ -56,12 +77,20 @@ class RegistryView:
     def __init__(self, table: faust.Table, codec: schemas.Codec) -> None:
         self._table = table
         self._codec = codec
+        self._decoded: dict[str, tuple[bytes, Resident]] = {}  # the same bytes decode to the same resident
 
     def get(self, my_number: str, /) -> Resident | None:
         raw = self._table.get(my_number.encode())
         if raw is None:
             return None
-        return message_to_resident(self._codec.decode("resident", raw))
+        cached = self._decoded.get(my_number)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        resident = message_to_resident(self._codec.decode("resident", raw))
+        if len(self._decoded) > 100_000:
+            self._decoded.clear()
+        self._decoded[my_number] = (raw, resident)
+        return resident
 
 
 class GuardApp:
@@ -125,9 +154,11 @@ class GuardApp:
         self.links = table("links")
         #: record key → [number, batch] it was last filed under (stage 1), to undo a move
         self.filed = table("filed")
-        #: batch → {system/record_id: [birth, sex, person birth, person sex]} (stage 3)
+        #: batch → {system/record_id: [offset, birth, sex, person birth, person sex]} (stage 3)
         self.batch_members = table("batch_members")
-        #: batch + U+001E + system/record_id → batch entry (stage 3)
+        #: batch + U+001E + system/record_id → the member's identity fields, as a peer (stage 3)
+        self.batch_peers = table("batch_peers")
+        #: batch + U+001E + system/record_id → a swap candidate's event and verdict (stage 3)
         self.batch_entries = table("batch_entries")
         self.registry_view = RegistryView(self.registry, self.codec)
         self.follower = RegistryFollower(settings, self.codec)
@@ -151,7 +182,7 @@ class GuardApp:
     async def _dump_tables(self) -> None:
         """Write hashes of every table entry (never the numbers) for restart checks."""
         dump = {name: table_digest(getattr(self, name))
-                for name in ("registry", "links", "filed", "batch_members", "batch_entries")}
+                for name in ("registry", "links", "filed", "batch_members", "batch_peers", "batch_entries")}
         path = Path(self.settings.table_dump_path)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(dump, sort_keys=True))
@@ -294,10 +325,12 @@ class GuardApp:
             # an older event of the record, redelivered: judged as it was, the newer one stands
             self._judge(record, decoded, basic, _Entry.fresh(item), {}, batch, key, work, fresh=True)
             return
-        entry = _Entry.fresh(item, known, batch=batch, atena_no=record.atena_no)
+        entry = _Entry.fresh(item, known, batch=batch, atena_no=atena(record.atena_no))
         entries[link_id] = entry
         work.dirty_links.add(number)
         self._judge(record, decoded, basic, entry, entries, batch, key, work, fresh=True)
+        if _one_person(entries) and (known is None or known.get("a") == entry["a"]):
+            return  # one addressee number on all of them: the newcomer changes nobody's verdict
         for other in list(entries):
             if other != link_id:
                 self._rejudge(number, other, entries, work)
@@ -311,7 +344,8 @@ class GuardApp:
         (a *swap candidate*): the batch stage emits those. Every other verdict is final here;
         the batch stage still learns of the record, which may be another record's swap partner.
         """
-        peers = self._link_peers(entries) if len(entries) > 1 else ()
+        # records that all carry one addressee number are one person: no context to add (as check_all)
+        peers = self._link_peers(entries) if len(entries) > 1 and not _one_person(entries) else ()
         verdict = check_in_context(record, self.registry_view, Context(links=peers, identities=self.follower.index),
                                    verdict=basic)
         changed, retract = _revise(entry, verdict)
@@ -460,14 +494,16 @@ class GuardApp:
         members = work.members_of(self.batch_members.data, name)
         entry_key = _entry_key(name, link_id)
         before = members.get(link_id)
-        if before is not None and before["f"] > item["offset"]:
+        if before is not None and before[0] > item["offset"]:
             return  # an older event; the newer one stands
         fields = json.loads(item["fields"])
         person = message_to_resident(self.codec.decode("resident", item["person"])) if item["person"] else None
-        member = {"f": item["offset"], "x": fields, "bb": fields["bb"], "bs": fields["bs"],
-                  "hb": person.birth_date.isoformat() if person else None, "hs": person.sex if person else None}
-        members[link_id] = member
-        work.dirty_members.add(name)
+        member = [item["offset"], fields["bb"], fields["bs"],
+                  person.birth_date.isoformat() if person else None, person.sex if person else None]
+        if member != before:
+            members[link_id] = member
+            work.dirty_members.add(name)
+        work.peers[entry_key] = fields
         if person is None:
             work.entries[entry_key] = None  # no longer a swap candidate (if it was one)
         else:
@@ -480,27 +516,28 @@ class GuardApp:
             work.entries[entry_key] = entry
             self._batch_emit(name, link_id, entry, members, work, fresh=item["fresh"] or not same,
                              retract=item["retract"])
-        born = {(member["bb"], member["bs"])}
+        born = {(member[1], member[2])}
         if before is not None:
-            born.add((before["bb"], before["bs"]))
+            born.add((before[1], before[2]))
         self._rejudge_batch(name, members, born, link_id, work)
 
     def _batch_remove(self, item: dict[str, Any], work: "_BatchWork") -> None:
         name, link_id = item["batch"], item["link_id"]
         members = work.members_of(self.batch_members.data, name)
         before = members.get(link_id)
-        if before is None or before["f"] >= item["offset"]:
+        if before is None or before[0] >= item["offset"]:
             return  # not here, or back in this batch with a newer event
         del members[link_id]
         work.entries[_entry_key(name, link_id)] = None
+        work.peers[_entry_key(name, link_id)] = None
         work.dirty_members.add(name)
-        self._rejudge_batch(name, members, {(before["bb"], before["bs"])}, link_id, work)
+        self._rejudge_batch(name, members, {(before[1], before[2])}, link_id, work)
 
     def _rejudge_batch(self, name: str, members: dict[str, dict[str, Any]], born: set, changed: str,
                        work: "_BatchWork") -> None:
         """Judge again the swap candidates of the batch whose number's person was born as ``born``."""
         for other, member in members.items():
-            if other == changed or member["hb"] is None or (member["hb"], member["hs"]) not in born:
+            if other == changed or member[3] is None or (member[3], member[4]) not in born:
                 continue
             entry = work.entry(self.batch_entries.data, _entry_key(name, other))
             if entry is not None:
@@ -515,9 +552,13 @@ class GuardApp:
         person = message_to_resident(self.codec.decode("resident", base64.b64decode(entry["person"])))
         base = _verdict_from_json(entry["v"])
         born = (person.birth_date.isoformat(), person.sex)
-        peers = [peer for other, member in members.items()
-                 if other != link_id and (member["bb"], member["bs"]) == born
-                 and (peer := Peer.of(_member_record(other, member["x"]))) is not None]
+        peers = []
+        for other, member in members.items():
+            if other != link_id and (member[1], member[2]) == born:
+                fields = work.peer(self.batch_peers.data, _entry_key(name, other))
+                peer = Peer.of(_member_record(other, fields)) if fields else None
+                if peer is not None:
+                    peers.append(peer)
         verdict = with_batch(base, record, own, person, peers) if isinstance(own, Subject) else base
         digest = _digest(verdict)
         if digest != entry["d"]:
@@ -534,6 +575,8 @@ class GuardApp:
         for store, changelog, values in (
                 (self.batch_members.data, self.batch_members.changelog_topic.get_topic_name(),
                  {name.encode(): work.members[name] for name in work.dirty_members}),
+                (self.batch_peers.data, self.batch_peers.changelog_topic.get_topic_name(),
+                 {key.encode(): value for key, value in work.peers.items()}),
                 (self.batch_entries.data, self.batch_entries.changelog_topic.get_topic_name(),
                  {key.encode(): value for key, value in work.entries.items()})):
             for key in sorted(values):
@@ -649,6 +692,12 @@ def version_of(offset: int, revision: int = 0) -> int:
     return offset * REVISIONS + min(revision, REVISIONS - 1)
 
 
+def _one_person(entries: dict[str, dict[str, Any]]) -> bool:
+    """Every record of the number carries one and the same (normalised) addressee number."""
+    values = {entry.get("a", "") for entry in entries.values()}
+    return len(values) == 1 and "" not in values
+
+
 def _revise(entry: dict[str, Any], verdict: Verdict) -> tuple[bool, bool]:
     """Note a new judgement in the record's entry: (changed, a PASS of this event became a HOLD).
 
@@ -762,6 +811,15 @@ class _BatchWork:
         self.members: dict[str, dict[str, list]] = {}
         self.dirty_members: set[str] = set()
         self.entries: dict[str, dict[str, Any] | None] = {}
+        self.peers: dict[str, dict[str, Any] | None] = {}
+
+    def peer(self, store: Any, key: str) -> dict[str, Any] | None:
+        if key not in self.peers:
+            raw = store.get(key.encode())
+            if raw is None:
+                return None
+            self.peers[key] = json.loads(raw)
+        return self.peers[key]
 
     def members_of(self, store: Any, name: str) -> dict[str, list]:
         members = self.members.get(name)
