@@ -140,7 +140,7 @@ def broker(
 
 app.command("lag")(lagview.lag)  # consumer lag per partition, with Burrow's statuses
 app.command("metrics")(opscommands.metrics)  # Prometheus exporter: lag + database totals
-# app.command("reconcile")(opscommands.reconcile)  # 点検B: sink copies vs a business-system extract
+app.command("reconcile")(opscommands.reconcile)  # 点検B: sink copies vs a business-system extract
 
 
 @app.command("inspect")
