@@ -81,12 +81,13 @@ def known_rows(writer: SinkWriter) -> None:
         offsets[key] += 1
         return SinkMessage(topic=topic, partition=0, offset=offsets[key], kind=kind, payload=payload)
 
-    hour_ago = NOW - dt.timedelta(hours=1)
+    now = dt.datetime.now(dt.timezone.utc)  # not NOW: the suite may reach this test long after import
+    hour_ago = now - dt.timedelta(hours=1)
     batch = [msg("verified", verdict("PASS", event("shintai-techo", f"ST-{i}", i), 10 + i)) for i in range(1, 6)]
     batch += [msg("held", verdict("HOLD", event("jido-fuyo", "JF-1", 6), 1, ("IDENTITY_MISMATCH",), hour_ago)),
               msg("held", verdict("HOLD", event("jido-fuyo", "JF-2", 7), 2, ("IDENTITY_MISMATCH",), hour_ago)),
               msg("held", verdict("HOLD", event("jido-fuyo", "JF-3", 8), 3, ("CHECK_DIGIT", "ADDRESS_MISMATCH"),
-                                  NOW - dt.timedelta(minutes=5)))]
+                                  now - dt.timedelta(minutes=5)))]
     batch += [msg("dead_letter", letter(100, "BAD_DATE", system="shintai-techo", record_id="ST-8")),
               msg("dead_letter", letter(101, "BAD_DATE", system="shintai-techo", record_id="ST-9")),
               msg("dead_letter", letter(102, "UNDECODABLE")),
@@ -371,3 +372,17 @@ def test_sink_worker_serves_its_latency_histograms(kafka, database_url, started)
         engine.dispose()
     assert (counts["copies"], counts["held_open"], counts["dead_letters"]) == (9, 3, 1)
     assert_no_personal_data(scrape(port))
+
+
+def test_metrics_command_help_and_refusal_without_a_cluster(monkeypatch):
+    from typer.testing import CliRunner
+
+    from linkguard.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["metrics", "--help"])
+    assert result.exit_code == 0 and "--port" in result.output
+    monkeypatch.delenv("LINKGUARD_KAFKA_BOOTSTRAP", raising=False)
+    result = runner.invoke(app, ["metrics", "--port", str(free_port())])
+    assert result.exit_code == 2
+    assert "LINKGUARD_KAFKA_BOOTSTRAP" in result.output and "--no-lag" in result.output

@@ -179,3 +179,9 @@ def test_an_unreadable_extract_exits_2_with_the_place(sink, tmp_path, monkeypatc
     result = runner.invoke(app, ["reconcile", "--system", SYSTEM, str(path)])
     assert result.exit_code == 2
     assert "broken.csv" in result.output
+
+
+def test_reconcile_help():
+    result = runner.invoke(app, ["reconcile", "--help"])
+    assert result.exit_code == 0
+    assert "--system" in result.output and "--csv" in result.output and "--html" in result.output
