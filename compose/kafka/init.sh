@@ -55,6 +55,12 @@ allow linkguard-guard --operation IdempotentWrite --operation Describe --cluster
 # the sink: the only reader of linkage.verified
 allow linkguard-sink --operation Read --operation Describe --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ"
 allow linkguard-sink --operation Read --group "${APP_ID}-sink"
+# every command checks on start that the linkage topics exist (and would create missing
+# ones): Describe on all of them lets it see they are there, without reading a record
+for user in linkguard-sink linkguard-web linkguard-publisher linkguard-registry; do
+  allow "$user" --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
+    --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ"
+done
 # the web app: reviewer decisions and dead-letter replays go back through linkage.records
 allow linkguard-web --operation Write --operation Describe --topic "$RECORDS"
 allow linkguard-web --operation IdempotentWrite --cluster
