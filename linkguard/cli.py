@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from linkguard import dlq, lagview
+from linkguard import dlq, lagview, opscommands
 
 app = typer.Typer(
     help="linkage guard: stops wrong My Number linkages before they reach the intermediate server.",
@@ -139,6 +139,8 @@ def broker(
 
 
 app.command("lag")(lagview.lag)  # consumer lag per partition, with Burrow's statuses
+app.command("metrics")(opscommands.metrics)  # Prometheus exporter: lag + database totals
+app.command("reconcile")(opscommands.reconcile)  # 点検B: sink copies vs a business-system extract
 
 
 @app.command("inspect")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Callable
+import time
+from typing import TYPE_CHECKING, Callable
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, OffsetAndMetadata
 
@@ -23,8 +24,10 @@ from streams import topics
 from streams.events import dead_letter_message
 from streams.settings import KafkaSettings
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from linkguard.metrics import SinkMetrics
 
+log = logging.getLogger(__name__)
 
 
 class _SeekToStored(ConsumerRebalanceListener):
@@ -42,8 +45,9 @@ class SinkWorker:
     """One sink consumer; run several in the group to scale with partitions."""
 
     def __init__(self, settings: KafkaSettings, writer: SinkWriter, *, consumer_name: str = "sink",
-                 max_records: int = 2000) -> None:
+                 max_records: int = 2000, metrics: "SinkMetrics | None" = None) -> None:
         self.settings = settings
+        self.metrics = metrics
         self.writer = writer
         self.consumer_name = consumer_name
         self.codec = schemas.Codec()
@@ -100,7 +104,10 @@ class SinkWorker:
         return len(records)
 
     def apply(self, messages: list[SinkMessage]) -> None:
+        started = time.perf_counter()
         apply_or_dead_letter(self.writer, self.consumer_name, messages)
+        if self.metrics is not None:  # after the commit: latency up to the row being durable
+            self.metrics.written(messages, time.perf_counter() - started)
 
     def run(self, on_batch: Callable[[int], None] | None = None) -> None:
         while not self._stop.is_set():
@@ -145,8 +152,15 @@ def apply_or_dead_letter(writer: SinkWriter, consumer: str, messages: list[SinkM
 
 
 def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
-    """Run until SIGTERM/SIGINT."""
-    worker = SinkWorker(settings, writer)
+    """Run until SIGTERM/SIGINT; with LINKGUARD_METRICS_PORT set, serve /metrics there too."""
+    from linkguard.metrics import MetricsSettings, build_registry, serve
+
+    metrics_settings = MetricsSettings()
+    metrics = None
+    if metrics_settings.metrics_port:
+        registry, metrics = build_registry(sink=True)
+        serve(registry, metrics_settings.metrics_port, metrics_settings.metrics_addr)
+    worker = SinkWorker(settings, writer, metrics=metrics)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     try:
