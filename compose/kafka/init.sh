@@ -19,6 +19,7 @@ admin() { "$BIN/$1" --bootstrap-server "$BOOTSTRAP" --command-config "$CONFIG" "
 P="${TOPIC_PREFIX}"
 RECORDS="${P}linkage.records"; RESIDENTS="${P}registry.residents"; BY_NUMBER="${P}linkage.records-by-number"
 VERIFIED="${P}linkage.verified"; HELD="${P}linkage.held"; DLQ="${P}linkage.dlq"
+BY_BATCH="${P}linkage.records-by-batch"; RETRACTED="${P}linkage.retracted"
 
 # -- users: one per role, SCRAM-SHA-512 --------------------------------------------------
 for pair in "linkguard-guard:$GUARD_PASSWORD" "linkguard-sink:$SINK_PASSWORD" \
@@ -30,7 +31,7 @@ for pair in "linkguard-guard:$GUARD_PASSWORD" "linkguard-sink:$SINK_PASSWORD" \
 done
 
 # -- topics: every linkage topic has the same partition count (co-partitioning) --------
-for topic in "$RECORDS" "$BY_NUMBER" "$VERIFIED" "$HELD" "$DLQ"; do
+for topic in "$RECORDS" "$BY_NUMBER" "$BY_BATCH" "$VERIFIED" "$HELD" "$DLQ" "$RETRACTED"; do
   admin kafka-topics.sh --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
     --replication-factor 3 --config min.insync.replicas=2
 done
@@ -47,8 +48,10 @@ allow linkguard-registry --operation Write --operation Describe --topic "$RESIDE
 allow linkguard-registry --operation IdempotentWrite --cluster
 # the guard (Faust): reads records and the registry, writes verdicts, owns its group and
 # its internal topics (<app id>-…-changelog, created by Faust under the app id prefix)
-allow linkguard-guard --operation Read --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER"
-allow linkguard-guard --operation Write --operation Describe --topic "$BY_NUMBER" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ"
+allow linkguard-guard --operation Read --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
+  --topic "$BY_BATCH"
+allow linkguard-guard --operation Write --operation Describe --topic "$BY_NUMBER" --topic "$BY_BATCH" --topic "$VERIFIED" \
+  --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED"
 allow linkguard-guard --operation All --topic "$APP_ID" --resource-pattern-type prefixed
 allow linkguard-guard --operation All --group "$APP_ID" --resource-pattern-type prefixed
 allow linkguard-guard --operation IdempotentWrite --operation Describe --cluster
@@ -59,7 +62,7 @@ allow linkguard-sink --operation Read --group "${APP_ID}-sink"
 # ones): Describe on all of them lets it see they are there, without reading a record
 for user in linkguard-sink linkguard-web linkguard-publisher linkguard-registry; do
   allow "$user" --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
-    --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ"
+    --topic "$BY_BATCH" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED"
 done
 # the web app: reviewer decisions and dead-letter replays go back through linkage.records
 allow linkguard-web --operation Write --operation Describe --topic "$RECORDS"
@@ -68,6 +71,6 @@ allow linkguard-web --operation IdempotentWrite --cluster
 # timestamp of each partition's oldest unconsumed record (that read needs Read on the topic)
 allow linkguard-monitor --operation Describe --group "$APP_ID" --resource-pattern-type prefixed
 allow linkguard-monitor --operation Describe --operation Read --topic "$RECORDS" --topic "$BY_NUMBER" \
-  --topic "$RESIDENTS" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ"
+  --topic "$BY_BATCH" --topic "$RESIDENTS" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED"
 allow linkguard-monitor --operation Describe --cluster
 echo "kafka-init: users, topics and ACLs in place"
