@@ -75,6 +75,18 @@ class LiveIdentityIndex:
         else:
             self._buckets.pop(bucket_key, None)
 
+    def get(self, my_number: str, /) -> Resident | None:
+        """The resident filed under a number (current or former), from any partition.
+
+        >>> index = LiveIdentityIndex()
+        >>> index.put(b'621498320257', Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市'))
+        >>> index.get('621498320257').name, index.get('123456789018')
+        ('山田 花子', None)
+        """
+        key = my_number.encode()
+        bucket_key = self._where.get(key)
+        return self._buckets.get(bucket_key, {}).get(key) if bucket_key is not None else None
+
     def born(self, birth_date: dt.date, sex: int, /) -> Sequence[Resident]:
         return tuple(self._buckets.get((birth_date, sex), {}).values())
 
