@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 SCHEMA_DIR = Path(__file__).parent
-NAMES = ("record_changed", "resident", "verdict", "dead_letter", "record_batch")
+NAMES = ("record_changed", "resident", "verdict", "dead_letter", "record_batch", "decision")
 MAGIC = b"\xc3\x01"
 _HEADER = len(MAGIC) + 8
 

@@ -421,8 +421,8 @@ class SinkWriter:
         ).returning(_COPIES.c.version)
         held = insert(_HELD)
         statements["held"] = held.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c.name: held.excluded[c.name] for c in _HELD.c if c.name not in keys},
+            index_elements=list(keys),  # the assignee stays with the record across its holds
+            set_={c.name: held.excluded[c.name] for c in _HELD.c if c.name not in (*keys, "assignee")},
             where=_HELD.c.version < held.excluded.version,
         ).returning(_HELD.c.version)
         newer_copy = exists().where(
@@ -497,7 +497,12 @@ class SinkWriter:
                         for r in verdict.get("reasons") or ()],
             "suggested_my_number": verdict.get("suggested_my_number") or "",
             "record": _jsonable(record), "held_at": verdict["checked_at"], "status": "open",
+            # verdict v2: the registry persons the guard compared (None from v1 verdicts)
+            "registry_person": _jsonable(verdict.get("registry_person")),
+            "suggested_person": _jsonable(verdict.get("suggested_person")),
+            "correction_event_id": None,  # a newer hold re-opens the item, whatever was pending
         }
+        row["reason_key"] = "".join(f";{r['code']}" for r in row["reasons"]) + ";" if row["reasons"] else ""
         return _Prepared(message, "held", self._record_key(record), version, row)
 
     def _prepare_dead_letter(self, message: SinkMessage) -> _Prepared:

@@ -36,7 +36,8 @@ import schemas
 from guards import Outcome, Resident, check
 from guards.number import compact, number_problem
 from streams import topics
-from streams.events import dead_letter_message, event_to_record, message_to_resident, verdict_message
+from streams.events import (dead_letter_message, event_to_record, hold_persons, message_to_resident,
+                            verdict_message)
 from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class GuardApp:
         app.agent(self.records_topic, name="repartition")(self._repartition)
         app.agent(self.by_number_topic, name="guard")(self._guard)
         app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
+        from streams.decisions import DecisionAgent  # reviewers' decisions, four-eyes checked again
+        self.decisions = DecisionAgent(self)
 
         if settings.table_dump_path:
             app.timer(1.0)(self._dump_tables)
@@ -199,7 +202,8 @@ class GuardApp:
                 *position, verdict.reason_codes, "; ".join(str(f) for f in verdict.findings),
                 system=record.system, record_id=record.record_id))
             return None
-        message = verdict_message(decoded, verdict, version=item["offset"])
+        message = verdict_message(decoded, verdict, version=item["offset"],
+                                  **hold_persons(record, verdict, self.registry_view))
         outbox.add(self.outcome_topic[verdict.outcome], key, self.codec.encode("verdict", message))
         number = compact(record.my_number)
         if record.operation != "delete" and number_problem(number) is None:

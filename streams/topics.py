@@ -24,6 +24,12 @@ BY_NUMBER = "linkage.records-by-number"
 VERIFIED = "linkage.verified"
 HELD = "linkage.held"
 DLQ = "linkage.dlq"
+#: reviewers' decisions (SUBMITTED), consumed by the guard
+DECISIONS = "linkage.decisions"
+#: the guard's ruling on each decision (ACCEPTED / REJECTED), consumed by the sink
+DECIDED = "linkage.decided"
+#: records a reviewer sent back to their business system
+RETURNED = "linkage.returned"
 
 
 @dataclass(frozen=True)
@@ -60,8 +66,21 @@ class TopicNames:
     def dlq(self) -> str:
         return self.prefix + DLQ
 
+    @property
+    def decisions(self) -> str:
+        return self.prefix + DECISIONS
+
+    @property
+    def decided(self) -> str:
+        return self.prefix + DECIDED
+
+    @property
+    def returned(self) -> str:
+        return self.prefix + RETURNED
+
     def all(self) -> tuple[str, ...]:
-        return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq)
+        return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq,
+                self.decisions, self.decided, self.returned)
 
 
 def names(settings: KafkaSettings) -> TopicNames:
