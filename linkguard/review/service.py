@@ -693,6 +693,14 @@ class ReviewService:
             self.publisher.publish_record(event)
             return self._publish(user, held, "CORRECT", comment, corrected_event_id=event["event_id"])
 
+    def accept_suggestion(self, system: str, record_id: str, *, user: User, comment: str) -> Decision:
+        """:meth:`correct` to the number the guard suggested (the reviewer never has to see it)."""
+        with Session(self.engine) as session:
+            suggested = self._held(session, system, record_id).suggested_my_number
+        if not suggested:
+            raise NotFound(f"the guard suggested no number for {system}/{record_id}; enter the right one")
+        return self.correct(system, record_id, user=user, comment=comment, my_number=suggested)
+
     def return_to_system(self, system: str, record_id: str, *, user: User, comment: str) -> Decision:
         """Send the record back to its business system (``linkage.returned``)."""
         self._require(user, Role.reviewer, doing="returning a record")
