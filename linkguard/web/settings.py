@@ -27,6 +27,7 @@ class WebSettings(BaseSettings):
     web_port: int = Field(8000, ge=0, le=65535, description="port `linkguard web` listens on")
     web_sample_seconds: float = Field(15.0, gt=0, description="how often the operator dashboard samples lag and depth")
     web_sample_keep: int = Field(480, ge=2, description="samples kept in memory per series (480 × 15 s = 2 hours)")
+    web_timezone: str = Field("Asia/Tokyo", description="times on the screen are shown in this zone")
     web_page_size: int = Field(50, ge=1, le=500, description="held records per queue page")
 
     def secret(self) -> bytes:
