@@ -8,22 +8,17 @@ tests (tests/e2e) run the same screens on the real broker and workers.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from linkguard.review.accounts import AccountStore, Role
+from linkguard.review.accounts import AccountStore
 from linkguard.web.app import create_app
 from linkguard.web.settings import WebSettings
 from review_loop import Loop
 from sinks import SinkWriter, make_engine
 from streams.settings import KafkaSettings
-
-SECRET = "test-secret-" + "x" * 40
-PASSWORDS = {"sato": "password-sato-1", "ito": "password-ito-12", "kato": "password-kato-1",
-             "ops": "password-ops-12", "root": "password-root-1"}
+from web_support import SECRET, Browser, create_users
 
 
 @pytest.fixture
@@ -55,11 +50,7 @@ def _hasher():
 @pytest.fixture
 def accounts(engine, writer, _hasher) -> AccountStore:
     store = AccountStore(engine, hasher=_hasher)
-    store.create_user("sato", PASSWORDS["sato"], [Role.reviewer], "佐藤 一郎")
-    store.create_user("ito", PASSWORDS["ito"], [Role.approver], "伊藤 二郎")
-    store.create_user("kato", PASSWORDS["kato"], [Role.reviewer, Role.approver], "加藤 三郎")
-    store.create_user("ops", PASSWORDS["ops"], [Role.operator], "運用 担当")
-    store.create_user("root", PASSWORDS["root"], [Role.admin], "管理 者")
+    create_users(store)
     return store
 
 
@@ -68,36 +59,6 @@ def app(engine, writer, loop, accounts):
     settings = WebSettings(web_secret=SECRET, web_https_only=False)
     return create_app(engine=engine, settings=settings, kafka=KafkaSettings(kafka_bootstrap=None), publisher=loop,
                       accounts=accounts, sample_in_background=False)
-
-
-class Browser:
-    """A TestClient that logs in like a person: reads the form's CSRF token, posts it back."""
-
-    def __init__(self, app) -> None:
-        self.client = TestClient(app, base_url="http://testserver", follow_redirects=False)
-
-    def csrf(self, path: str) -> str:
-        page = self.client.get(path)
-        assert page.status_code == 200, (path, page.status_code)
-        return csrf_of(page.text)
-
-    def login(self, username: str, password: str | None = None):
-        token = self.csrf("/login")
-        return self.client.post("/login", data={"username": username, "password": password or PASSWORDS[username],
-                                                "csrf_token": token})
-
-    def post(self, path: str, data: dict[str, Any], *, token_from: str | None = None):
-        token = self.csrf(token_from or path)
-        return self.client.post(path, data={**data, "csrf_token": token})
-
-    def get(self, path: str, **kw):
-        return self.client.get(path, **kw)
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
 
 
 @pytest.fixture
