@@ -142,6 +142,7 @@ def broker(
 
 
 app.command("lag")(lagview.lag)  # consumer lag per partition, with Burrow's statuses
+app.command("web")(__import__("linkguard.web.command", fromlist=["web"]).web)  # reviewers' web screen (uvicorn)
 
 
 @app.command("inspect")
