@@ -432,13 +432,14 @@ class SinkWriter:
     def _apply_ruling(self, conn: Connection, row: dict[str, Any], now: dt.datetime) -> tuple[int, int]:
         """Record the guard's ruling and, if accepted, its effect on the review store.
 
-        Idempotent: the history row is keyed by decision, a pending request by
-        record (replaced only by a newer version), and every status change
-        names the version it was made on and the status it leaves.
+        Idempotent: the history row is keyed by decision and ruled once (a second
+        ruling of the same decision, even a contradicting one, changes nothing);
+        the effect is applied only with that first ruling, and every status
+        change names the version it was made on and the status it leaves.
         """
         decided = self._changed(conn, "ruling", [row])
-        if row["status"] != "ACCEPTED":
-            return decided, 0
+        if row["status"] != "ACCEPTED" or not decided:
+            return decided, 0  # rejected, or ruled before: its effect is applied once, with the ruling
         action, key, version = row["action"], (row["system"], row["record_id"]), row["version"]
         this = and_(_HELD.c.system == key[0], _HELD.c.record_id == key[1])
         open_version = and_(this, _HELD.c.version == version, _HELD.c.status == "open")
