@@ -13,8 +13,10 @@ True
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
+from datetime import tzinfo
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -44,12 +46,18 @@ def nice_ceiling(value: float) -> float:
     return 10 * exponent  # pragma: no cover - the loop always returns
 
 
-def _clock(epoch: float) -> str:
-    return time.strftime("%H:%M", time.localtime(epoch))
+def _clock(epoch: float, zone: tzinfo | None) -> str:
+    return dt.datetime.fromtimestamp(epoch, zone or dt.timezone.utc).strftime("%H:%M")
+
+
+def _ticks(top: float) -> int:
+    """Grid intervals that land on round numbers: 5 for 1·10ⁿ and 5·10ⁿ, 4 for 2·10ⁿ."""
+    leading = round(top / 10 ** math.floor(math.log10(top)))
+    return 4 if leading == 2 else 5
 
 
 def line_chart(series: Sequence[Series], *, title: str, now: float | None = None, width: int = 640,
-               height: int = 220, window: float | None = None, unit: str = "") -> Markup:
+               height: int = 220, window: float | None = None, unit: str = "", zone: tzinfo | None = None) -> Markup:
     """One SVG chart: time on x (the last ``window`` seconds, or the data's span), values on y from 0."""
     now = time.time() if now is None else now
     times = [t for s in series for t, _ in s.points]
@@ -67,19 +75,20 @@ def line_chart(series: Sequence[Series], *, title: str, now: float | None = None
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
              f'class="chart" preserveAspectRatio="xMidYMid meet"><title>{escape(title)}</title>']
-    for i in range(5):  # horizontal grid lines and y labels
-        value = top * i / 4
+    intervals = _ticks(top)
+    for i in range(intervals + 1):  # horizontal grid lines and y labels
+        value = top * i / intervals
         gy = y(value)
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{gy:.1f}" y2="{gy:.1f}" stroke="#d8dde3" '
                      f'stroke-width="1"/>')
-        label = f"{value:,.0f}" if top >= 4 else f"{value:,.2f}".rstrip("0").rstrip(".")
+        label = f"{value:,.0f}" if top >= 5 else f"{value:,.2f}".rstrip("0").rstrip(".")
         parts.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="12" '
                      f'fill="#4a5561">{escape(label)}{escape(unit)}</text>')
     for i in range(4):  # x labels: clock times
         t = start + span * i / 3
         anchor = ("start", "middle", "middle", "end")[i]
         parts.append(f'<text x="{x(t):.1f}" y="{height - 8}" text-anchor="{anchor}" font-size="12" '
-                     f'fill="#4a5561">{_clock(t)}</text>')
+                     f'fill="#4a5561">{_clock(t, zone)}</text>')
     parts.append(f'<line x1="{left}" x2="{left}" y1="{upper}" y2="{upper + plot_h}" stroke="#8a96a3"/>')
     for n, s in enumerate(series):
         colour = s.colour or PALETTE[n % len(PALETTE)]

@@ -38,6 +38,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "footer.notice": ("特定個人情報を含みます。画面の撮影・印刷・持ち出しは禁止です。操作はすべて記録されます。",
                       "Contains specific personal information. Do not photograph, print or copy this screen. "
                       "Every action is logged."),
+    "footer.no_personal": ("この画面に個人情報はありません。操作はすべて記録されます。",
+                           "No personal data on this screen. Every action is logged."),
     # roles
     "role.reviewer": ("審査者", "Reviewer"),
     "role.approver": ("承認者", "Approver"),
@@ -181,6 +183,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                   "No personal data here. Sampled every {n} seconds."),
     "dash.sample_now": ("今すぐ計測", "Sample now"),
     "dash.lag": ("コンシューマーグループ別の遅延（件）", "Lag per consumer group (records)"),
+    "dash.lag_short": ("遅延（件）", "Lag (records)"),
     "dash.throughput": ("処理件数（件／秒）", "Throughput (verdicts per second)"),
     "dash.queue": ("審査待ちの件数", "Review queue depth"),
     "dash.dead": ("デッドレター件数", "Dead letters"),

@@ -33,12 +33,12 @@ async def dashboard(request: Request, user: User = Depends(require(*OPERATORS)))
     groups = sorted({g for p in points if p.lag for g in p.lag})
     charts = {
         "lag": line_chart([Series(g, [(p.time, p.lag[g]) for p in points if p.lag and g in p.lag]) for g in groups],
-                          title=t("dash.lag"), now=now),
-        "throughput": line_chart([Series(t("dash.throughput"), rates(points))], title=t("dash.throughput"), now=now),
+                          title=t("dash.lag"), now=now, zone=s.zone),
+        "throughput": line_chart([Series(t("dash.throughput"), rates(points))], title=t("dash.throughput"), now=now, zone=s.zone),
         "queue": line_chart([Series(t("dash.queue"), [(p.time, p.queue_depth) for p in points])],
-                            title=t("dash.queue"), now=now),
+                            title=t("dash.queue"), now=now, zone=s.zone),
         "dead": line_chart([Series(t("dash.dead"), [(p.time, p.dead_letters) for p in points])],
-                           title=t("dash.dead"), now=now),
+                           title=t("dash.dead"), now=now, zone=s.zone),
     }
     throughput = rates(points)
     span_minutes = max(0, round((points[-1].time - points[0].time) / 60))

@@ -151,14 +151,12 @@ def _decide(action: str, roles: tuple[Role, ...], done: str):
             elif action == "approve":
                 s.review.approve_release(system, record_id, user=user, comment=comment)
             elif action == "correct":
-                if form.get("use_suggestion"):
-                    if not comment.strip():  # before the reveal, so nothing is read for a refused form
-                        raise CommentRequired("every decision needs a comment saying why")
-                    number = s.review.reveal(system, record_id, "suggested", viewer=user)
-                else:
-                    number = str(form.get("my_number") or "")
                 values["use_suggestion"] = bool(form.get("use_suggestion"))
-                s.review.correct(system, record_id, user=user, comment=comment, my_number=number)
+                if form.get("use_suggestion"):  # the service reads the suggestion: nobody has to see it
+                    s.review.accept_suggestion(system, record_id, user=user, comment=comment)
+                else:
+                    s.review.correct(system, record_id, user=user, comment=comment,
+                                     my_number=str(form.get("my_number") or ""))
             elif action == "return":
                 s.review.return_to_system(system, record_id, user=user, comment=comment)
             elif action == "assign":
