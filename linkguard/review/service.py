@@ -162,6 +162,8 @@ class ReviewCase:
     pending_release: PendingView | None
     assignee: str | None
     correction_pending: bool
+    #: decisions submitted but not yet ruled on by the guard and applied by the sink (actions)
+    in_flight: tuple[str, ...] = ()
 
     @property
     def has_suggestion(self) -> bool:
@@ -535,6 +537,8 @@ class ReviewService:
             reasons=[_reason_view(r["code"], r.get("detail") or "") for r in held.reasons or ()],
             batch_peers=peers, history=history, pending_release=pending, assignee=held.assignee,
             correction_pending=bool(held.correction_event_id) and held.status == "open",
+            in_flight=tuple(h.summary.split(" ")[0] for h in history
+                            if h.kind == "decision" and h.status == "SUBMITTED"),
         )
 
     @staticmethod

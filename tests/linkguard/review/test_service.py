@@ -359,3 +359,18 @@ def test_no_decision_writes_the_store_itself(engine, writer, users, accounts):
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(ReviewDecision)).scalar_one() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(IntermediateCopy)).scalar_one() == 0
+
+
+def test_a_submitted_decision_shows_as_in_flight_until_the_guard_rules(service, loop, writer, users):
+    loop.hold("R-1")
+    held = _held(writer, "R-1")
+    from streams.events import decision_message
+
+    submitted = decision_message(action="RETURN", system=SYSTEM, record_id="R-1", version=held.version,
+                                 event_id=held.event_id, user="sato", comment="再確認")
+    loop.apply("decision", "linkage.decisions", "decision", submitted)  # the sink saw it; the guard not yet
+    case = service.case(SYSTEM, "R-1", viewer=users["kato"])
+    assert case.in_flight == ("RETURN",) and case.status == "open"
+    loop.rule(loop.codec.decode("decision", loop.codec.encode("decision", submitted)))
+    case = service.case(SYSTEM, "R-1", viewer=users["kato"])
+    assert case.in_flight == () and case.status == "returned"
