@@ -142,3 +142,38 @@ def test_release_correct_return_and_a_refused_self_approval(harness):
     finally:
         publisher.close()
         store.engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)
+def test_an_open_release_request_survives_a_guard_worker_killed_with_minus_9(harness):
+    """The guard's release_requests table is recovered from its changelog: the approval still finds the request."""
+    residents = registry()
+    harness.start("worker", "worker")
+    harness.start("sink", "sink")
+    harness.load_registry(residents)
+    with Publisher(harness.settings) as publisher:
+        publisher.publish_records(records(residents)[:1])
+    store = Store(harness.database_url)
+    harness.wait_until(lambda: store.held("RELEASE") is not None, "the held record")
+    accounts = AccountStore(store.engine)
+    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
+    ito = accounts.create_user("ito", "password-ito", ["approver"])
+    publisher = KafkaDecisionPublisher(harness.settings)
+    service = ReviewService(store.engine, publisher, accounts=accounts)
+    try:
+        service.request_release(SYSTEM, "RELEASE", user=sato, comment="本人確認済み")
+        harness.wait_until(lambda: store.one(PendingRelease, system=SYSTEM, record_id="RELEASE") is not None,
+                           "the release request in the sink")
+        harness.kill("worker")
+        harness.start("worker2", "worker")
+        approval = service.approve_release(SYSTEM, "RELEASE", user=ito, comment="再起動後に承認")
+        harness.wait_until(lambda: (row := store.one(ReviewDecision, decision_id=approval.decision_id)) is not None
+                           and row.status != "SUBMITTED", "the restarted guard to rule on the approval",
+                           timeout=240)
+        assert store.one(ReviewDecision, decision_id=approval.decision_id).status == "ACCEPTED"
+        harness.wait_until(lambda: store.copy("RELEASE") is not None, "the released copy")
+        assert store.copy("RELEASE").via == "review"
+    finally:
+        publisher.close()
+        store.engine.dispose()
