@@ -91,10 +91,11 @@ def stack(local_broker: KafkaBackend, chromium, tmp_path) -> Iterator[Stack]:
     database_url = f"sqlite:///{tmp_path / 'sink.sqlite'}"
     engine = make_engine(database_url)
     SinkWriter(engine).create_schema()
-    passwords = {"sato": secrets.token_urlsafe(12), "ito": secrets.token_urlsafe(12)}
+    passwords = {name: secrets.token_urlsafe(12) for name in ("sato", "ito", "ops")}
     accounts = AccountStore(engine)
     accounts.create_user("sato", passwords["sato"], ["reviewer"], "佐藤 一郎")
     accounts.create_user("ito", passwords["ito"], ["approver"], "伊藤 二郎")
+    accounts.create_user("ops", passwords["ops"], ["operator"], "運用 担当")
     engine.dispose()
     port = free_port()
     env = {**os.environ, "LINKGUARD_KAFKA_BOOTSTRAP": settings.kafka_bootstrap, "LINKGUARD_LOCAL_MODE": "1",

@@ -61,12 +61,12 @@ def audit(stack) -> list[tuple[str, str, str]]:
         engine.dispose()
 
 
-def login(page, stack, username: str) -> None:
+def login(page, stack, username: str, lands_on: str = "queue") -> None:
     page.goto(stack.url + "login")
     page.get_by_label("利用者ID").fill(username)
     page.get_by_label("パスワード").fill(stack.passwords[username])
     page.get_by_role("button", name="ログイン", exact=True).click()
-    page.wait_for_url(re.compile(r".*/queue$"))
+    page.wait_for_url(re.compile(rf".*/{lands_on}$"))
 
 
 def open_record(page, stack, name: str) -> str:
@@ -154,7 +154,24 @@ def test_correct_to_the_suggestion_and_a_four_eyes_release_in_chromium(stack, ch
     assert ("sato", "reveal", "OLD-NUMBER") in actions
     assert ("sato", "decide:CORRECT", "OLD-NUMBER") in actions
     assert ("sato", "decide:REQUEST_RELEASE", "RELEASE") in actions and ("ito", "decide:APPROVE_RELEASE", "RELEASE") in actions
-    for shot in ("queue.png", "record.png"):
+
+    # -- the operator: charts over time, no personal data, a record page refused ----------------
+    operator = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="ja-JP")
+    ops = operator.new_page()
+    login(ops, stack, "ops", lands_on="dashboard")
+    ops.get_by_role("button", name="今すぐ計測").click()
+    ops.wait_for_url(re.compile(r".*/dashboard$"))
+    assert ops.locator("figure.chart-card svg").count() == 4
+    assert ops.locator("#kpi-queue").inner_text() == "0"
+    legend = ops.locator("#chart-lag .chart-legend").inner_text()
+    assert settings.app_id in legend and f"{settings.app_id}-sink" in legend
+    dashboard = ops.content()
+    assert "山田" not in dashboard and "高橋" not in dashboard and current not in dashboard
+    ops.screenshot(path=tmp_path / "dashboard.png", full_page=True)
+    refused = ops.goto(record_url)
+    assert refused.status == 403 and "山田" not in ops.content()
+
+    for shot in ("queue.png", "record.png", "dashboard.png"):
         assert (tmp_path / shot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    reviewer.close()
-    approver.close()
+    for context in (reviewer, approver, operator):
+        context.close()
