@@ -42,8 +42,10 @@ browser: $(CHROMIUM) $(JA_FONT)
 demo: $(STAMP)
 	$(BIN)/linkguard demo
 
+# a small demo, so that one reviewer can clear the held queue by hand (about ten records)
+SERVE_ARGS ?= --residents 2000 --records 100
 serve: $(STAMP)
-	$(BIN)/linkguard demo --serve
+	$(BIN)/linkguard demo --serve $(SERVE_ARGS)
 
 web: $(STAMP)
 	$(BIN)/linkguard web

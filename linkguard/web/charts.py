@@ -61,7 +61,8 @@ def line_chart(series: Sequence[Series], *, title: str, now: float | None = None
     """One SVG chart: time on x (the last ``window`` seconds, or the data's span), values on y from 0."""
     now = time.time() if now is None else now
     times = [t for s in series for t, _ in s.points]
-    start = now - window if window else (min(times) if times else now - 60)
+    # at least ten minutes across, so the clock labels differ even just after a start
+    start = now - window if window else min([now - 600, *times])
     span = max(now - start, 1.0)
     top = nice_ceiling(max([v for s in series for _, v in s.points] or [0]))
     left, right, upper, lower = 56, 12, 12, 28

@@ -2,16 +2,21 @@
 
 A :class:`Sampler` reads, every ``LINKGUARD_WEB_SAMPLE_SECONDS`` and on demand:
 consumer lag per group (:class:`streams.lag.LagReader`, right on the local
-broker too), the rows in the sink's three stores (their growth is the
-throughput), the open review queue and the dead letters. Nothing it keeps
+broker too), the offsets each group has committed (their growth is the
+throughput: messages consumed per second), the open review queue and the dead
+letters. Nothing it keeps
 names a person: only group names, counts and times. The buffer lives in the
 process, so a restart starts the charts afresh (Prometheus keeps the long
 history, issue 5).
 
 >>> lag_per_group({"g": {("t", 0): 5, ("t", 1): None}}, end={("t", 0): 9, ("t", 1): 4}, start={("t", 1): 1})
 {'g': 7}
->>> rates([Point(0, None, 100, 0, 0), Point(10, None, 150, 0, 0), Point(20, None, 140, 0, 0)])
-[(10, 5.0), (20, 0.0)]
+>>> committed_per_group({"g": {("t", 0): 5, ("t", 1): None}})
+{'g': 5}
+>>> pts = [Point(0, {}, {"g": 100}, 0, 0), Point(10, {}, {"g": 150}, 0, 0), Point(20, None, None, 0, 0),
+...        Point(30, {}, {"g": 140}, 0, 0)]
+>>> rates(pts, "g")
+[(10, 5.0), (30, 0.0)]
 """
 
 from __future__ import annotations
@@ -30,18 +35,18 @@ from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Point", "Sampler", "lag_per_group", "rates"]
+__all__ = ["Point", "Sampler", "lag_per_group", "committed_per_group", "rates"]
 
 TP = tuple[str, int]
 
 
 @dataclass(frozen=True)
 class Point:
-    """One sample. ``lag`` is None when Kafka could not be read (``error`` says why)."""
+    """One sample. ``lag`` and ``committed`` are None when Kafka could not be read (``error`` says why)."""
 
     time: float
     lag: dict[str, int] | None
-    verdicts: int  # rows in copies + held + dead letters: grows by one per processed record
+    committed: dict[str, int] | None  # per group: the sum of its committed offsets
     queue_depth: int  # open held records
     dead_letters: int
     error: str = ""
@@ -60,13 +65,19 @@ def lag_per_group(committed: Mapping[str, Mapping[TP, int | None]], *, end: Mapp
     return result
 
 
-def rates(points: list[Point]) -> list[tuple[float, float]]:
-    """Verdicts per second between consecutive samples (0 when the stores shrank, e.g. a demo reset)."""
+def committed_per_group(committed: Mapping[str, Mapping[TP, int | None]]) -> dict[str, int]:
+    """Messages each group has consumed so far: the sum of its committed offsets."""
+    return {group: sum(o for o in offsets.values() if o is not None) for group, offsets in committed.items()}
+
+
+def rates(points: list[Point], group: str) -> list[tuple[float, float]]:
+    """Messages per second ``group`` consumed between samples that both read Kafka (never negative)."""
+    known = [p for p in points if p.committed is not None and group in p.committed]
     out = []
-    for before, after in zip(points, points[1:]):
+    for before, after in zip(known, known[1:]):
         seconds = after.time - before.time
         if seconds > 0:
-            out.append((after.time, max(0, after.verdicts - before.verdicts) / seconds))
+            out.append((after.time, max(0, after.committed[group] - before.committed[group]) / seconds))
     return out
 
 
@@ -84,10 +95,9 @@ class Sampler:
 
     def sample(self) -> Point:
         """Take one sample now and keep it."""
-        lag, error = self._lag()
+        lag, committed, error = self._kafka()
         counts = self.writer.counts()
-        point = Point(time.time(), lag, self.writer.verdict_count(), counts.get("held_open", 0),
-                      counts.get("dead_letters", 0), error)
+        point = Point(time.time(), lag, committed, counts.get("held_open", 0), counts.get("dead_letters", 0), error)
         with self._lock:
             self.points.append(point)
         return point
@@ -101,9 +111,9 @@ class Sampler:
             self._reader.close()
             self._reader = None
 
-    def _lag(self) -> tuple[dict[str, int] | None, str]:
+    def _kafka(self) -> tuple[dict[str, int] | None, dict[str, int] | None, str]:
         if self.kafka is None or not self.kafka.kafka_bootstrap:
-            return None, "LINKGUARD_KAFKA_BOOTSTRAP is not set"
+            return None, None, "LINKGUARD_KAFKA_BOOTSTRAP is not set"
         from streams.lag import LagReader, deployment_groups
 
         groups = self.groups or deployment_groups(self.kafka)
@@ -114,5 +124,6 @@ class Sampler:
         except Exception as e:  # Kafka away: the chart shows a gap and the reason, the app keeps going
             log.warning("dashboard: could not read consumer lag: %s", e)
             self.close()
-            return None, type(e).__name__ + (f": {e}" if str(e) else "")
-        return lag_per_group(snap.committed, end=snap.end, start=snap.start), ""
+            return None, None, type(e).__name__ + (f": {e}" if str(e) else "")
+        return (lag_per_group(snap.committed, end=snap.end, start=snap.start), committed_per_group(snap.committed),
+                "")

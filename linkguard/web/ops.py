@@ -34,16 +34,17 @@ async def dashboard(request: Request, user: User = Depends(require(*OPERATORS)))
     charts = {
         "lag": line_chart([Series(g, [(p.time, p.lag[g]) for p in points if p.lag and g in p.lag]) for g in groups],
                           title=t("dash.lag"), now=now, zone=s.zone),
-        "throughput": line_chart([Series(t("dash.throughput"), rates(points))], title=t("dash.throughput"), now=now, zone=s.zone),
+        "throughput": line_chart([Series(g, rates(points, g)) for g in groups], title=t("dash.throughput"), now=now,
+                                 zone=s.zone),
         "queue": line_chart([Series(t("dash.queue"), [(p.time, p.queue_depth) for p in points])],
                             title=t("dash.queue"), now=now, zone=s.zone),
         "dead": line_chart([Series(t("dash.dead"), [(p.time, p.dead_letters) for p in points])],
                            title=t("dash.dead"), now=now, zone=s.zone),
     }
-    throughput = rates(points)
+    throughput = {g: r[-1][1] for g in groups if (r := rates(points, g))}
     span_minutes = max(0, round((points[-1].time - points[0].time) / 60))
     return render(request, "dashboard.html", charts=charts, last=last, groups=groups, points=points,
-                  throughput=throughput[-1][1] if throughput else None, span_minutes=span_minutes,
+                  throughput=throughput, span_minutes=span_minutes,
                   interval=int(s.settings.web_sample_seconds))
 
 

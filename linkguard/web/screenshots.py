@@ -5,8 +5,8 @@ Run it against a running demo (``make serve`` prints the passwords)::
     python -m linkguard.web.screenshots --url http://127.0.0.1:8000/ \\
         --reviewer reviewer:PASSWORD --operator operator:PASSWORD --out docs/screenshots
 
-It opens the queue, the held record with a suggested number (else the first
-one) and the operator dashboard, and saves ``queue.png``, ``record.png`` and
+It opens the queue, the held record that shows most (a suggested person,
+differing fields) and the operator dashboard, and saves ``queue.png``, ``record.png`` and
 ``dashboard.png``. Viewing the record is audited like any other view.
 """
 
@@ -50,18 +50,17 @@ def take(url: str, reviewer: tuple[str, str], operator: tuple[str, str] | None, 
             page.goto(base + "queue")
             page.screenshot(path=out / "queue.png")
             saved.append(out / "queue.png")
-            links = page.locator("a.row-link")
-            target = None
-            for i in range(links.count()):  # prefer a record with a suggested person (three columns)
+            best, best_score = 0, -1
+            for i in range(page.locator("a.row-link").count()):  # the most telling record: a suggestion, differences
                 page.goto(base + "queue")
                 page.locator("a.row-link").nth(i).click()
                 page.wait_for_load_state()
-                if page.locator("th.suggested-col").count():
-                    target = i
-                    break
-            if target is None and links.count():
-                page.goto(base + "queue")
-                page.locator("a.row-link").first.click()
+                score = 10 * page.locator("th.suggested-col").count() + page.locator("#compare tr.differs").count()
+                if score > best_score:
+                    best, best_score = i, score
+            page.goto(base + "queue")
+            if page.locator("a.row-link").count():
+                page.locator("a.row-link").nth(best).click()
                 page.wait_for_load_state()
             page.screenshot(path=out / "record.png", full_page=True)
             saved.append(out / "record.png")
