@@ -22,6 +22,7 @@ history, issue 5).
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections import deque
@@ -81,6 +82,19 @@ def rates(points: list[Point], group: str) -> list[tuple[float, float]]:
     return out
 
 
+def reachable(bootstrap: str, timeout: float = 2.0) -> None:
+    """Raise ConnectionError unless one of the ``host:port`` bootstrap servers accepts a TCP connection."""
+    errors = []
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return
+        except (OSError, ValueError) as e:
+            errors.append(f"{server}: {e}")
+    raise ConnectionError("no bootstrap server reachable (" + "; ".join(errors) + ")")
+
+
 class Sampler:
     """Keeps the newest ``keep`` samples; safe to call from the app's loop thread and a worker thread."""
 
@@ -119,6 +133,7 @@ class Sampler:
         groups = self.groups or deployment_groups(self.kafka)
         try:
             if self._reader is None:
+                reachable(self.kafka.require_bootstrap())  # fail in seconds, not the admin client's half minute
                 self._reader = LagReader(self.kafka)
             snap = self._reader.snapshot(groups)
         except Exception as e:  # Kafka away: the chart shows a gap and the reason, the app keeps going

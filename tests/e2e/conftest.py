@@ -25,9 +25,13 @@ CHROMIUM = "/usr/bin/chromium"
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Chromium through Playwright; missing → skip (fail under LINKGUARD_REQUIRE_SERVICES=1)."""
+    """Chromium through Playwright; missing → skip (fail under LINKGUARD_REQUIRE_SERVICES=1).
+
+    Module-scoped: Playwright's sync API keeps an event loop of its own, closed
+    before the tests of other modules (some run asyncio) start.
+    """
     if not Path(CHROMIUM).exists():
         unavailable(f"Chromium is not installed at {CHROMIUM}: run `make browser` (apt-get install -y chromium)")
     try:
