@@ -42,6 +42,31 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
 
 
+class LazyPublisher:
+    """Connects to Kafka on the first decision, so the screen starts (and shows why) while Kafka is away."""
+
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self._publisher = None
+
+    def _get(self):
+        if self._publisher is None:
+            from linkguard.review.service import KafkaDecisionPublisher
+
+            self._publisher = KafkaDecisionPublisher(self.kafka)
+        return self._publisher
+
+    def publish_decision(self, decision: dict) -> None:
+        self._get().publish_decision(decision)
+
+    def publish_record(self, event: dict) -> None:
+        self._get().publish_record(event)
+
+    def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+
+
 def home_for(user: User) -> str:
     """Where a user lands: their first screen by role."""
     if user.can(Role.reviewer) or user.can(Role.approver):
@@ -68,9 +93,7 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
     if kafka is None:
         kafka = KafkaSettings()
     if publisher is None and kafka.kafka_bootstrap:
-        from linkguard.review.service import KafkaDecisionPublisher
-
-        publisher = KafkaDecisionPublisher(kafka)
+        publisher = LazyPublisher(kafka)
     accounts = accounts or AccountStore(engine)
     audit = AuditLog(engine)
     sampler = Sampler(engine, kafka if kafka.kafka_bootstrap else None, keep=settings.web_sample_keep)

@@ -112,6 +112,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "record.no_registry": ("この番号の住民は住民記録にありません。", "No resident in the registry has this number."),
     "record.number": ("個人番号", "My Number"),
     "record.reveal": ("番号を表示", "Reveal"),
+    "record.reveal_record": ("業務記録の個人番号を表示", "Reveal the record's My Number"),
+    "record.reveal_suggested": ("候補の個人番号を表示", "Reveal the suggested My Number"),
     "record.reveal_hint": ("表示は監査ログに記録されます", "Revealing is recorded in the audit log"),
     "record.revealed": ("表示中（記録済み）", "Revealed (logged)"),
     "record.batch_peers": ("同じ一括入力のもう一方の記録", "The other record of the batch"),

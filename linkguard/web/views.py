@@ -83,7 +83,8 @@ async def queue(request: Request, user: User = Depends(require(*PERSONAL)), syst
 
 
 def _record_page(request: Request, user: User, handle: str, *, status_code: int = 200, error: str = "",
-                 form: dict[str, Any] | None = None, revealed: dict[str, str] | None = None) -> Response:
+                 error_detail: str = "", form: dict[str, Any] | None = None,
+                 revealed: dict[str, str] | None = None) -> Response:
     s = services(request)
     system, record_id = _open_handle(s, handle)
     try:
@@ -93,7 +94,7 @@ def _record_page(request: Request, user: User, handle: str, *, status_code: int 
     peers = [{"peer": p, "handle": s.handles.seal(p.system, p.record_id)} for p in case.batch_peers]
     reviewers = [u for u in s.accounts.list_users() if u.sees_personal_data]
     return render(request, "record.html", status_code=status_code, case=case, handle=handle, peers=peers,
-                  error=error, form=form or {}, revealed=revealed or {}, approve_block=_approve_block(case, user),
+                  error=error, error_detail=error_detail, form=form or {}, revealed=revealed or {}, approve_block=_approve_block(case, user),
                   reviewers=reviewers, page_title=case.name)
 
 
@@ -135,7 +136,9 @@ def _failed(request: Request, user: User, handle: str, error: ReviewError, form:
             if kind is NotFound:
                 raise HTTPException(404)
             return _record_page(request, user, handle, status_code=status, error=key, form=form)
-    return _record_page(request, user, handle, status_code=400, error="error.review", form=form)
+    # other refusals (e.g. assigning to someone who is not a reviewer): the service's message, never a number
+    return _record_page(request, user, handle, status_code=400, error="error.review", error_detail=str(error),
+                        form=form)
 
 
 def _decide(action: str, roles: tuple[Role, ...], done: str):

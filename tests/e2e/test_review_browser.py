@@ -105,7 +105,10 @@ def test_correct_to_the_suggestion_and_a_four_eyes_release_in_chromium(stack, ch
     assert "**** **** " + old_number[-4:] in body and "**** **** " + current[-4:] in body
     assert page.locator("th.suggested-col").count() == 1
     page.screenshot(path=tmp_path / "record.png", full_page=True)
-    page.get_by_role("button", name="番号を表示").first.click()  # reveal in place (fetch POST), audited
+    page.keyboard.press("c")  # the shortcut jumps to the correction's comment box
+    assert page.evaluate("document.activeElement.id") == "comment-correct"
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="業務記録の個人番号を表示").click()  # reveal in place (fetch POST), audited
     shown = " ".join((old_number[:4], old_number[4:8], old_number[8:]))
     page.locator('[data-number-for="record"]').filter(has_text=shown).wait_for()
     page.get_by_label(re.compile("候補の番号")).check()
