@@ -206,6 +206,39 @@ def test_queue_filters_counts_and_keyset_paging_with_sealed_cursors(browser, loo
     assert browser.get("/queue?cursor=tampered").status_code == 200  # starts again at the first page
 
 
+def test_a_queue_page_costs_the_same_statements_however_deep(browser, loop, app, engine):
+    import sqlalchemy as sa
+
+    app.state.services.settings.web_page_size = 2
+    for i in range(9):
+        loop.hold(f"R-{i}")
+    browser.login("sato")
+    statements = []
+    sa.event.listen(engine, "before_cursor_execute",
+                    lambda *a: statements.append(a[2]) if not a[2].startswith("BEGIN") else None)
+    costs, path = [], "/queue"
+    for _ in range(4):
+        before = len(statements)
+        html = browser.get(path).text
+        costs.append(len(statements) - before)
+        path = re.search(r'href="(/queue\?cursor=[^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
+    # the account, the page and its total, the counts per reason, the systems, the assignees
+    assert len(set(costs)) == 1 and costs[0] <= 6, costs  # keyset paging: page 4 costs what page 1 does
+
+
+def test_batch_swap_names_the_other_record_and_links_it_when_held(browser, loop):
+    loop.passed(loop.event("R-2", name="鈴木 次郎"))
+    loop.hold("R-1", name="山田 花子", reasons=[{"code": "BATCH_SWAP", "detail": "R-2,R-3"}])
+    loop.hold("R-3", name="田中 三郎")
+    browser.login("sato")
+    links = dict((name, href) for href, name in
+                 re.findall(r'class="row-link" href="([^"]+)">([^<]+)<', browser.get("/queue").text))
+    page = browser.get(links["山田 花子"]).text
+    assert "同じ一括入力のもう一方の記録" in page
+    assert f'href="{links["田中 三郎"]}"' in page  # a held peer opens on its own page
+    assert "<strong>鈴木 次郎</strong>" in page  # a peer already in the sink is named, not linked
+
+
 def test_no_personal_data_in_urls(browser, loop):
     loop.hold("REC-SECRET-42", name="山田 花子")
     browser.login("sato")
