@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from linkguard.review.accounts import AccountError, Role, User, parse_roles
@@ -25,7 +25,7 @@ def _users_page(request: Request, *, status_code: int = 200, error: str = "", er
 
 
 @router.get("/users")
-async def users(request: Request, user: User = Depends(require(Role.admin))) -> Response:
+def users(request: Request, user: User = Depends(require(Role.admin))) -> Response:
     return _users_page(request)
 
 
@@ -81,7 +81,7 @@ async def set_active(request: Request, username: str, user: User = Depends(requi
 
 
 @router.get("/audit")
-async def audit(request: Request, user: User = Depends(require(Role.admin)), actor: str = "",
+def audit(request: Request, user: User = Depends(require(Role.admin)), actor: str = "",
                 before: int | None = None) -> Response:
     s = services(request)
     entries = s.audit.entries(100, before, actor or None)
@@ -90,7 +90,7 @@ async def audit(request: Request, user: User = Depends(require(Role.admin)), act
 
 
 @router.get("/audit.csv")
-async def audit_csv(request: Request, user: User = Depends(require(Role.admin)), actor: str = "") -> Response:
+def audit_csv(request: Request, user: User = Depends(require(Role.admin)), actor: str = "") -> Response:
     s = services(request)
     buffer = io.StringIO()
     s.audit.export_csv(buffer, actor=actor or None)

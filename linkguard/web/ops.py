@@ -9,8 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from linkguard.review.accounts import Role, User
 from linkguard.web.charts import Series, line_chart
-from linkguard.web.core import csrf_form, render, require, services
+from linkguard.web.core import csrf_form, language, render, require, services
 from linkguard.web.dashboard import rates
+from linkguard.web.i18n import translator
 
 router = APIRouter()
 
@@ -24,9 +25,6 @@ async def dashboard(request: Request, user: User = Depends(require(*OPERATORS)))
     if not points:  # first visit after a start: sample on demand rather than show empty charts
         await asyncio.to_thread(s.sampler.sample)
         points = s.sampler.snapshot()
-    from linkguard.web.i18n import translator
-    from linkguard.web.core import language
-
     t = translator(language(request))
     last = points[-1]
     now = last.time

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from linkguard.review.accounts import Role, User
 from linkguard.review.service import (BadNumber, CommentRequired, Forbidden, FourEyesViolation, NotFound, NotOpen,
@@ -51,7 +51,7 @@ def _open_handle(s: Services, handle: str) -> tuple[str, str]:
 
 
 @router.get("/queue")
-async def queue(request: Request, user: User = Depends(require(*PERSONAL)), system: str = "", reason: str = "",
+def queue(request: Request, user: User = Depends(require(*PERSONAL)), system: str = "", reason: str = "",
                 age: str = "", assignee: str = "", order: str = "oldest", cursor: str = "") -> Response:
     s = services(request)
     order = order if order in ("oldest", "newest") else "oldest"
@@ -94,8 +94,8 @@ def _record_page(request: Request, user: User, handle: str, *, status_code: int 
     peers = [{"peer": p, "handle": s.handles.seal(p.system, p.record_id)} for p in case.batch_peers]
     reviewers = [u for u in s.accounts.list_users() if u.sees_personal_data]
     return render(request, "record.html", status_code=status_code, case=case, handle=handle, peers=peers,
-                  error=error, error_detail=error_detail, form=form or {}, revealed=revealed or {}, approve_block=_approve_block(case, user),
-                  reviewers=reviewers, page_title=case.name)
+                  error=error, error_detail=error_detail, form=form or {}, revealed=revealed or {},
+                  approve_block=_approve_block(case, user), reviewers=reviewers)
 
 
 def _approve_block(case: ReviewCase, user: User) -> str:
@@ -110,20 +110,24 @@ def _approve_block(case: ReviewCase, user: User) -> str:
 
 
 @router.get("/records/{handle}")
-async def record(request: Request, handle: str, user: User = Depends(require(*PERSONAL))) -> Response:
+def record(request: Request, handle: str, user: User = Depends(require(*PERSONAL))) -> Response:
     return _record_page(request, user, handle)
 
 
 @router.post("/records/{handle}/reveal")
 async def reveal(request: Request, handle: str, user: User = Depends(require(*PERSONAL))) -> Response:
     form = await csrf_form(request)
+    return await run_in_threadpool(_reveal, request, user, handle, form.get("which"))
+
+
+def _reveal(request: Request, user: User, handle: str, which_field: Any) -> Response:
     s = services(request)
     system, record_id = _open_handle(s, handle)
-    which = "suggested" if form.get("which") == "suggested" else "record"
+    which = "suggested" if which_field == "suggested" else "record"
     try:
         number = s.review.reveal(system, record_id, which, viewer=user)
     except ReviewError as e:
-        return _failed(request, user, handle, e, dict(form))
+        return _failed(request, user, handle, e, {})
     shown = " ".join((number[:4], number[4:8], number[8:])) if len(number) == 12 else number
     if request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"which": which, "number": shown})
@@ -143,34 +147,39 @@ def _failed(request: Request, user: User, handle: str, error: ReviewError, form:
 
 def _decide(action: str, roles: tuple[Role, ...], done: str):
     async def endpoint(request: Request, handle: str, user: User = Depends(require(*roles))) -> Response:
-        form = await csrf_form(request)
-        s = services(request)
-        system, record_id = _open_handle(s, handle)
-        comment = str(form.get("comment") or "")
-        values = {"action": action, "comment": comment}
-        try:
-            if action == "release":
-                s.review.request_release(system, record_id, user=user, comment=comment)
-            elif action == "approve":
-                s.review.approve_release(system, record_id, user=user, comment=comment)
-            elif action == "correct":
-                values["use_suggestion"] = bool(form.get("use_suggestion"))
-                if form.get("use_suggestion"):  # the service reads the suggestion: nobody has to see it
-                    s.review.accept_suggestion(system, record_id, user=user, comment=comment)
-                else:
-                    s.review.correct(system, record_id, user=user, comment=comment,
-                                     my_number=str(form.get("my_number") or ""))
-            elif action == "return":
-                s.review.return_to_system(system, record_id, user=user, comment=comment)
-            elif action == "assign":
-                s.review.assign(system, record_id, user=user, assignee=str(form.get("assignee") or ""))
-        except ReviewError as e:
-            return _failed(request, user, handle, e, values)
-        flash(request, done)
-        return RedirectResponse(f"/records/{handle}", status_code=303)
+        form = await csrf_form(request)  # first, before anything is read or decided
+        # the service and the database are blocking: off the event loop
+        return await run_in_threadpool(_apply, request, user, handle, action, dict(form), done)
 
     endpoint.__name__ = f"decide_{action}"
     return endpoint
+
+
+def _apply(request: Request, user: User, handle: str, action: str, form: dict[str, Any], done: str) -> Response:
+    s = services(request)
+    system, record_id = _open_handle(s, handle)
+    comment = str(form.get("comment") or "")
+    values: dict[str, Any] = {"action": action, "comment": comment}
+    try:
+        if action == "release":
+            s.review.request_release(system, record_id, user=user, comment=comment)
+        elif action == "approve":
+            s.review.approve_release(system, record_id, user=user, comment=comment)
+        elif action == "correct":
+            values["use_suggestion"] = bool(form.get("use_suggestion"))
+            if form.get("use_suggestion"):  # the service reads the suggestion: nobody has to see it
+                s.review.accept_suggestion(system, record_id, user=user, comment=comment)
+            else:
+                s.review.correct(system, record_id, user=user, comment=comment,
+                                 my_number=str(form.get("my_number") or ""))
+        elif action == "return":
+            s.review.return_to_system(system, record_id, user=user, comment=comment)
+        elif action == "assign":
+            s.review.assign(system, record_id, user=user, assignee=str(form.get("assignee") or ""))
+    except ReviewError as e:
+        return _failed(request, user, handle, e, values)
+    flash(request, done)
+    return RedirectResponse(f"/records/{handle}", status_code=303)
 
 
 router.post("/records/{handle}/release")(_decide("release", (Role.reviewer,), "flash.requested"))
