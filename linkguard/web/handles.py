@@ -19,6 +19,14 @@ True
 Traceback (most recent call last):
 ...
 linkguard.web.handles.BadHandle: this link is not valid here (altered, or made with another LINKGUARD_WEB_SECRET)
+
+A token sealed for one purpose does not open for another (a paging cursor is
+not a record handle):
+
+>>> HandleBox(b"x" * 32, b"queue-cursor").open(h)
+Traceback (most recent call last):
+...
+linkguard.web.handles.BadHandle: this link is not valid here (altered, or made with another LINKGUARD_WEB_SECRET)
 """
 
 from __future__ import annotations
