@@ -4,7 +4,8 @@ Security decisions, in one place:
 
 - **Accounts and roles** come from :mod:`linkguard.review.accounts` (argon2).
   The session (a signed cookie, ``SessionMiddleware``) holds only the user
-  name, a CSRF token and the language; the account is re-read on every
+  name, the log-in time, a CSRF token and the language; it ends
+  ``LINKGUARD_WEB_SESSION_HOURS`` after log-in; the account is re-read on every
   request, so a deactivation or a role change applies at once.
 - **CSRF**: every session has a random token; every POST form carries it and
   every POST handler checks it (constant-time) before anything else.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from importlib import resources
 from typing import AsyncIterator
 from zoneinfo import ZoneInfo
@@ -212,7 +213,7 @@ def _auth_routes(app: FastAPI) -> None:
                           failed=True, username=username)
         lang = request.session.get("lang")
         request.session.clear()  # a new session on log-in: no fixation
-        request.session.update(user=user.username, lang=lang or "ja")
+        request.session.update(user=user.username, lang=lang or "ja", since=time.time())
         s.audit.record(user.username, "login")
         target = safe_next(str(form.get("next") or "/"))
         return RedirectResponse(home_for(user) if target == "/" else target, status_code=303)

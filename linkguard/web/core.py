@@ -87,7 +87,12 @@ def current_user(request: Request) -> User | None:
     name = request.session.get("user")
     if not name:
         return None
-    user = services(request).accounts.get(name)
+    s = services(request)
+    # the cookie is re-signed on every response, so its max_age only bounds idleness: bound the whole session too
+    if time.time() - float(request.session.get("since", 0)) > s.settings.web_session_hours * 3600:
+        request.session.clear()
+        return None
+    user = s.accounts.get(name)
     if user is None or not user.active:
         request.session.clear()
         return None

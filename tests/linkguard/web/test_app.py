@@ -94,6 +94,13 @@ def test_a_secret_is_required():
         WebSettings(web_secret="short").secret()
 
 
+def test_a_session_ends_after_the_working_day_even_when_active(browser, app):
+    browser.login("sato")
+    assert browser.get("/queue").status_code == 200
+    app.state.services.settings.web_session_hours = 1e-9  # the whole session, not idleness, is bounded
+    assert browser.get("/queue").status_code == 303
+
+
 def test_a_deactivated_user_is_signed_out_at_once(browser, accounts):
     browser.login("sato")
     assert browser.get("/queue").status_code == 200
