@@ -178,6 +178,20 @@ def _error_handlers(app: FastAPI) -> None:
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
 
 
+#: a user name is refused for LOCK_MINUTES after LOCK_AFTER failed log-ins within that time (password guessing)
+LOCK_AFTER, LOCK_MINUTES = 5, 15
+
+
+def _locked(audit: AuditLog, username: str) -> bool:
+    """Whether the last LOCK_AFTER failed log-ins of ``username`` all fell within LOCK_MINUTES (from the audit log)."""
+    import datetime as dt
+
+    failures = audit.entries(LOCK_AFTER, None, username[:64] or "-", action="login-failed")
+    if len(failures) < LOCK_AFTER:
+        return False
+    return dt.datetime.now(dt.timezone.utc) - failures[-1].at < dt.timedelta(minutes=LOCK_MINUTES)
+
+
 def _q(**params: str) -> str:
     from urllib.parse import urlencode
 
@@ -199,18 +213,22 @@ def _auth_routes(app: FastAPI) -> None:
         user = current_user(request)
         if user:
             return RedirectResponse(home_for(user), status_code=303)
-        return render(request, "login.html", next=safe_next(next), failed=False, username="")
+        return render(request, "login.html", next=safe_next(next), failed=False, locked=False, username="")
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await csrf_form(request)
         s = request.app.state.services
         username = str(form.get("username") or "").strip()
+        if _locked(s.audit, username):
+            s.audit.record(username[:64] or "-", "login-locked")
+            return render(request, "login.html", status_code=429, next=safe_next(str(form.get("next") or "/")),
+                          failed=True, locked=True, username=username)
         user = s.accounts.authenticate(username, str(form.get("password") or ""))
         if user is None:
             s.audit.record(username[:64] or "-", "login-failed")
             return render(request, "login.html", status_code=401, next=safe_next(str(form.get("next") or "/")),
-                          failed=True, username=username)
+                          failed=True, locked=False, username=username)
         lang = request.session.get("lang")
         request.session.clear()  # a new session on log-in: no fixation
         request.session.update(user=user.username, lang=lang or "ja", since=time.time())

@@ -57,6 +57,15 @@ def test_login_required_then_login_and_logout(browser, engine):
     assert [a for _, a, _ in audit_actions(engine)] == ["login-failed", "login", "logout"]
 
 
+def test_password_guessing_locks_the_user_name_for_a_while(browser, engine):
+    for _ in range(5):
+        assert browser.login("sato", "guess-guess-guess").status_code == 401
+    locked = browser.login("sato")  # even the right password, for now
+    assert locked.status_code == 429 and "15分間ログインできません" in locked.text
+    assert browser.login("kato").status_code == 303  # other users are not affected
+    assert [a for u, a, _ in audit_actions(engine) if u == "sato"][-1] == "login-locked"
+
+
 def test_login_returns_to_the_page_asked_for_but_never_off_site(browser):
     token = browser.csrf("/login")
     to_page = browser.client.post("/login", data={"username": "sato", "password": "password-sato-1",
@@ -444,7 +453,8 @@ def test_every_word_a_template_uses_is_in_both_languages():
     used = set()
     for template in (resources.files("linkguard.web") / "templates").iterdir():
         used |= set(re.findall(r"""\bt\(['"]([a-z_.0-9]+[a-z0-9])['"]""", template.read_text()))
-    used |= {f"queue.age.{a}" for a in ("1h", "1d", "3d", "7d")} | {"record.reveal_record", "record.reveal_suggested"}
+    used |= {f"queue.age.{a}" for a in ("1h", "1d", "3d", "7d")} | {"record.reveal_record", "record.reveal_suggested",
+                                                                  "login.locked"}
     used |= {f"status.{s}" for s in ("open", "superseded", "released", "corrected", "returned")}
     import linkguard.web.views as views
 
