@@ -132,6 +132,8 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Frame-Options"] = "DENY"
+        if settings.web_https_only:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         if not request.url.path.startswith("/static/"):
             response.headers["Cache-Control"] = "no-store"  # personal data must not stay in caches
         return response

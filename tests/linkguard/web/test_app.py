@@ -92,6 +92,7 @@ def test_the_cookie_is_secure_when_https_only(engine, writer, loop, accounts):
         assert "secure" in page.headers["set-cookie"].lower()
         assert "default-src 'self'" in page.headers["content-security-policy"]
         assert page.headers["cache-control"] == "no-store"
+        assert page.headers["strict-transport-security"].startswith("max-age=")
 
 
 def test_a_secret_is_required():
