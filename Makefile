@@ -3,12 +3,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+# The browser tests drive Debian's Chromium (Playwright never downloads one) and the
+# screens use the BIZ UD Gothic font; both come from Debian, installed once when missing.
+CHROMIUM := /usr/bin/chromium
+JA_FONT  := /usr/share/fonts/truetype/bizud-gothic/BIZUDPGothic-Regular.ttf
+DEBIAN_PACKAGES := chromium fonts-morisawa-bizud-gothic
 
-.PHONY: demo serve test test-unit bench bench-quality install clean help
+.PHONY: demo serve web test test-unit bench bench-quality install browser clean help
 
 help:
 	@echo "make demo    - run the whole pipeline on a local broker and print a summary"
-	@echo "make test    - install dev dependencies and run the whole suite"
+	@echo "make serve   - the demo pipeline kept running, with the reviewers' web screen on localhost"
+	@echo "make test    - install dev dependencies (and Chromium) and run the whole suite"
 	@echo "make bench   - throughput and memory benchmarks (figures printed)"
 	@echo "make bench-quality - recall and false holds of the rules on a labelled corpus"
 
@@ -22,13 +28,29 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Installs the Debian packages only where they are missing (root, or sudo without a password).
+$(CHROMIUM) $(JA_FONT) &:
+	@if command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  echo "installing $(DEBIAN_PACKAGES) from Debian (browser tests, Japanese font)"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null \
+	    || echo "warning: could not install $(DEBIAN_PACKAGES); the browser tests will skip (or fail under LINKGUARD_REQUIRE_SERVICES=1)"; \
+	else echo "warning: no apt-get; install Chromium at $(CHROMIUM) for the browser tests"; fi
+
+browser: $(CHROMIUM) $(JA_FONT)
+
 demo: $(STAMP)
 	$(BIN)/linkguard demo
 
+# a small demo, so that one reviewer can clear the held queue by hand (about ten records)
+SERVE_ARGS ?= --residents 2000 --records 100
 serve: $(STAMP)
-	$(BIN)/linkguard demo --serve
+	$(BIN)/linkguard demo --serve $(SERVE_ARGS)
 
-test: $(STAMP)
+web: $(STAMP)
+	$(BIN)/linkguard web
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

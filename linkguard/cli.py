@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from linkguard import dlq, lagview, opscommands
+from linkguard.review import cli as review_cli
 
 app = typer.Typer(
     help="linkage guard: stops wrong My Number linkages before they reach the intermediate server.",
@@ -19,6 +20,8 @@ app = typer.Typer(
 registry_app = typer.Typer(help="Resident-registry (住民基本台帳) snapshots.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
 app.add_typer(dlq.dlq_app, name="dlq")  # dead letters: list, show, replay
+app.add_typer(review_cli.review_app, name="review")  # held records: list, show, release, approve, correct, return
+app.add_typer(review_cli.users_app, name="users")  # review accounts: add, list
 console = Console()
 err = Console(stderr=True)
 
@@ -141,6 +144,7 @@ def broker(
 app.command("lag")(lagview.lag)  # consumer lag per partition, with Burrow's statuses
 app.command("metrics")(opscommands.metrics)  # Prometheus exporter: lag + database totals
 app.command("reconcile")(opscommands.reconcile)  # 点検B: sink copies vs a business-system extract
+app.command("web")(__import__("linkguard.web.command", fromlist=["web"]).web)  # reviewers' web screen (uvicorn)
 
 
 @app.command("inspect")

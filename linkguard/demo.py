@@ -3,12 +3,16 @@
 Broker (local Tansu unless LINKGUARD_KAFKA_BOOTSTRAP is set) → synthetic
 registry and records with injected errors → publish → N Faust guard workers
 and one sink writer (subprocesses) → wait until every record has a verdict in
-the database → summary table. ``--serve`` keeps everything running.
+the database → summary table. ``--serve`` keeps everything running and adds the
+reviewers' web screen (``linkguard web``, a subprocess like the others) on
+localhost, with one demo account per role whose passwords are printed.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import socket
 import subprocess
 import sys
 import time
@@ -29,11 +33,61 @@ from streams.lag import committed_offsets
 from streams.publish import Publisher
 from streams.settings import KafkaSettings
 
-__all__ = ["run_demo", "Pipeline"]
+__all__ = ["run_demo", "Pipeline", "DEMO_USERS", "create_demo_users", "free_port", "wait_http"]
 
 VAR = Path("var")
 # Bytes that are not Avro: shows the dead-letter path working on a live stream.
 JUNK_EVENTS = (b"not an avro message", b"\xc3\x01" + b"\x00" * 8 + b"unknown schema")
+#: the demo's accounts: user name, roles, display name (two reviewers/approvers make four-eyes possible)
+DEMO_USERS = (
+    ("reviewer", ("reviewer",), "審査 花子"),
+    ("approver", ("approver",), "承認 太郎"),
+    ("operator", ("operator",), "運用 次郎"),
+    ("admin", ("admin",), "管理 三郎"),
+)
+
+
+def create_demo_users(engine) -> dict[str, str]:
+    """One account per role with a fresh random password each run; returns user → password."""
+    from linkguard.review.accounts import AccountStore
+
+    store = AccountStore(engine)
+    passwords = {}
+    for username, roles, display in DEMO_USERS:
+        passwords[username] = secrets.token_urlsafe(12)
+        store.create_user(username, passwords[username], roles, display)
+    return passwords
+
+
+def free_port(preferred: int = 0, host: str = "127.0.0.1") -> int:
+    """``preferred`` if it is free, else any free port."""
+    for port in ((preferred, 0) if preferred else (0,)):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free TCP port on " + host)
+
+
+def wait_http(url: str, *, timeout: float = 120, check: Callable[[], None] = lambda: None) -> None:
+    """Poll ``url`` until it answers 200 (the web process has started)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        check()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
 
 
 @dataclass
@@ -146,7 +200,8 @@ def run_demo(*, residents: int, records_per_system: int, workers: int, serve: bo
         summary = _summary(writer, published=expected, elapsed=elapsed)
         _print_summary(console, summary, settings, database_url, data_dir, pipeline.log_dir)
         if serve:
-            console.print("[bold]serving[/]: broker, guard workers and sink keep running; Ctrl-C stops.")
+            _serve_web(pipeline, writer, console)
+            console.print("[bold]serving[/]: broker, guard workers, sink and web screen keep running; Ctrl-C stops.")
             try:
                 while True:
                     pipeline.check_alive()
@@ -159,6 +214,28 @@ def run_demo(*, residents: int, records_per_system: int, workers: int, serve: bo
         pipeline.stop()
         if broker:
             broker.stop()
+
+
+def _serve_web(pipeline: Pipeline, writer: SinkWriter, console: Console) -> str:
+    """Start ``linkguard web`` on localhost with demo accounts; print where and how to log in."""
+    from linkguard.web.settings import WebSettings
+
+    passwords = create_demo_users(writer.engine)
+    port = free_port(WebSettings().web_port)
+    pipeline.env.update(LINKGUARD_WEB_SECRET=secrets.token_urlsafe(48), LINKGUARD_WEB_HTTPS_ONLY="0",
+                        LINKGUARD_WEB_HOST="127.0.0.1", LINKGUARD_WEB_PORT=str(port))
+    pipeline.start("web", "web")
+    url = f"http://127.0.0.1:{port}/"
+    wait_http(url + "healthz", check=pipeline.check_alive)
+    table = Table(title=f"reviewers' web screen: {url}", show_header=True)
+    for column in ("user", "password", "role", "name"):
+        table.add_column(column)
+    for username, roles, display in DEMO_USERS:
+        table.add_row(username, passwords[username], ", ".join(roles), display)
+    console.print(table)
+    console.print("Log in as [bold]reviewer[/] to work the held queue; a release needs [bold]approver[/] "
+                  "too (four eyes). The passwords are new on every run.")
+    return url
 
 
 def _summary(writer: SinkWriter, *, published: int, elapsed: float) -> dict:

@@ -1,7 +1,8 @@
 """The sink worker: verdict topics → database, exactly once in effect.
 
-It reads ``linkage.verified``, ``linkage.held`` and ``linkage.dlq`` with a
-kafka-python consumer in the ``<app id>-sink`` group. The consumed position
+It reads ``linkage.verified``, ``linkage.held``, ``linkage.dlq``, the
+reviewers' decisions (``linkage.decisions``) and the guard's rulings on them
+(``linkage.decided``) with a kafka-python consumer in the ``<app id>-sink`` group. The consumed position
 is stored by :class:`sinks.SinkWriter` in the same transaction as the rows,
 and on every assignment the consumer seeks to the stored position, so a
 crash (kill -9) loses nothing and duplicates nothing. Offsets are committed
@@ -52,8 +53,9 @@ class SinkWorker:
         self.consumer_name = consumer_name
         self.codec = schemas.Codec()
         names = topics.names(settings)
-        self.topics = (names.verified, names.held, names.dlq)
-        self._kind = {names.verified: "verified", names.held: "held", names.dlq: "dead_letter"}
+        self.topics = (names.verified, names.held, names.dlq, names.decisions, names.decided)
+        self._kind = {names.verified: "verified", names.held: "held", names.dlq: "dead_letter",
+                      names.decisions: "decision", names.decided: "ruling"}
         session = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000} if settings.local_mode else {}
         self.consumer = KafkaConsumer(
             **settings.kafka_python_config(), group_id=f"{settings.app_id}-sink",
@@ -77,7 +79,7 @@ class SinkWorker:
         messages = []
         for record in records:
             kind = self._kind[record.topic]
-            name = "dead_letter" if kind == "dead_letter" else "verdict"
+            name = {"dead_letter": "dead_letter", "decision": "decision", "ruling": "decision"}.get(kind, "verdict")
             try:
                 payload = self.codec.decode(name, record.value)
             except schemas.DecodeError as e:

@@ -4,14 +4,18 @@ The sink contract
 =================
 
 A sink consumes ``linkage.verified``, ``linkage.held`` and ``linkage.dlq``
-at least once, possibly out of order across partitions, and must still end
+(and, for the review store, ``linkage.decisions`` and ``linkage.decided``) at least once, possibly out of order across partitions, and must still end
 in exactly the state of the newest verdict per record. Every sink must
 guarantee:
 
 1. **Only PASS reaches the copies.** An intermediate-server copy is written
-   only from a PASS verdict on ``linkage.verified`` (or, later, an approved
-   review decision). A verdict on the wrong topic is dead-lettered at stage
-   ``sink``, never written.
+   only from a PASS verdict on ``linkage.verified``: the guard's own, or one
+   the guard made from a release approved by a second person (``via='review'``,
+   naming the approving decision, ``requested_by`` and a different
+   ``approved_by``). A verdict on the wrong topic (``OUTCOME_MISMATCH``) or a
+   PASS via review without two different people (``UNAPPROVED_RELEASE``) is
+   dead-lettered at stage ``sink``, never written. Decisions themselves never
+   write a copy.
 2. **Idempotent.** Applying a message twice changes nothing: rows are keyed
    by record (``system``, ``record_id``) or, for dead letters, by source
    position and stage.
@@ -31,7 +35,19 @@ guarantee:
    in the same transaction as the rows, never moves backwards, and is where
    the consumer seeks after a restart. A crash therefore loses nothing and
    duplicates nothing, and a retry after a lost connection is always safe.
-5. **No My Number in errors or logs.** Errors name the table and the
+5. **The review store follows the stream.** A decision as submitted
+   (``linkage.decisions``) is a ``review_decisions`` row with status
+   ``SUBMITTED``; the guard's ruling (``linkage.decided``) sets ``ACCEPTED`` or
+   ``REJECTED`` (with why) once and never goes back. Only an accepted ruling
+   changes anything else, and only the held record of the version it was
+   made on: a release request becomes the record's ``pending_releases`` row;
+   an approval closes the hold as ``released`` (its copy comes on
+   ``linkage.verified``); a return closes it as ``returned``; a correction
+   notes the corrected event, whose PASS closes the hold as ``corrected``
+   (whichever arrives first) and whose HOLD, a newer version, re-opens the
+   item with its new reasons. Rulings are applied in the order consumed,
+   after the verdicts of the same batch.
+6. **No My Number in errors or logs.** Errors name the table and the
    topic/partition/offsets, not the values.
 
 :class:`SinkWriter` implements the contract on PostgreSQL and SQLite.
@@ -44,6 +60,10 @@ from sinks.models import (
     DeadLetter,
     HeldRecord,
     IntermediateCopy,
+    PendingRelease,
+    ReviewDecision,
+    AuditEntry,
+    Account,
 )
 from sinks.writer import (
     ApplyResult,
@@ -64,6 +84,10 @@ __all__ = [
     "DriverMissing",
     "HeldRecord",
     "IntermediateCopy",
+    "PendingRelease",
+    "ReviewDecision",
+    "AuditEntry",
+    "Account",
     "Kind",
     "RetryPolicy",
     "SinkError",

@@ -15,7 +15,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    event,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -41,6 +43,12 @@ __all__ = [
     "UTCDateTime",
     "VIA",
     "HELD_STATUSES",
+    "ReviewDecision",
+    "PendingRelease",
+    "AuditEntry",
+    "Account",
+    "DECISION_ACTIONS",
+    "DECISION_STATUSES",
 ]
 
 #: how a copy was verified: by the guard's rules, or by an approved review decision
@@ -155,12 +163,25 @@ class HeldRecord(Base):
     held_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(16), default="open")
     updated_at: Mapped[dt.datetime]
+    #: ";CODE;CODE;": the queue filters by one reason with LIKE on every database
+    reason_key: Mapped[str] = mapped_column(String, default="")
+    #: the registry entry of the record's number, as the guard compared it (verdict v2; None before)
+    registry_person: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, default=None)
+    #: the registry entry of the suggested number
+    suggested_person: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, default=None)
+    #: who works the record (set by an ASSIGN decision)
+    assignee: Mapped[str | None] = mapped_column(String, default=None)
+    #: the RecordChanged event an accepted CORRECT published; its PASS closes the hold as corrected
+    correction_event_id: Mapped[str | None] = mapped_column(String, default=None)
 
     __table_args__ = (
         CheckConstraint(
             "status IN ('open', 'superseded', 'released', 'corrected', 'returned')", name="status"
         ),
-        Index(None, "status", "held_at"),  # the reviewers' queue, oldest first
+        # the reviewers' queue, oldest or newest first, keyset-paged on (held_at, system, record_id)
+        Index(None, "status", "held_at", "system", "record_id"),
+        Index(None, "status", "system", "held_at", "record_id"),
+        Index(None, "status", "assignee", "held_at"),
         Index(None, "system"),
     )
 
@@ -214,3 +235,117 @@ class ConsumedOffset(Base):
 
     def __repr__(self) -> str:
         return f"<ConsumedOffset {self.consumer} {self.topic}[{self.partition}] next {self.next_offset}>"
+
+
+#: what a reviewer can decide
+DECISION_ACTIONS = ("REQUEST_RELEASE", "APPROVE_RELEASE", "CORRECT", "RETURN", "ASSIGN")
+#: SUBMITTED until the guard ruled on it
+DECISION_STATUSES = ("SUBMITTED", "ACCEPTED", "REJECTED")
+
+
+class ReviewDecision(Base):
+    """The decision history: every decision as submitted, then as the guard ruled on it."""
+
+    __tablename__ = "review_decisions"
+
+    decision_id: Mapped[str] = mapped_column(String, primary_key=True)
+    system: Mapped[str] = mapped_column(String)
+    record_id: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(12), default="SUBMITTED")
+    version: Mapped[int] = mapped_column(BigInteger, doc="the held record's version decided on")
+    event_id: Mapped[str] = mapped_column(String)
+    user: Mapped[str] = mapped_column(String)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[dt.datetime]
+    corrected_event_id: Mapped[str] = mapped_column(String, default="")
+    assignee: Mapped[str] = mapped_column(String, default="")
+    requested_by: Mapped[str] = mapped_column(String, default="")
+    rejection: Mapped[str] = mapped_column(Text, default="")
+    ruled_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("status IN ('SUBMITTED', 'ACCEPTED', 'REJECTED')", name="status"),
+        Index(None, "system", "record_id", "decided_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<ReviewDecision {self.action} {self.system}/{self.record_id} v{self.version} {self.status}>"
+
+
+class PendingRelease(Base):
+    """A release requested (and accepted by the guard) that waits for a second person's approval."""
+
+    __tablename__ = "pending_releases"
+
+    system: Mapped[str] = mapped_column(String, primary_key=True)
+    record_id: Mapped[str] = mapped_column(String, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    decision_id: Mapped[str] = mapped_column(String)
+    requested_by: Mapped[str] = mapped_column(String)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    requested_at: Mapped[dt.datetime]
+
+    def __repr__(self) -> str:
+        return f"<PendingRelease {self.system}/{self.record_id} v{self.version} by {self.requested_by}>"
+
+
+class AuditEntry(Base):
+    """The append-only audit log: who viewed, revealed or decided what, when.
+
+    Nothing in the code updates or deletes a row; on PostgreSQL a trigger refuses it too.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String)
+    action: Mapped[str] = mapped_column(String(32))
+    system: Mapped[str] = mapped_column(String, default="")
+    record_id: Mapped[str] = mapped_column(String, default="")
+    detail: Mapped[str] = mapped_column(Text, default="", doc="never holds a My Number")
+
+    __table_args__ = (Index(None, "actor", "id"),)
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.id} {self.actor} {self.action} {self.system}/{self.record_id}>"
+
+
+class Account(Base):
+    """A reviewer's account; the password only as an argon2 hash."""
+
+    __tablename__ = "review_accounts"
+
+    username: Mapped[str] = mapped_column(String, primary_key=True)
+    display_name: Mapped[str] = mapped_column(String, default="")
+    password_hash: Mapped[str] = mapped_column(String)
+    roles: Mapped[str] = mapped_column(String, default="", doc="comma-separated Role values")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+    def __repr__(self) -> str:
+        return f"<Account {self.username} {self.roles}>"
+
+
+_REFUSE_CHANGES = (
+    """CREATE OR REPLACE FUNCTION linkguard_audit_append_only() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION USING MESSAGE = 'the audit log is append-only: ' || TG_OP || ' is refused';
+END
+$$ LANGUAGE plpgsql""",
+    """CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION linkguard_audit_append_only()""",
+)
+
+
+@event.listens_for(AuditEntry.__table__, "after_create")
+def _append_only(target: Any, connection: Any, **kw: Any) -> None:
+    if connection.dialect.name == "postgresql":
+        for statement in _REFUSE_CHANGES:
+            connection.exec_driver_sql(statement)
+    elif connection.dialect.name == "sqlite":
+        for op in ("UPDATE", "DELETE"):
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} is refused'); END")

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine, Table, bindparam, exists, func, literal, select, tuple_, update
+from sqlalchemy import Engine, Table, and_, bindparam, case, delete, exists, func, literal, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError, StatementError
@@ -40,7 +40,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from sinks.db import SQLITE_BEGIN_OPTION
-from sinks.models import HELD_STATUSES, Base, ConsumedOffset, DeadLetter, HeldRecord, IntermediateCopy
+from sinks.models import (
+    HELD_STATUSES,
+    Base,
+    ConsumedOffset,
+    DeadLetter,
+    HeldRecord,
+    IntermediateCopy,
+    PendingRelease,
+    ReviewDecision,
+)
 
 __all__ = [
     "Kind",
@@ -55,8 +64,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["verified", "held", "dead_letter"]
-KINDS: tuple[str, ...] = ("verified", "held", "dead_letter")
+#: ``decision``: a reviewer's decision as submitted (linkage.decisions); ``ruling``: the guard's
+#: ruling on it (linkage.decided)
+Kind = Literal["verified", "held", "dead_letter", "decision", "ruling"]
+KINDS: tuple[str, ...] = ("verified", "held", "dead_letter", "decision", "ruling")
 #: the outcome each verdict topic may carry; anything else is dead-lettered by the sink
 _EXPECTED_OUTCOME = {"verified": "PASS", "held": "HOLD"}
 
@@ -68,6 +79,8 @@ _COPIES: Table = IntermediateCopy.__table__  # type: ignore[assignment]
 _HELD: Table = HeldRecord.__table__  # type: ignore[assignment]
 _DEAD: Table = DeadLetter.__table__  # type: ignore[assignment]
 _OFFSETS: Table = ConsumedOffset.__table__  # type: ignore[assignment]
+_DECISIONS: Table = ReviewDecision.__table__  # type: ignore[assignment]
+_PENDING: Table = PendingRelease.__table__  # type: ignore[assignment]
 
 _NUMBER_LIKE = re.compile(r"(?<!\d)\d{4}[-\s‐－ー]?\d{4}[-\s‐－ー]?\d{4}(?!\d)")
 
@@ -123,6 +136,8 @@ class ApplyResult:
     superseded: int = 0  # open held records closed by a newer PASS
     dead_letters: int = 0  # dead letters inserted (redeliveries excluded)
     rejected: int = 0  # verdicts on the wrong topic, dead-lettered at stage "sink"
+    decisions: int = 0  # decision-history rows inserted or ruled
+    closed: int = 0  # held records closed by an accepted decision (released, returned)
     positions: Mapping[tuple[str, int], int] = field(default_factory=dict)  # next offsets now stored
     attempts: int = 1
 
@@ -191,7 +206,7 @@ class _Prepared:
     """A message turned into the row it would write, before any database work."""
 
     message: SinkMessage
-    target: Literal["copy", "withdraw", "held", "dead_letter"]
+    target: Literal["copy", "withdraw", "held", "dead_letter", "decision", "ruling"]
     key: tuple[Any, ...]
     version: int
     row: dict[str, Any]
@@ -235,6 +250,18 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
     return value
+
+
+def _approved(verdict: Mapping[str, Any]) -> bool:
+    """Whether a PASS via review names its approving decision and two different people.
+
+    >>> _approved({'via': 'review', 'decision_id': 'd', 'requested_by': 'sato', 'approved_by': 'ito'})
+    True
+    >>> _approved({'via': 'review', 'decision_id': 'd', 'requested_by': 'sato', 'approved_by': 'sato'})
+    False
+    """
+    requested, approved = verdict.get("requested_by") or "", verdict.get("approved_by") or ""
+    return bool(verdict.get("decision_id")) and bool(requested) and bool(approved) and requested != approved
 
 
 def _db_error_text(error: BaseException) -> str:
@@ -363,6 +390,8 @@ class SinkWriter:
             if p.target == "dead_letter":
                 letters.setdefault(p.key, p)
                 continue
+            if p.target in ("decision", "ruling"):
+                continue
             table = "held" if p.target == "held" else "copy"
             current = newest.get((table, p.key))
             if current is None or p.version > current.version:
@@ -374,9 +403,9 @@ class SinkWriter:
         withdrawals = [p.row for p in ordered if p.target == "withdraw"]
         holds = [{**p.row, "updated_at": now} for p in ordered if p.target == "held"]
         touched = sorted({key for _table, key in newest})
-        counts = dict(copies=0, withdrawn=0, held=0, superseded=0, dead_letters=0,
+        counts = dict(copies=0, withdrawn=0, held=0, superseded=0, dead_letters=0, decisions=0, closed=0,
                       rejected=sum(1 for p in letters.values() if p.row["stage"] == "sink"
-                                   and p.row["reason"] == "OUTCOME_MISMATCH"))
+                                   and p.row["reason"] in ("OUTCOME_MISMATCH", "UNAPPROVED_RELEASE")))
 
         attempt.table = "intermediate_copies"
         counts["copies"] = self._changed(conn, "copy", upserts)
@@ -394,7 +423,58 @@ class SinkWriter:
             counts["withdrawn"] += max(int(result.rowcount or 0), 0)
         attempt.table = "dead_letters"
         counts["dead_letters"] = self._changed(conn, "dead_letter", [letters[k].row for k in sorted(letters)])
+        # decisions after the verdicts of the batch, in the order they were consumed: a ruling
+        # only touches the held record of the very version it was made on
+        attempt.table = "review_decisions"
+        for p in fresh:
+            if p.target == "decision":
+                counts["decisions"] += self._changed(conn, "decision", [p.row])
+            elif p.target == "ruling":
+                decided, closed = self._apply_ruling(conn, p.row, now)
+                counts["decisions"] += decided
+                counts["closed"] += closed
         return counts
+
+    def _apply_ruling(self, conn: Connection, row: dict[str, Any], now: dt.datetime) -> tuple[int, int]:
+        """Record the guard's ruling and, if accepted, its effect on the review store.
+
+        Idempotent: the history row is keyed by decision and ruled once (a second
+        ruling of the same decision, even a contradicting one, changes nothing);
+        the effect is applied only with that first ruling, and every status
+        change names the version it was made on and the status it leaves.
+        """
+        decided = self._changed(conn, "ruling", [row])
+        if row["status"] != "ACCEPTED" or not decided:
+            return decided, 0  # rejected, or ruled before: its effect is applied once, with the ruling
+        action, key, version = row["action"], (row["system"], row["record_id"]), row["version"]
+        this = and_(_HELD.c.system == key[0], _HELD.c.record_id == key[1])
+        open_version = and_(this, _HELD.c.version == version, _HELD.c.status == "open")
+        drop_pending = (delete(_PENDING).where(_PENDING.c.system == key[0], _PENDING.c.record_id == key[1],
+                                               _PENDING.c.version <= version))
+        closed = 0
+        if action == "REQUEST_RELEASE":
+            conn.execute(self._statements["pending"], [{
+                "system": key[0], "record_id": key[1], "version": version, "decision_id": row["decision_id"],
+                "requested_by": row["user"], "comment": row["comment"], "requested_at": row["decided_at"]}])
+        elif action in ("APPROVE_RELEASE", "RETURN"):
+            status = "released" if action == "APPROVE_RELEASE" else "returned"
+            closed = conn.execute(update(_HELD).where(open_version)
+                                  .values(status=status, updated_at=now)).rowcount or 0
+            conn.execute(drop_pending)
+        elif action == "CORRECT":
+            corrected = row["corrected_event_id"]
+            conn.execute(update(_HELD).where(open_version)
+                         .values(correction_event_id=corrected, updated_at=now))
+            conn.execute(drop_pending)
+            # the corrected event may have passed and reached the copies before this ruling did
+            passed = exists().where(_COPIES.c.system == key[0], _COPIES.c.record_id == key[1],
+                                    _COPIES.c.event_id == corrected)
+            closed = conn.execute(update(_HELD).where(this, _HELD.c.version <= version,
+                                                      _HELD.c.status.in_(("open", "superseded")), passed)
+                                  .values(status="corrected", updated_at=now)).rowcount or 0
+        elif action == "ASSIGN":
+            conn.execute(update(_HELD).where(this).values(assignee=row["assignee"] or None, updated_at=now))
+        return decided, max(int(closed), 0)
 
     def _changed(self, conn: Connection, statement: str, rows: list[dict[str, Any]]) -> int:
         """Run an upsert for many rows; RETURNING yields exactly the rows inserted or replaced.
@@ -427,8 +507,8 @@ class SinkWriter:
         ).returning(_COPIES.c.version)
         held = insert(_HELD)
         statements["held"] = held.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={c.name: held.excluded[c.name] for c in _HELD.c if c.name not in keys},
+            index_elements=list(keys),  # the assignee stays with the record across its holds
+            set_={c.name: held.excluded[c.name] for c in _HELD.c if c.name not in (*keys, "assignee")},
             where=_HELD.c.version < held.excluded.version,
         ).returning(_HELD.c.version)
         newer_copy = exists().where(
@@ -439,7 +519,23 @@ class SinkWriter:
             update(_HELD)
             .where(tuple_(_HELD.c.system, _HELD.c.record_id).in_(bindparam("keys", expanding=True)),
                    _HELD.c.status == "open", newer_copy)
-            .values(status="superseded", updated_at=bindparam("now"))
+            .values(status=case((_HELD.c.correction_event_id == select(_COPIES.c.event_id).where(
+                _COPIES.c.system == _HELD.c.system, _COPIES.c.record_id == _HELD.c.record_id,
+            ).scalar_subquery(), "corrected"), else_="superseded"), updated_at=bindparam("now"))
+        )
+        statements["decision"] = insert(_DECISIONS).on_conflict_do_nothing(
+            index_elements=["decision_id"]).returning(_DECISIONS.c.decision_id)
+        ruling = insert(_DECISIONS)
+        statements["ruling"] = ruling.on_conflict_do_update(
+            index_elements=["decision_id"],  # a ruling replaces SUBMITTED, never another ruling
+            set_={name: ruling.excluded[name] for name in ("status", "rejection", "requested_by", "ruled_at")},
+            where=_DECISIONS.c.status == "SUBMITTED",
+        ).returning(_DECISIONS.c.decision_id)
+        pending = insert(_PENDING)
+        statements["pending"] = pending.on_conflict_do_update(
+            index_elements=["system", "record_id"],
+            set_={c.name: pending.excluded[c.name] for c in _PENDING.c if c.name not in keys},
+            where=_PENDING.c.version < pending.excluded.version,
         )
         newer_hold = exists().where(
             _HELD.c.system == _COPIES.c.system, _HELD.c.record_id == _COPIES.c.record_id,
@@ -467,10 +563,17 @@ class SinkWriter:
         try:
             if message.kind == "dead_letter":
                 return self._prepare_dead_letter(message)
+            if message.kind in ("decision", "ruling"):
+                return self._prepare_decision(message)
             outcome = str(message.payload["outcome"])
             if outcome != _EXPECTED_OUTCOME[message.kind]:
                 return self._reject(message, outcome)
             if message.kind == "verified":
+                if (message.payload.get("via") or "guard") == "review" and not _approved(message.payload):
+                    return self._reject(message, "PASS", reason="UNAPPROVED_RELEASE",
+                                        error="a PASS via review without two different people (requested_by, "
+                                              "approved_by) and the approving decision; the guard's four-eyes "
+                                              "check did not make it")
                 return self._prepare_copy(message)
             return self._prepare_held(message)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -513,7 +616,12 @@ class SinkWriter:
                         for r in verdict.get("reasons") or ()],
             "suggested_my_number": verdict.get("suggested_my_number") or "",
             "record": _jsonable(record), "held_at": verdict["checked_at"], "status": "open",
+            # verdict v2: the registry persons the guard compared (None from v1 verdicts)
+            "registry_person": _jsonable(verdict.get("registry_person")),
+            "suggested_person": _jsonable(verdict.get("suggested_person")),
+            "correction_event_id": None,  # a newer hold re-opens the item, whatever was pending
         }
+        row["reason_key"] = "".join(f";{r['code']}" for r in row["reasons"]) + ";" if row["reasons"] else ""
         return _Prepared(message, "held", self._record_key(record), version, row)
 
     def _prepare_dead_letter(self, message: SinkMessage) -> _Prepared:
@@ -529,19 +637,35 @@ class SinkWriter:
         key = (row["source_topic"], row["source_partition"], row["source_offset"], row["stage"])
         return _Prepared(message, "dead_letter", key, int(row["source_offset"]), row)
 
-    def _reject(self, message: SinkMessage, outcome: str) -> _Prepared:
-        """A verdict on the wrong topic must not reach the copies; the sink dead-letters it."""
+    def _prepare_decision(self, message: SinkMessage) -> _Prepared:
+        d = message.payload
+        status = str(d.get("status") or "SUBMITTED")
+        if (message.kind == "decision") != (status == "SUBMITTED"):
+            raise ValueError(f"a {status} decision on the {message.kind} topic")
+        row = {
+            "decision_id": str(d["decision_id"]), "system": str(d["system"]), "record_id": str(d["record_id"]),
+            "action": str(d["action"]), "status": status, "version": int(d["version"]),
+            "event_id": str(d["event_id"]), "user": str(d["user"]), "comment": redact(str(d.get("comment") or "")),
+            "decided_at": d["decided_at"], "corrected_event_id": str(d.get("corrected_event_id") or ""),
+            "assignee": str(d.get("assignee") or ""), "requested_by": str(d.get("requested_by") or ""),
+            "rejection": redact(str(d.get("rejection") or "")),
+            "ruled_at": None if status == "SUBMITTED" else _utcnow(),
+        }
+        return _Prepared(message, message.kind, (row["decision_id"],), row["version"], row)  # type: ignore[arg-type]
+
+    def _reject(self, message: SinkMessage, outcome: str, *, reason: str = "OUTCOME_MISMATCH",
+                error: str | None = None) -> _Prepared:
+        """A verdict on the wrong topic (or an unapproved release) must not reach the copies; dead-lettered."""
         record = message.payload.get("record") or {}
         row = {
             "source_topic": message.topic, "source_partition": message.partition,
-            "source_offset": message.offset, "stage": "sink", "reason": "OUTCOME_MISMATCH",
-            "error": f"a {outcome} verdict on the {message.kind} topic; only PASS may become an "
+            "source_offset": message.offset, "stage": "sink", "reason": reason,
+            "error": error or f"a {outcome} verdict on the {message.kind} topic; only PASS may become an "
                      f"intermediate-server copy and only HOLD a held record",
             "system": str(record.get("system") or ""), "record_id": str(record.get("record_id") or ""),
             "raw_key": None, "raw_value": message.raw, "failed_at": _utcnow(), "replayed_at": None,
         }
-        log.warning("sink refused a %s verdict at %s (expected %s)", outcome, message.position,
-                    _EXPECTED_OUTCOME[message.kind])
+        log.warning("sink refused a %s verdict at %s (%s)", outcome, message.position, reason)
         key = (message.topic, message.partition, message.offset, "sink")
         return _Prepared(message, "dead_letter", key, message.offset, row)
 

@@ -62,7 +62,8 @@ from guards.context import (Context, Peer, atena, batch_key, check_in_context, l
                             with_batch)
 from guards.number import compact
 from streams import topics
-from streams.events import dead_letter_message, event_to_record, message_to_resident, verdict_message
+from streams.events import (dead_letter_message, event_to_record, hold_persons, message_to_resident,
+                            verdict_message)
 from streams.follower import RegistryFollower
 from streams.settings import KafkaSettings
 
@@ -91,6 +92,21 @@ class RegistryView:
             self._decoded.clear()
         self._decoded[my_number] = (raw, resident)
         return resident
+
+
+class PersonView:
+    """Any resident by number, for the persons a HOLD shows a reviewer.
+
+    The number's own entry is in this worker's registry table; a suggested
+    number may be in another partition, so the whole registry's index is asked.
+    """
+
+    def __init__(self, registry: RegistryView, follower: RegistryFollower) -> None:
+        self._registry = registry
+        self._follower = follower
+
+    def get(self, my_number: str, /) -> Resident | None:
+        return self._registry.get(my_number) or self._follower.index.get(my_number)
 
 
 class GuardApp:
@@ -162,6 +178,7 @@ class GuardApp:
         self.batch_entries = table("batch_entries")
         self.registry_view = RegistryView(self.registry, self.codec)
         self.follower = RegistryFollower(settings, self.codec)
+        self.persons = PersonView(self.registry_view, self.follower)
         self._follower_started = False
         self._peers_cache: dict[str, Peer | None] = {}  # parsed link peers by their event
         self._partition_counts: dict[str, int] = {}
@@ -170,6 +187,8 @@ class GuardApp:
         app.agent(self.by_number_topic, name="guard")(self._guard)
         app.agent(self.by_batch_topic, name="batch")(self._batch)
         app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
+        from streams.decisions import DecisionAgent  # reviewers' decisions, four-eyes checked again
+        self.decisions = DecisionAgent(self)
 
         if settings.table_dump_path:
             app.timer(1.0)(self._dump_tables)
@@ -447,7 +466,10 @@ class GuardApp:
             return
         revision = min(entry.get("r", 0), REVISIONS // SUB_REVISIONS - 1) * SUB_REVISIONS \
             + min(sub_revision, SUB_REVISIONS - 1)
-        value = self.codec.encode("verdict", verdict_message(decoded, verdict, version=version_of(entry["f"], revision)))
+        persons = hold_persons(event_to_record(decoded), verdict, self.persons) \
+            if verdict.outcome is Outcome.HOLD else {}
+        value = self.codec.encode("verdict", verdict_message(decoded, verdict, version=version_of(entry["f"], revision),
+                                                             **persons))
         outbox.add(self.outcome_topic[verdict.outcome], key, value)
         if retract:
             outbox.add(self.topics.retracted, key, value)

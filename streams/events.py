@@ -13,7 +13,8 @@ from guards import Finding, Record, Resident, Verdict
 
 __all__ = [
     "record_to_event", "event_to_record", "resident_to_message", "message_to_resident",
-    "verdict_message", "dead_letter_message", "utcnow",
+    "verdict_message", "dead_letter_message", "utcnow", "person_snapshot", "hold_persons",
+    "decision_message", "released_verdict",
 ]
 
 _RECORD_FIELDS = ("my_number", "name", "name_kana", "birth_date", "sex", "address", "atena_no",
@@ -80,8 +81,10 @@ def message_to_resident(message: dict[str, Any]) -> Resident:
 
 
 def verdict_message(event: dict[str, Any], verdict: Verdict, version: int,
-                    checked_at: dt.datetime | None = None) -> dict[str, Any]:
-    """A Verdict message carrying the checked event whole."""
+                    checked_at: dt.datetime | None = None, *,
+                    registry_person: Resident | None = None,
+                    suggested_person: Resident | None = None) -> dict[str, Any]:
+    """A Verdict message carrying the checked event whole, and the registry persons it was compared with."""
     return {
         "event_id": event["event_id"],
         "outcome": verdict.outcome.value,
@@ -90,6 +93,67 @@ def verdict_message(event: dict[str, Any], verdict: Verdict, version: int,
         "checked_at": checked_at or utcnow(),
         "version": version,
         "record": event,
+        "registry_person": person_snapshot(registry_person),
+        "suggested_person": person_snapshot(suggested_person),
+        "via": "guard",
+    }
+
+
+def person_snapshot(resident: Resident | None) -> dict[str, Any] | None:
+    """A registry entry as the verdict's ``RegistryPerson`` (None stays None)."""
+    return None if resident is None else resident_to_message(resident)
+
+
+def hold_persons(record: Record, verdict: Verdict, registry: Any) -> dict[str, Resident | None]:
+    """The registry persons a reviewer needs beside a HOLD: the number's and the suggested number's.
+
+    Only HOLD verdicts carry them (a PASS goes to the copy, where nobody compares
+    by eye). ``registry`` is anything with ``get(number) -> Resident | None``.
+
+    >>> from guards import Outcome
+    >>> hold_persons(Record('s', '1', '621498320257', 'x', '1980-04-01', '2'), Verdict(Outcome.PASS), {})
+    {}
+    """
+    from guards import Outcome
+    from guards.number import compact
+
+    if verdict.outcome is not Outcome.HOLD:
+        return {}
+    number = compact(record.my_number)
+    suggested = compact(verdict.suggested_my_number)
+    return {
+        "registry_person": registry.get(number) if number else None,
+        "suggested_person": registry.get(suggested) if suggested and suggested != number else None,
+    }
+
+
+def decision_message(*, action: str, system: str, record_id: str, version: int, event_id: str,
+                     user: str, comment: str, decision_id: str | None = None,
+                     decided_at: dt.datetime | None = None, record: dict[str, Any] | None = None,
+                     corrected_event_id: str = "", assignee: str = "") -> dict[str, Any]:
+    """A reviewer's Decision, as submitted to ``linkage.decisions``."""
+    return {
+        "decision_id": decision_id or str(uuid.uuid4()), "action": action, "status": "SUBMITTED",
+        "system": system, "record_id": record_id, "version": int(version), "event_id": event_id,
+        "user": user, "comment": comment, "decided_at": decided_at or utcnow(),
+        "corrected_event_id": corrected_event_id, "assignee": assignee, "requested_by": "",
+        "rejection": "", "record": record,
+    }
+
+
+def released_verdict(request: dict[str, Any], approval: dict[str, Any],
+                     checked_at: dt.datetime | None = None) -> dict[str, Any]:
+    """The PASS verdict of a release approved by a second person: the held event, verified via review.
+
+    The event is the one the *request* named (an approver cannot swap it).
+    """
+    event = request["record"]
+    return {
+        "event_id": event["event_id"], "outcome": "PASS", "reasons": [], "suggested_my_number": "",
+        "checked_at": checked_at or utcnow(), "version": int(request["version"]), "record": event,
+        "registry_person": None, "suggested_person": None, "via": "review",
+        "decision_id": approval["decision_id"], "requested_by": request["user"],
+        "approved_by": approval["user"],
     }
 
 

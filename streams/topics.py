@@ -26,6 +26,12 @@ HELD = "linkage.held"
 DLQ = "linkage.dlq"
 BY_BATCH = "linkage.records-by-batch"
 RETRACTED = "linkage.retracted"
+#: reviewers' decisions (SUBMITTED), consumed by the guard
+DECISIONS = "linkage.decisions"
+#: the guard's ruling on each decision (ACCEPTED / REJECTED), consumed by the sink
+DECIDED = "linkage.decided"
+#: records a reviewer sent back to their business system
+RETURNED = "linkage.returned"
 
 
 @dataclass(frozen=True)
@@ -71,9 +77,21 @@ class TopicNames:
         """HOLD verdicts that withdraw an earlier PASS of the same event (連携停止)."""
         return self.prefix + RETRACTED
 
+    @property
+    def decisions(self) -> str:
+        return self.prefix + DECISIONS
+
+    @property
+    def decided(self) -> str:
+        return self.prefix + DECIDED
+
+    @property
+    def returned(self) -> str:
+        return self.prefix + RETURNED
+
     def all(self) -> tuple[str, ...]:
         return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq,
-                self.by_batch, self.retracted)
+                self.by_batch, self.retracted, self.decisions, self.decided, self.returned)
 
 
 def names(settings: KafkaSettings) -> TopicNames:

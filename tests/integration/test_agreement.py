@@ -61,7 +61,7 @@ def wait_until_settled(h, expected: int, quiet: float = 6.0, timeout: float = 40
 
 @pytest.mark.parametrize("pipeline_database", ["sqlite"], indirect=True)
 def test_stream_agrees_with_inspect_in_any_order(harness):
-    corpus = make_corpus(records=900, seed=7)
+    corpus = make_corpus(records=900, seed=7, error_rate=0.1)
     records = list(corpus.records)
     random.Random(11).shuffle(records)  # swaps, family members and shared numbers in a scrambled order
     expected = {}
