@@ -354,6 +354,24 @@ def test_four_eyes_release_with_two_users(browser_factory, loop, writer, engine)
                        ("ito", "decide:APPROVE_RELEASE")]
 
 
+def test_a_decision_the_guard_has_not_ruled_on_yet_shows_as_in_flight(browser, loop, writer):
+    from streams.events import decision_message
+
+    loop.hold("R-1")
+    held = writer.held(SYSTEM, "R-1")
+    submitted = decision_message(action="RETURN", system=SYSTEM, record_id="R-1", version=held.version,
+                                 event_id=held.event_id, user="kato", comment="再確認")
+    loop.apply("decision", "linkage.decisions", "decision", submitted)  # the sink saw it; the guard not yet
+    browser.login("sato")
+    link = only_record(browser)
+    page = browser.get(link).text
+    assert "ガードの処理待ちの判断" in page and "<strong>差し戻し</strong>" in page
+    assert 'name="comment"' not in page  # no other decision while the return is on its way
+    loop.rule(loop.codec.decode("decision", loop.codec.encode("decision", submitted)))
+    page = browser.get(link).text
+    assert "ガードの処理待ち" not in page and "差し戻し済み" in page
+
+
 def test_a_reviewer_without_the_approver_role_cannot_approve(browser_factory, loop):
     loop.hold("R-1")
     sato = browser_factory()
@@ -456,6 +474,7 @@ def test_every_word_a_template_uses_is_in_both_languages():
         used |= set(re.findall(r"""\bt\(['"]([a-z_.0-9]+[a-z0-9])['"]""", template.read_text()))
     used |= {f"queue.age.{a}" for a in ("1h", "1d", "3d", "7d")} | {"record.reveal_record", "record.reveal_suggested",
                                                                   "login.locked"}
+    used |= {f"action.{a}" for a in ("REQUEST_RELEASE", "APPROVE_RELEASE", "CORRECT", "RETURN")}
     used |= {f"status.{s}" for s in ("open", "superseded", "released", "corrected", "returned")}
     import linkguard.web.views as views
 
