@@ -20,6 +20,7 @@ P="${TOPIC_PREFIX}"
 RECORDS="${P}linkage.records"; RESIDENTS="${P}registry.residents"; BY_NUMBER="${P}linkage.records-by-number"
 VERIFIED="${P}linkage.verified"; HELD="${P}linkage.held"; DLQ="${P}linkage.dlq"
 BY_BATCH="${P}linkage.records-by-batch"; RETRACTED="${P}linkage.retracted"
+DECISIONS="${P}linkage.decisions"; DECIDED="${P}linkage.decided"; RETURNED="${P}linkage.returned"
 
 # -- users: one per role, SCRAM-SHA-512 --------------------------------------------------
 for pair in "linkguard-guard:$GUARD_PASSWORD" "linkguard-sink:$SINK_PASSWORD" \
@@ -31,7 +32,8 @@ for pair in "linkguard-guard:$GUARD_PASSWORD" "linkguard-sink:$SINK_PASSWORD" \
 done
 
 # -- topics: every linkage topic has the same partition count (co-partitioning) --------
-for topic in "$RECORDS" "$BY_NUMBER" "$BY_BATCH" "$VERIFIED" "$HELD" "$DLQ" "$RETRACTED"; do
+for topic in "$RECORDS" "$BY_NUMBER" "$BY_BATCH" "$VERIFIED" "$HELD" "$DLQ" "$RETRACTED" \
+             "$DECISIONS" "$DECIDED" "$RETURNED"; do
   admin kafka-topics.sh --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
     --replication-factor 3 --config min.insync.replicas=2
 done
@@ -49,23 +51,28 @@ allow linkguard-registry --operation IdempotentWrite --cluster
 # the guard (Faust): reads records and the registry, writes verdicts, owns its group and
 # its internal topics (<app id>-…-changelog, created by Faust under the app id prefix)
 allow linkguard-guard --operation Read --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
-  --topic "$BY_BATCH"
+  --topic "$BY_BATCH" --topic "$DECISIONS"
 allow linkguard-guard --operation Write --operation Describe --topic "$BY_NUMBER" --topic "$BY_BATCH" --topic "$VERIFIED" \
-  --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED"
+  --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED" --topic "$DECIDED" --topic "$RETURNED"
 allow linkguard-guard --operation All --topic "$APP_ID" --resource-pattern-type prefixed
 allow linkguard-guard --operation All --group "$APP_ID" --resource-pattern-type prefixed
 allow linkguard-guard --operation IdempotentWrite --operation Describe --cluster
 # the sink: the only reader of linkage.verified
-allow linkguard-sink --operation Read --operation Describe --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ"
+allow linkguard-sink --operation Read --operation Describe --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ" \
+  --topic "$DECISIONS" --topic "$DECIDED"
 allow linkguard-sink --operation Read --group "${APP_ID}-sink"
 # every command checks on start that the linkage topics exist (and would create missing
 # ones): Describe on all of them lets it see they are there, without reading a record
 for user in linkguard-sink linkguard-web linkguard-publisher linkguard-registry; do
   allow "$user" --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
-    --topic "$BY_BATCH" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED"
+    --topic "$BY_BATCH" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED" \
+    --topic "$DECISIONS" --topic "$DECIDED" --topic "$RETURNED"
 done
+# business systems read back what reviewers returned to them
+allow linkguard-publisher --operation Read --operation Describe --topic "$RETURNED"
+allow linkguard-publisher --operation Read --group "${APP_ID}-returned" --resource-pattern-type prefixed
 # the web app: reviewer decisions and dead-letter replays go back through linkage.records
-allow linkguard-web --operation Write --operation Describe --topic "$RECORDS"
+allow linkguard-web --operation Write --operation Describe --topic "$RECORDS" --topic "$DECISIONS"
 allow linkguard-web --operation IdempotentWrite --cluster
 # monitoring (linkguard metrics / linkguard lag): group offsets, end offsets, and the
 # timestamp of each partition's oldest unconsumed record (that read needs Read on the topic)
