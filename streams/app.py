@@ -51,7 +51,7 @@ import logging
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import faust
 
@@ -276,32 +276,41 @@ class GuardApp:
 
     # -- stage 2: by number -----------------------------------------------------------
     async def _guard(self, stream: faust.StreamT) -> None:
+        await self._each_message(stream, "record_batch", "guard", self._guard_items)
+
+    async def _each_message(self, stream: faust.StreamT, schema: str, stage: str,
+                            handle: Callable[[list[dict[str, Any]], "Outbox", int], None]) -> None:
+        """Decode each internal message, ``handle`` its items, send, and only then acknowledge it."""
         await self._wait_for_registry()
-        stream = stream.noack()  # acknowledged below, once the verdicts are sent
+        stream = stream.noack()
         async for event in stream.events():
             outbox = Outbox()
             message = event.message
             try:
-                batch = self.codec.decode("record_batch", message.value)
+                batch = self.codec.decode(schema, message.value)
             except schemas.DecodeError as e:
                 outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
-                    message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE", str(e)))
+                    message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE",
+                    str(e), stage=stage))
             else:
-                work = _Work(outbox)
-                for item in batch["items"]:
-                    kind = item.get("kind", "record")
-                    if kind == "record":
-                        self._check_one(item, work)
-                    elif kind == "unlink":
-                        self._unlink(item, work)
-                    elif kind == "recheck":
-                        self._recheck_number(item["number"], work)
-                self._flush_links(work, message.partition)
-                for partition, members in work.forward.items():
-                    outbox.add(self.topics.by_batch, None,
-                               self.codec.encode("batch_check", {"items": members}), partition=partition)
+                handle(batch["items"], outbox, message.partition)
             await outbox.send(self.app.producer, self._partitions_of)
             await stream.ack(event)
+
+    def _guard_items(self, items: list[dict[str, Any]], outbox: "Outbox", partition: int) -> None:
+        work = _Work(outbox)
+        for item in items:
+            kind = item.get("kind", "record")
+            if kind == "record":
+                self._check_one(item, work)
+            elif kind == "unlink":
+                self._unlink(item, work)
+            elif kind == "recheck":
+                self._recheck_number(item["number"], work)
+        self._flush_links(work, partition)
+        for target, members in work.forward.items():
+            outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
+                       partition=target)
 
     def _check_one(self, item: dict[str, Any], work: "_Work") -> None:
         """Judge one delivered record and every record of its number it may change. Never raises."""
@@ -481,35 +490,23 @@ class GuardApp:
         A later record of the batch can change an earlier record's verdict (the second half of
         a swap): the earlier one is judged again and its verdict sent again, as a new revision.
         """
-        await self._wait_for_registry()
-        stream = stream.noack()  # acknowledged below, once the verdicts are sent
-        async for event in stream.events():
-            outbox = Outbox()
-            message = event.message
+        await self._each_message(stream, "batch_check", "batch", self._batch_items)
+
+    def _batch_items(self, items: list[dict[str, Any]], outbox: "Outbox", partition: int) -> None:
+        work = _BatchWork(outbox)
+        for item in items:
             try:
-                batch = self.codec.decode("batch_check", message.value)
-            except schemas.DecodeError as e:
-                outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
-                    message.topic, message.partition, message.offset, None, message.value, "UNDECODABLE",
-                    str(e), stage="batch"))
-            else:
-                work = _BatchWork(outbox)
-                for item in batch["items"]:
-                    try:
-                        if item["kind"] == "member":
-                            self._batch_member(item, work)
-                        else:
-                            self._batch_remove(item, work)
-                    except Exception as e:  # never stop the worker on one record
-                        log.warning("batch stage could not handle a record: %s", type(e).__name__)
-                        if item.get("value"):
-                            outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
-                                self.topics.records, item["partition"], item["offset"], None, item["value"],
-                                "UNDECODABLE", f"{type(e).__name__}: cannot be checked in its batch",
-                                stage="batch"))
-                self._flush_batches(work, message.partition)
-            await outbox.send(self.app.producer, self._partitions_of)
-            await stream.ack(event)
+                if item["kind"] == "member":
+                    self._batch_member(item, work)
+                else:
+                    self._batch_remove(item, work)
+            except Exception as e:  # never stop the worker on one record
+                log.warning("batch stage could not handle a record: %s", type(e).__name__)
+                if item.get("value"):
+                    outbox.add(self.topics.dlq, None, self._dead_letter_bytes(
+                        self.topics.records, item["partition"], item["offset"], None, item["value"],
+                        "UNDECODABLE", f"{type(e).__name__}: cannot be checked in its batch", stage="batch"))
+        self._flush_batches(work, partition)
 
     def _batch_member(self, item: dict[str, Any], work: "_BatchWork") -> None:
         name, link_id = item["batch"], item["link_id"]

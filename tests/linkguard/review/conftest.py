@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from linkguard.review.accounts import AccountStore, Role
 from linkguard.review.service import ReviewService
 from review_loop import Loop
-from sinks import SinkWriter, make_engine
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Any]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def writer(engine) -> SinkWriter:
-    w = SinkWriter(engine)
-    w.create_schema()
-    return w
-
-
-@pytest.fixture
-def loop(writer: SinkWriter) -> Loop:
-    return Loop(writer)
+from sinks import SinkWriter
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ tests (tests/e2e) run the same screens on the real broker and workers.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -16,28 +16,9 @@ from linkguard.review.accounts import AccountStore
 from linkguard.web.app import create_app
 from linkguard.web.settings import WebSettings
 from review_loop import Loop
-from sinks import SinkWriter, make_engine
 from streams.settings import KafkaSettings
 from web_support import SECRET, Browser, create_users
 
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Any]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def writer(engine) -> SinkWriter:
-    w = SinkWriter(engine)
-    w.create_schema()
-    return w
-
-
-@pytest.fixture
-def loop(writer: SinkWriter) -> Loop:
-    return Loop(writer)
 
 
 @pytest.fixture(scope="session")
