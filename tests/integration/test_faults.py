@@ -8,22 +8,16 @@ letter (``assert_stores`` of the pipeline test, over 50,000 records here).
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 import sqlalchemy as sa
 
+from bench import pgtemp
+from bench.pgtemp import PrivatePostgres
 from guards import Record
-from streams.broker import free_port
 
 from integration.test_pipeline import assert_stores, build_records, build_registry, publish_records, \
     registry_digest
@@ -167,65 +161,14 @@ def test_sink_killed_while_applying_a_batch(harness):
 # -------------------------------------------------------------------- 3. the database away for 20 s
 
 
-@dataclass
-class PrivatePostgres:
-    """A PostgreSQL instance of this test alone, so stopping it disturbs nobody else's tests."""
-
-    bindir: Path
-    base: Path
-    port: int
-    as_postgres: bool
-
-    @property
-    def data(self) -> Path:
-        return self.base / "data"
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def run(self, tool: str, *args: str) -> None:
-        command = [str(self.bindir / tool), *args]
-        if self.as_postgres:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            log = (self.base / "postgres.log")
-            raise RuntimeError(f"{tool} {' '.join(args[:2])} failed ({result.returncode}): {result.stderr[-2000:]}"
-                               f"\n{log.read_text()[-2000:] if log.exists() else ''}")
-
-    def start(self) -> None:
-        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.base / "postgres.log"), "-w", "-t", "60",
-                 "-o", f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-
-    def stop_immediately(self) -> None:
-        """Like a crash of the server: no checkpoint, every connection cut."""
-        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-
 @pytest.fixture
 def private_postgres() -> Iterator[PrivatePostgres]:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    as_postgres = os.geteuid() == 0  # initdb refuses to run as root
-    if not found or (as_postgres and not shutil.which("runuser")):
-        unavailable("a private PostgreSQL needs Debian's postgresql package (/usr/lib/postgresql/*/bin/initdb, "
-                    "pg_ctl) and runuser when run as root: apt-get install postgresql")
-    base = Path(tempfile.mkdtemp(prefix="linkguard-pg-"))
-    base.chmod(0o755)
-    if as_postgres:
-        shutil.chown(base, "postgres", "postgres")
-    pg = PrivatePostgres(Path(found[-1]).parent, base, free_port(), as_postgres)
+    """A PostgreSQL of this test alone (bench/pgtemp.py): stopping it disturbs nobody else's tests."""
     try:
-        pg.run("initdb", "-D", str(pg.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C",
-               "--no-sync")
-        pg.start()
-        yield pg
-    finally:
-        try:
-            pg.stop_immediately()
-        except Exception:  # already stopped by the test
-            pass
-        shutil.rmtree(base, ignore_errors=True)
+        with pgtemp.private_postgres() as pg:
+            yield pg
+    except pgtemp.PostgresUnavailable as e:
+        unavailable(f"a private PostgreSQL for the outage test: {e}")
 
 
 def sink_lag(harness) -> int:
