@@ -74,7 +74,51 @@ def missing_report(h, cases, expected: int) -> str:
            for g, o in snap.committed.items()}
     return (f"{h.verdict_rows()} of {expected} rows; {len(missing)} records without a verdict, by "
             f"(records partition, number partition): {dict(sorted(where.items()))}; first: "
-            f"{[(r.system, r.record_id) for r in missing[:5]]}\ncommitted/end per group: {lag}")
+            f"{[(r.system, r.record_id) for r in missing[:5]]}\ncommitted/end per group: {lag}\n"
+            f"{where_lost(h, {(r.system, r.record_id) for r in missing})}")
+
+
+def where_lost(h, missing: set[tuple[str, str]]) -> str:
+    """Which stage lost them: are they in a repartition batch, and is there a verdict on a verdict topic?"""
+    import schemas
+    from kafka import KafkaConsumer
+
+    codec = schemas.Codec()
+    names = topics_of(h)
+
+    def read(topic: str) -> list:
+        consumer = KafkaConsumer(topic, **h.settings.kafka_python_config(), group_id=None,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000,
+                                 fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20)
+        try:
+            return list(consumer)
+        finally:
+            consumer.close()
+
+    batched: dict[tuple[str, str], list[str]] = {}
+    for m in read(names.by_number):
+        for item in codec.decode("record_batch", m.value)["items"]:
+            try:
+                event = codec.decode("record_changed", item["value"])
+            except schemas.DecodeError:
+                continue
+            key = (event["system"], event["record_id"])
+            if key in missing:
+                batched.setdefault(key, []).append(
+                    f"batch {m.partition}@{m.offset} holds records[{item['partition']}]@{item['offset']}")
+    verdicts = set()
+    for topic in (names.verified, names.held):
+        for m in read(topic):
+            record = codec.decode("verdict", m.value)["record"]
+            verdicts.add((record["system"], record["record_id"]))
+    return (f"in a repartition batch: {len(batched)} of {len(missing)} ({list(batched.items())[:3]}); "
+            f"with a verdict on the verdict topics: {len(missing & verdicts)}")
+
+
+def topics_of(h):
+    from streams import topics
+
+    return topics.names(h.settings)
 
 
 def settle_and_assert(h, cases, expected: int) -> None:
