@@ -38,6 +38,8 @@ class Reason(str, enum.Enum):
     NUMBER_FORMAT = "NUMBER_FORMAT"
     NOT_LINKED = "NOT_LINKED"
     UNDECODABLE = "UNDECODABLE"
+    UNKNOWN_SYSTEM = "UNKNOWN_SYSTEM"
+    TOO_LARGE = "TOO_LARGE"
     # a linkage error is suspected (HOLD)
     CHECK_DIGIT = "CHECK_DIGIT"
     NOT_IN_REGISTRY = "NOT_IN_REGISTRY"
@@ -72,7 +74,8 @@ class Reason(str, enum.Enum):
 _SEVERITY: dict[Reason, Severity] = {
     **{r: Severity.INVALID for r in (
         Reason.MISSING_FIELD, Reason.BAD_DATE, Reason.BAD_SEX,
-        Reason.NUMBER_FORMAT, Reason.NOT_LINKED, Reason.UNDECODABLE,
+        Reason.NUMBER_FORMAT, Reason.NOT_LINKED, Reason.UNDECODABLE, Reason.UNKNOWN_SYSTEM,
+        Reason.TOO_LARGE,
     )},
     **{r: Severity.HOLD for r in (
         Reason.CHECK_DIGIT, Reason.NOT_IN_REGISTRY, Reason.NUMBER_SUPERSEDED,
@@ -92,6 +95,8 @@ _LABELS: dict[Reason, tuple[str, str]] = {
     Reason.NUMBER_FORMAT: ("個人番号が12桁の数字ではありません", "the number is not 12 digits"),
     Reason.NOT_LINKED: ("個人番号が未登録です（紐付けなし）", "no number: the record is not linked"),
     Reason.UNDECODABLE: ("イベントを解読できません", "the event cannot be decoded"),
+    Reason.UNKNOWN_SYSTEM: ("事務コードが事務一覧にありません", "the process code is not in the process catalogue"),
+    Reason.TOO_LARGE: ("イベントが大きすぎます", "the event is larger than the guard accepts"),
     Reason.CHECK_DIGIT: ("チェックデジットが一致しません", "the check digit is wrong"),
     Reason.NOT_IN_REGISTRY: ("住民基本台帳にない番号です", "the number is not in the registry"),
     Reason.NUMBER_SUPERSEDED: ("変更前の個人番号です", "a former number of the resident"),

@@ -97,13 +97,22 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Faust log level")] = "warning",
     store: Annotated[str, typer.Option(help="table store: memory:// or rocksdb://")] = "memory://",
 ) -> None:
-    """Run a Faust guard worker (scale out by running more, one consumer group)."""
+    """Run a Faust guard worker (scale out by running more, one consumer group).
+
+    Events of a process code missing from the process catalogue are dead-lettered
+    as UNKNOWN_SYSTEM (see streams/envelope.py).
+    """
+    from linkguard.catalogue import CatalogueError, load_catalogue
     from streams.app import create_app, run_worker
     from streams.topics import ensure_topics
 
     settings = _kafka_settings()
+    try:
+        known_systems = {p.code for p in load_catalogue()}
+    except CatalogueError as e:
+        _fail(str(e))
     ensure_topics(settings)
-    run_worker(create_app(settings, store=store).app, loglevel=loglevel)
+    run_worker(create_app(settings, store=store, known_systems=known_systems).app, loglevel=loglevel)
 
 
 @app.command()

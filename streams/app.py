@@ -49,6 +49,7 @@ import hashlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -62,6 +63,7 @@ from guards.context import (Context, Peer, atena, batch_key, check_in_context, l
                             with_batch)
 from guards.number import compact
 from streams import topics
+from streams.envelope import identity_problem, too_large
 from streams.events import (dead_letter_message, event_to_record, hold_persons, message_to_resident,
                             verdict_message)
 from streams.follower import RegistryFollower
@@ -113,8 +115,11 @@ class GuardApp:
     """Builds the Faust app, its topics, tables and agents from settings."""
 
     def __init__(self, settings: KafkaSettings, *, store: str = "memory://",
-                 batch_size: int = 1000, batch_within: float = 0.05, web_port: int | None = None) -> None:
+                 batch_size: int = 1000, batch_within: float = 0.05, web_port: int | None = None,
+                 known_systems: Collection[str] | None = None) -> None:
         self.settings = settings
+        # process codes of the catalogue; an event of another is dead-lettered (streams/envelope.py)
+        self.known_systems = frozenset(known_systems) if known_systems is not None else None
         self.codec = schemas.Codec()
         self.batch_size = batch_size
         self.batch_within = batch_within
@@ -224,9 +229,18 @@ class GuardApp:
             try:
                 decoded = self.codec.decode("record_changed", message.value)
             except schemas.DecodeError as e:
+                decoded, problem = None, ("UNDECODABLE", str(e))
+            else:
+                problem = identity_problem(decoded, self.known_systems)
+            oversize = too_large(len(message.value or b""), self.settings.max_record_bytes)
+            if oversize is not None:  # its bytes would not fit the batch or the dead-letter topic
+                problem = ("TOO_LARGE", oversize)
+            if problem is not None:
+                identity = {"system": str(decoded.get("system") or ""),
+                            "record_id": str(decoded.get("record_id") or "")} if decoded else {}
                 outbox.add(self.topics.dlq, message.key, self._dead_letter_bytes(
-                    message.topic, message.partition, message.offset, message.key, message.value,
-                    "UNDECODABLE", str(e)))
+                    message.topic, message.partition, message.offset, message.key,
+                    None if oversize else message.value, *problem, **identity))
                 continue
             number = compact(decoded.get("my_number", ""))
             route_key = number.encode() if number else (message.key or b"")

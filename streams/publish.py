@@ -78,14 +78,19 @@ class Publisher:
                 self._send(self.topics.residents, key.encode(), value)
         return self.flush()
 
-    def send_raw(self, topic: str, key: bytes | None, value: bytes | None) -> None:
-        """Send bytes as they are (tests of bad input, dead-letter replay)."""
-        self._send(topic, key, value)
+    def send_raw(self, topic: str, key: bytes | None, value: bytes | None):
+        """Send bytes as they are (tests of bad input, dead-letter replay).
 
-    def _send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        Returns kafka-python's future: after :meth:`flush`, ``.get()`` is the
+        acknowledged topic, partition and offset.
+        """
+        return self._send(topic, key, value)
+
+    def _send(self, topic: str, key: bytes | None, value: bytes | None):
         future = self._producer.send(topic, key=key, value=value)
         future.add_callback(self._on_success)
         future.add_errback(self._on_error, topic)
+        return future
 
     def _on_success(self, metadata) -> None:
         with self._lock:

@@ -33,6 +33,10 @@ class KafkaSettings(BaseSettings):
     app_id: str = Field("linkguard", description="Faust application id = consumer group of the guard")
     table_dump_path: str | None = Field(None, description="write hashed table contents here every second (restart checks)")
     local_mode: bool = Field(False, description="set automatically when the embedded local broker is used")
+    max_record_bytes: int = Field(
+        1024 * 1024, ge=1024,
+        description="largest RecordChanged event the guard accepts (Kafka's default message.max.bytes is 1 MB); "
+                    "a larger one is dead-lettered as TOO_LARGE without its bytes")
 
     def kafka_python_config(self) -> dict:
         """Connection options for kafka-python clients."""

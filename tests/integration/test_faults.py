@@ -1,0 +1,327 @@
+"""Faults: kill -9 a guard worker or the sink writer, lose the database, lose one of two workers.
+
+Each test compares the stores with what was published, never with what the
+system reports about itself: every record has exactly one final verdict, the
+sink holds every PASS exactly once and no HOLD, each malformed event one dead
+letter (``assert_stores`` of the pipeline test, over 50,000 records here).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from bench import pgtemp
+from bench.pgtemp import PrivatePostgres
+from guards import Record
+
+from integration.test_pipeline import assert_stores, build_records, build_registry, publish_records, \
+    registry_digest
+from support import unavailable
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+POSTGRES = pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)
+# processes the bulk records are spread over (the base cases use the first three of the catalogue's)
+BULK_SYSTEMS = ("ryoiku-techo", "seikatsu-hogo", "tokubetsu-jido", "shoman", "boshi-fushi")
+
+
+def corpus(records: int, residents: int) -> tuple[list, list[tuple[Record, str, str]]]:
+    """A registry and ``records`` cases: the pipeline test's known errors, then valid records of the
+    same people in other processes (one person, several systems, always the same identity)."""
+    registry = build_registry(residents)
+    cases = build_records(registry)
+    people = registry[10:]  # the first ten carry the known errors; keep their numbers out of the bulk
+    for i in range(records - len(cases)):
+        r = people[i % len(people)]
+        system = BULK_SYSTEMS[(i // len(people)) % len(BULK_SYSTEMS)]
+        cases.append((Record(system, f"BULK-{i}", r.my_number, r.name, r.birth_date.isoformat(), str(r.sex),
+                             r.address), "PASS", ""))
+    assert len(cases) == records
+    return registry, cases
+
+
+def wait_for_verdicts(h, cases, expected: int, what: str, timeout: float = 300) -> None:
+    """Wait for ``expected`` rows; on a time-out say which records are missing and where they were."""
+    try:
+        h.wait_until(lambda: h.verdict_rows() >= expected, what, timeout=timeout)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{missing_report(h, cases, expected)}") from None
+
+
+def missing_report(h, cases, expected: int) -> str:
+    """Rows present, records without a verdict (with their partitions), and the groups' lag."""
+    from streams import topics
+    from streams.lag import LagReader
+
+    stored = {(r.system, r.record_id) for table in ("intermediate_copies", "held_records", "dead_letters")
+              for r in h.rows(f"SELECT system, record_id FROM {table}")}
+    missing = [c[0] for c in cases if (c[0].system, c[0].record_id) not in stored]
+    n = h.settings.topic_partitions
+    where: dict[tuple[int, int], int] = {}
+    for r in missing:
+        key = (topics.partition_for(topics.record_key(r.system, r.record_id), n),
+               topics.partition_for(r.my_number.replace(" ", "").encode(), n))
+        where[key] = where.get(key, 0) + 1
+    groups = [h.settings.app_id, f"{h.settings.app_id}-sink"]
+    with LagReader(h.settings) as reader:
+        snap = reader.snapshot(groups)
+    lag = {g: {f"{t.rsplit('.', 1)[-1]}[{p}]": f"{c}/{snap.end.get((t, p))}" for (t, p), c in sorted(o.items())}
+           for g, o in snap.committed.items()}
+    return (f"{h.verdict_rows()} of {expected} rows; {len(missing)} records without a verdict, by "
+            f"(records partition, number partition): {dict(sorted(where.items()))}; first: "
+            f"{[(r.system, r.record_id) for r in missing[:5]]}\ncommitted/end per group: {lag}\n"
+            f"{where_lost(h, {(r.system, r.record_id) for r in missing})}")
+
+
+def where_lost(h, missing: set[tuple[str, str]]) -> str:
+    """Which stage lost them: are they in a repartition batch, and is there a verdict on a verdict topic?"""
+    import schemas
+    from kafka import KafkaConsumer
+
+    codec = schemas.Codec()
+    names = topics_of(h)
+
+    def read(topic: str) -> list:
+        consumer = KafkaConsumer(topic, **h.settings.kafka_python_config(), group_id=None,
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000,
+                                 fetch_max_bytes=64 << 20, max_partition_fetch_bytes=16 << 20)
+        try:
+            return list(consumer)
+        finally:
+            consumer.close()
+
+    batched: dict[tuple[str, str], list[str]] = {}
+    for m in read(names.by_number):
+        for item in codec.decode("record_batch", m.value)["items"]:
+            try:
+                event = codec.decode("record_changed", item["value"])
+            except schemas.DecodeError:
+                continue
+            key = (event["system"], event["record_id"])
+            if key in missing:
+                batched.setdefault(key, []).append(
+                    f"batch {m.partition}@{m.offset} holds records[{item['partition']}]@{item['offset']}")
+    verdicts = set()
+    for topic in (names.verified, names.held):
+        for m in read(topic):
+            record = codec.decode("verdict", m.value)["record"]
+            verdicts.add((record["system"], record["record_id"]))
+    return (f"in a repartition batch: {len(batched)} of {len(missing)} ({list(batched.items())[:3]}); "
+            f"with a verdict on the verdict topics: {len(missing & verdicts)}")
+
+
+def topics_of(h):
+    from streams import topics
+
+    return topics.names(h.settings)
+
+
+def settle_and_assert(h, cases, expected: int) -> None:
+    time.sleep(2)  # nothing further may arrive: no duplicate, no late extra verdict
+    assert h.verdict_rows() == expected
+    assert_stores(h, cases)
+
+
+def assert_recovered_tables(h, name: str, registry, cases) -> None:
+    """The worker's tables, recovered from their changelogs, equal what was written to them."""
+    import hashlib
+
+    want = registry_digest(registry)
+    h.wait_until(lambda: h.tables(name).get("registry") == want,
+                 f"{name}'s registry table to equal what was published", timeout=60)
+    linked = {hashlib.sha256(c[0].my_number.encode()).hexdigest() for c in cases
+              if c[1] in ("PASS", "HOLD") and c[0].my_number.isdigit() and len(c[0].my_number) == 12
+              and c[2] != "CHECK_DIGIT"}
+    assert set(h.tables(name).get("links", {})) == linked
+
+
+# -------------------------------------------------------------------- 1. a guard worker killed
+
+
+@POSTGRES
+def test_guard_worker_killed_in_the_middle_of_50000_records(harness):
+    registry, cases = corpus(50_000, 10_000)
+    harness.start("sink", "sink")
+    harness.start("worker", "worker")
+    harness.load_registry(registry)
+    expected = publish_records(harness, cases)
+    harness.wait_until(lambda: harness.verdict_rows() >= 10_000, "the first 10,000 verdicts", timeout=240)
+    harness.kill("worker")
+    before = harness.verdict_rows()
+    assert before < expected - 10_000, "the worker was nearly done before the kill; the test proves little"
+    harness.start("worker2", "worker")
+    wait_for_verdicts(harness, cases, expected, f"{expected} verdicts after the restart")
+    settle_and_assert(harness, cases, expected)
+    assert_recovered_tables(harness, "worker2", registry, cases)
+
+
+# -------------------------------------------------------------------- 2. the sink killed while applying
+
+
+def writing_transactions(conn: sa.Connection) -> int:
+    """Other sessions of this database inside a transaction that has written (it has a transaction id)."""
+    return conn.execute(sa.text(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL")).scalar_one()
+
+
+@POSTGRES
+def test_sink_killed_while_applying_a_batch(harness):
+    registry, cases = corpus(50_000, 10_000)
+    harness.start("worker", "worker")
+    harness.start("sink", "sink")
+    harness.load_registry(registry)
+    expected = publish_records(harness, cases)
+    harness.wait_until(lambda: harness.verdict_rows() >= 5_000, "the first 5,000 verdicts", timeout=240)
+    engine = harness.engine()
+    caught = False
+    try:
+        with engine.connect() as conn:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not caught:
+                conn.rollback()  # a fresh snapshot of pg_stat_activity each time
+                if writing_transactions(conn):
+                    harness.kill("sink")  # kill -9 while its batch transaction has written rows
+                    caught = True
+                    break
+                time.sleep(0.005)
+            harness.wait_until(lambda: (conn.rollback(), writing_transactions(conn))[1] == 0,
+                               "PostgreSQL to roll back the killed sink's transaction", timeout=60)
+    finally:
+        engine.dispose()
+    assert caught, "never caught the sink inside a batch transaction"
+    before = harness.verdict_rows()
+    assert before < expected, "the sink had finished before the kill; the test proves nothing"
+    harness.start("sink2", "sink")
+    wait_for_verdicts(harness, cases, expected, f"{expected} verdicts after the restart")
+    settle_and_assert(harness, cases, expected)
+
+
+# -------------------------------------------------------------------- 3. the database away for 20 s
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL of this test alone (bench/pgtemp.py): stopping it disturbs nobody else's tests."""
+    try:
+        with pgtemp.private_postgres() as pg:
+            yield pg
+    except pgtemp.PostgresUnavailable as e:
+        unavailable(f"a private PostgreSQL for the outage test: {e}")
+
+
+def sink_lag(harness) -> int:
+    """Records on the verdict topics the sink group has not committed past (end offsets read right
+    on the local broker too)."""
+    from streams.lag import LagReader
+
+    group = f"{harness.settings.app_id}-sink"
+    with LagReader(harness.settings) as reader:
+        snap = reader.snapshot([group])
+    committed = snap.committed.get(group, {})
+    return sum(max(0, end - (committed.get(tp) or 0)) for tp, end in snap.end.items())
+
+
+def publish_steadily(harness, cases, rate: float, done: threading.Event, errors: list) -> None:
+    """Publish the cases at about ``rate`` records/s (then the malformed events): records flow
+    while the database is away."""
+    from streams.publish import Publisher
+
+    try:
+        with Publisher(harness.settings) as publisher:
+            start = time.monotonic()
+            step = 100
+            for i in range(0, len(cases), step):
+                publisher.publish_records([c[0] for c in cases[i:i + step]])
+                ahead = start + (i + step) / rate - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+    except Exception as e:  # reported by the test thread
+        errors.append(e)
+    finally:
+        done.set()
+
+
+@pytest.mark.parametrize("pipeline_database", ["sqlite"], indirect=True)  # replaced by the private one
+def test_database_away_for_20_seconds_while_records_flow(harness, private_postgres):
+    harness.database_url = private_postgres.url
+    registry, cases = corpus(24_000, 6_000)
+    harness.start("worker", "worker")
+    harness.start("sink", "sink")
+    harness.load_registry(registry)
+    done, errors = threading.Event(), []
+    publisher = threading.Thread(target=publish_steadily, args=(harness, cases, 400.0, done, errors), daemon=True)
+    publisher.start()
+    harness.wait_until(lambda: harness.verdict_rows() >= 2_000, "the first 2,000 rows before the outage")
+
+    private_postgres.stop_immediately()
+    lag = [sink_lag(harness)]
+    away_until = time.monotonic() + 20
+    while time.monotonic() < away_until:
+        time.sleep(1)
+        harness.check_alive()  # the sink must ride the outage out, not crash
+        lag.append(sink_lag(harness))
+    assert not done.is_set(), "records stopped flowing before the database came back"
+    private_postgres.start()
+
+    publisher.join(120)
+    assert not errors, errors
+    expected = len(cases)
+    wait_for_verdicts(harness, cases, expected, f"{expected} rows after the outage", timeout=300)
+    harness.wait_until(lambda: sink_lag(harness) == 0, "the sink's lag to drain", timeout=60)
+    assert lag[-1] > lag[0] + 1_000, f"lag did not grow while the database was away: {lag}"
+    time.sleep(2)
+    assert harness.verdict_rows() == expected
+    check_stores_without_malformed(harness, cases)
+    sink_log = harness.log("sink")
+    assert "retry" in sink_log, "the sink never retried: was the database really away?"
+
+
+def check_stores_without_malformed(h, cases) -> None:
+    """assert_stores for a run that published no malformed events."""
+    copies = {(r.system, r.record_id) for r in h.rows("SELECT system, record_id FROM intermediate_copies")}
+    held = {(r.system, r.record_id) for r in h.rows("SELECT system, record_id FROM held_records")}
+    dead = [(r.system, r.record_id) for r in h.rows("SELECT system, record_id FROM dead_letters")]
+    want = {outcome: {(c[0].system, c[0].record_id) for c in cases if c[1] == outcome}
+            for outcome in ("PASS", "HOLD", "INVALID")}
+    assert copies == want["PASS"]
+    assert held == want["HOLD"]
+    assert sorted(dead) == sorted(want["INVALID"])
+
+
+# -------------------------------------------------------------------- 4. one of two workers killed
+
+
+@POSTGRES
+def test_one_of_two_workers_killed_its_partitions_move_to_the_other(harness):
+    registry, cases = corpus(30_000, 6_000)
+    want = registry_digest(registry)
+    harness.start("worker-a", "worker")
+    harness.start("worker-b", "worker")
+    harness.start("sink", "sink")
+    harness.load_registry(registry)
+
+    def split() -> bool:
+        a, b = (harness.tables(n).get("registry") or {} for n in ("worker-a", "worker-b"))
+        return bool(a) and bool(b) and {**a, **b} == want
+
+    harness.wait_until(split, "both workers to hold a share of the registry", timeout=120)
+    expected = publish_records(harness, cases)
+    harness.wait_until(lambda: harness.verdict_rows() >= 3_000, "the first 3,000 verdicts", timeout=240)
+    a_before = set(harness.tables("worker-a").get("links", {}))
+    b_before = set(harness.tables("worker-b").get("links", {}))
+    harness.kill("worker-b")
+    assert harness.verdict_rows() < expected, "both workers finished before the kill; the test proves nothing"
+    # numbers are partitioned: worker-a can only come to hold these by taking over worker-b's partitions
+    only_b = b_before - a_before
+    assert only_b, "worker-b had checked nothing of its own before the kill"
+    wait_for_verdicts(harness, cases, expected, f"{expected} verdicts with one worker")
+    settle_and_assert(harness, cases, expected)
+    # worker-a took over worker-b's partitions: it holds every table entry, recovered from the changelogs
+    assert_recovered_tables(harness, "worker-a", registry, cases)
+    assert only_b <= set(harness.tables("worker-a")["links"])
