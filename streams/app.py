@@ -198,6 +198,10 @@ class GuardApp:
         if settings.table_dump_path:
             app.timer(1.0)(self._dump_tables)
 
+        from streams.faust_fixes import guard_against_skipped_offsets
+
+        # the guard's own topics have no gaps: a jump ahead after a rebalance is re-read, not skipped
+        guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions])
         if settings.local_mode:
             from streams.quirks import patch_highwaters
 
