@@ -177,3 +177,44 @@ def test_an_open_release_request_survives_a_guard_worker_killed_with_minus_9(har
     finally:
         publisher.close()
         store.engine.dispose()
+
+
+@pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)
+def test_a_released_record_is_withdrawn_when_its_number_turns_out_to_be_someone_elses(harness):
+    """Released by two people, then the number's own holder turns up in another system: the
+    guard judges the released record again (SHARED_NUMBER) and the sink withdraws its copy."""
+    residents = registry()
+    taro = residents[2]
+    harness.start("worker", "worker")
+    harness.start("sink", "sink")
+    harness.load_registry(residents)
+    with Publisher(harness.settings) as publisher:
+        publisher.publish_records(records(residents)[:1])
+    store = Store(harness.database_url)
+    harness.wait_until(lambda: store.held("RELEASE") is not None, "the held record")
+    accounts = AccountStore(store.engine)
+    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
+    ito = accounts.create_user("ito", "password-ito", ["approver"])
+    publisher = KafkaDecisionPublisher(harness.settings)
+    service = ReviewService(store.engine, publisher, accounts=accounts)
+    try:
+        service.request_release(SYSTEM, "RELEASE", user=sato, comment="本人確認済み")
+        harness.wait_until(lambda: store.one(PendingRelease, system=SYSTEM, record_id="RELEASE") is not None,
+                           "the release request")
+        service.approve_release(SYSTEM, "RELEASE", user=ito, comment="確認しました")
+        harness.wait_until(lambda: store.copy("RELEASE") is not None, "the released copy")
+        assert store.copy("RELEASE").withdrawn_at is None
+
+        holder = Record("shintai-techo", "TARO", taro.my_number, taro.name, taro.birth_date.isoformat(),
+                        str(taro.sex), taro.address)
+        with Publisher(harness.settings) as records_publisher:
+            records_publisher.publish_records([holder])
+        harness.wait_until(lambda: (copy := store.copy("RELEASE")) is not None and copy.withdrawn_at is not None,
+                           "the released copy to be withdrawn", timeout=60)
+        assert store.copy("RELEASE").withdrawn_reason == "retracted"
+        held = store.held("RELEASE")
+        assert held.status == "open" and "SHARED_NUMBER" in {r["code"] for r in held.reasons}
+        assert store.one(IntermediateCopy, system="shintai-techo", record_id="TARO").withdrawn_at is None
+    finally:
+        publisher.close()
+        store.engine.dispose()
