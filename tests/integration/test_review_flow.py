@@ -70,6 +70,24 @@ class Store:
         return self.one(IntermediateCopy, system=SYSTEM, record_id=record_id)
 
 
+def one_held_record(harness):
+    """The pipeline running with one record held (``RELEASE``), a reviewer and an approver."""
+    residents = registry()
+    harness.start("worker", "worker")
+    harness.start("sink", "sink")
+    harness.load_registry(residents)
+    with Publisher(harness.settings) as publisher:
+        publisher.publish_records(records(residents)[:1])
+    store = Store(harness.database_url)
+    harness.wait_until(lambda: store.held("RELEASE") is not None, "the held record")
+    accounts = AccountStore(store.engine)
+    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
+    ito = accounts.create_user("ito", "password-ito", ["approver"])
+    publisher = KafkaDecisionPublisher(harness.settings)
+    service = ReviewService(store.engine, publisher, accounts=accounts)
+    return residents, store, publisher, service, sato, ito
+
+
 @DATABASES
 def test_release_correct_return_and_a_refused_self_approval(harness):
     residents = registry()
@@ -148,19 +166,7 @@ def test_release_correct_return_and_a_refused_self_approval(harness):
 @pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)
 def test_an_open_release_request_survives_a_guard_worker_killed_with_minus_9(harness):
     """The guard's release_requests table is recovered from its changelog: the approval still finds the request."""
-    residents = registry()
-    harness.start("worker", "worker")
-    harness.start("sink", "sink")
-    harness.load_registry(residents)
-    with Publisher(harness.settings) as publisher:
-        publisher.publish_records(records(residents)[:1])
-    store = Store(harness.database_url)
-    harness.wait_until(lambda: store.held("RELEASE") is not None, "the held record")
-    accounts = AccountStore(store.engine)
-    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
-    ito = accounts.create_user("ito", "password-ito", ["approver"])
-    publisher = KafkaDecisionPublisher(harness.settings)
-    service = ReviewService(store.engine, publisher, accounts=accounts)
+    residents, store, publisher, service, sato, ito = one_held_record(harness)
     try:
         service.request_release(SYSTEM, "RELEASE", user=sato, comment="本人確認済み")
         harness.wait_until(lambda: store.one(PendingRelease, system=SYSTEM, record_id="RELEASE") is not None,
@@ -183,20 +189,8 @@ def test_an_open_release_request_survives_a_guard_worker_killed_with_minus_9(har
 def test_a_released_record_is_withdrawn_when_its_number_turns_out_to_be_someone_elses(harness):
     """Released by two people, then the number's own holder turns up in another system: the
     guard judges the released record again (SHARED_NUMBER) and the sink withdraws its copy."""
-    residents = registry()
+    residents, store, publisher, service, sato, ito = one_held_record(harness)
     taro = residents[2]
-    harness.start("worker", "worker")
-    harness.start("sink", "sink")
-    harness.load_registry(residents)
-    with Publisher(harness.settings) as publisher:
-        publisher.publish_records(records(residents)[:1])
-    store = Store(harness.database_url)
-    harness.wait_until(lambda: store.held("RELEASE") is not None, "the held record")
-    accounts = AccountStore(store.engine)
-    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
-    ito = accounts.create_user("ito", "password-ito", ["approver"])
-    publisher = KafkaDecisionPublisher(harness.settings)
-    service = ReviewService(store.engine, publisher, accounts=accounts)
     try:
         service.request_release(SYSTEM, "RELEASE", user=sato, comment="本人確認済み")
         harness.wait_until(lambda: store.one(PendingRelease, system=SYSTEM, record_id="RELEASE") is not None,
