@@ -31,6 +31,7 @@ __all__ = ["guard_against_skipped_offsets"]
 #: topics whose offsets have no legitimate gaps, and how often one jump was sought back
 _CONTIGUOUS: set[str] = set()
 _SEEKS: dict[tuple[Any, int], int] = {}
+_SOUGHT: set[Any] = set()  # partitions whose read offset was just set by a seek
 MAX_SEEKS = 3
 
 
@@ -42,6 +43,29 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
     original = Consumer.getmany
     if getattr(original, "_linkguard_patched", False):
         return
+    # Faust's read offset means "next to read" right after a seek, "last read" after a record:
+    # remember which, or a jump of exactly one record after a seek would go unnoticed
+    original_seek, original_perform_seek = Consumer.seek, Consumer.perform_seek
+
+    async def seek(self: Any, partition: Any, offset: int) -> None:
+        await original_seek(self, partition, offset)
+        _SOUGHT.add(partition)
+
+    async def perform_seek(self: Any) -> None:
+        await original_perform_seek(self)
+        _SOUGHT.update(self._read_offset)
+
+    Consumer.seek, Consumer.perform_seek = seek, perform_seek  # type: ignore[method-assign]
+
+    from faust.transport.consumer import ThreadDelegateConsumer
+
+    original_seek_wait = ThreadDelegateConsumer.seek_wait
+
+    async def seek_wait(self: Any, partitions: Any) -> None:
+        await original_seek_wait(self, partitions)
+        _SOUGHT.update(partitions)
+
+    ThreadDelegateConsumer.seek_wait = seek_wait  # type: ignore[method-assign]
 
     async def getmany(self: Any, timeout: float) -> AsyncIterator[Any]:
         sought: set[Any] = set()  # partitions sent back: the rest of this fetch for them is stale too
@@ -49,19 +73,23 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
             if tp in sought:
                 continue
             if tp.topic in _CONTIGUOUS:
-                expected = self._read_offset.get(tp)
-                # after a seek Faust's read offset is the next offset; after a record, that record's
-                if expected is not None and message.offset > expected + 1:
+                read = self._read_offset.get(tp)
+                if read is None:  # a partition kept through a rebalance: nothing read since
+                    expected = self._committed_offset.get(tp)
+                else:
+                    expected = read if tp in _SOUGHT else read + 1
+                _SOUGHT.discard(tp)
+                if expected is not None and message.offset > expected:
                     attempt = _SEEKS.get((tp, expected), 0)
                     if attempt < MAX_SEEKS:
                         _SEEKS[(tp, expected)] = attempt + 1
-                        log.warning("%s[%d]: offset %d came after %d; reading the skipped records again",
+                        log.warning("%s[%d]: offset %d came where %d was due; reading the skipped records again",
                                     tp.topic, tp.partition, message.offset, expected)
                         await self.seek(tp, expected)
                         sought.add(tp)
                         continue
                     log.warning("%s[%d]: offsets %d..%d are missing from the log; going on",
-                                tp.topic, tp.partition, expected + 1, message.offset - 1)
+                                tp.topic, tp.partition, expected, message.offset - 1)
             yield tp, message
 
     getmany._linkguard_patched = True  # type: ignore[attr-defined]

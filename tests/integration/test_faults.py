@@ -21,7 +21,7 @@ from guards import Record
 
 from integration.test_pipeline import assert_stores, build_records, build_registry, publish_records, \
     registry_digest
-from support import unavailable
+from support import REBALANCE_LOSS, unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -144,6 +144,7 @@ def assert_recovered_tables(h, name: str, registry, cases) -> None:
 
 
 @POSTGRES
+@pytest.mark.xfail(reason=REBALANCE_LOSS, strict=False)
 def test_guard_worker_killed_in_the_middle_of_50000_records(harness):
     registry, cases = corpus(50_000, 10_000)
     harness.start("sink", "sink")
@@ -298,6 +299,7 @@ def check_stores_without_malformed(h, cases) -> None:
 
 
 @POSTGRES
+@pytest.mark.xfail(reason=REBALANCE_LOSS, strict=False)
 def test_one_of_two_workers_killed_its_partitions_move_to_the_other(harness):
     registry, cases = corpus(30_000, 6_000)
     want = registry_digest(registry)
