@@ -200,8 +200,10 @@ class GuardApp:
 
         from streams.faust_fixes import guard_against_skipped_offsets
 
-        # the guard's own topics have no gaps: a jump ahead after a rebalance is re-read, not skipped
+        # the guard's own topics have no gaps: a record dropped or jumped over in a rebalance is read
+        # again, and no commit passes a record not yet checked
         guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions])
+        app.timer(STALL_CHECK_SECONDS)(self._reread_stalled)
         if settings.local_mode:
             from streams.quirks import patch_highwaters
 
@@ -215,6 +217,11 @@ class GuardApp:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(dump, sort_keys=True))
         tmp.replace(path)
+
+    async def _reread_stalled(self) -> None:
+        from streams.faust_fixes import reread_stalled
+
+        await reread_stalled(self.app.consumer)
 
     # -- stage 1 ------------------------------------------------------------------
     async def _repartition(self, stream: faust.StreamT) -> None:
@@ -710,6 +717,8 @@ async def _keep_unacknowledged(event: Any) -> bool:
     return False
 
 
+#: how often each worker looks for a record dropped on its way to a stream (streams/faust_fixes.py)
+STALL_CHECK_SECONDS = 5.0
 #: a verdict's version: its event's offset in linkage.records, times this, plus its revision
 REVISIONS = 1024
 #: a revision is the number stage's (× this) plus the batch stage's, which only swap candidates have

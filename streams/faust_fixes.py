@@ -1,80 +1,184 @@
-"""A guard against Faust (faust-streaming 0.15) skipping records across a rebalance, on any broker.
+"""Guards against Faust (faust-streaming 0.15) losing records across a rebalance, on any broker.
 
-What happens without it (caught by the kill -9 tests in tests/integration):
-after a rebalance in which a worker keeps a partition, Faust's consumer can
-hand the stream a record *ahead* of the position it just sought to — a fetch
-issued before the rebalance, or aiokafka's own fetch position, which the
-rebalance did not reset. Faust takes the jump for a gap in the log (as a
-compacted or transactional topic would have), counts the skipped offsets as
-done and commits past them: records that were never checked, lost
-(upstream: faust-streaming issues #216 and #606). Or it later drops the
-re-read records as older than its read offset and never commits that
-partition again.
+The kill -9 tests in tests/integration found records that were never checked
+although every offset was committed. Traced offset by offset (which message
+was delivered, acknowledged, committed, in which consumer generation), the
+losses have three causes in Faust, none specific to one broker:
 
-The guard's own topics are neither compacted nor transactional, so on them
-a jump ahead is never real: the fix drops the record and seeks back to the
-next offset Faust expects, so the skipped records are read (at least once;
-every stage is idempotent). A jump that persists after a few seeks (records
-deleted by retention, say) is accepted with a warning rather than looped on.
+1. **Commits across a hole.** ``Consumer._new_offset`` commits the first run
+   of acknowledged offsets if it starts *at most one past* the committed
+   offset (``min(acked) - committed > 1`` is its only test, and it is skipped
+   when the committed offset is 0 or unknown). The committed offset is the
+   next one to read, so with 10 committed and 11, 12 acknowledged it commits
+   13: record 10 is lost. Here a commit needs the committed offset itself.
+2. **Messages dropped in a rebalance, never read again.** A message fetched
+   before a rebalance finishes is dropped by the stream (its generation or the
+   flow changed) without an acknowledgement; Faust's ``perform_seek`` then seeks
+   only partitions that have a committed offset, so on a partition never
+   committed yet the fetcher simply goes on past the dropped message. Here a
+   partition without a committed offset is sought to its first offset, and a
+   watchdog (:func:`reread_stalled`) seeks back to the committed offset when
+   the message due there was delivered and dropped.
+3. **Fetches ahead of the position just sought** (a fetch issued before the
+   rebalance): Faust takes the jump for a gap in the log (as a compacted or
+   transactional topic would have) and counts the skipped offsets as done
+   (faust-streaming issues #216, #606). Here a jump is dropped and the
+   partition sought back, so the skipped records are read.
+
+The guard's own topics are neither compacted nor transactional, so on them an
+offset is never legitimately missing; these rules apply only to them. Every
+stage is idempotent, so reading a record twice is harmless; reading it never
+is not. A jump that persists after a few seeks (records deleted by retention)
+is accepted with a warning rather than looped on.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable
+import time
+import weakref
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["guard_against_skipped_offsets"]
+__all__ = ["guard_against_skipped_offsets", "committable_offset", "is_stalled", "reread_stalled"]
 
-#: topics whose offsets have no legitimate gaps, and how often one jump was sought back
+#: topics whose offsets have no legitimate gaps
 _CONTIGUOUS: set[str] = set()
-_SEEKS: dict[tuple[Any, int], int] = {}
+_SEEKS: dict[tuple[Any, int], int] = {}  # how often one jump was sought back
 _SOUGHT: set[Any] = set()  # partitions whose read offset was just set by a seek
+_FLOOR: dict[Any, int] = {}  # a jump accepted as real (retention): nothing below it is due any more
+_DELIVERED: dict[Any, "weakref.WeakValueDictionary[int, Any]"] = {}  # messages handed to the stream, alive
+_HIGHEST: dict[Any, int] = {}  # the highest offset delivered since the last seek
+_LAST_DELIVERY: dict[Any, float] = {}
+_SUSPECT: dict[Any, int] = {}  # a partition that looked stalled at this due offset on the last check
 MAX_SEEKS = 3
+#: a partition with records due but nothing delivered for this long is sought back (the fetch skipped them)
+QUIET_SECONDS = 20.0
+
+
+def committable_offset(acked: Sequence[int], due: int | None) -> int | None:
+    """The offset to commit: one past the run of acknowledged offsets that starts at ``due``.
+
+    ``due`` is the committed offset (the next one to read); ``None`` when it is
+    not known yet, and then nothing can safely be committed.
+
+    >>> committable_offset([10, 11, 12, 14], 10)
+    13
+    >>> committable_offset([11, 12], 10) is None   # 10 not done: Faust would commit 13
+    True
+    >>> committable_offset([0, 1, 2], 0)           # 0 is a real offset, not "nothing"
+    3
+    >>> committable_offset([3, 4], None) is None
+    True
+    >>> committable_offset([7, 8, 9], 8)           # 7 was committed already
+    10
+    """
+    if due is None:
+        return None
+    run_end = due
+    for offset in sorted(acked):
+        if offset < run_end:
+            continue
+        if offset != run_end:
+            break
+        run_end += 1
+    return run_end if run_end > due else None
+
+
+def is_stalled(due: int | None, acked: bool, in_flight: bool, highest_delivered: int | None,
+               end: int | None, quiet_for: float) -> bool:
+    """Whether the record due next on a partition was lost between the fetcher and the stream.
+
+    It is lost when it is neither acknowledged nor in flight (delivered and still
+    held by a stream), yet the fetcher delivered it or went past it, or records
+    are waiting and nothing has come for :data:`QUIET_SECONDS`.
+
+    >>> is_stalled(10, acked=False, in_flight=False, highest_delivered=12, end=20, quiet_for=0.5)
+    True
+    >>> is_stalled(10, acked=False, in_flight=True, highest_delivered=12, end=20, quiet_for=0.5)
+    False
+    >>> is_stalled(10, acked=True, in_flight=False, highest_delivered=12, end=20, quiet_for=0.5)
+    False
+    >>> is_stalled(10, acked=False, in_flight=False, highest_delivered=9, end=10, quiet_for=99)  # nothing due
+    False
+    >>> is_stalled(10, acked=False, in_flight=False, highest_delivered=9, end=15, quiet_for=99)
+    True
+    >>> is_stalled(10, acked=False, in_flight=False, highest_delivered=9, end=15, quiet_for=1)
+    False
+    """
+    if due is None or acked or in_flight:
+        return False
+    if highest_delivered is not None and highest_delivered >= due:
+        return True
+    return end is not None and end > due and quiet_for >= QUIET_SECONDS
 
 
 def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
-    """Make Faust's consumer read again, rather than skip, records jumped over on ``topics``."""
-    from faust.transport.consumer import Consumer
+    """Make Faust's consumer read again, rather than skip or commit over, records of ``topics``."""
+    from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 
     _CONTIGUOUS.update(topics)
-    original = Consumer.getmany
-    if getattr(original, "_linkguard_patched", False):
+    if getattr(Consumer.getmany, "_linkguard_patched", False):
         return
+    original_getmany, original_new_offset = Consumer.getmany, Consumer._new_offset
+    original_seek, original_perform_seek = Consumer.seek, Consumer.perform_seek
+    original_seek_wait, original_add_gap = ThreadDelegateConsumer.seek_wait, Consumer._add_gap
+
     # Faust's read offset means "next to read" right after a seek, "last read" after a record:
     # remember which, or a jump of exactly one record after a seek would go unnoticed
-    original_seek, original_perform_seek = Consumer.seek, Consumer.perform_seek
-
     async def seek(self: Any, partition: Any, offset: int) -> None:
         await original_seek(self, partition, offset)
-        _SOUGHT.add(partition)
+        _sought(partition, offset)
 
     async def perform_seek(self: Any) -> None:
         await original_perform_seek(self)
-        _SOUGHT.update(self._read_offset)
-
-    Consumer.seek, Consumer.perform_seek = seek, perform_seek  # type: ignore[method-assign]
-
-    from faust.transport.consumer import ThreadDelegateConsumer
-
-    original_seek_wait = ThreadDelegateConsumer.seek_wait
+        # a partition never committed is not sought by Faust: the fetcher would go on past any
+        # message dropped in the rebalance. Start it at its first offset, and make that the one due.
+        unknown = [tp for tp in self.assignment()
+                   if tp.topic in _CONTIGUOUS and self._committed_offset.get(tp) is None]
+        firsts = await self.earliest_offsets(*unknown) if unknown else {}
+        for tp, first in firsts.items():
+            first = max(first or 0, _FLOOR.get(tp, 0))
+            await original_seek(self, tp, first)
+            self._committed_offset[tp] = first
+        for tp in self._read_offset:
+            if tp.topic in _CONTIGUOUS:
+                _sought(tp, self._committed_offset.get(tp))
 
     async def seek_wait(self: Any, partitions: Any) -> None:
         await original_seek_wait(self, partitions)
-        _SOUGHT.update(partitions)
+        for tp, offset in dict(partitions).items():
+            _sought(tp, offset)
 
-    ThreadDelegateConsumer.seek_wait = seek_wait  # type: ignore[method-assign]
+    def _new_offset(self: Any, tp: Any) -> int | None:
+        if tp.topic not in _CONTIGUOUS:
+            return original_new_offset(self, tp)
+        acked = self._acked[tp]
+        due = self._committed_offset.get(tp)
+        if due is not None and tp in _FLOOR:
+            due = max(due, _FLOOR[tp])
+        new = committable_offset(acked, due)
+        done = [offset for offset in acked if offset < (new if new is not None else (due or 0))]
+        if done:  # drop what is committed (or was before): the list holds only what is still ahead
+            self._acked_index[tp].difference_update(done)
+            limit = max(done)
+            acked[:] = [offset for offset in acked if offset > limit]
+        return new
+
+    async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
+        if tp.topic not in _CONTIGUOUS:  # on the guard's topics a jump is read again, never a gap
+            await original_add_gap(self, tp, offset_from, offset_to)
 
     async def getmany(self: Any, timeout: float) -> AsyncIterator[Any]:
         sought: set[Any] = set()  # partitions sent back: the rest of this fetch for them is stale too
-        async for tp, message in original(self, timeout):
+        async for tp, message in original_getmany(self, timeout):
             if tp in sought:
                 continue
             if tp.topic in _CONTIGUOUS:
                 read = self._read_offset.get(tp)
-                if read is None:  # a partition kept through a rebalance: nothing read since
+                if read is None:  # nothing read since the partition was assigned or sought
                     expected = self._committed_offset.get(tp)
                 else:
                     expected = read if tp in _SOUGHT else read + 1
@@ -90,7 +194,70 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
                         continue
                     log.warning("%s[%d]: offsets %d..%d are missing from the log; going on",
                                 tp.topic, tp.partition, expected, message.offset - 1)
+                    _FLOOR[tp] = message.offset
+                _track_delivery(tp, message)
             yield tp, message
 
     getmany._linkguard_patched = True  # type: ignore[attr-defined]
     Consumer.getmany = getmany  # type: ignore[method-assign]
+    Consumer.seek, Consumer.perform_seek = seek, perform_seek  # type: ignore[method-assign]
+    Consumer._new_offset, Consumer._add_gap = _new_offset, _add_gap  # type: ignore[method-assign]
+    ThreadDelegateConsumer.seek_wait = seek_wait  # type: ignore[method-assign]
+
+
+def _sought(tp: Any, offset: int | None) -> None:
+    _SOUGHT.add(tp)
+    _DELIVERED.pop(tp, None)
+    if offset is None:
+        _HIGHEST.pop(tp, None)
+    else:
+        _HIGHEST[tp] = offset - 1
+    _LAST_DELIVERY[tp] = time.monotonic()
+
+
+def _track_delivery(tp: Any, message: Any) -> None:
+    delivered = _DELIVERED.get(tp)
+    if delivered is None:
+        delivered = _DELIVERED[tp] = weakref.WeakValueDictionary()
+    delivered[message.offset] = message
+    if message.offset > _HIGHEST.get(tp, -1):
+        _HIGHEST[tp] = message.offset
+    _LAST_DELIVERY[tp] = time.monotonic()
+
+
+async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
+    """Seek back every guard partition whose due record was lost on its way to the stream.
+
+    Run periodically (the app's timer). A partition must look stalled on two
+    checks in a row at the same offset, so a record merely waiting in a queue
+    is not read twice for nothing. Returns the partitions sought and where to.
+    """
+    try:
+        assignment = consumer.assignment()
+    except Exception:  # not assigned yet, or stopping
+        return []
+    now = time.monotonic()
+    sought = []
+    for tp in assignment:
+        if tp.topic not in _CONTIGUOUS:
+            continue
+        due = consumer._committed_offset.get(tp)
+        if due is not None and tp in _FLOOR:
+            due = max(due, _FLOOR[tp])
+        delivered = _DELIVERED.get(tp)
+        in_flight = bool(delivered is not None and due is not None and delivered.get(due) is not None)
+        acked = due is not None and due in consumer._acked_index.get(tp, ())
+        stalled = is_stalled(due, acked, in_flight, _HIGHEST.get(tp), consumer.highwater(tp),
+                             now - _LAST_DELIVERY.get(tp, now))
+        if not stalled:
+            _SUSPECT.pop(tp, None)
+            continue
+        if _SUSPECT.get(tp) != due:
+            _SUSPECT[tp] = due
+            continue
+        del _SUSPECT[tp]
+        log.warning("%s[%d]: the record at offset %d was dropped before it was checked; reading it again",
+                    tp.topic, tp.partition, due)
+        await consumer.seek(tp, due)
+        sought.append((tp, due))
+    return sought

@@ -92,10 +92,3 @@ def consume(topic: str, bootstrap: str, expected: int, timeout_ms: int = 5000) -
     consumer.close()
     return messages
 
-
-#: The known defect behind the kill -9 tests' intermittent failures (see the README's Tests section):
-#: after a rebalance in which a worker keeps partitions, faust-streaming 0.15 can skip records of an
-#: internal topic (issues #216, #606). streams/faust_fixes.py re-reads the jumps it can see; some
-#: runs still leave records without a verdict. Marked, not hidden: each run reports XFAIL or XPASS.
-REBALANCE_LOSS = ("known defect: Faust can skip records across a rebalance that keeps partitions "
-                  "(faust-streaming #216/#606); partly worked around in streams/faust_fixes.py")

@@ -20,7 +20,8 @@ from streams.events import record_to_event, resident_to_message
 from streams.publish import Publisher
 from streams.topics import names
 
-from support import REBALANCE_LOSS, birth, my_number
+from integration.losses import wait_for_verdicts
+from support import birth, my_number
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +160,6 @@ def registry_digest(residents: list[Resident]) -> dict[str, str]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason=REBALANCE_LOSS, strict=False)
 @pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)
 def test_worker_killed_mid_stream_loses_and_duplicates_nothing(harness):
     residents = build_registry(3000)
@@ -179,8 +179,7 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(harness):
     before = harness.verdict_rows()
     assert before < expected, "the worker finished before the kill; the test proves nothing"
     harness.start("worker2", "worker")
-    harness.wait_until(lambda: harness.verdict_rows() >= expected, f"{expected} verdicts after the restart",
-                       timeout=300)
+    wait_for_verdicts(harness, cases, expected, f"{expected} verdicts after the restart")
     import time
     time.sleep(2)
     assert harness.verdict_rows() == expected
