@@ -202,7 +202,8 @@ class GuardApp:
 
         # the guard's own topics have no gaps: a record dropped or jumped over in a rebalance is read
         # again, and no commit passes a record not yet checked
-        guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions])
+        guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions],
+                                      compacted=[names.residents])
         app.timer(STALL_CHECK_SECONDS)(self._reread_stalled)
         if settings.local_mode:
             from streams.quirks import patch_highwaters

@@ -26,10 +26,13 @@ losses have three causes in Faust, none specific to one broker:
    partition sought back, so the skipped records are read.
 
 The guard's own topics are neither compacted nor transactional, so on them an
-offset is never legitimately missing; these rules apply only to them. Every
+offset is never legitimately missing; the strict rules apply only to them. On a
+compacted topic (the registry) offsets can be missing, so Faust's rule stays,
+but a commit still never passes a message that was delivered and dropped, and
+the watchdog reads such a message again. Every
 stage is idempotent, so reading a record twice is harmless; reading it never
-is not. A jump that persists after a few seeks (records deleted by retention)
-is accepted with a warning rather than looped on.
+is not. A jump is accepted only over records the log no longer has (deleted by
+retention before they were read), with a warning.
 """
 
 from __future__ import annotations
@@ -42,18 +45,19 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-__all__ = ["guard_against_skipped_offsets", "committable_offset", "is_stalled", "reread_stalled"]
+__all__ = ["guard_against_skipped_offsets", "committable_offset", "dropped_offsets", "is_stalled",
+           "reread_stalled"]
 
 #: topics whose offsets have no legitimate gaps
 _CONTIGUOUS: set[str] = set()
-_SEEKS: dict[tuple[Any, int], int] = {}  # how often one jump was sought back
+#: topics with legitimate gaps (compacted) whose dropped messages are still read again
+_WATCHED: set[str] = set()
 _SOUGHT: set[Any] = set()  # partitions whose read offset was just set by a seek
 _FLOOR: dict[Any, int] = {}  # a jump accepted as real (retention): nothing below it is due any more
-_DELIVERED: dict[Any, "weakref.WeakValueDictionary[int, Any]"] = {}  # messages handed to the stream, alive
+_DELIVERED: dict[Any, dict[int, "weakref.ref[Any]"]] = {}  # messages handed to the streams, held weakly
 _HIGHEST: dict[Any, int] = {}  # the highest offset delivered since the last seek
 _LAST_DELIVERY: dict[Any, float] = {}
 _SUSPECT: dict[Any, int] = {}  # a partition that looked stalled at this due offset on the last check
-MAX_SEEKS = 3
 #: a partition with records due but nothing delivered for this long is sought back (the fetch skipped them)
 QUIET_SECONDS = 20.0
 
@@ -87,6 +91,28 @@ def committable_offset(acked: Sequence[int], due: int | None) -> int | None:
     return run_end if run_end > due else None
 
 
+def dropped_offsets(delivered: dict[int, Any], due: int | None, acked: Iterable[int]) -> list[int]:
+    """Offsets at or after ``due`` whose message was delivered, is gone, and was never acknowledged.
+
+    ``delivered`` maps offsets to weak references; a dead one is a message no
+    stream holds any more. Acknowledged, it was checked; otherwise it was
+    dropped on its way (a rebalance cleared the queue) and must be read again.
+
+    >>> class Message: pass
+    >>> alive = Message()
+    >>> refs = {4: weakref.ref(Message()), 5: weakref.ref(alive), 6: weakref.ref(Message()), 7: weakref.ref(Message())}
+    >>> dropped_offsets(refs, due=4, acked={6})   # 5 is still being checked
+    [4, 7]
+    >>> dropped_offsets(refs, due=5, acked={6})   # 4 is committed already
+    [7]
+    """
+    if due is None:
+        return []
+    done = set(acked)
+    return sorted(offset for offset, ref in delivered.items()
+                  if offset >= due and offset not in done and ref() is None)
+
+
 def is_stalled(due: int | None, acked: bool, in_flight: bool, highest_delivered: int | None,
                end: int | None, quiet_for: float) -> bool:
     """Whether the record due next on a partition was lost between the fetcher and the stream.
@@ -115,11 +141,16 @@ def is_stalled(due: int | None, acked: bool, in_flight: bool, highest_delivered:
     return end is not None and end > due and quiet_for >= QUIET_SECONDS
 
 
-def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
-    """Make Faust's consumer read again, rather than skip or commit over, records of ``topics``."""
+def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[str] = ()) -> None:
+    """Make Faust's consumer read again, rather than skip or commit over, records of ``topics``.
+
+    ``compacted`` topics may have gaps: Faust's rules stay, except that a
+    message delivered and dropped is never committed over and is read again.
+    """
     from faust.transport.consumer import Consumer, ThreadDelegateConsumer
 
     _CONTIGUOUS.update(topics)
+    _WATCHED.update(compacted)
     if getattr(Consumer.getmany, "_linkguard_patched", False):
         return
     original_getmany, original_new_offset = Consumer.getmany, Consumer._new_offset
@@ -144,7 +175,7 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
             await original_seek(self, tp, first)
             self._committed_offset[tp] = first
         for tp in self._read_offset:
-            if tp.topic in _CONTIGUOUS:
+            if tp.topic in _CONTIGUOUS or tp.topic in _WATCHED:
                 _sought(tp, self._committed_offset.get(tp))
 
     async def seek_wait(self: Any, partitions: Any) -> None:
@@ -153,6 +184,14 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
             _sought(tp, offset)
 
     def _new_offset(self: Any, tp: Any) -> int | None:
+        if tp.topic in _WATCHED:
+            committed = self._committed_offset.get(tp)
+            dropped = dropped_offsets(_DELIVERED.get(tp, {}), committed or 0, self._acked_index[tp])
+            new = original_new_offset(self, tp)
+            if new is None or not dropped or dropped[0] >= new:
+                return new
+            # never past a dropped message: commit up to it (the watchdog reads it again)
+            return dropped[0] if committed is None or dropped[0] > committed else None
         if tp.topic not in _CONTIGUOUS:
             return original_new_offset(self, tp)
         acked = self._acked[tp]
@@ -176,7 +215,9 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
         async for tp, message in original_getmany(self, timeout):
             if tp in sought:
                 continue
-            if tp.topic in _CONTIGUOUS:
+            if tp.topic in _WATCHED:
+                _track_delivery(tp, message)
+            elif tp.topic in _CONTIGUOUS:
                 read = self._read_offset.get(tp)
                 if read is None:  # nothing read since the partition was assigned or sought
                     expected = self._committed_offset.get(tp)
@@ -184,17 +225,17 @@ def guard_against_skipped_offsets(topics: Iterable[str]) -> None:
                     expected = read if tp in _SOUGHT else read + 1
                 _SOUGHT.discard(tp)
                 if expected is not None and message.offset > expected:
-                    attempt = _SEEKS.get((tp, expected), 0)
-                    if attempt < MAX_SEEKS:
-                        _SEEKS[(tp, expected)] = attempt + 1
+                    first = (await self.earliest_offsets(tp)).get(tp) or 0
+                    if first > expected:  # deleted by retention before it was read: nothing to re-read
+                        log.warning("%s[%d]: offsets %d..%d were deleted from the log before they were read",
+                                    tp.topic, tp.partition, expected, first - 1)
+                        _FLOOR[tp] = first
+                    if message.offset > max(first, expected):
                         log.warning("%s[%d]: offset %d came where %d was due; reading the skipped records again",
-                                    tp.topic, tp.partition, message.offset, expected)
-                        await self.seek(tp, expected)
+                                    tp.topic, tp.partition, message.offset, max(first, expected))
+                        await self.seek(tp, max(first, expected))
                         sought.add(tp)
                         continue
-                    log.warning("%s[%d]: offsets %d..%d are missing from the log; going on",
-                                tp.topic, tp.partition, expected, message.offset - 1)
-                    _FLOOR[tp] = message.offset
                 _track_delivery(tp, message)
             yield tp, message
 
@@ -218,19 +259,24 @@ def _sought(tp: Any, offset: int | None) -> None:
 def _track_delivery(tp: Any, message: Any) -> None:
     delivered = _DELIVERED.get(tp)
     if delivered is None:
-        delivered = _DELIVERED[tp] = weakref.WeakValueDictionary()
-    delivered[message.offset] = message
+        delivered = _DELIVERED[tp] = {}
+    known = delivered.get(message.offset)
+    if known is None or known() is None:  # a stale copy fetched again must not hide one being checked
+        delivered[message.offset] = weakref.ref(message)
     if message.offset > _HIGHEST.get(tp, -1):
         _HIGHEST[tp] = message.offset
     _LAST_DELIVERY[tp] = time.monotonic()
 
 
 async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
-    """Seek back every guard partition whose due record was lost on its way to the stream.
+    """Seek back every guarded partition whose due record was lost on its way to the stream.
 
-    Run periodically (the app's timer). A partition must look stalled on two
-    checks in a row at the same offset, so a record merely waiting in a queue
-    is not read twice for nothing. Returns the partitions sought and where to.
+    Run periodically (the app's timer). A message delivered and gone without an
+    acknowledgement was dropped: read again from it at once. On the guard's own
+    topics a partition that looks stalled otherwise (records due, none
+    delivered) must look so on two checks in a row at the same offset, so a
+    record merely waiting in a queue is not read twice for nothing. Returns the
+    partitions sought and where to.
     """
     try:
         assignment = consumer.assignment()
@@ -239,25 +285,34 @@ async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
     now = time.monotonic()
     sought = []
     for tp in assignment:
-        if tp.topic not in _CONTIGUOUS:
+        if tp.topic not in _CONTIGUOUS and tp.topic not in _WATCHED:
             continue
         due = consumer._committed_offset.get(tp)
         if due is not None and tp in _FLOOR:
             due = max(due, _FLOOR[tp])
-        delivered = _DELIVERED.get(tp)
-        in_flight = bool(delivered is not None and due is not None and delivered.get(due) is not None)
-        acked = due is not None and due in consumer._acked_index.get(tp, ())
-        stalled = is_stalled(due, acked, in_flight, _HIGHEST.get(tp), consumer.highwater(tp),
-                             now - _LAST_DELIVERY.get(tp, now))
-        if not stalled:
-            _SUSPECT.pop(tp, None)
+        delivered = _DELIVERED.get(tp, {})
+        if due is not None:
+            for offset in [offset for offset in delivered if offset < due]:
+                del delivered[offset]  # committed: no longer watched
+        acked = consumer._acked_index.get(tp, set())
+        dropped = dropped_offsets(delivered, due if due is not None else 0, acked)
+        if dropped:
+            target, why = dropped[0], "was dropped before it was checked"
+        elif tp.topic in _CONTIGUOUS:
+            ref = delivered.get(due) if due is not None else None
+            stalled = is_stalled(due, due is not None and due in acked, ref is not None and ref() is not None,
+                                 _HIGHEST.get(tp), consumer.highwater(tp), now - _LAST_DELIVERY.get(tp, now))
+            if not stalled:
+                _SUSPECT.pop(tp, None)
+                continue
+            if _SUSPECT.get(tp) != due:
+                _SUSPECT[tp] = due
+                continue
+            target, why = due, "was due and never came"
+        else:
             continue
-        if _SUSPECT.get(tp) != due:
-            _SUSPECT[tp] = due
-            continue
-        del _SUSPECT[tp]
-        log.warning("%s[%d]: the record at offset %d was dropped before it was checked; reading it again",
-                    tp.topic, tp.partition, due)
-        await consumer.seek(tp, due)
-        sought.append((tp, due))
+        _SUSPECT.pop(tp, None)
+        log.warning("%s[%d]: the record at offset %d %s; reading it again", tp.topic, tp.partition, target, why)
+        await consumer.seek(tp, target)
+        sought.append((tp, target))
     return sought
