@@ -186,7 +186,7 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
     def _new_offset(self: Any, tp: Any) -> int | None:
         if tp.topic in _WATCHED:
             committed = self._committed_offset.get(tp)
-            dropped = dropped_offsets(_DELIVERED.get(tp, {}), committed or 0, self._acked_index[tp])
+            dropped = dropped_offsets(_forget_committed(tp, committed), committed or 0, self._acked_index[tp])
             new = original_new_offset(self, tp)
             if new is None or not dropped or dropped[0] >= new:
                 return new
@@ -268,6 +268,15 @@ def _track_delivery(tp: Any, message: Any) -> None:
     _LAST_DELIVERY[tp] = time.monotonic()
 
 
+def _forget_committed(tp: Any, due: int | None) -> dict[int, "weakref.ref[Any]"]:
+    """The partition's delivered messages still to be acknowledged (committed ones are let go)."""
+    delivered = _DELIVERED.get(tp, {})
+    if due is not None and delivered and min(delivered) < due:
+        for offset in [offset for offset in delivered if offset < due]:
+            del delivered[offset]
+    return delivered
+
+
 async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
     """Seek back every guarded partition whose due record was lost on its way to the stream.
 
@@ -290,10 +299,7 @@ async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
         due = consumer._committed_offset.get(tp)
         if due is not None and tp in _FLOOR:
             due = max(due, _FLOOR[tp])
-        delivered = _DELIVERED.get(tp, {})
-        if due is not None:
-            for offset in [offset for offset in delivered if offset < due]:
-                del delivered[offset]  # committed: no longer watched
+        delivered = _forget_committed(tp, due)
         acked = consumer._acked_index.get(tp, set())
         dropped = dropped_offsets(delivered, due if due is not None else 0, acked)
         if dropped:
