@@ -333,6 +333,8 @@ class GuardApp:
                 self._unlink(item, work)
             elif kind == "recheck":
                 self._recheck_number(item["number"], work)
+            elif kind == "released":
+                self._note_release(item, work)
         self._flush_links(work, partition)
         for target, members in work.forward.items():
             outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
@@ -464,6 +466,15 @@ class GuardApp:
         work.dirty_links.add(number)
         for other in list(entries):
             self._rejudge(number, other, entries, work)
+
+    def _note_release(self, item: dict[str, Any], work: "_Work") -> None:
+        """Reviewers released the held event: if it is held again later, its copy is retracted."""
+        entries = work.entries(self.links.data, item["number"])
+        entry = entries.get(_link_id(item["key"] or b""))
+        if entry is None or entry["f"] != item["offset"] or entry.get("rel"):
+            return  # a newer event of the record stands (its own judgement decides), or noted already
+        entry["rel"] = 1
+        work.dirty_links.add(item["number"])
 
     def _recheck_number(self, number: str, work: "_Work") -> None:
         """The number's registry entry changed: judge every record linked to it again (retraction)."""
@@ -756,7 +767,9 @@ def _revise(entry: dict[str, Any], verdict: Verdict) -> tuple[bool, bool]:
     retract = False
     if entry.get("d"):
         entry["r"] = entry.get("r", 0) + 1
-        retract = entry.get("o") == Outcome.PASS.value and verdict.outcome is Outcome.HOLD
+        # a PASS, or a hold that reviewers released, held now: its copy is withdrawn downstream
+        retract = (entry.get("o") == Outcome.PASS.value or bool(entry.pop("rel", 0))) \
+            and verdict.outcome is Outcome.HOLD
     entry["d"], entry["o"] = digest, verdict.outcome.value
     return True, retract
 
@@ -830,6 +843,8 @@ class _Entry:
                  "r": 0, "d": "", "o": "", "b": batch, "a": atena_no}
         if known is not None and known.get("f") == item["offset"]:  # the same event again
             entry.update(r=known.get("r", 0), d=known.get("d", ""), o=known.get("o", ""))
+            if known.get("rel"):
+                entry["rel"] = known["rel"]
         return entry
 
 

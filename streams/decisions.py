@@ -109,6 +109,25 @@ def rule(decision: dict[str, Any], request: dict[str, Any] | None) -> Ruling:
     return Ruling(_ruled(decision, "REJECTED", f"unknown action {action}"))
 
 
+def release_note(release: dict[str, Any], key: bytes) -> dict[str, Any] | None:
+    """The item that tells the number stage a held event was released (None: linked to no number).
+
+    >>> note = release_note({'version': 5 * 1024 + 32, 'record': {'my_number': '1234 5678 9018'}}, b'k')
+    >>> note['kind'], note['offset'], note['number']
+    ('released', 5, '123456789018')
+    >>> release_note({'version': 1024, 'record': {'my_number': '12345'}}, b'k') is None
+    True
+    """
+    from guards.number import compact, number_problem
+    from streams.app import REVISIONS
+
+    number = compact(release["record"].get("my_number") or "")
+    if not number or number_problem(number) is not None:
+        return None
+    return {"partition": -1, "offset": int(release["version"]) // REVISIONS, "key": key, "value": b"",
+            "kind": "released", "number": number}
+
+
 class DecisionAgent:
     """The ``decisions`` agent and the ``release_requests`` table of a :class:`GuardApp`."""
 
@@ -151,6 +170,10 @@ class DecisionAgent:
                 del self.requests[key]
             if ruling.release is not None:
                 outbox.add(names.verified, key, codec.encode("verdict", ruling.release))
+                note = release_note(ruling.release, key)
+                if note is not None:  # the number stage must know: a later hold of it is a retraction
+                    outbox.add(names.by_number, None, codec.encode("record_batch", {"items": [note]}),
+                               partition=topics.partition_for(note["number"].encode(), guard.partitions))
             ruled = codec.encode("decision", ruling.decision)
             if ruling.returned:
                 outbox.add(names.returned, key, ruled)

@@ -188,7 +188,8 @@ def test_an_open_release_request_survives_a_guard_worker_killed_with_minus_9(har
 @pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)
 def test_a_released_record_is_withdrawn_when_its_number_turns_out_to_be_someone_elses(harness):
     """Released by two people, then the number's own holder turns up in another system: the
-    guard judges the released record again (SHARED_NUMBER) and the sink withdraws its copy."""
+    guard judges the released record again (SHARED_NUMBER), the sink withdraws its copy and a
+    ``linkage.retracted`` event tells downstream."""
     residents, store, publisher, service, sato, ito = one_held_record(harness)
     taro = residents[2]
     try:
@@ -206,6 +207,9 @@ def test_a_released_record_is_withdrawn_when_its_number_turns_out_to_be_someone_
         harness.wait_until(lambda: (copy := store.copy("RELEASE")) is not None and copy.withdrawn_at is not None,
                            "the released copy to be withdrawn", timeout=60)
         assert store.copy("RELEASE").withdrawn_reason == "retracted"
+        # and downstream is told: the guard knew the hold had been released
+        retracted = consume(harness.settings.topic_prefix + "linkage.retracted", harness.settings.kafka_bootstrap, 1)
+        assert len(retracted) == 1 and b"RELEASE" in retracted[0].key
         held = store.held("RELEASE")
         assert held.status == "open" and "SHARED_NUMBER" in {r["code"] for r in held.reasons}
         assert store.one(IntermediateCopy, system="shintai-techo", record_id="TARO").withdrawn_at is None
