@@ -58,6 +58,9 @@ _DELIVERED: dict[Any, dict[int, "weakref.ref[Any]"]] = {}  # messages handed to 
 _HIGHEST: dict[Any, int] = {}  # the highest offset delivered since the last seek
 _LAST_DELIVERY: dict[Any, float] = {}
 _SUSPECT: dict[Any, int] = {}  # a partition that looked stalled at this due offset on the last check
+#: the offset a commit under way will set: Faust forgets the acknowledgements below it before the
+#: commit returns, so without this their (gone) messages would look dropped in the meantime
+_COMMITTING: dict[Any, int] = {}
 #: a partition with records due but nothing delivered for this long is sought back (the fetch skipped them)
 QUIET_SECONDS = 20.0
 
@@ -165,6 +168,7 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
 
     async def perform_seek(self: Any) -> None:
         await original_perform_seek(self)
+        _COMMITTING.clear()  # a rebalance: what was not committed is read again from the broker's offset
         # a partition never committed is not sought by Faust: the fetcher would go on past any
         # message dropped in the rebalance. Start it at its first offset, and make that the one due.
         unknown = [tp for tp in self.assignment()
@@ -186,12 +190,13 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
     def _new_offset(self: Any, tp: Any) -> int | None:
         if tp.topic in _WATCHED:
             committed = self._committed_offset.get(tp)
-            dropped = dropped_offsets(_forget_committed(tp, committed), committed or 0, self._acked_index[tp])
+            done = _done_below(tp, committed)
+            dropped = dropped_offsets(_forget_committed(tp, done), done or 0, self._acked_index[tp])
             new = original_new_offset(self, tp)
-            if new is None or not dropped or dropped[0] >= new:
-                return new
-            # never past a dropped message: commit up to it (the watchdog reads it again)
-            return dropped[0] if committed is None or dropped[0] > committed else None
+            if new is not None and dropped and dropped[0] < new:
+                # never past a dropped message: commit up to it (the watchdog reads it again)
+                new = dropped[0] if committed is None or dropped[0] > committed else None
+            return _committing(tp, new)
         if tp.topic not in _CONTIGUOUS:
             return original_new_offset(self, tp)
         acked = self._acked[tp]
@@ -204,7 +209,7 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
             self._acked_index[tp].difference_update(done)
             limit = max(done)
             acked[:] = [offset for offset in acked if offset > limit]
-        return new
+        return _committing(tp, new)
 
     async def _add_gap(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
         if tp.topic not in _CONTIGUOUS:  # on the guard's topics a jump is read again, never a gap
@@ -268,6 +273,20 @@ def _track_delivery(tp: Any, message: Any) -> None:
     _LAST_DELIVERY[tp] = time.monotonic()
 
 
+def _committing(tp: Any, new: int | None) -> int | None:
+    if new is not None and new > _COMMITTING.get(tp, -1):
+        _COMMITTING[tp] = new
+    return new
+
+
+def _done_below(tp: Any, due: int | None) -> int | None:
+    """The offset below which every record is checked: committed, or being committed."""
+    committing = _COMMITTING.get(tp)
+    if committing is None:
+        return due
+    return committing if due is None else max(due, committing)
+
+
 def _forget_committed(tp: Any, due: int | None) -> dict[int, "weakref.ref[Any]"]:
     """The partition's delivered messages still to be acknowledged (committed ones are let go)."""
     delivered = _DELIVERED.get(tp, {})
@@ -299,6 +318,7 @@ async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
         due = consumer._committed_offset.get(tp)
         if due is not None and tp in _FLOOR:
             due = max(due, _FLOOR[tp])
+        due = _done_below(tp, due)  # a commit under way: its records are checked
         delivered = _forget_committed(tp, due)
         acked = consumer._acked_index.get(tp, set())
         dropped = dropped_offsets(delivered, due if due is not None else 0, acked)

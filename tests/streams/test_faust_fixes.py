@@ -32,7 +32,8 @@ def consumer():
     yield app.consumer
     if not app.loop.is_closed():
         app.loop.close()
-    for state in (faust_fixes._DELIVERED, faust_fixes._HIGHEST, faust_fixes._LAST_DELIVERY, faust_fixes._SUSPECT):
+    for state in (faust_fixes._DELIVERED, faust_fixes._HIGHEST, faust_fixes._LAST_DELIVERY, faust_fixes._SUSPECT,
+                  faust_fixes._COMMITTING):
         for tp in [tp for tp in state if tp.topic in (GUARDED, OTHER)]:
             del state[tp]
 
@@ -169,6 +170,25 @@ def test_a_partition_keeping_up_is_left_alone(consumer, monkeypatch):
     consumer._committed_offset[tp] = 13  # everything read and committed
     for offset in (10, 11, 12):
         faust_fixes._track_delivery(tp, Delivered(offset))
+    for _ in range(3):
+        assert asyncio.run(reread_stalled(consumer)) == []
+    assert sought == []
+
+
+def test_records_whose_commit_is_under_way_are_not_taken_for_dropped(consumer, monkeypatch):
+    """Faust forgets the acknowledgements of a commit before the broker answers: meanwhile their
+    messages are gone and unacknowledged, and must not be read again (found under load)."""
+    tp = TP(GUARDED, 6)
+    sought = stalled_consumer(consumer, monkeypatch, tp, end=20)
+    consumer._committed_offset[tp] = 10
+    held = [Delivered(offset) for offset in (10, 11, 12, 13)]
+    for message in held:
+        faust_fixes._track_delivery(tp, message)
+    acknowledge(consumer, tp, 10, 11, 12)
+    assert consumer._new_offset(tp) == 13  # the commit starts: 10..12 leave the acknowledged list
+    del held[:3]  # checked and acknowledged: nothing holds them any more
+    gc.collect()
+    assert consumer._committed_offset[tp] == 10  # the broker has not answered yet
     for _ in range(3):
         assert asyncio.run(reread_stalled(consumer)) == []
     assert sought == []
