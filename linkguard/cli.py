@@ -111,8 +111,14 @@ def worker(
         known_systems = {p.code for p in load_catalogue()}
     except CatalogueError as e:
         _fail(str(e))
+    from streams.faust_fixes import FaustModeError
+
+    try:
+        guard = create_app(settings, store=store, known_systems=known_systems)
+    except FaustModeError as e:
+        _fail(str(e))
     ensure_topics(settings)
-    run_worker(create_app(settings, store=store, known_systems=known_systems).app, loglevel=loglevel)
+    run_worker(guard.app, loglevel=loglevel)
 
 
 @app.command()

@@ -198,8 +198,9 @@ class GuardApp:
         if settings.table_dump_path:
             app.timer(1.0)(self._dump_tables)
 
-        from streams.faust_fixes import guard_against_skipped_offsets
+        from streams.faust_fixes import guard_against_skipped_offsets, require_compiled_streams
 
+        require_compiled_streams()
         # the guard's own topics have no gaps: a record dropped or jumped over in a rebalance is read
         # again, and no commit passes a record not yet checked
         guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions],

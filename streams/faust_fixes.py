@@ -46,7 +46,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 __all__ = ["guard_against_skipped_offsets", "committable_offset", "dropped_offsets", "is_stalled",
-           "reread_stalled"]
+           "reread_stalled", "require_compiled_streams", "FaustModeError"]
 
 #: topics whose offsets have no legitimate gaps
 _CONTIGUOUS: set[str] = set()
@@ -142,6 +142,29 @@ def is_stalled(due: int | None, acked: bool, in_flight: bool, highest_delivered:
     if highest_delivered is not None and highest_delivered >= due:
         return True
     return end is not None and end > due and quiet_for >= QUIET_SECONDS
+
+
+class FaustModeError(RuntimeError):
+    """Faust runs in a mode in which the guard cannot promise that no record is lost."""
+
+
+def require_compiled_streams() -> None:
+    """Refuse Faust's pure-Python stream iterator: it acknowledges the messages it drops.
+
+    When a rebalance leaves a message in a stream's queue, both of Faust's
+    iterators skip it; the compiled one (``faust._cython``) leaves it
+    unacknowledged, so it is read again, but the pure-Python one acknowledges
+    it, and Faust then commits past a record nobody checked. The wheels of
+    faust-streaming ship the compiled one; ``NO_CYTHON`` turns it off.
+    """
+    import faust.streams
+
+    if getattr(faust.streams, "_CStreamIterator", None) is None:
+        why = "NO_CYTHON is set" if faust.streams.NO_CYTHON else "faust._cython.streams cannot be imported"
+        raise FaustModeError(
+            f"Faust's compiled stream iterator is not in use ({why}): in pure-Python mode Faust "
+            "acknowledges messages it drops in a rebalance, which loses records. Unset NO_CYTHON, or "
+            "reinstall faust-streaming from its wheel: pip install --force-reinstall faust-streaming")
 
 
 def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[str] = ()) -> None:

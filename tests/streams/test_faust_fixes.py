@@ -192,3 +192,26 @@ def test_records_whose_commit_is_under_way_are_not_taken_for_dropped(consumer, m
     for _ in range(3):
         assert asyncio.run(reread_stalled(consumer)) == []
     assert sought == []
+
+
+def test_the_pure_python_stream_iterator_is_refused(monkeypatch):
+    """It acknowledges the messages it drops in a rebalance: a worker must not start with it."""
+    import faust.streams
+
+    faust_fixes.require_compiled_streams()  # the installed wheel has the compiled one
+    monkeypatch.setattr(faust.streams, "_CStreamIterator", None)
+    monkeypatch.setattr(faust.streams, "NO_CYTHON", True)
+    with pytest.raises(faust_fixes.FaustModeError, match="Unset NO_CYTHON"):
+        faust_fixes.require_compiled_streams()
+
+
+def test_a_worker_with_no_cython_stops_with_how_to_fix_it():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NO_CYTHON": "1", "LINKGUARD_KAFKA_BOOTSTRAP": "127.0.0.1:1", "COLUMNS": "200"}
+    done = subprocess.run([sys.executable, "-m", "linkguard", "worker"], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 1
+    assert "Unset NO_CYTHON" in done.stdout + done.stderr
