@@ -85,6 +85,35 @@ def test_guard_worker_killed_in_the_middle_of_50000_records(harness):
     assert_recovered_tables(harness, "worker2", registry, cases)
 
 
+@POSTGRES
+def test_guard_worker_killed_while_loading_the_registry(harness):
+    """The registry is a compacted topic (gaps are real there, so Faust's own commit rule stays):
+    killed mid-load and restarted, the worker's registry table still equals what was published,
+    and records are judged against all of it."""
+    from streams.publish import Publisher
+
+    registry = build_registry(60_000)
+    cases = build_records(registry[:3_000])  # its numbers are the first 3,000 of the registry
+    want = registry_digest(registry)
+    harness.start("sink", "sink")
+    harness.start("worker", "worker")
+    harness.wait_until(lambda: "registry" in harness.tables("worker"), "the worker to start", timeout=120)
+    with Publisher(harness.settings) as publisher:
+        publisher.publish_residents(registry)
+    harness.wait_until(lambda: len(harness.tables("worker")["registry"]) >= 5_000, "the load to be under way",
+                       timeout=120)
+    harness.kill("worker")
+    loaded = len(harness.tables("worker")["registry"])
+    assert loaded < len(want), "the registry was loaded before the kill; the test proves nothing"
+    harness.start("worker2", "worker")
+    harness.wait_until(lambda: harness.tables("worker2").get("registry") == want,
+                       f"worker2's registry table to equal what was published (the kill came at {loaded:,})",
+                       timeout=300)
+    expected = publish_records(harness, cases)
+    wait_for_verdicts(harness, cases, expected, f"{expected} verdicts against the recovered registry")
+    settle_and_assert(harness, cases, expected)
+
+
 # -------------------------------------------------------------------- 2. the sink killed while applying
 
 
