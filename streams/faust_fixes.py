@@ -223,9 +223,7 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
         if tp.topic not in _CONTIGUOUS:
             return original_new_offset(self, tp)
         acked = self._acked[tp]
-        due = self._committed_offset.get(tp)
-        if due is not None and tp in _FLOOR:
-            due = max(due, _FLOOR[tp])
+        due = _due(self, tp)
         new = committable_offset(acked, due)
         done = [offset for offset in acked if offset < (new if new is not None else (due or 0))]
         if done:  # drop what is committed (or was before): the list holds only what is still ahead
@@ -275,8 +273,14 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
 
 
 def _sought(tp: Any, offset: int | None) -> None:
+    """The partition reads from ``offset`` again: what was delivered from there on will come again."""
     _SOUGHT.add(tp)
-    _DELIVERED.pop(tp, None)
+    delivered = _DELIVERED.get(tp)
+    if delivered and offset is None:
+        delivered.clear()
+    elif delivered:  # below it, a dropped message must still be found
+        for again in [o for o in delivered if o >= offset]:
+            del delivered[again]
     if offset is None:
         _HIGHEST.pop(tp, None)
     else:
@@ -294,6 +298,12 @@ def _track_delivery(tp: Any, message: Any) -> None:
     if message.offset > _HIGHEST.get(tp, -1):
         _HIGHEST[tp] = message.offset
     _LAST_DELIVERY[tp] = time.monotonic()
+
+
+def _due(consumer: Any, tp: Any) -> int | None:
+    """The next offset to check: the committed one, or past records retention deleted unread."""
+    due = consumer._committed_offset.get(tp)
+    return max(due, _FLOOR[tp]) if due is not None and tp in _FLOOR else due
 
 
 def _committing(tp: Any, new: int | None) -> int | None:
@@ -338,10 +348,7 @@ async def reread_stalled(consumer: Any) -> list[tuple[Any, int]]:
     for tp in assignment:
         if tp.topic not in _CONTIGUOUS and tp.topic not in _WATCHED:
             continue
-        due = consumer._committed_offset.get(tp)
-        if due is not None and tp in _FLOOR:
-            due = max(due, _FLOOR[tp])
-        due = _done_below(tp, due)  # a commit under way: its records are checked
+        due = _done_below(tp, _due(consumer, tp))  # a commit under way: its records are checked
         delivered = _forget_committed(tp, due)
         acked = consumer._acked_index.get(tp, set())
         dropped = dropped_offsets(delivered, due if due is not None else 0, acked)
