@@ -206,6 +206,7 @@ class GuardApp:
         guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions],
                                       compacted=[names.residents])
         app.timer(STALL_CHECK_SECONDS)(self._reread_stalled)
+        app.on_before_shutdown.connect(self._stop_follower)
         if settings.local_mode:
             from streams.quirks import patch_highwaters
 
@@ -219,6 +220,10 @@ class GuardApp:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(dump, sort_keys=True))
         tmp.replace(path)
+
+    async def _stop_follower(self, sender: Any = None, **kwargs: Any) -> None:
+        """Close the registry follower's consumer before the process exits (not mid-poll)."""
+        await asyncio.to_thread(self.follower.stop)
 
     async def _reread_stalled(self) -> None:
         from streams.faust_fixes import reread_stalled
