@@ -28,8 +28,9 @@ losses have three causes in Faust, none specific to one broker:
 The guard's own topics are neither compacted nor transactional, so on them an
 offset is never legitimately missing; the strict rules apply only to them. On a
 compacted topic (the registry) offsets can be missing, so Faust's rule stays,
-but a commit still never passes a message that was delivered and dropped, and
-the watchdog reads such a message again. Every
+but a commit never passes a message that was delivered and not acknowledged
+(dropped, or still being checked: a stale fetch after a seek makes Faust count
+such offsets as a gap), and the watchdog reads a dropped one again. Every
 stage is idempotent, so reading a record twice is harmless; reading it never
 is not. A jump is accepted only over records the log no longer has (deleted by
 retention before they were read), with a warning.
@@ -214,11 +215,25 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
         if tp.topic in _WATCHED:
             committed = self._committed_offset.get(tp)
             done = _done_below(tp, committed)
-            dropped = dropped_offsets(_forget_committed(tp, done), done or 0, self._acked_index[tp])
+            index = self._acked_index[tp]
+            # delivered and not acknowledged: dropped, or still being checked
+            pending = sorted(o for o in _forget_committed(tp, done) if o >= (done or 0) and o not in index)
+            if not pending:
+                return _committing(tp, original_new_offset(self, tp))
+            acked, gap = self._acked[tp], self._gap[tp]
+            before = (list(acked), set(index), gap.copy())  # Faust's rule consumes what it commits
             new = original_new_offset(self, tp)
-            if new is not None and dropped and dropped[0] < new:
-                # never past a dropped message: commit up to it (the watchdog reads it again)
-                new = dropped[0] if committed is None or dropped[0] > committed else None
+            if new is not None and pending[0] < new:
+                # Faust's gaps may cover it (a stale fetch after a seek): never commit past it, and
+                # keep what lies beyond for the next commit
+                new = pending[0] if committed is None or pending[0] > committed else None
+                limit = new if new is not None else (committed or 0)
+                acked[:] = [o for o in before[0] if o >= limit]
+                index.clear()
+                index.update(o for o in before[1] if o >= limit)
+                gap.clear()
+                gap.update(before[2])
+                gap.chop(0, limit)
             return _committing(tp, new)
         if tp.topic not in _CONTIGUOUS:
             return original_new_offset(self, tp)
@@ -273,14 +288,19 @@ def guard_against_skipped_offsets(topics: Iterable[str], *, compacted: Iterable[
 
 
 def _sought(tp: Any, offset: int | None) -> None:
-    """The partition reads from ``offset`` again: what was delivered from there on will come again."""
+    """The partition reads from ``offset`` again: what was delivered from there on will come again.
+
+    On a compacted topic the deliveries are kept until they are acknowledged or
+    delivered again: Faust's gap rule could otherwise commit past them meanwhile.
+    """
     _SOUGHT.add(tp)
     delivered = _DELIVERED.get(tp)
-    if delivered and offset is None:
-        delivered.clear()
-    elif delivered:  # below it, a dropped message must still be found
-        for again in [o for o in delivered if o >= offset]:
-            del delivered[again]
+    if delivered and tp.topic not in _WATCHED:
+        if offset is None:
+            delivered.clear()
+        else:  # below it, a dropped message must still be found
+            for again in [o for o in delivered if o >= offset]:
+                del delivered[again]
     if offset is None:
         _HIGHEST.pop(tp, None)
     else:

@@ -52,6 +52,15 @@ def settle_and_assert(h, cases, expected: int) -> None:
     assert_stores(h, cases)
 
 
+def table_difference(got: dict[str, str], want: dict[str, str]) -> str:
+    """Keys (hashes, never numbers) missing, extra and with another value."""
+    missing = sorted(set(want) - set(got))
+    extra = sorted(set(got) - set(want))
+    changed = sorted(k for k in set(got) & set(want) if got[k] != want[k])
+    return (f"table has {len(got):,} entries, {len(want):,} wanted: {len(missing):,} missing, "
+            f"{len(extra):,} extra, {len(changed):,} with another value")
+
+
 def assert_recovered_tables(h, name: str, registry, cases) -> None:
     """The worker's tables, recovered from their changelogs, equal what was written to them."""
     import hashlib
@@ -106,9 +115,13 @@ def test_guard_worker_killed_while_loading_the_registry(harness):
     loaded = len(harness.tables("worker")["registry"])
     assert loaded < len(want), "the registry was loaded before the kill; the test proves nothing"
     harness.start("worker2", "worker")
-    harness.wait_until(lambda: harness.tables("worker2").get("registry") == want,
-                       f"worker2's registry table to equal what was published (the kill came at {loaded:,})",
-                       timeout=300)
+    try:
+        harness.wait_until(lambda: harness.tables("worker2").get("registry") == want,
+                           f"worker2's registry table to equal what was published (the kill came at {loaded:,})",
+                           timeout=300)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{table_difference(harness.tables('worker2').get('registry') or {}, want)}") \
+            from None
     expected = publish_records(harness, cases)
     wait_for_verdicts(harness, cases, expected, f"{expected} verdicts against the recovered registry")
     settle_and_assert(harness, cases, expected)

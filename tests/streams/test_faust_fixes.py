@@ -215,3 +215,24 @@ def test_a_worker_with_no_cython_stops_with_how_to_fix_it():
                           timeout=120)
     assert done.returncode == 1
     assert "Unset NO_CYTHON" in done.stdout + done.stderr
+
+
+def test_on_a_compacted_topic_no_commit_passes_a_message_still_being_checked(consumer):
+    """A stale fetch after a seek makes Faust record a gap over offsets it delivered: they are
+    not done until acknowledged (the registry-load kill test lost an entry this way)."""
+    faust_fixes.guard_against_skipped_offsets([], compacted=[OTHER])
+    tp = TP(OTHER, 3)
+    consumer._committed_offset[tp] = 10
+    held = [Delivered(offset) for offset in (10, 11, 12, 13)]
+    for message in held:
+        faust_fixes._track_delivery(tp, message)
+    acknowledge(consumer, tp, 10, 11, 14)
+    consumer._gap[tp].addi(12, 14)  # Faust's gap over 12, 13: delivered, still being checked
+    assert consumer._new_offset(tp) == 12  # Faust alone would commit 15
+    consumer._committed_offset[tp] = 12  # the commit went through
+    acknowledge(consumer, tp, 12, 13)
+    for _ in range(5):  # the following commits (Faust may need more than one over its own gap)
+        new = consumer._new_offset(tp)
+        if new is not None:
+            consumer._committed_offset[tp] = new
+    assert consumer._committed_offset[tp] == 15
