@@ -30,7 +30,7 @@ import faust
 
 import schemas
 from streams import topics
-from streams.events import released_verdict
+from streams.events import event_to_record, released_verdict
 
 if TYPE_CHECKING:
     from streams.app import GuardApp
@@ -112,17 +112,18 @@ def rule(decision: dict[str, Any], request: dict[str, Any] | None) -> Ruling:
 def release_note(release: dict[str, Any], key: bytes) -> dict[str, Any] | None:
     """The item that tells the number stage a held event was released (None: linked to no number).
 
-    >>> note = release_note({'version': 5 * 1024 + 32, 'record': {'my_number': '1234 5678 9018'}}, b'k')
+    >>> event = {'system': 's', 'record_id': '1', 'operation': 'update', 'my_number': '1234 5678 9018'}
+    >>> note = release_note({'version': 5 * 1024 + 32, 'record': event}, b'k')
     >>> note['kind'], note['offset'], note['number']
     ('released', 5, '123456789018')
-    >>> release_note({'version': 1024, 'record': {'my_number': '12345'}}, b'k') is None
+    >>> release_note({'version': 1024, 'record': {**event, 'my_number': '12345'}}, b'k') is None
     True
     """
-    from guards.number import compact, number_problem
+    from guards.context import link_key
     from streams.app import REVISIONS
 
-    number = compact(release["record"].get("my_number") or "")
-    if not number or number_problem(number) is not None:
+    number = link_key(event_to_record(release["record"]))  # the number stage files it under this
+    if number is None:
         return None
     return {"partition": -1, "offset": int(release["version"]) // REVISIONS, "key": key, "value": b"",
             "kind": "released", "number": number}

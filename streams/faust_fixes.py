@@ -293,9 +293,12 @@ def _sought(tp: Any, offset: int | None) -> None:
     On a compacted topic the deliveries are kept until they are acknowledged or
     delivered again: Faust's gap rule could otherwise commit past them meanwhile.
     """
+    if tp.topic in _WATCHED:  # no expected offset there (gaps are real): nothing else to reset
+        _LAST_DELIVERY[tp] = time.monotonic()
+        return
     _SOUGHT.add(tp)
     delivered = _DELIVERED.get(tp)
-    if delivered and tp.topic not in _WATCHED:
+    if delivered:
         if offset is None:
             delivered.clear()
         else:  # below it, a dropped message must still be found
