@@ -64,6 +64,8 @@ def bad_inputs(residents) -> list[tuple[str, bytes, bytes, str, str]]:
         ("Avro of an unknown writer schema missing required fields", b"nofields",
          wrong_writer_schema_event(), "UNDECODABLE", "unknown schema fingerprint"),
         ("truncated Avro body", b"truncated", event(good(taro, "TRUNCATED"))[:14], "UNDECODABLE", "does not decode"),
+        ("a valid event followed by 100,000 junk bytes", topics.record_key("shintai-techo", "TRAILING"),
+         event(good(taro, "TRAILING")) + b"\x00junk" * 20_000, "UNDECODABLE", "100000 unexpected bytes"),
         ("required field empty: record id", topics.record_key("shintai-techo", ""),
          event(good(taro, "x"), record_id=""), "MISSING_FIELD", "record_id"),
         ("required field empty: system", topics.record_key("", "NO-SYSTEM"),
