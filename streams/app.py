@@ -194,6 +194,8 @@ class GuardApp:
         app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
         from streams.decisions import DecisionAgent  # reviewers' decisions, four-eyes checked again
         self.decisions = DecisionAgent(self)
+        from streams.stops import ProcessStops  # 連携停止: a stopped process's records are held
+        self.stops = ProcessStops(self)
 
         if settings.table_dump_path:
             app.timer(1.0)(self._dump_tables)
@@ -318,7 +320,7 @@ class GuardApp:
             await stream.ack(event)
 
     def _guard_items(self, items: list[dict[str, Any]], outbox: "Outbox", partition: int) -> None:
-        work = _Work(outbox)
+        work = _Work(outbox, partition)
         for item in items:
             kind = item.get("kind", "record")
             if kind == "record":
@@ -329,6 +331,8 @@ class GuardApp:
                 self._recheck_number(item["number"], work)
             elif kind == "released":
                 self._note_release(item, work)
+            elif kind == "process_control":
+                self.stops.note(item, work, partition)
         self._flush_links(work, partition)
         for target, members in work.forward.items():
             outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
@@ -398,6 +402,7 @@ class GuardApp:
         peers = self._link_peers(entries) if len(entries) > 1 and not _one_person(entries) else ()
         verdict = check_in_context(record, self.registry_view, Context(links=peers, identities=self.follower.index),
                                    verdict=basic)
+        verdict = self.stops.verdict(verdict, record.system, work.partition)
         changed, retract = _revise(entry, verdict)
         if not batch:
             if changed or fresh:
@@ -822,8 +827,9 @@ class _Entry:
 class _Work:
     """What handling one message of the number stage changes; written out once at its end."""
 
-    def __init__(self, outbox: "Outbox") -> None:
+    def __init__(self, outbox: "Outbox", partition: int) -> None:
         self.outbox = outbox
+        self.partition = partition  # of linkage.records-by-number
         self.forward: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self.cache: dict[str, dict[str, dict[str, Any]]] = {}
         self.dirty_links: set[str] = set()
