@@ -52,6 +52,8 @@ class Reason(str, enum.Enum):
     FAMILY_NUMBER = "FAMILY_NUMBER"
     BATCH_SWAP = "BATCH_SWAP"
     SHARED_NUMBER = "SHARED_NUMBER"
+    #: the whole process's linkage is stopped (連携停止) by the headquarters: everything is held
+    LINKAGE_STOPPED = "LINKAGE_STOPPED"
     # informational (a PASS may carry these)
     FORMER_NAME = "FORMER_NAME"
     FORMER_ADDRESS = "FORMER_ADDRESS"
@@ -81,7 +83,7 @@ _SEVERITY: dict[Reason, Severity] = {
     **{r: Severity.HOLD for r in (
         Reason.CHECK_DIGIT, Reason.NOT_IN_REGISTRY, Reason.NUMBER_SUPERSEDED,
         Reason.IDENTITY_MISMATCH, Reason.ADDRESS_MISMATCH, Reason.DECEASED, Reason.ERASED,
-        Reason.FAMILY_NUMBER, Reason.BATCH_SWAP, Reason.SHARED_NUMBER,
+        Reason.FAMILY_NUMBER, Reason.BATCH_SWAP, Reason.SHARED_NUMBER, Reason.LINKAGE_STOPPED,
     )},
     **{r: Severity.INFO for r in (
         Reason.FORMER_NAME, Reason.FORMER_ADDRESS, Reason.ALIAS_NAME, Reason.MOVED_OUT,
@@ -109,6 +111,7 @@ _LABELS: dict[Reason, tuple[str, str]] = {
     Reason.FAMILY_NUMBER: ("同一世帯の別人の番号です", "the number of another member of the household"),
     Reason.BATCH_SWAP: ("同じ入力バッチの別の申請者の番号です", "the number of another record's subject in the same input batch"),
     Reason.SHARED_NUMBER: ("同じ番号が別人に紐付いています", "the number is already linked to a different person"),
+    Reason.LINKAGE_STOPPED: ("事務の連携が停止中です", "the process's linkage is stopped (連携停止)"),
     Reason.FORMER_NAME: ("旧氏名で一致", "matched through a former name"),
     Reason.FORMER_ADDRESS: ("旧住所で一致", "matched through a former address"),
     Reason.ALIAS_NAME: ("通称で一致", "matched through the registered alias"),
