@@ -11,7 +11,8 @@ partition). So every write here is
   (the event's offset in its ``linkage.records`` partition × 1024 + the
   revision of its judgement, see ``streams.app.version_of``); an equal
   version is the same verdict, an older one is dropped; a HOLD of the same
-  event with a higher version withdraws the copy as ``retracted``;
+  event with a higher version withdraws the copy as ``retracted`` (``stopped``
+  when it holds the record because its process was stopped, 連携停止);
 * **atomic with its position** — ``consumed_offsets`` moves in the same
   transaction, so a crash before commit re-delivers the whole batch and a
   crash after it re-delivers nothing.
@@ -541,11 +542,14 @@ class SinkWriter:
             _HELD.c.system == _COPIES.c.system, _HELD.c.record_id == _COPIES.c.record_id,
             _HELD.c.event_id == _COPIES.c.event_id, _HELD.c.version > _COPIES.c.version,
         )
+        # held because the whole process's linkage was stopped (連携停止): withdrawn as 'stopped'
+        stop_hold = newer_hold.where(_HELD.c.reason_key.like("%;LINKAGE_STOPPED;%"))
         statements["retract"] = (
             update(_COPIES)
             .where(tuple_(_COPIES.c.system, _COPIES.c.record_id).in_(bindparam("keys", expanding=True)),
                    _COPIES.c.withdrawn_at.is_(None), newer_hold)
-            .values(withdrawn_at=bindparam("now"), withdrawn_reason="retracted")
+            .values(withdrawn_at=bindparam("now"),
+                    withdrawn_reason=case((stop_hold, "stopped"), else_="retracted"))
         )
         statements["dead_letter"] = insert(_DEAD).on_conflict_do_nothing(
             index_elements=["source_topic", "source_partition", "source_offset", "stage"],
