@@ -34,7 +34,8 @@ from streams.stages.base import Message, RawTable, RegistryView, StageConfig, Ta
 from streams.stages.by_batch import BatchStageState, ByBatch
 from streams.stages.by_number import ByNumber, NumberState
 from streams.stages.identity import BucketIndex, IdentityStage, IdentityState
-from streams.stages.messages import BatchState, Filed, LinkSet, Waiting, decode_envelope
+from streams.stages.control import ControlRouter
+from streams.stages.messages import BatchState, Filed, LinkSet, ProcessState, Waiting, decode_envelope
 from streams.stages.registry import RegistryLoader, RegistryState
 from streams.stages.repartition import Repartition, RepartitionState
 
@@ -44,7 +45,7 @@ __all__ = ["TopologyDriver"]
 class TopologyDriver:
     """The guard's stages over in-memory topics. :meth:`publish_records`, :meth:`run`, :meth:`final`."""
 
-    TABLES = ("filed", "registry", "links", "identities", "waiting", "batches")
+    TABLES = ("filed", "registry", "links", "process_stops", "identities", "waiting", "batches")
 
     def __init__(self, partitions: int = 3, *, known_systems: Iterable[str] | None = None, chunk: int = 200,
                  seed: int | None = 0, names: topics.TopicNames | None = None) -> None:
@@ -65,6 +66,7 @@ class TopologyDriver:
             self.names.by_number: ByNumber(self.config, self.codec),
             self.names.by_identity: IdentityStage(self.config, self.codec),
             self.names.by_batch: ByBatch(self.config, self.codec),
+            self.names.control: ControlRouter(self.config, self.codec),
         }
         self._views = [RegistryView(self.stores["registry"][p], self.codec) for p in range(partitions)]
         self._indexes = [BucketIndex(self.stores["identities"][p]) for p in range(partitions)]
@@ -87,6 +89,16 @@ class TopologyDriver:
             for key in registry_keys(resident):
                 self.send(self.names.residents, key.encode(), value)
 
+    def control_process(self, system: str, *, stopped: bool) -> None:
+        """The headquarters stops (or resumes) the linkage of a process (連携停止)."""
+        import datetime as dt
+
+        from streams.stops import control_message
+
+        message = control_message(system, stopped=stopped, stop_id=f"stop-{len(self.messages(self.names.control))}",
+                                  changed_at=dt.datetime.now(dt.timezone.utc))
+        self.send(self.names.control, system.encode(), self.codec.encode("process_control", message))
+
     def remove_resident(self, resident: Resident) -> None:
         """A tombstone for each of the resident's numbers: they left the registry."""
         for key in registry_keys(resident):
@@ -104,7 +116,7 @@ class TopologyDriver:
             return False
         topic, partition = self.rng.choice(pending) if self.rng is not None else pending[0]
         log, start = self.log[topic][partition], self.read[(topic, partition)]
-        if topic in (self.names.records, self.names.residents):
+        if topic in (self.names.records, self.names.residents, self.names.control):
             size = self.rng.randint(1, self.chunk) if self.rng is not None else self.chunk
             batch = log[start:start + size]
             self.read[(topic, partition)] = start + len(batch)
@@ -122,7 +134,9 @@ class TopologyDriver:
         raise RuntimeError("the topology did not settle")
 
     def _run_source(self, topic: str, partition: int, batch: list[Message]) -> None:
-        if topic == self.names.records:
+        if topic == self.names.control:
+            out = self.stages[topic].handle(batch)
+        elif topic == self.names.records:
             state = RepartitionState(TableState(self.stores["filed"][partition], Filed))
             out = self.stages[topic].handle(batch, state)
             self._flush("filed", state.filed)
@@ -136,9 +150,11 @@ class TopologyDriver:
     def _run_internal(self, topic: str, partition: int, message: Message) -> None:
         items = decode_envelope(message.value)
         if topic == self.names.by_number:
-            state = NumberState(TableState(self.stores["links"][partition], LinkSet), self._views[partition])
+            state = NumberState(TableState(self.stores["links"][partition], LinkSet), self._views[partition],
+                                TableState(self.stores["process_stops"][partition], ProcessState), partition)
             out = self.stages[topic].handle(items, state)
             self._flush("links", state.links)
+            self._flush("process_stops", state.stops)
         elif topic == self.names.by_identity:
             identities = RawTable(self.stores["identities"][partition])
             state = IdentityState(identities, self._indexes[partition],

@@ -114,7 +114,7 @@ class TableState(Generic[T]):
     >>> store = {}
     >>> filed = TableState(store, Filed)
     >>> filed.put(b'k', Filed('621498320257', ''))
-    >>> [k for k, _ in filed.flush()], filed.get(b'k').number
+    >>> [k for k, _, _ in filed.flush()], filed.get(b'k').number
     ([b'k'], '621498320257')
     >>> filed.put(b'k', Filed('621498320257', '')); filed.flush()  # the same value: nothing to write
     []
@@ -124,7 +124,7 @@ class TableState(Generic[T]):
         self.store = store
         self._decoder = msgspec.msgpack.Decoder(kind)
         self._cache: dict[bytes, T | None] = {}
-        self._dirty: set[bytes] = set()
+        self._dirty: dict[bytes, int | None] = {}
 
     def get(self, key: bytes) -> T | None:
         if key in self._cache:
@@ -134,12 +134,16 @@ class TableState(Generic[T]):
         self._cache[key] = value
         return value
 
-    def put(self, key: bytes, value: T | None) -> None:
-        """Set (or with None remove) an entry; a value got from :meth:`get` and changed in place too."""
-        self._cache[key] = value
-        self._dirty.add(key)
+    def put(self, key: bytes, value: T | None, partition: int | None = None) -> None:
+        """Set (or with None remove) an entry; a value got from :meth:`get` and changed in place too.
 
-    def flush(self) -> list[tuple[bytes, bytes | None]]:
+        ``partition``: where its changelog message goes (None: the partition being handled).
+        """
+        self._cache[key] = value
+        self._dirty[key] = partition
+
+    def flush(self) -> list[tuple[bytes, bytes | None, int | None]]:
+        """Write the changed entries to the store; return them (key, bytes or None, partition)."""
         changes = []
         for key in sorted(self._dirty):
             value = self._cache[key]
@@ -150,7 +154,7 @@ class TableState(Generic[T]):
                 self.store.pop(key, None)
             else:
                 self.store[key] = raw
-            changes.append((key, raw))
+            changes.append((key, raw, self._dirty[key]))
         self._dirty.clear()
         self._cache.clear()
         return changes
@@ -161,19 +165,19 @@ class RawTable:
 
     def __init__(self, store: MutableMapping[bytes, bytes]) -> None:
         self.store = store
-        self._changes: list[tuple[bytes, bytes | None]] = []
+        self._changes: list[tuple[bytes, bytes | None, int | None]] = []
 
     def get(self, key: bytes) -> bytes | None:
         return self.store.get(key)
 
-    def put(self, key: bytes, value: bytes | None) -> None:
+    def put(self, key: bytes, value: bytes | None, partition: int | None = None) -> None:
         if value is None:
             self.store.pop(key, None)
         else:
             self.store[key] = value
-        self._changes.append((key, value))
+        self._changes.append((key, value, partition))
 
-    def flush(self) -> list[tuple[bytes, bytes | None]]:
+    def flush(self) -> list[tuple[bytes, bytes | None, int | None]]:
         changes, self._changes = self._changes, []
         return changes
 

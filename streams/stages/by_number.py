@@ -15,7 +15,10 @@ the 4-item look-up (no other partition's residents are needed for that):
 A new record may change the verdict of the others of its number
 (``SHARED_NUMBER`` works both ways): they are judged again. A registry change
 (:class:`~messages.Recheck`) judges all of them again; a PASS that becomes a
-HOLD is *retracted* downstream.
+HOLD is *retracted* downstream. A process stopped by the headquarters
+(:class:`~messages.ProcessControl`, 連携停止) has every record held with
+``LINKAGE_STOPPED`` (:func:`guards.stops.hold_if_stopped`); a change of its
+state judges its records in this partition again.
 """
 
 from __future__ import annotations
@@ -27,23 +30,35 @@ import schemas
 from guards import Outcome, Record, Verdict, check
 from guards.check import Subject, matches_person, parse_subject
 from guards.context import Context, Peer, atena, check_in_context, link_key
+from guards.stops import hold_if_stopped
 from streams import topics
 from streams.events import event_to_record, verdict_message
 from streams.stages.base import (Outputs, RegistryView, StageConfig, TableState, bucket_key, dead_letter,
                                  digest_of, version_of)
-from streams.stages.messages import (LinkEntry, LinkSet, Lookup, PeerFields, RecordIn, Recheck, Released, Unhold,
-                                     Unlink, VerdictState)
+from streams.stages.messages import (LinkEntry, LinkSet, Lookup, PeerFields, ProcessControl, ProcessState, RecordIn,
+                                     Recheck, Released, Unhold, Unlink, VerdictState)
 from streams.stages.peers import batch_name, fields_of, link_id
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NumberState", "ByNumber"]
+__all__ = ["NumberState", "ByNumber", "state_key"]
 
 
 @dataclass
 class NumberState:
     links: TableState[LinkSet]
     registry: RegistryView
+    stops: TableState[ProcessState]  # each process's linkage state (連携停止) in this partition
+    partition: int  # of linkage.records-by-number being handled
+
+
+def state_key(partition: int, system: str) -> bytes:
+    """The ``process_stops`` key of one process's state in one partition.
+
+    >>> state_key(3, 'shintai-techo')
+    b'3\\x1fshintai-techo'
+    """
+    return f"{partition}\x1f{system}".encode()
 
 
 class _Call:
@@ -83,6 +98,8 @@ class ByNumber:
                 self._recheck(item.number, call)
             elif isinstance(item, Released):
                 self._note_release(item, call)
+            elif isinstance(item, ProcessControl):
+                self._control(item, call)
         return call.out
 
     # -- a record delivered -------------------------------------------------------------
@@ -146,6 +163,8 @@ class ByNumber:
         peers = self._link_peers(entries) if len(entries) > 1 and not _one_person(entries) else ()
         verdict = check_in_context(record, call.state.registry, Context(links=tuple(p for p, _ in peers)),
                                    verdict=basic)
+        stopped = self._stopped(record.system, call)
+        verdict = hold_if_stopped(verdict, stopped=stopped)
         changed, retract = _revise(entry, verdict)
         lid = link_id(key)
         swap = False
@@ -164,7 +183,7 @@ class ByNumber:
             out.forward(names.by_identity, self.config.partition_of(bucket), Lookup(
                 bucket, key, lid, entry.partition, entry.offset, entry.revision, entry.event,
                 VerdictState.of(basic), person, [(p.label, f) for p, f in peers], batch, swap, retract,
-                changed or fresh))
+                changed or fresh, stopped))
         else:
             if entry.bucket:  # no longer held: nothing waits for the look-up any more
                 out.forward(names.by_identity, self.config.partition_of(entry.bucket),
@@ -229,6 +248,35 @@ class ByNumber:
             return  # a newer event of the record stands (its own judgement decides), or noted already
         entry.released = True
         call.changed(item.number)
+
+    def _stopped(self, system: str, call: _Call) -> bool:
+        state = call.state.stops.get(state_key(call.state.partition, system))
+        return state is not None and state.stopped
+
+    def _control(self, item: ProcessControl, call: _Call) -> None:
+        """Keep a process's new state for this partition; on a change, judge its records again.
+
+        Stopped, every record of it is held with ``LINKAGE_STOPPED`` (a PASS is retracted);
+        resumed, each is judged with the current rules and what passes is sent on again.
+        """
+        key = state_key(call.state.partition, item.system)
+        before = call.state.stops.get(key) or ProcessState()
+        if before.offset >= item.offset:
+            return  # this state or a newer one is already kept (a redelivery)
+        call.state.stops.put(key, ProcessState(item.stopped, item.offset, item.stop_id))
+        if item.stopped == before.stopped:
+            return
+        prefix = f"{item.system}/"
+        marker = prefix.encode()
+        numbers = {bytes(k).decode() for k, v in list(call.state.links.store.items()) if marker in bytes(v)}
+        numbers.update(n for n, links in call.sets.items() if any(i.startswith(prefix) for i in links.entries))
+        count = 0
+        for number in sorted(numbers):
+            for lid in [i for i in call.links(number).entries if i.startswith(prefix)]:
+                self._rejudge(number, lid, call)
+                count += 1
+        log.warning("process %s %s: %d linked records judged again in partition %d", item.system,
+                    "stopped" if item.stopped else "resumed", count, call.state.partition)
 
     def _recheck(self, number: str, call: _Call) -> None:
         """The number's registry entry changed: judge every record linked to it again (retraction)."""

@@ -29,6 +29,7 @@ import schemas
 from guards import Outcome, Resident, Verdict
 from guards.context import Context, check_in_context
 from guards.number import compact
+from guards.stops import hold_if_stopped
 from streams.events import event_to_record, message_to_resident, resident_to_message, verdict_message
 from streams.stages.base import (Outputs, RawTable, RegistryView, StageConfig, TableState, bucket_key, digest_of,
                                  version_of)
@@ -194,6 +195,7 @@ class IdentityStage:
         peers = tuple(p for label, fields in lookup.links if (p := peer_of(label, fields, self._peers)) is not None)
         verdict = check_in_context(record, _OnePerson(number, person), Context(links=peers, identities=bucket),
                                    verdict=lookup.basic.verdict())
+        verdict = hold_if_stopped(verdict, stopped=lookup.stopped)
         digest = digest_of(verdict)
         digest_changed = digest != entry.digest
         if digest_changed:

@@ -23,7 +23,7 @@ import msgspec
 from guards import Finding, Outcome, Reason, Verdict
 
 __all__ = [
-    "RecordIn", "Unlink", "Recheck", "Released", "Lookup", "Unhold", "ResidentIn", "Member", "Remove",
+    "RecordIn", "Unlink", "Recheck", "Released", "ProcessControl", "ProcessState", "Lookup", "Unhold", "ResidentIn", "Member", "Remove",
     "Candidate", "Dropped", "PeerFields", "VerdictState", "LinkEntry", "LinkSet", "Filed", "HeldEntry", "Waiting",
     "SwapState", "BatchMember", "BatchState", "Envelope", "encode_envelope", "decode_envelope",
     "encode", "decoder",
@@ -96,6 +96,15 @@ class Released(_Item, tag="released"):
     offset: int
 
 
+class ProcessControl(_Item, tag="control"):
+    """A process's linkage state (連携停止), from ``linkage.control`` at ``offset``, for every partition."""
+
+    system: str
+    stopped: bool
+    offset: int
+    stop_id: str = ""
+
+
 # -- records-by-identity ----------------------------------------------------------
 
 class Lookup(_Item, tag="lookup"):
@@ -121,6 +130,7 @@ class Lookup(_Item, tag="lookup"):
     swap: bool
     retract: bool
     fresh: bool
+    stopped: bool = False  # its process is stopped: held with LINKAGE_STOPPED whatever the look-up says
 
 
 class Unhold(_Item, tag="unhold"):
@@ -186,7 +196,7 @@ class Dropped(_Item, tag="dropped"):
     revision: int
 
 
-Item = Union[RecordIn, Unlink, Recheck, Released, Lookup, Unhold, ResidentIn, Member, Remove, Candidate, Dropped]
+Item = Union[RecordIn, Unlink, Recheck, Released, ProcessControl, Lookup, Unhold, ResidentIn, Member, Remove, Candidate, Dropped]
 
 
 class Envelope(msgspec.Struct, array_like=True):
@@ -200,6 +210,14 @@ class Filed(msgspec.Struct, array_like=True):
 
     number: str = ""
     batch: str = ""
+
+
+class ProcessState(msgspec.Struct, array_like=True):
+    """A process's linkage state as one partition of the number stage keeps it."""
+
+    stopped: bool = False
+    offset: int = -1
+    stop_id: str = ""
 
 
 class LinkEntry(msgspec.Struct, array_like=True):

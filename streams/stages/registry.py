@@ -59,7 +59,7 @@ class RegistryLoader:
                 if old_bucket != bucket:
                     out.forward(names.by_identity, self.config.partition_of(old_bucket),
                                 ResidentIn(old_bucket, message.key.decode(), None))
-            state.registry.put(message.key, message.value)
+            state.registry.put(message.key, message.value, message.partition)
             if bucket:
                 out.forward(names.by_identity, self.config.partition_of(bucket),
                             ResidentIn(bucket, message.key.decode(), message.value))

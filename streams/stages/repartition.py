@@ -85,5 +85,5 @@ class Repartition:
             if before.batch and before.batch != now.batch:
                 out.forward(names.by_batch, config.partition_of(before.batch),
                             Remove(before.batch, lid, message.offset))
-            state.filed.put(message.key, now if (now.number or now.batch) else None)
+            state.filed.put(message.key, now if (now.number or now.batch) else None, message.partition)
         return out

@@ -60,10 +60,14 @@ def where_lost(h, missing: set[tuple[str, str]]) -> str:
 
     batched: dict[tuple[str, str], list[str]] = {}
     by_batch: dict[str, int] = {}  # records-by-number partition@offset → lost records it holds
+    from streams.stages.messages import RecordIn, decode_envelope
+
     for m in read(names.by_number):
-        for item in codec.decode("record_batch", m.value)["items"]:
+        for item in decode_envelope(m.value):
+            if not isinstance(item, RecordIn):
+                continue
             try:
-                event = codec.decode("record_changed", item["value"])
+                event = codec.decode("record_changed", item.event)
             except schemas.DecodeError:
                 continue
             key = (event["system"], event["record_id"])
@@ -71,7 +75,7 @@ def where_lost(h, missing: set[tuple[str, str]]) -> str:
                 position = f"{m.partition}@{m.offset}"
                 by_batch[position] = by_batch.get(position, 0) + 1
                 batched.setdefault(key, []).append(
-                    f"batch {m.partition}@{m.offset} holds records[{item['partition']}]@{item['offset']}")
+                    f"batch {m.partition}@{m.offset} holds records[{item.partition}]@{item.offset}")
     verdicts = set()
     for topic in (names.verified, names.held):
         for m in read(topic):

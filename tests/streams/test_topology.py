@@ -170,3 +170,24 @@ def test_bad_events_are_dead_lettered_with_their_reason():
     reasons = sorted(driver.codec.decode("dead_letter", m.value)["reason"]
                      for m in driver.messages(driver.names.dlq))
     assert reasons == ["UNDECODABLE", "UNKNOWN_SYSTEM"]
+
+
+def test_a_stopped_process_is_held_and_judged_again_at_resume():
+    """連携停止: every record of the process held with LINKAGE_STOPPED, others go on; resume passes them."""
+    good = Record("shintai-techo", "T-1", HANAKO.my_number, "山田 花子", "1980-04-01", "2", "高知市本町1-1")
+    other = Record("jido-fuyo", "J-1", JIRO.my_number, "鈴木 次郎", "1990-04-01", "1", "高知市桟橋通2-2")
+    driver = TopologyDriver(partitions=3, seed=8)
+    driver.publish_residents([HANAKO, JIRO])
+    driver.publish_records([good, other])
+    driver.run()
+    driver.control_process("shintai-techo", stopped=True)
+    driver.publish_records([dataclasses.replace(good, record_id="T-2", my_number="")])  # INVALID stays INVALID
+    driver.run()
+    final = driver.final()
+    assert final[("shintai-techo", "T-1")] == ("HOLD", "LINKAGE_STOPPED", "")
+    assert final[("jido-fuyo", "J-1")] == ("PASS", "", "")
+    assert final[("shintai-techo", "T-2")][0] == "INVALID"
+    assert len(driver.messages(driver.names.retracted)) == 1
+    driver.control_process("shintai-techo", stopped=False)
+    driver.run()
+    assert driver.final()[("shintai-techo", "T-1")] == ("PASS", "", "")
