@@ -151,7 +151,7 @@ class GuardApp:
             with acked_only_when_done(stream):
                 registry = RawTable(self.registry.data)
                 out = self.registry_loader.handle(_messages(events),
-                                                  RegistryState(registry, self.registry_view, self.links.data))
+                                                  RegistryState(registry, self.links.data))
                 await self.send(out, (self.registry, registry))
 
     async def _process_control(self, stream: faust.StreamT) -> None:

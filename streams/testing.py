@@ -142,7 +142,7 @@ class TopologyDriver:
             self._flush("filed", state.filed)
         else:
             registry = RawTable(self.stores["registry"][partition])
-            state = RegistryState(registry, self._views[partition], self.stores["links"][partition])
+            state = RegistryState(registry, self.stores["links"][partition])
             out = self.stages[topic].handle(batch, state)
             self._flush("registry", registry)
         self._send(out)

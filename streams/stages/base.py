@@ -203,7 +203,7 @@ class RegistryView:
         if cached is not None and cached[0] == raw:
             return cached[1]
         resident = message_to_resident(self.codec.decode("resident", raw))
-        if len(self._decoded) > 100_000:
+        if len(self._decoded) > 20_000:  # a working set, not a copy of the registry
             self._decoded.clear()
         self._decoded[key] = (raw, resident)
         return resident

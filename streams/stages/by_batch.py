@@ -81,6 +81,8 @@ class ByBatch:
         known = batch.candidates.get(item.link_id)
         if known is not None and known.candidate.offset < item.offset:
             del batch.candidates[item.link_id]  # a newer event of the record: its number judges it anew
+        if not any(other != item.link_id for other in batch.candidates):
+            return  # no swap candidate to judge again (the common case: the member is parsed only when asked)
         born = {self._born(item.link_id, member)}
         if before is not None:
             born.add(self._born(item.link_id, before))
@@ -94,7 +96,8 @@ class ByBatch:
         known = batch.candidates.get(item.link_id)
         if known is not None and known.candidate.offset < item.offset:
             del batch.candidates[item.link_id]
-        self._rejudge(batch, {self._born(item.link_id, before)}, item.link_id, out)
+        if batch.candidates:
+            self._rejudge(batch, {self._born(item.link_id, before)}, item.link_id, out)
 
     def _candidate(self, item: Candidate, batch: BatchState, out: Outputs) -> None:
         member = batch.members.get(item.link_id)

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import schemas
 from guards import Resident
-from streams.stages.base import Message, Outputs, RawTable, RegistryView, StageConfig, bucket_key, dead_letter
+from streams.events import message_to_resident
+from streams.stages.base import Message, Outputs, RawTable, StageConfig, bucket_key, dead_letter
 from streams.stages.messages import Recheck, ResidentIn
 
 __all__ = ["RegistryState", "RegistryLoader"]
@@ -26,7 +27,6 @@ __all__ = ["RegistryState", "RegistryLoader"]
 @dataclass
 class RegistryState:
     registry: RawTable
-    view: RegistryView  # decodes the entry being replaced, to find its old bucket
     linked: Container[bytes]  # numbers that records carry (the number stage's links)
 
 
@@ -46,7 +46,7 @@ class RegistryLoader:
             bucket = ""
             if message.value is not None:
                 try:
-                    resident = state.view.decode(message.key, message.value)
+                    resident = message_to_resident(self.codec.decode("resident", message.value))
                 except Exception as e:  # schemas.DecodeError, or fields the guard cannot read
                     dead_letter(self.codec, out, self.config, topic=message.topic, partition=message.partition,
                                 offset=message.offset, key=message.key, value=message.value,
@@ -55,7 +55,7 @@ class RegistryLoader:
                 bucket = _bucket(resident)
             old = state.registry.get(message.key)
             if old is not None and old != message.value:
-                old_bucket = _bucket(state.view.decode(message.key, old))
+                old_bucket = _bucket(message_to_resident(self.codec.decode("resident", old)))
                 if old_bucket != bucket:
                     out.forward(names.by_identity, self.config.partition_of(old_bucket),
                                 ResidentIn(old_bucket, message.key.decode(), None))
