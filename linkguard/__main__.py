@@ -1,3 +1,3 @@
-from linkguard.cli import main
+from linkguard.cli.root import main
 
 main()
