@@ -1,3 +1,3 @@
-from linkguard.cli.root import main
+from linkguard.cli import main
 
 main()
