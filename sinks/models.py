@@ -293,7 +293,9 @@ class PendingRelease(Base):
 class AuditEntry(Base):
     """The append-only audit log: who viewed, revealed or decided what, when.
 
-    Nothing in the code updates or deletes a row; on PostgreSQL a trigger refuses it too.
+    Nothing in the code updates or deletes a row; triggers refuse it too (and, on
+    SQLite, an ``INSERT OR REPLACE`` over an existing row). Each row is sealed into
+    a hash chain (:mod:`sinks.audit`), so a change made past the triggers shows.
     """
 
     __tablename__ = "audit_log"
@@ -305,6 +307,10 @@ class AuditEntry(Base):
     system: Mapped[str] = mapped_column(String, default="")
     record_id: Mapped[str] = mapped_column(String, default="")
     detail: Mapped[str] = mapped_column(Text, default="", doc="never holds a My Number")
+    #: the previous row's ``row_hash`` (sinks.audit.GENESIS for the first row)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    #: SHA-256 over this row's fields and ``prev_hash`` (sinks.audit.row_digest)
+    row_hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index(None, "actor", "id"),)
 
@@ -349,3 +355,8 @@ def _append_only(target: Any, connection: Any, **kw: Any) -> None:
             connection.exec_driver_sql(
                 f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
                 f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} is refused'); END")
+        # INSERT OR REPLACE deletes the clashing row without firing the DELETE trigger
+        connection.exec_driver_sql(
+            "CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
+            "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
+            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: replacing a row is refused'); END")

@@ -11,7 +11,8 @@ partition). So every write here is
   (the event's offset in its ``linkage.records`` partition × 1024 + the
   revision of its judgement, see ``streams.app.version_of``); an equal
   version is the same verdict, an older one is dropped; a HOLD of the same
-  event with a higher version withdraws the copy as ``retracted``;
+  event with a higher version withdraws the copy as ``retracted`` (``stopped``
+  when it holds the record because its process was stopped, 連携停止);
 * **atomic with its position** — ``consumed_offsets`` moves in the same
   transaction, so a crash before commit re-delivers the whole batch and a
   crash after it re-delivers nothing.
@@ -40,6 +41,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.hq import record_corrected_exposures, record_withdrawn_exposures
 from sinks.models import (
     HELD_STATUSES,
     Base,
@@ -407,6 +409,8 @@ class SinkWriter:
                       rejected=sum(1 for p in letters.values() if p.row["stage"] == "sink"
                                    and p.row["reason"] in ("OUTCOME_MISMATCH", "UNAPPROVED_RELEASE")))
 
+        attempt.table = "exposure_cases"
+        record_corrected_exposures(conn, upserts, now)  # a sent number replaced by another one
         attempt.table = "intermediate_copies"
         counts["copies"] = self._changed(conn, "copy", upserts)
         counts["withdrawn"] = self._changed(conn, "withdraw", withdrawals)
@@ -421,6 +425,8 @@ class SinkWriter:
             result = conn.execute(self._statements["retract"],
                                   {"keys": touched[start:start + _KEYS_PER_STATEMENT], "now": now})
             counts["withdrawn"] += max(int(result.rowcount or 0), 0)
+            if result.rowcount:  # the wrong copies' time on the intermediate server, for the investigation
+                record_withdrawn_exposures(conn, touched[start:start + _KEYS_PER_STATEMENT], now)
         attempt.table = "dead_letters"
         counts["dead_letters"] = self._changed(conn, "dead_letter", [letters[k].row for k in sorted(letters)])
         # decisions after the verdicts of the batch, in the order they were consumed: a ruling
@@ -541,11 +547,14 @@ class SinkWriter:
             _HELD.c.system == _COPIES.c.system, _HELD.c.record_id == _COPIES.c.record_id,
             _HELD.c.event_id == _COPIES.c.event_id, _HELD.c.version > _COPIES.c.version,
         )
+        # held because the whole process's linkage was stopped (連携停止): withdrawn as 'stopped'
+        stop_hold = newer_hold.where(_HELD.c.reason_key.like("%;LINKAGE_STOPPED;%"))
         statements["retract"] = (
             update(_COPIES)
             .where(tuple_(_COPIES.c.system, _COPIES.c.record_id).in_(bindparam("keys", expanding=True)),
                    _COPIES.c.withdrawn_at.is_(None), newer_hold)
-            .values(withdrawn_at=bindparam("now"), withdrawn_reason="retracted")
+            .values(withdrawn_at=bindparam("now"),
+                    withdrawn_reason=case((stop_hold, "stopped"), else_="retracted"))
         )
         statements["dead_letter"] = insert(_DEAD).on_conflict_do_nothing(
             index_elements=["source_topic", "source_partition", "source_offset", "stage"],

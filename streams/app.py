@@ -36,7 +36,7 @@ runs a shuffled corpus both ways).
 
 Processing is at least once: Faust flushes the producer before committing
 consumed offsets, events are acknowledged only after their verdicts are sent
-(:func:`acked_only_when_done`, ``noack`` streams), and the sink's writes are
+(:func:`streams.faust_fixes.acked_only_when_done`, ``noack`` streams), and the sink's writes are
 idempotent and versioned. Nothing raised by a record stops the worker: it is
 dead-lettered with its reason and position.
 """
@@ -50,9 +50,8 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Collection
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import faust
 
@@ -62,8 +61,9 @@ from guards.check import Subject, matches_person, parse_subject
 from guards.context import (Context, Peer, atena, batch_key, check_in_context, link_key, peer_subject,
                             with_batch)
 from guards.number import compact
-from streams import topics
+from streams import faust_fixes, topics
 from streams.envelope import identity_problem, too_large
+from streams.faust_fixes import acked_only_when_done
 from streams.events import (dead_letter_message, event_to_record, hold_persons, message_to_resident,
                             verdict_message)
 from streams.follower import RegistryFollower
@@ -194,23 +194,18 @@ class GuardApp:
         app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
         from streams.decisions import DecisionAgent  # reviewers' decisions, four-eyes checked again
         self.decisions = DecisionAgent(self)
+        from streams.stops import ProcessStops  # 連携停止: a stopped process's records are held
+        self.stops = ProcessStops(self)
 
         if settings.table_dump_path:
             app.timer(1.0)(self._dump_tables)
 
-        from streams.faust_fixes import guard_against_skipped_offsets, require_compiled_streams
-
-        require_compiled_streams()
-        # the guard's own topics have no gaps: a record dropped or jumped over in a rebalance is read
-        # again, and no commit passes a record not yet checked
-        guard_against_skipped_offsets([names.records, names.by_number, names.by_batch, names.decisions],
-                                      compacted=[names.residents])
-        app.timer(STALL_CHECK_SECONDS)(self._reread_stalled)
         app.on_before_shutdown.connect(self._stop_follower)
-        if settings.local_mode:
-            from streams.quirks import patch_highwaters
-
-            patch_highwaters(settings)
+        # Faust's and the local broker's record losses (streams/faust_fixes): the guard's own topics have
+        # no gaps, so a record dropped or jumped over in a rebalance is read again and no commit passes a
+        # record not yet checked
+        faust_fixes.install(app, contiguous=[names.records, names.by_number, names.by_batch, names.decisions],
+                            compacted=[names.residents], local_broker=settings if settings.local_mode else None)
 
     async def _dump_tables(self) -> None:
         """Write hashes of every table entry (never the numbers) for restart checks."""
@@ -224,11 +219,6 @@ class GuardApp:
     async def _stop_follower(self, sender: Any = None, **kwargs: Any) -> None:
         """Close the registry follower's consumer before the process exits (not mid-poll)."""
         await asyncio.to_thread(self.follower.stop)
-
-    async def _reread_stalled(self) -> None:
-        from streams.faust_fixes import reread_stalled
-
-        await reread_stalled(self.app.consumer)
 
     # -- stage 1 ------------------------------------------------------------------
     async def _repartition(self, stream: faust.StreamT) -> None:
@@ -330,7 +320,7 @@ class GuardApp:
             await stream.ack(event)
 
     def _guard_items(self, items: list[dict[str, Any]], outbox: "Outbox", partition: int) -> None:
-        work = _Work(outbox)
+        work = _Work(outbox, partition)
         for item in items:
             kind = item.get("kind", "record")
             if kind == "record":
@@ -341,6 +331,8 @@ class GuardApp:
                 self._recheck_number(item["number"], work)
             elif kind == "released":
                 self._note_release(item, work)
+            elif kind == "process_control":
+                self.stops.note(item, work, partition)
         self._flush_links(work, partition)
         for target, members in work.forward.items():
             outbox.add(self.topics.by_batch, None, self.codec.encode("batch_check", {"items": members}),
@@ -410,6 +402,7 @@ class GuardApp:
         peers = self._link_peers(entries) if len(entries) > 1 and not _one_person(entries) else ()
         verdict = check_in_context(record, self.registry_view, Context(links=peers, identities=self.follower.index),
                                    verdict=basic)
+        verdict = self.stops.verdict(verdict, record.system, work.partition)
         changed, retract = _revise(entry, verdict)
         if not batch:
             if changed or fresh:
@@ -714,29 +707,6 @@ class GuardApp:
             error=error, stage=stage, system=system, record_id=record_id))
 
 
-@contextmanager
-def acked_only_when_done(stream: faust.StreamT) -> Iterator[None]:
-    """Leave a ``take_events`` batch unacknowledged if its handling is interrupted.
-
-    Faust's ``take_events`` acknowledges the events of a batch in a ``finally``
-    block, so a batch whose handling was cancelled half-way (a worker stopping,
-    its verdicts not yet sent) would be committed as done. When the body does
-    not finish, this makes those acknowledgements no-ops: the events are
-    delivered again after the restart (at least once).
-    """
-    try:
-        yield
-    except BaseException:
-        stream.ack = _keep_unacknowledged  # type: ignore[method-assign]
-        raise
-
-
-async def _keep_unacknowledged(event: Any) -> bool:
-    return False
-
-
-#: how often each worker looks for a record dropped on its way to a stream (streams/faust_fixes.py)
-STALL_CHECK_SECONDS = 5.0
 #: a verdict's version: its event's offset in linkage.records, times this, plus its revision
 REVISIONS = 1024
 #: a revision is the number stage's (× this) plus the batch stage's, which only swap candidates have
@@ -857,8 +827,9 @@ class _Entry:
 class _Work:
     """What handling one message of the number stage changes; written out once at its end."""
 
-    def __init__(self, outbox: "Outbox") -> None:
+    def __init__(self, outbox: "Outbox", partition: int) -> None:
         self.outbox = outbox
+        self.partition = partition  # of linkage.records-by-number
         self.forward: dict[int, list[dict[str, Any]]] = defaultdict(list)
         self.cache: dict[str, dict[str, dict[str, Any]]] = {}
         self.dirty_links: set[str] = set()

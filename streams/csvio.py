@@ -40,6 +40,7 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards import normalize
 from guards.exceptions import GuardError
+from guards.identifiers import identifier_problems
 from guards.model import Record, Resident
 from guards.number import compact, number_problem
 
@@ -589,6 +590,9 @@ def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tu
             if row[index].strip():
                 payload[f"column {index + 1}"] = row[index]
         values = {f: row[i] for f, i in raw_indexes}
+        for field, problem in identifier_problems({"system": row_system, "record_id": record_id, **values}):
+            raise CsvError(path, line, field, f"{problem}; remove it (a byte-order mark inside a file "
+                                              "comes from joining files) and import again")
         yield line, Record(system=row_system, record_id=record_id, operation=operation,
                            payload=payload, **values)
 

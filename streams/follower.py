@@ -7,7 +7,7 @@ of *every* number, so each worker follows the whole ``registry.residents``
 topic into a :class:`LiveIdentityIndex`, in a background thread.
 
 A Faust ``GlobalTable`` would do the same, but its recovery stops short on
-the local broker (see ``streams/quirks.py``) and it would keep the raw
+the local broker (see ``streams/faust_fixes/tansu.py``) and it would keep the raw
 bytes; this keeps only the decoded residents, indexed by birth date and sex.
 """
 
@@ -130,7 +130,7 @@ class RegistryFollower:
         return self._caught_up.is_set()
 
     def _consumer(self) -> tuple[KafkaConsumer, dict[TopicPartition, int]]:
-        from streams.quirks import true_end_offsets
+        from streams.faust_fixes.tansu import true_end_offsets
 
         config = self.settings.kafka_python_config()
         consumer = KafkaConsumer(**config, group_id=None, enable_auto_commit=False,

@@ -19,7 +19,7 @@ correct broker; lag is clamped at 0 anyway.
 **End offsets.** ListOffsets(latest). On the local broker (``local_mode``) that
 answer is the first offset of the newest batch + 1 when the batch holds
 several records, so it is corrected from a fetch's high watermark by
-:func:`streams.quirks.true_end_offsets`. On Apache Kafka the answer is used as is.
+:func:`streams.faust_fixes.tansu.true_end_offsets`. On Apache Kafka the answer is used as is.
 
 **Lag in seconds** is the age of the oldest unconsumed message: now minus the
 timestamp of the message at the committed offset (its CreateTime, or
@@ -306,7 +306,7 @@ class LagReader:
             tps = [TopicPartition(t, p) for t, p in partitions]
             end = self._list_offsets(tps, latest=True)
             if self.settings.local_mode:
-                from streams.quirks import true_end_offsets
+                from streams.faust_fixes.tansu import true_end_offsets
 
                 end = true_end_offsets(self.settings, end)
             if any(None in (o.values()) for o in committed.values()):

@@ -32,6 +32,8 @@ DECISIONS = "linkage.decisions"
 DECIDED = "linkage.decided"
 #: records a reviewer sent back to their business system
 RETURNED = "linkage.returned"
+#: the linkage state of each process (stopped / running), compacted, keyed by process code (streams/stops.py)
+CONTROL = "linkage.control"
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,14 @@ class TopicNames:
     def returned(self) -> str:
         return self.prefix + RETURNED
 
+    @property
+    def control(self) -> str:
+        """The stopped / running state of each process (連携停止), compacted."""
+        return self.prefix + CONTROL
+
     def all(self) -> tuple[str, ...]:
         return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq,
-                self.by_batch, self.retracted, self.decisions, self.decided, self.returned)
+                self.by_batch, self.retracted, self.decisions, self.decided, self.returned, self.control)
 
 
 def names(settings: KafkaSettings) -> TopicNames:
@@ -120,7 +127,7 @@ def record_key(system: str, record_id: str) -> bytes:
 def ensure_topics(settings: KafkaSettings) -> None:
     """Create the linkage topics if they do not exist (idempotent)."""
     topic_names = names(settings)
-    compacted = {topic_names.residents}
+    compacted = {topic_names.residents, topic_names.control}
     admin = KafkaAdminClient(**settings.kafka_python_config())
     try:
         existing = set(admin.list_topics())

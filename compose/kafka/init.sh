@@ -21,6 +21,7 @@ RECORDS="${P}linkage.records"; RESIDENTS="${P}registry.residents"; BY_NUMBER="${
 VERIFIED="${P}linkage.verified"; HELD="${P}linkage.held"; DLQ="${P}linkage.dlq"
 BY_BATCH="${P}linkage.records-by-batch"; RETRACTED="${P}linkage.retracted"
 DECISIONS="${P}linkage.decisions"; DECIDED="${P}linkage.decided"; RETURNED="${P}linkage.returned"
+CONTROL="${P}linkage.control"
 
 # -- users: one per role, SCRAM-SHA-512 --------------------------------------------------
 for pair in "linkguard-guard:$GUARD_PASSWORD" "linkguard-sink:$SINK_PASSWORD" \
@@ -37,8 +38,10 @@ for topic in "$RECORDS" "$BY_NUMBER" "$BY_BATCH" "$VERIFIED" "$HELD" "$DLQ" "$RE
   admin kafka-topics.sh --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
     --replication-factor 3 --config min.insync.replicas=2
 done
-admin kafka-topics.sh --create --if-not-exists --topic "$RESIDENTS" --partitions "$PARTITIONS" \
-  --replication-factor 3 --config min.insync.replicas=2 --config cleanup.policy=compact
+for topic in "$RESIDENTS" "$CONTROL"; do
+  admin kafka-topics.sh --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
+    --replication-factor 3 --config min.insync.replicas=2 --config cleanup.policy=compact
+done
 
 # -- ACLs per role ----------------------------------------------------------------------
 allow() { admin kafka-acls.sh --add --allow-principal "User:$1" "${@:2}"; }
@@ -51,7 +54,7 @@ allow linkguard-registry --operation IdempotentWrite --cluster
 # the guard (Faust): reads records and the registry, writes verdicts, owns its group and
 # its internal topics (<app id>-…-changelog, created by Faust under the app id prefix)
 allow linkguard-guard --operation Read --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
-  --topic "$BY_BATCH" --topic "$DECISIONS"
+  --topic "$BY_BATCH" --topic "$DECISIONS" --topic "$CONTROL"
 allow linkguard-guard --operation Write --operation Describe --topic "$BY_NUMBER" --topic "$BY_BATCH" --topic "$VERIFIED" \
   --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED" --topic "$DECIDED" --topic "$RETURNED"
 allow linkguard-guard --operation All --topic "$APP_ID" --resource-pattern-type prefixed
@@ -66,8 +69,10 @@ allow linkguard-sink --operation Read --group "${APP_ID}-sink"
 for user in linkguard-sink linkguard-web linkguard-publisher linkguard-registry; do
   allow "$user" --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
     --topic "$BY_BATCH" --topic "$VERIFIED" --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED" \
-    --topic "$DECISIONS" --topic "$DECIDED" --topic "$RETURNED"
+    --topic "$DECISIONS" --topic "$DECIDED" --topic "$RETURNED" --topic "$CONTROL"
 done
+# the headquarters (web/CLI, four-eyes approved) stops and resumes a process's linkage
+allow linkguard-web --operation Write --operation Describe --topic "$CONTROL"
 # business systems read back what reviewers returned to them
 allow linkguard-publisher --operation Read --operation Describe --topic "$RETURNED"
 allow linkguard-publisher --operation Read --group "${APP_ID}-returned" --resource-pattern-type prefixed

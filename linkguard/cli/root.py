@@ -104,7 +104,7 @@ def worker(
 @app.command()
 def sink() -> None:
     """Run the sink writer: verdict topics → intermediate-server copies, review store, dead letters."""
-    from linkguard.sinkworker import run_sink
+    from sinks.worker import run_sink
     from sinks import SinkWriter, make_engine
     from sinks.settings import DatabaseSettings
     from streams.topics import ensure_topics

@@ -21,12 +21,13 @@ import uuid
 from dataclasses import dataclass
 from typing import IO, Any, Literal, Protocol
 
-from sqlalchemy import Engine, and_, func, insert, select, tuple_
+from sqlalchemy import Engine, and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from linkguard.review.accounts import AccountStore, Role, User
 from linkguard.review.masking import mask_number, mask_person
 from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
+from sinks.audit import append_entry
 from sinks.writer import redact
 
 __all__ = [
@@ -245,10 +246,7 @@ class AuditLog:
 
     def record(self, actor: str, action: str, system: str = "", record_id: str = "",
                detail: str = "") -> None:
-        with self.engine.begin() as conn:
-            conn.execute(insert(AuditEntry).values(
-                at=dt.datetime.now(dt.timezone.utc), actor=actor, action=action, system=system,
-                record_id=record_id, detail=redact(detail)))
+        append_entry(self.engine, actor, action, system, record_id, redact(detail))
 
     def entries(self, limit: int = 100, after: int | None = None, actor: str | None = None, *,
                 newest_first: bool = True, action: str | None = None) -> list[AuditRecord]:

@@ -1,6 +1,6 @@
 """A message the database refuses becomes a dead letter; the rest of its batch is written.
 
-(The bisecting lives in ``linkguard.sinkworker``; it is tested here, beside the
+(The bisecting lives in ``sinks.worker``; it is tested here, beside the
 writer's fixtures, on PostgreSQL, which refuses a NUL character in text.)
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from linkguard.sinkworker import apply_or_dead_letter
+from sinks.worker import apply_or_dead_letter
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

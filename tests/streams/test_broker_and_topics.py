@@ -7,7 +7,7 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from streams.quirks import true_end_offsets
+from streams.faust_fixes.tansu import true_end_offsets
 from streams.settings import KafkaSettings
 from streams.topics import ensure_topics, names, partition_for
 from fixtures.support import my_number

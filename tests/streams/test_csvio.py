@@ -342,3 +342,27 @@ def test_empty_record_id_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CsvError, match="line 2: record_id: empty") as caught:
         list(read_records(path, system="x"))
     assert HANAKO not in str(caught.value)
+
+
+@pytest.mark.parametrize("invisible, field", [("\ufeff", "record_id"), ("\u200b", "record_id"),
+                                              ("\u202e", "record_id"), ("\u2060", "batch_id")])
+def test_an_invisible_character_in_a_key_is_refused_with_file_line_and_field(tmp_path, invisible, field):
+    """A BOM at the start of line 3 (two files joined) made `\\ufeffR-2` a second record beside `R-2`."""
+    cells = {"record_id": "R-2", "system": "shintai-techo", "batch_id": "B-1"}
+    cells[field] = invisible + cells[field] if field != "system" else cells[field] + invisible
+    text = ("レコード番号,事務,個人番号,氏名,生年月日,性別,入力バッチ\n"
+            f"R-1,shintai-techo,{HANAKO},山田 花子,1980-04-01,2,B-1\n"
+            f"{cells['record_id']},{cells['system']},{TARO},斎藤 太郎,1935-01-02,1,{cells['batch_id']}\n")
+    path = write(tmp_path / "joined.csv", text, "utf-8")
+    with pytest.raises(CsvError) as caught:
+        list(read_records(path))
+    error = caught.value
+    assert (error.path.name, error.line, error.field) == ("joined.csv", 3, field)
+    assert f"U+{ord(invisible):04X}" in str(error) and "invisible character" in str(error)
+
+
+def test_a_process_code_is_read_without_invisible_characters(tmp_path):
+    text = ("レコード番号,事務,個人番号,氏名,生年月日,性別\n"
+            f"R-1,\ufeffshintai-techo\u202e,{HANAKO},山田 花子,1980-04-01,2\n")
+    [record] = read_records(write(tmp_path / "codes.csv", text, "utf-8"))
+    assert record.system == "shintai-techo"  # process codes are normalised text: format characters go

@@ -19,23 +19,28 @@ import pytest
 from faust.types import TP
 
 from streams import faust_fixes
-from streams.faust_fixes import committable_offset, reread_stalled
+from streams.faust_fixes import committable_offset, guard_of, reread_stalled
 
 GUARDED = "fix-test.linkage.records-by-number"
 OTHER = "fix-test.registry.residents"  # compacted: gaps are real
 
 
+def guarded_app(name: str = "fix-test") -> faust.App:
+    app = faust.App(name, broker="kafka://127.0.0.1:1", store="memory://")
+    faust_fixes.install(app, contiguous=[GUARDED], compacted=[OTHER])
+    return app
+
+
 @pytest.fixture
 def consumer():
-    faust_fixes.guard_against_skipped_offsets([GUARDED])
-    app = faust.App("fix-test", broker="kafka://127.0.0.1:1", store="memory://")
+    app = guarded_app()
     yield app.consumer
     if not app.loop.is_closed():
         app.loop.close()
-    for state in (faust_fixes._DELIVERED, faust_fixes._HIGHEST, faust_fixes._LAST_DELIVERY, faust_fixes._SUSPECT,
-                  faust_fixes._COMMITTING):
-        for tp in [tp for tp in state if tp.topic in (GUARDED, OTHER)]:
-            del state[tp]
+
+
+def track(consumer, tp: TP, message) -> None:
+    guard_of(consumer).track_delivery(tp, message)
 
 
 def acknowledge(consumer, tp: TP, *offsets: int) -> None:
@@ -54,11 +59,21 @@ def test_a_commit_never_passes_a_record_not_acknowledged(consumer):
 
 
 def test_faust_alone_commits_over_the_hole(consumer):
-    """Faust's own rule, kept for topics not guarded: it is what lost records on ours."""
+    """Faust's own rule (faust-streaming #606), kept for topics not guarded: it is what lost records on ours."""
     tp = TP("fix-test.unguarded", 0)
     consumer._committed_offset[tp] = 10
     acknowledge(consumer, tp, 11, 12)
     assert consumer._new_offset(tp) == 13
+
+
+def test_an_app_that_installed_nothing_keeps_faust_rules():
+    app = faust.App("fix-test-plain", broker="kafka://127.0.0.1:1", store="memory://")
+    tp = TP(GUARDED, 0)
+    app.consumer._committed_offset[tp] = 10
+    acknowledge(app.consumer, tp, 11, 12)
+    assert guard_of(app.consumer) is None
+    assert app.consumer._new_offset(tp) == 13
+    app.loop.close()
 
 
 def test_offset_zero_is_a_record_and_an_unknown_start_commits_nothing(consumer):
@@ -116,7 +131,7 @@ def test_a_record_dropped_before_its_stream_is_read_again(consumer, monkeypatch)
     consumer._committed_offset[tp] = 10
     held = [Delivered(offset) for offset in (10, 11, 12)]
     for message in held:
-        faust_fixes._track_delivery(tp, message)
+        track(consumer, tp, message)
     acknowledge(consumer, tp, 11, 12)
     assert asyncio.run(reread_stalled(consumer)) == []  # 10 is still with the stream
     del held[0]  # the rebalance cleared the stream's queue: 10 is gone, never acknowledged
@@ -129,21 +144,20 @@ def test_a_record_due_that_never_comes_is_sought_after_two_quiet_checks(consumer
     tp = TP(GUARDED, 5)
     sought = stalled_consumer(consumer, monkeypatch, tp, end=15)
     consumer._committed_offset[tp] = 10  # 10..14 are on the broker; the fetcher went past them
-    faust_fixes._HIGHEST[tp] = 9
-    faust_fixes._LAST_DELIVERY[tp] = time.monotonic() - faust_fixes.QUIET_SECONDS - 1
+    guard_of(consumer).highest[tp] = 9
+    guard_of(consumer).last_delivery[tp] = time.monotonic() - faust_fixes.QUIET_SECONDS - 1
     assert asyncio.run(reread_stalled(consumer)) == []  # once may be a slow fetch
     assert asyncio.run(reread_stalled(consumer)) == [(tp, 10)]
     assert sought == [(tp, 10)]
 
 
 def test_on_a_compacted_topic_no_commit_passes_a_dropped_message(consumer, monkeypatch):
-    faust_fixes.guard_against_skipped_offsets([], compacted=[OTHER])
     tp = TP(OTHER, 1)
     sought = stalled_consumer(consumer, monkeypatch, tp, end=30)
     consumer._committed_offset[tp] = 14
     held = {offset: Delivered(offset) for offset in (14, 15, 16)}
     for message in held.values():
-        faust_fixes._track_delivery(tp, message)
+        track(consumer, tp, message)
     del held[14]  # dropped in a rebalance
     gc.collect()
     acknowledge(consumer, tp, 15, 16)
@@ -153,12 +167,11 @@ def test_on_a_compacted_topic_no_commit_passes_a_dropped_message(consumer, monke
 
 
 def test_on_a_compacted_topic_a_real_gap_is_still_committed_over(consumer):
-    faust_fixes.guard_against_skipped_offsets([], compacted=[OTHER])
     tp = TP(OTHER, 2)
     consumer._committed_offset[tp] = 10
     held = [Delivered(offset) for offset in (10, 11, 14)]  # 12, 13 compacted away: never delivered
     for message in held:
-        faust_fixes._track_delivery(tp, message)
+        track(consumer, tp, message)
     acknowledge(consumer, tp, 10, 11, 14)
     consumer._gap[tp].addi(12, 14)  # what Faust records when the fetcher jumps 11 → 14
     assert consumer._new_offset(tp) == 15
@@ -169,7 +182,7 @@ def test_a_partition_keeping_up_is_left_alone(consumer, monkeypatch):
     sought = stalled_consumer(consumer, monkeypatch, tp, end=13)
     consumer._committed_offset[tp] = 13  # everything read and committed
     for offset in (10, 11, 12):
-        faust_fixes._track_delivery(tp, Delivered(offset))
+        track(consumer, tp, Delivered(offset))
     for _ in range(3):
         assert asyncio.run(reread_stalled(consumer)) == []
     assert sought == []
@@ -183,7 +196,7 @@ def test_records_whose_commit_is_under_way_are_not_taken_for_dropped(consumer, m
     consumer._committed_offset[tp] = 10
     held = [Delivered(offset) for offset in (10, 11, 12, 13)]
     for message in held:
-        faust_fixes._track_delivery(tp, message)
+        track(consumer, tp, message)
     acknowledge(consumer, tp, 10, 11, 12)
     assert consumer._new_offset(tp) == 13  # the commit starts: 10..12 leave the acknowledged list
     del held[:3]  # checked and acknowledged: nothing holds them any more
@@ -220,12 +233,11 @@ def test_a_worker_with_no_cython_stops_with_how_to_fix_it():
 def test_on_a_compacted_topic_no_commit_passes_a_message_still_being_checked(consumer):
     """A stale fetch after a seek makes Faust record a gap over offsets it delivered: they are
     not done until acknowledged (the registry-load kill test lost an entry this way)."""
-    faust_fixes.guard_against_skipped_offsets([], compacted=[OTHER])
     tp = TP(OTHER, 3)
     consumer._committed_offset[tp] = 10
     held = [Delivered(offset) for offset in (10, 11, 12, 13)]
     for message in held:
-        faust_fixes._track_delivery(tp, message)
+        track(consumer, tp, message)
     acknowledge(consumer, tp, 10, 11, 14)
     consumer._gap[tp].addi(12, 14)  # Faust's gap over 12, 13: delivered, still being checked
     assert consumer._new_offset(tp) == 12  # Faust alone would commit 15
@@ -236,3 +248,93 @@ def test_on_a_compacted_topic_no_commit_passes_a_message_still_being_checked(con
         if new is not None:
             consumer._committed_offset[tp] = new
     assert consumer._committed_offset[tp] == 15
+
+
+def failing_commits(consumer, monkeypatch, tp: TP) -> tuple[list, list]:
+    """The broker refuses commits (aiokafka's "already rebalanced": False, no crash) until told otherwise."""
+    answers, sought = [False], []
+
+    async def commit(offsets):
+        return answers[-1]
+
+    async def seek(partition, offset):
+        sought.append((partition, offset))
+
+    async def flush():
+        return None
+
+    monkeypatch.setattr(consumer, "_commit", commit)
+    monkeypatch.setattr(consumer, "seek", seek)
+    monkeypatch.setattr(consumer, "assignment", lambda: {tp})
+    monkeypatch.setattr(consumer.app.producer, "flush", flush)
+    return answers, sought
+
+
+def test_a_failed_commit_advances_nothing_and_its_records_are_read_again(consumer, monkeypatch):
+    """faust-streaming #316: Faust 0.15.3 records a commit as done even when it failed."""
+    tp = TP(GUARDED, 7)
+    answers, sought = failing_commits(consumer, monkeypatch, tp)
+    consumer._committed_offset[tp] = 10
+    held = [Delivered(offset) for offset in (10, 11, 12)]
+    for message in held:
+        track(consumer, tp, message)
+    acknowledge(consumer, tp, 10, 11, 12)
+    assert asyncio.run(consumer.commit()) is False
+    assert consumer._committed_offset[tp] == 10  # Faust alone would believe 13
+    assert sought == [(tp, 10)]  # 10, 11, 12 are read again ...
+    assert guard_of(consumer).done_below(tp, 10) == 10  # ... and not taken for done meanwhile
+    acknowledge(consumer, tp, 10, 11, 12)  # read again and checked
+    answers.append(True)
+    assert asyncio.run(consumer.commit()) is True
+    assert consumer._committed_offset[tp] == 13
+
+
+def test_a_failed_commit_keeps_what_faust_believes_on_any_topic(monkeypatch):
+    """The #316 fix is Faust's own bookkeeping: it holds on topics the app did not register too."""
+    app = guarded_app("fix-test-316")
+    tp = TP("fix-test.unguarded", 3)
+    answers, sought = failing_commits(app.consumer, monkeypatch, tp)
+    app.consumer._committed_offset[tp] = 4
+    acknowledge(app.consumer, tp, 4, 5)
+    assert asyncio.run(app.consumer.commit()) is False
+    assert app.consumer._committed_offset[tp] == 4
+    assert sought == [(tp, 4)]
+    app.loop.close()
+
+
+def test_each_consumer_keeps_its_own_state(consumer):
+    other = guarded_app("fix-test-other")
+    tp = TP(GUARDED, 0)
+    message = Delivered(3)
+    track(consumer, tp, message)
+    assert guard_of(consumer) is not guard_of(other.consumer)
+    assert guard_of(consumer).highest == {tp: 3} and guard_of(other.consumer).highest == {}
+    other.loop.close()
+
+
+def test_install_twice_adds_topics_and_one_watchdog():
+    app = faust.App("fix-test-twice", broker="kafka://127.0.0.1:1", store="memory://")
+    before = len(app._app_tasks)
+    faust_fixes.install(app, contiguous=[GUARDED])
+    faust_fixes.install(app, contiguous=["fix-test.more"])
+    assert len(app._app_tasks) == before + 1  # one watchdog timer
+    assert guard_of(app.consumer).topics.contiguous == {GUARDED, "fix-test.more"}
+    app.loop.close()
+
+
+def test_a_faust_release_other_than_the_pinned_one_is_refused(monkeypatch):
+    from importlib import metadata
+
+    monkeypatch.setattr(metadata, "version", lambda name: "0.16.0")
+    app = faust.App("fix-test-version", broker="kafka://127.0.0.1:1", store="memory://")
+    with pytest.raises(faust_fixes.FaustModeError, match=r"pip install 'faust-streaming==0\.15\.3'"):
+        faust_fixes.install(app, contiguous=[GUARDED])
+    assert not hasattr(app, "_linkguard_topics")
+
+
+def test_the_pin_in_pyproject_is_the_supported_release():
+    import pathlib
+    import tomllib
+
+    project = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert f"faust-streaming=={faust_fixes.SUPPORTED_FAUST}" in project["project"]["dependencies"]

@@ -22,6 +22,7 @@ from linkguard.cli.dlq import describe
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
 from fixtures.support import consume, my_number
+from streams.children import spawn
 
 runner = CliRunner()
 codec = schemas.Codec()
@@ -339,8 +340,8 @@ def test_a_fixed_replay_goes_through_the_guard_and_reaches_the_sink_only_with_a_
     processes = {}
     for name in ("worker", "sink"):
         log = open(tmp_path / f"{name}.log", "ab")
-        processes[name] = subprocess.Popen([sys.executable, "-m", "linkguard", name], env={**os.environ, **env},
-                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        processes[name] = spawn([sys.executable, "-m", "linkguard", name], env={**os.environ, **env},
+                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
     engine = sa.create_engine(url)
 

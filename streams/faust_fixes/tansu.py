@@ -1,4 +1,4 @@
-"""Work-arounds for the embedded local broker (Tansu 0.6), local mode only.
+"""The embedded local broker's (Tansu 0.6) wrong end offsets, and the fix (local mode only).
 
 Tansu answers ListOffsets(latest) with the first offset of the newest batch
 + 1 when that batch holds several records. Faust uses that answer as the end
@@ -58,8 +58,12 @@ def true_end_offsets(settings: KafkaSettings, reported: Mapping[tuple[str, int],
     return result
 
 
-def patch_highwaters(settings: KafkaSettings) -> None:
-    """Make Faust's aiokafka consumer use :func:`true_end_offsets`."""
+def patch_highwaters() -> None:
+    """Make Faust's aiokafka consumer use :func:`true_end_offsets` (once per process, idempotent).
+
+    Only for an app ``streams.faust_fixes.install`` gave ``local_broker``
+    settings (``app._linkguard_local_broker``); any other asks ListOffsets as Faust does.
+    """
     from faust.transport.drivers import aiokafka as driver
 
     cls = driver.AIOKafkaConsumerThread
@@ -69,6 +73,9 @@ def patch_highwaters(settings: KafkaSettings) -> None:
 
     async def _highwaters(self, partitions):  # type: ignore[no-untyped-def]
         reported = await original(self, partitions)
+        settings: KafkaSettings | None = getattr(self.app, "_linkguard_local_broker", None)
+        if settings is None:
+            return reported
         fixed = await asyncio.to_thread(
             true_end_offsets, settings, {(tp.topic, tp.partition): v for tp, v in reported.items()})
         return {tp: fixed[(tp.topic, tp.partition)] for tp in reported}

@@ -1,0 +1,151 @@
+"""The audit log's hash chain: every row seals its content and the row before it.
+
+An append-only table is only as append-only as its owner allows: the owner
+of a PostgreSQL table can disable the trigger that refuses UPDATE, and on
+SQLite ``INSERT OR REPLACE`` swaps a row without firing a DELETE trigger.
+So each row also carries ``row_hash`` = SHA-256 over its own fields and the
+``prev_hash`` of the row before it (:data:`GENESIS` for the first). Changing,
+removing or inserting a row anywhere breaks the chain from that row on, and
+:func:`verify_chain` names the first row that no longer fits.
+
+Writers append under a lock (a PostgreSQL advisory lock, an ``IMMEDIATE``
+SQLite transaction), so two processes never chain to the same row. Ids are
+assigned here, one after the other, so a gap is visible too.
+
+What the chain cannot show on its own: someone able to write the table who
+recomputes every hash after the row they changed, or who removes the newest
+rows. Against that, run the application with a role that can only INSERT and
+SELECT the table (:mod:`sinks.roles`), and keep the head that
+``linkguard audit verify`` prints somewhere else (a ticket, a signed mail):
+a later head must still chain through it.
+
+>>> row = AuditFields(1, dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.timezone.utc), "sato", "view",
+...                   "shintai-techo", "R-1", "")
+>>> first = row_digest(GENESIS, row)
+>>> len(first), first == row_digest(GENESIS, row)
+(64, True)
+>>> first == row_digest(GENESIS, row._replace(actor="ito"))
+False
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from sqlalchemy import Connection, Engine, insert, select, text
+
+from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.models import AuditEntry
+
+__all__ = ["GENESIS", "AuditFields", "ChainReport", "append_entry", "row_digest", "verify_chain"]
+
+#: the ``prev_hash`` of the first row
+GENESIS = "0" * 64
+#: the PostgreSQL advisory lock that serialises appends (any constant unique to this table)
+_APPEND_LOCK = 0x4C47_4155_4449_54  # "LGAUDIT"
+
+
+class AuditFields(NamedTuple):
+    """The fields of one audit row the hash seals."""
+
+    id: int
+    at: dt.datetime
+    actor: str
+    action: str
+    system: str
+    record_id: str
+    detail: str
+
+
+def _canonical_time(at: dt.datetime) -> str:
+    """UTC to the microsecond: what both databases store and hand back."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def row_digest(prev_hash: str, row: AuditFields) -> str:
+    """SHA-256 (hex) of the row's fields and the previous row's hash, in a canonical JSON form."""
+    document = [row.id, _canonical_time(row.at), row.actor, row.action, row.system, row.record_id,
+                row.detail, prev_hash]
+    encoded = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(encoded).hexdigest()
+
+
+def append_entry(engine: Engine, actor: str, action: str, system: str = "", record_id: str = "",
+                 detail: str = "", *, at: dt.datetime | None = None) -> int:
+    """Append one row chained to the newest one; return its id. ``detail`` must be redacted already."""
+    at = (at or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc)
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with conn.begin():
+            return _append(conn, AuditFields(0, at, actor, action, system, record_id, detail))
+
+
+def _append(conn: Connection, fields: AuditFields) -> int:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _APPEND_LOCK})
+    last = conn.execute(select(AuditEntry.id, AuditEntry.row_hash)
+                        .order_by(AuditEntry.id.desc()).limit(1)).first()
+    new_id, prev_hash = (last.id + 1, last.row_hash) if last else (1, GENESIS)
+    fields = fields._replace(id=new_id)
+    conn.execute(insert(AuditEntry).values(
+        **fields._asdict(), prev_hash=prev_hash, row_hash=row_digest(prev_hash, fields)))
+    return new_id
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """What :func:`verify_chain` found: intact up to ``checked`` rows, or the first broken row."""
+
+    checked: int
+    head_id: int | None
+    head_hash: str
+    broken_id: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.broken_id is None
+
+    def describe(self) -> str:
+        if not self.intact:
+            return f"audit chain BROKEN at row {self.broken_id}: {self.problem}"
+        if self.head_id is None:
+            return "audit chain intact: the log is empty"
+        return (f"audit chain intact: {self.checked} rows, head row {self.head_id} "
+                f"hash {self.head_hash}")
+
+
+def verify_chain(engine: Engine, *, page_size: int = 2000) -> ChainReport:
+    """Walk the log oldest first and check every row's hash and link; stop at the first broken one."""
+    expected_prev, expected_id, checked = GENESIS, 1, 0
+    last_id: int | None = None
+    with engine.connect() as conn:
+        while True:
+            query = select(AuditEntry).order_by(AuditEntry.id).limit(page_size)
+            if last_id is not None:
+                query = query.where(AuditEntry.id > last_id)
+            rows = conn.execute(query).all()
+            for row in rows:
+                fields = AuditFields(row.id, row.at, row.actor, row.action, row.system, row.record_id,
+                                     row.detail)
+                problem = ""
+                if row.id != expected_id:
+                    problem = (f"expected row {expected_id} next, found row {row.id}: "
+                               f"rows were removed")
+                elif row.prev_hash != expected_prev:
+                    problem = ("it does not chain to the row before it: that row was changed, "
+                               "removed or replaced")
+                elif row.row_hash != row_digest(row.prev_hash or "", fields):
+                    problem = "its content does not match its hash: the row was changed after it was written"
+                if problem:
+                    return ChainReport(checked, last_id, expected_prev, row.id, problem)
+                expected_prev, expected_id, last_id = row.row_hash, row.id + 1, row.id
+                checked += 1
+            if len(rows) < page_size:
+                return ChainReport(checked, last_id, expected_prev)
