@@ -366,3 +366,34 @@ def test_a_process_code_is_read_without_invisible_characters(tmp_path):
             f"R-1,\ufeffshintai-techo\u202e,{HANAKO},山田 花子,1980-04-01,2\n")
     [record] = read_records(write(tmp_path / "codes.csv", text, "utf-8"))
     assert record.system == "shintai-techo"  # process codes are normalised text: format characters go
+
+
+REGISTRY_UTF8 = f"個人番号,氏名,生年月日,性別,住所\n{HANAKO},山田 花子,1980-04-01,2,高知市1\n"
+
+
+@pytest.mark.parametrize("encoding, says", [
+    ("utf-16", "not utf-16|not read as utf-16"),  # a UTF-8 file without a UTF-16 BOM
+    ("rot13", "unknown encoding"),   # a codec, but no text encoding
+    ("base64", "unknown encoding"),
+    ("undefined", "unknown encoding"),
+    ("no-such-encoding", "unknown encoding"),
+])
+def test_a_wrong_encoding_option_is_a_clear_error_not_a_traceback(tmp_path, encoding, says):
+    path = write(tmp_path / "registry.csv", REGISTRY_UTF8, "utf-8")
+    for read in (lambda: list(read_registry(path, encoding=encoding)),
+                 lambda: list(read_records(path, "shintai-techo", encoding=encoding))):
+        with pytest.raises(CsvError, match=says) as caught:
+            read()
+        assert caught.value.path.name == "registry.csv"
+
+
+def test_a_header_cell_over_the_csv_field_limit_is_a_clear_error(tmp_path):
+    huge = "x" * 140_000  # over the csv module's 131,072-character field limit
+    path = write(tmp_path / "huge.csv", f"{huge},氏名,生年月日,性別,住所\n{HANAKO},山田 花子,1980-04-01,2,高知市\n",
+                 "utf-8")
+    with pytest.raises(CsvError, match="header line is longer than|header cell 1 is") as caught:
+        list(read_registry(path))
+    assert caught.value.line == 1
+    path = write(tmp_path / "long.csv", f"{'y' * 5000},レコード番号,氏名\n", "utf-8")
+    with pytest.raises(CsvError, match="header cell 1 is 5,000 characters long"):
+        list(read_records(path, "shintai-techo"))
