@@ -125,6 +125,8 @@ class IntermediateCopy(Base):
     sex: Mapped[str] = mapped_column(String, default="")
     address: Mapped[str] = mapped_column(Text, default="")
     atena_no: Mapped[str] = mapped_column(String, default="")
+    #: 取得経路 as the record carried it: the headquarters compares it with the process's survey answer
+    number_source: Mapped[str] = mapped_column(String, default="")
     payload: Mapped[dict[str, str]] = mapped_column(default=dict)
     event_id: Mapped[str] = mapped_column(String)
     version: Mapped[int] = mapped_column(BigInteger, doc="ordering of changes to one record")
