@@ -21,6 +21,7 @@ from linkguard.cli import app
 from linkguard.dlq import describe
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
+from streams.children import spawn
 from support import consume, my_number
 
 runner = CliRunner()
@@ -339,8 +340,8 @@ def test_a_fixed_replay_goes_through_the_guard_and_reaches_the_sink_only_with_a_
     processes = {}
     for name in ("worker", "sink"):
         log = open(tmp_path / f"{name}.log", "ab")
-        processes[name] = subprocess.Popen([sys.executable, "-m", "linkguard", name], env={**os.environ, **env},
-                                           stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        processes[name] = spawn([sys.executable, "-m", "linkguard", name], env={**os.environ, **env},
+                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
     engine = sa.create_engine(url)
 

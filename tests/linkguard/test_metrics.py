@@ -27,6 +27,7 @@ import schemas
 from linkguard.metrics import DatabaseCollector, build_registry, make_metrics_app, metric_names
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
+from streams.children import spawn
 from streams.settings import KafkaSettings
 from streams.topics import ensure_topics
 from support import my_number
@@ -286,8 +287,8 @@ def started():
     processes: list[subprocess.Popen] = []
 
     def start(*args: str, env: dict[str, str]) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-m", "linkguard", *args], env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = spawn([sys.executable, "-m", "linkguard", *args], env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         processes.append(process)
         return process
 
