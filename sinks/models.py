@@ -125,8 +125,6 @@ class IntermediateCopy(Base):
     sex: Mapped[str] = mapped_column(String, default="")
     address: Mapped[str] = mapped_column(Text, default="")
     atena_no: Mapped[str] = mapped_column(String, default="")
-    #: 取得経路 as the record carried it: the headquarters compares it with the process's survey answer
-    number_source: Mapped[str] = mapped_column(String, default="")
     payload: Mapped[dict[str, str]] = mapped_column(default=dict)
     event_id: Mapped[str] = mapped_column(String)
     version: Mapped[int] = mapped_column(BigInteger, doc="ordering of changes to one record")
@@ -134,6 +132,8 @@ class IntermediateCopy(Base):
     via: Mapped[str] = mapped_column(String(8), default="guard")
     withdrawn_at: Mapped[dt.datetime | None]
     withdrawn_reason: Mapped[str | None] = mapped_column(String)
+    #: 取得経路 as the record carried it: the headquarters compares it with the process's survey answer
+    number_source: Mapped[str] = mapped_column(String, default="")
 
     __table_args__ = (
         CheckConstraint("via IN ('guard', 'review')", name="via"),
