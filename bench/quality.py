@@ -52,10 +52,13 @@ console = Console()
 if not console.is_terminal or console.width < 150:  # the tables need room; a narrow terminal wraps lines
     console = Console(width=170)
 
+# issue 13: the targets with every notation of bench/notations.py in the corpus
 TARGET_RECALL = 1.0
-TARGET_FALSE_HOLD = 0.001
-TARGET_SUGGESTIONS = 0.95
-TARGET_SPEED = 20_000
+TARGET_FALSE_HOLD = 0.0005
+TARGET_SUGGESTIONS = 0.98
+TARGET_WRONG_SUGGESTIONS = 0
+TARGET_EXPECTED_REASON = 0.99
+TARGET_SPEED = 40_000
 TARGET_SWAP_NAMED = 1.0
 
 
@@ -166,6 +169,17 @@ def guard_speed(residents, records, runs: int) -> dict:
     median = statistics.median(timings)
     speed = {"records": len(records), "runs": runs, "check_seconds": median,
              "check_per_second": len(records) / median if median else 0.0}
+    # the same-run yardstick (the machine is shared): a naive exact 4-item comparison in plain Python
+    by_number = {r.my_number: (r.name, r.birth_date.isoformat(), str(r.sex), r.address) for r in residents}
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        for record in records:
+            known = by_number.get(record.my_number.strip())
+            _ = known is not None and known == (record.name, record.birth_date, record.sex, record.address)
+        timings.append(time.perf_counter() - started)
+    naive = statistics.median(timings)
+    speed["naive_per_second"] = len(records) / naive if naive else 0.0
     try:
         from guards.context import build_identity_index, check_all
     except ImportError:
@@ -372,7 +386,8 @@ def print_recall(scores: Scores, have_details: bool) -> None:
 
 
 def print_false_holds(scores: Scores) -> None:
-    table = Table(title="false holds on correct records, per variant (HOLD or INVALID; target ≤ 0.1% overall)")
+    table = Table(title=f"false holds on correct records, per variant (HOLD or INVALID; target ≤ "
+                        f"{_pct(TARGET_FALSE_HOLD, 2)} overall)")
     for column in ("variant", "records", "HOLD", "INVALID", "rate", "reasons", "examples (record, what differs: findings)"):
         table.add_column(column, justify="left" if column in ("variant", "reasons") or column.startswith("ex")
                          else "right", overflow="fold")
@@ -387,7 +402,7 @@ def print_false_holds(scores: Scores) -> None:
     table.add_row("[bold]all correct[/]", f"[bold]{f['correct']:,}[/]", f"[bold]{f['held']}[/]",
                   f"[bold]{f['invalid']}[/]", f"[bold]{_pct(f['rate'], 2)}[/]", "", "")
     console.print(table)
-    console.print(f"false-hold rate {_pct(f['rate'], 2)} (target ≤ {_pct(TARGET_FALSE_HOLD, 1)}) "
+    console.print(f"false-hold rate {_pct(f['rate'], 3)} (target ≤ {_pct(TARGET_FALSE_HOLD, 2)}) "
                   f"{_verdict(f['rate'] <= TARGET_FALSE_HOLD)}; of which correct records whose number an "
                   f"error record also carries (swap/shared partners, relatives): "
                   f"{f['number_also_on_error_stopped']} of {f['number_also_on_error']} stopped")
@@ -395,7 +410,8 @@ def print_false_holds(scores: Scores) -> None:
 
 def print_suggestions(scores: Scores) -> None:
     s = scores.suggestions
-    table = Table(title="suggestions for errors whose true person is in the registry (target ≥ 95% right)")
+    table = Table(title=f"suggestions for errors whose true person is in the registry (target ≥ "
+                        f"{_pct(TARGET_SUGGESTIONS, 0)} right, {TARGET_WRONG_SUGGESTIONS} wrong)")
     for column in ("cause", "errors", "right", "wrong", "none"):
         table.add_column(column, justify="left" if column == "cause" else "right")
     for cause, counts in s["per_cause"].items():
@@ -406,7 +422,8 @@ def print_suggestions(scores: Scores) -> None:
     console.print(table)
     elsewhere = ", ".join(f"{n} on {what}" for what, n in s["wrong_elsewhere"].items()) or "none"
     console.print(f"suggestion accuracy {_pct(s['accuracy'])} (target ≥ {_pct(TARGET_SUGGESTIONS, 0)}) "
-                  f"{_verdict(s['accuracy'] >= TARGET_SUGGESTIONS)}; wrong suggestions: {s['wrong']} on errors, "
+                  f"{_verdict(s['accuracy'] >= TARGET_SUGGESTIONS and s['wrong'] <= TARGET_WRONG_SUGGESTIONS)}; "
+                  f"wrong suggestions: {s['wrong']} on errors, "
                   f"suggestions where none is due: {elsewhere}")
 
 
@@ -415,6 +432,10 @@ def print_speed(scores: Scores) -> None:
     console.print(f"guards.check alone, one core: {s['check_per_second']:,.0f} records/s "
                   f"(median of {s['runs']} runs over {s['records']:,} records; target ≥ {TARGET_SPEED:,}/s) "
                   f"{_verdict(s['check_per_second'] >= TARGET_SPEED)}")
+    if s.get("naive_per_second"):
+        console.print(f"same run, for scale (the machine is shared; compare ratios): a naive exact 4-item comparison "
+                      f"{s['naive_per_second']:,.0f} records/s, guards.check "
+                      f"{s['naive_per_second'] / s['check_per_second']:.1f}× its time")
     if "context_per_second" in s:
         console.print(f"guards.context.check_all (check + family/batch/shared/date rules + suggestions), "
                       f"for information: {s['context_per_second']:,.0f} records/s")
@@ -422,6 +443,7 @@ def print_speed(scores: Scores) -> None:
 
 def targets(scores: Scores) -> list[dict]:
     missed = [c for c, s in scores.per_cause.items() if s["recall"] < TARGET_RECALL]
+    expected_given = sum(s["expected_given"] for s in scores.per_cause.values())
     swap = scores.per_cause["batch_swap"]
     named = swap["other_named"]
     swap_ok = swap["expected_given"] == swap["errors"] and named is not None and named == swap["with_other"]
@@ -430,19 +452,26 @@ def targets(scores: Scores) -> list[dict]:
          "figure": "all causes 100%" if not missed else "below: " + ", ".join(
              f"{c} {_pct(scores.per_cause[c]['recall'], 0)}" for c in missed),
          "ok": not missed},
-        {"target": "false-hold rate ≤ 0.1% of correct records",
-         "figure": f"{_pct(scores.false_hold['rate'], 2)} ({scores.false_hold['held'] + scores.false_hold['invalid']}"
+        {"target": f"false-hold rate ≤ {_pct(TARGET_FALSE_HOLD, 2)} of correct records",
+         "figure": f"{_pct(scores.false_hold['rate'], 3)} ({scores.false_hold['held'] + scores.false_hold['invalid']}"
                    f" of {scores.false_hold['correct']:,})",
          "ok": scores.false_hold["rate"] <= TARGET_FALSE_HOLD},
         {"target": "every batch swap reported as BATCH_SWAP naming the other record",
          "figure": f"BATCH_SWAP {swap['expected_given']}/{swap['errors']}, other named "
                    + (f"{named}/{swap['with_other']}" if named is not None else "not measurable (codes only)"),
          "ok": swap_ok},
-        {"target": "right suggestion for ≥ 95% of errors whose person is in the registry",
+        {"target": f"right suggestion for ≥ {_pct(TARGET_SUGGESTIONS, 0)} of errors whose person is in the "
+                   f"registry, {TARGET_WRONG_SUGGESTIONS} wrong (none where none is due)",
          "figure": f"{_pct(scores.suggestions['accuracy'])} ({scores.suggestions['right']}/"
-                   f"{scores.suggestions['eligible']}; {scores.suggestions['wrong']} wrong)",
-         "ok": scores.suggestions["accuracy"] >= TARGET_SUGGESTIONS},
-        {"target": "guards.check ≥ 20,000 records/s on one core",
+                   f"{scores.suggestions['eligible']}; {scores.suggestions['wrong']} wrong, "
+                   f"{sum(scores.suggestions['wrong_elsewhere'].values())} undue)",
+         "ok": (scores.suggestions["accuracy"] >= TARGET_SUGGESTIONS
+                and scores.suggestions["wrong"] + sum(scores.suggestions["wrong_elsewhere"].values())
+                <= TARGET_WRONG_SUGGESTIONS)},
+        {"target": f"the expected reason named on ≥ {_pct(TARGET_EXPECTED_REASON, 0)} of errors",
+         "figure": f"{_pct(_rate(expected_given, scores.errors))} ({expected_given}/{scores.errors})",
+         "ok": _rate(expected_given, scores.errors) >= TARGET_EXPECTED_REASON},
+        {"target": f"guards.check ≥ {TARGET_SPEED:,} records/s on one core",
          "figure": f"{scores.speed.get('check_per_second', 0):,.0f} records/s",
          "ok": scores.speed.get("check_per_second", 0) >= TARGET_SPEED},
     ]
