@@ -41,6 +41,7 @@ class Reason(str, enum.Enum):
     UNKNOWN_SYSTEM = "UNKNOWN_SYSTEM"
     TOO_LARGE = "TOO_LARGE"
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
+    BAD_IDENTIFIER = "BAD_IDENTIFIER"
     # a linkage error is suspected (HOLD)
     CHECK_DIGIT = "CHECK_DIGIT"
     NOT_IN_REGISTRY = "NOT_IN_REGISTRY"
@@ -78,7 +79,7 @@ _SEVERITY: dict[Reason, Severity] = {
     **{r: Severity.INVALID for r in (
         Reason.MISSING_FIELD, Reason.BAD_DATE, Reason.BAD_SEX,
         Reason.NUMBER_FORMAT, Reason.NOT_LINKED, Reason.UNDECODABLE, Reason.UNKNOWN_SYSTEM,
-        Reason.TOO_LARGE, Reason.FIELD_TOO_LONG,
+        Reason.TOO_LARGE, Reason.FIELD_TOO_LONG, Reason.BAD_IDENTIFIER,
     )},
     **{r: Severity.HOLD for r in (
         Reason.CHECK_DIGIT, Reason.NOT_IN_REGISTRY, Reason.NUMBER_SUPERSEDED,
@@ -101,6 +102,7 @@ _LABELS: dict[Reason, tuple[str, str]] = {
     Reason.UNKNOWN_SYSTEM: ("事務コードが事務一覧にありません", "the process code is not in the process catalogue"),
     Reason.TOO_LARGE: ("イベントが大きすぎます", "the event is larger than the guard accepts"),
     Reason.FIELD_TOO_LONG: ("項目が長すぎます", "a field is longer than any real value"),
+    Reason.BAD_IDENTIFIER: ("キー項目に不可視文字があります", "a key or identifier holds an invisible character"),
     Reason.CHECK_DIGIT: ("チェックデジットが一致しません", "the check digit is wrong"),
     Reason.NOT_IN_REGISTRY: ("住民基本台帳にない番号です", "the number is not in the registry"),
     Reason.NUMBER_SUPERSEDED: ("変更前の個人番号です", "a former number of the resident"),

@@ -41,6 +41,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.hq import record_corrected_exposures, record_withdrawn_exposures
 from sinks.models import (
     HELD_STATUSES,
     Base,
@@ -408,6 +409,8 @@ class SinkWriter:
                       rejected=sum(1 for p in letters.values() if p.row["stage"] == "sink"
                                    and p.row["reason"] in ("OUTCOME_MISMATCH", "UNAPPROVED_RELEASE")))
 
+        attempt.table = "exposure_cases"
+        record_corrected_exposures(conn, upserts, now)  # a sent number replaced by another one
         attempt.table = "intermediate_copies"
         counts["copies"] = self._changed(conn, "copy", upserts)
         counts["withdrawn"] = self._changed(conn, "withdraw", withdrawals)
@@ -422,6 +425,8 @@ class SinkWriter:
             result = conn.execute(self._statements["retract"],
                                   {"keys": touched[start:start + _KEYS_PER_STATEMENT], "now": now})
             counts["withdrawn"] += max(int(result.rowcount or 0), 0)
+            if result.rowcount:  # the wrong copies' time on the intermediate server, for the investigation
+                record_withdrawn_exposures(conn, touched[start:start + _KEYS_PER_STATEMENT], now)
         attempt.table = "dead_letters"
         counts["dead_letters"] = self._changed(conn, "dead_letter", [letters[k].row for k in sorted(letters)])
         # decisions after the verdicts of the batch, in the order they were consumed: a ruling
