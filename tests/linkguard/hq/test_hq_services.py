@@ -22,12 +22,12 @@ from linkguard.hq.exposure import list_exposures
 from linkguard.hq.letters import generate_batch
 from linkguard.hq.stops import StopError, StopService
 from linkguard.hq.uploads import UploadError, parse_report, register_report
-from linkguard.report import build_report, write_report_csv
+from linkguard.ops.report import build_report, write_report_csv
 from linkguard.review.accounts import AccountStore
 from linkguard.review.service import ReviewService
 from sinks.hq import NoticeLetter
 from sinks.models import AuditEntry
-from review_loop import NUMBER
+from fixtures.review_loop import NUMBER
 
 SYSTEM = "shintai-techo"
 
