@@ -591,6 +591,7 @@ class SinkWriter:
             "my_number": record.get("my_number") or "", "name": record.get("name") or "",
             "birth_date": record.get("birth_date") or "", "sex": record.get("sex") or "",
             "address": record.get("address") or "", "atena_no": record.get("atena_no") or "",
+            "number_source": record.get("number_source") or "",
             "payload": dict(record.get("payload") or {}),
             "event_id": verdict["event_id"], "version": version, "verified_at": verdict["checked_at"],
             # an approved review decision will say so once the verdict schema carries it
