@@ -20,6 +20,13 @@ partition). So every write here is
 Because of that, retrying a batch after a lost connection is always safe,
 even when the commit itself may have gone through: :class:`RetryPolicy`
 does exactly that.
+
+A batch costs a handful of statements whatever its size: per table one
+upsert of all its rows — on PostgreSQL ``INSERT … SELECT FROM unnest(…) ON
+CONFLICT`` with one binary array per column (the text never changes, so it
+is parsed once per connection), on SQLite one ``executemany`` — and one
+set-based UPDATE each for superseded holds and retracted copies
+(``python -m bench.sink`` measures it against the writer before).
 """
 
 from __future__ import annotations
