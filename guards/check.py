@@ -24,14 +24,23 @@ Verdict(outcome=<Outcome.PASS: 'PASS'>, findings=(), suggested_my_number='')
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 
 from guards import japanese, normalize
 from guards.exceptions import GuardError
-from guards.model import Finding, Reason, Record, Resident, Verdict
+from guards.model import FieldExplanation, FieldMatch, Finding, Reason, Record, Resident, Verdict
 from guards.number import compact, number_problem
 
-__all__ = ["RegistryView", "Subject", "check", "parse_subject", "identity_problems", "matches_person"]
+__all__ = ["FIELD_LIMITS", "RegistryView", "Subject", "check", "explain", "parse_subject", "identity_problems",
+           "matches_person"]
+
+#: The longest value (in characters) each field may hold. No real name, reading or
+#: address comes near; a longer value is refused (``FIELD_TOO_LONG``) before any
+#: normalisation, so that no value can stall or crash a reader.
+FIELD_LIMITS: dict[str, int] = {
+    "my_number": 64, "name": 200, "name_kana": 200, "birth_date": 64, "sex": 16, "address": 300,
+}
 
 
 class RegistryView(Protocol):
@@ -47,7 +56,10 @@ class Subject(NamedTuple):
     :func:`guards.japanese.compare_names`, not only by equality), ``address``
     is :func:`guards.normalize.address`, ``name_kana`` is
     :func:`guards.japanese.kana_key` of the record's reading (used only to
-    support a name with a 外字 placeholder).
+    support a name with a 外字 placeholder). ``former_key`` is the name with
+    the 旧氏 the record writes beside it (``山田［佐藤］花子``), ``alias_key``
+    the 通称 written beside an alphabet name, ``name_words`` the words of an
+    alphabet name (for middle names present on one side only).
     """
 
     number: str
@@ -56,13 +68,22 @@ class Subject(NamedTuple):
     sex: int
     address: str
     name_kana: str = ""
+    former_key: str = ""
+    alias_key: str = ""
+    name_words: tuple[str, ...] = ()
 
 
 def check(record: Record, registry: RegistryView) -> Verdict:
     """Check one record against the registry; return every reason that applies.
 
     A deletion always passes: removing a copy can never link anyone's data to
-    the wrong person.
+    the wrong person. A HOLD against a registry person carries the per-field
+    explanation (:func:`explain`).
+
+    The number's current holder is suggested (for a former number,
+    ``NUMBER_SUPERSEDED``) only when that holder *is* the record's subject;
+    otherwise the suggestion is left to the subject's own 4-item look-up
+    (:func:`guards.context.check_in_context`).
     """
     if record.operation == "delete":
         return Verdict.of(())
@@ -77,18 +98,34 @@ def check(record: Record, registry: RegistryView) -> Verdict:
         return Verdict.of([Finding(Reason.NOT_IN_REGISTRY)])
     findings = []
     suggested = ""
+    identity = identity_problems(subject, resident)
     if resident.my_number != subject.number:
         findings.append(Finding(Reason.NUMBER_SUPERSEDED))
-        suggested = resident.my_number
+        if not any(f.reason is Reason.IDENTITY_MISMATCH for f in identity):
+            suggested = resident.my_number
     findings.extend(_status(resident))
-    findings.extend(identity_problems(subject, resident))
-    return Verdict.of(findings, suggested)
+    findings.extend(identity)
+    verdict = Verdict.of(findings, suggested)
+    if verdict.outcome.value == "HOLD":
+        verdict = Verdict.of(findings, suggested, explain(record, resident, subject))
+    return verdict
 
 
 def parse_subject(record: Record) -> Subject | list[Finding]:
-    """The record's normalised values, or the findings that make the row unusable (INVALID)."""
+    """The record's normalised values, or the findings that make the row unusable (INVALID).
+
+    >>> parse_subject(Record('s', '1', '621498320257', '山田' + '一' * 300, '1980-04-01', '2'))
+    [Finding(reason=<Reason.FIELD_TOO_LONG: 'FIELD_TOO_LONG'>, detail='name')]
+    """
+    # FIELD_LIMITS written out: the common case costs six len() calls (a test checks every limit)
+    if (len(record.name) > 200 or len(record.address) > 300 or len(record.name_kana) > 200
+            or len(record.my_number) > 64 or len(record.birth_date) > 64 or len(record.sex) > 16):
+        too_long = [name for name, limit in FIELD_LIMITS.items() if len(getattr(record, name) or "") > limit]
+        if too_long:
+            return [Finding(Reason.FIELD_TOO_LONG, ",".join(too_long))]
     findings = []
-    missing = [f for f in ("name", "birth_date", "sex") if not normalize.text(getattr(record, f))]
+    missing = [f for f, value in (("name", record.name), ("birth_date", record.birth_date), ("sex", record.sex))
+               if _blank(value)]
     if missing:
         findings.append(Finding(Reason.MISSING_FIELD, ",".join(missing)))
     number = compact(record.my_number)
@@ -110,8 +147,20 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
             findings.append(Finding(Reason.BAD_SEX, "sex"))
     if findings:
         return findings
-    return Subject(number, _name_key(record.name), birth_date, sex, normalize.address(record.address),
-                   japanese.kana_key(record.name_kana))
+    keys = japanese.name_keys(record.name)
+    return Subject(number, keys.key, birth_date, sex, normalize.address(record.address),
+                   japanese.kana_key(record.name_kana), keys.former, keys.alias, keys.words)
+
+
+def _blank(value: str) -> bool:
+    """Empty once normalised: nothing but spaces of any width and invisible characters.
+
+    >>> _blank(' \u3000\u200b\ufeff\u00a0'), _blank('\u200b山')
+    (True, False)
+    """
+    if value.isascii():
+        return not value.strip()
+    return not value.strip(japanese.BLANK_CHARACTERS) or not normalize.text(value)
 
 
 def _status(resident: Resident) -> list[Finding]:
@@ -130,31 +179,34 @@ def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
     Names are compared as :mod:`guards.japanese` compares them: spaces, kana
     forms, the order and case of alphabet names do not matter; kanji variants
     (齋藤/斎藤) match with the informational ``VARIANT_CHARACTERS``, as does a
-    外字 placeholder when the kana readings agree. A former name or the
-    registered alias (通称) matches with an informational code, likewise a
-    former address. The kana reading never makes a match on its own.
+    外字 placeholder when the kana readings agree. A former name (a 旧氏
+    written with the name, ``山田［佐藤］花子``, on either side, or the
+    registry's 旧氏名) or the registered alias (通称) matches with an
+    informational code, likewise a former address. An alphabet name may leave
+    out middle names. The kana reading never makes a match on its own.
 
     >>> import datetime as dt
     >>> r = Resident('621498320257', '齋藤 花子', dt.date(1980, 4, 1), 2, '高知市丸ノ内1-2-20',
     ...              name_kana='サイトウ ハナコ', previous_names=('渡邊 花子',))
     >>> def problems(name, kana='', address=''):
-    ...     subject = Subject('621498320257', _name_key(name), dt.date(1980, 4, 1), 2,
-    ...                       normalize.address(address), japanese.kana_key(kana))
-    ...     return [str(f) for f in identity_problems(subject, r)]
+    ...     record = Record('s', '1', '621498320257', name, '1980-04-01', '2', address, kana)
+    ...     return [str(f) for f in identity_problems(parse_subject(record), r)]
     >>> problems('斎藤花子'), problems('渡辺 花子'), problems('〓藤 花子', 'ｻｲﾄｳ ﾊﾅｺ')
     (['VARIANT_CHARACTERS(name)'], ['FORMER_NAME', 'VARIANT_CHARACTERS(name)'], ['VARIANT_CHARACTERS(name)'])
     >>> problems('斉藤 花子', 'サイトウ ハナコ'), problems('〓藤 花子')
     (['IDENTITY_MISMATCH(name)'], ['IDENTITY_MISMATCH(name)'])
     >>> problems('斎藤 花子', address='高知県高知市丸ノ内一丁目2番20号')
     ['VARIANT_CHARACTERS(name)']
+    >>> problems('齋藤［渡邊］花子'), problems('渡邊（齋藤）花子')
+    ([], ['FORMER_NAME'])
     """
     findings: list[Finding] = []
     mismatched: list[str] = []
-    name_findings = _name_findings(subject, resident)
-    if name_findings is None:
+    name = _name_match(subject, resident)
+    if name is None:
         mismatched.append("name")
     else:
-        findings.extend(name_findings)
+        findings.extend(name.findings)
     if subject.birth_date != resident.birth_date:
         mismatched.append("birth_date")
     if subject.sex != resident.sex:
@@ -179,37 +231,190 @@ def matches_person(subject: Subject, resident: Resident) -> bool:
     """
     if subject.birth_date != resident.birth_date or subject.sex != resident.sex:
         return False
-    return _name_findings(subject, resident) is not None
+    return _name_match(subject, resident) is not None
 
 
 _VARIANT_NOTE = Finding(Reason.VARIANT_CHARACTERS, "name")
 
 
-def _name_findings(subject: Subject, resident: Resident) -> list[Finding] | None:
-    """The informational findings of a name match, or ``None`` if no name of the resident matches.
+class _NameMatch(NamedTuple):
+    """How a record's name matched a resident: the informational findings and the explanation."""
+
+    findings: tuple[Finding, ...]
+    match: FieldMatch
+    detail: str = ""
+
+
+_EXACT_NAME = _NameMatch((), FieldMatch.NORMALISED)
+
+
+def _name_match(subject: Subject, resident: Resident) -> _NameMatch | None:
+    """How the record's name matches one of the resident's names, or ``None``.
 
     The current name first (the only one the kana reading belongs to), then
-    the former names, then the alias; a match without variants wins over one
-    through them.
+    an alphabet name without its middle names, then the former names (the
+    registry's 旧氏名, a 旧氏 written beside either name), then the alias; a
+    match without variants wins over one through them.
     """
     key = subject.name_key
     current = _name_key(resident.name)
     if key == current:
-        return []
+        return _EXACT_NAME
     how = japanese.compare_names(key, current, subject.name_kana, japanese.kana_key(resident.name_kana))
     if how is not None:
-        return [] if how is japanese.NameMatch.EXACT else [_VARIANT_NOTE]
-    for names, reason in ((resident.previous_names, Reason.FORMER_NAME),
-                          ((resident.alias_name,) if resident.alias_name else (), Reason.ALIAS_NAME)):
-        if not names:
-            continue
-        hows = {japanese.compare_names(key, _name_key(n)) for n in names}
-        if japanese.NameMatch.EXACT in hows:
-            return [Finding(reason)]
-        if japanese.NameMatch.VARIANT in hows:
-            return [Finding(reason), _VARIANT_NOTE]
+        pairs = _pairs(key, current)
+        if how is japanese.NameMatch.GAIJI:
+            return _NameMatch((_VARIANT_NOTE,), FieldMatch.PLACEHOLDER, pairs)
+        return _NameMatch((_VARIANT_NOTE,), FieldMatch.VARIANT, pairs)
+    if subject.name_words and japanese.middle_names_match(subject.name_words, japanese.alphabet_words(resident.name)):
+        return _NameMatch((), FieldMatch.NORMALISED, "middle name")
+    own_former = (subject.former_key,) if subject.former_key else ()
+    for names, reason, match in ((_former_keys(resident.name, resident.previous_names), Reason.FORMER_NAME,
+                                  FieldMatch.FORMER),
+                                 (_alias_keys(resident.name, resident.alias_name), Reason.ALIAS_NAME,
+                                  FieldMatch.ALIAS)):
+        pairs_tried = [(key, n) for n in names]
+        if reason is Reason.FORMER_NAME:
+            # a 旧氏 the record writes: against the current name and the former ones
+            pairs_tried += [(k, n) for k in own_former for n in (current, *names)]
+        elif subject.alias_key:
+            pairs_tried += [(subject.alias_key, n) for n in (current, *names)]
+        variant_pair = None
+        for mine, theirs in pairs_tried:
+            how = japanese.compare_names(mine, theirs)
+            if how is japanese.NameMatch.EXACT:
+                return _NameMatch((Finding(reason),), match)
+            if how is japanese.NameMatch.VARIANT and variant_pair is None:
+                variant_pair = (mine, theirs)
+        if variant_pair is not None:
+            return _NameMatch((Finding(reason), _VARIANT_NOTE), match, _pairs(*variant_pair))
     return None
+
+
+def _pairs(a: str, b: str) -> str:
+    """The differing characters of two name keys, ``齋→斎`` (for an explanation)."""
+    return ",".join(f"{x}→{y}" for x, y in japanese.name_differences(a, b))
+
+
+@lru_cache(maxsize=32_768)
+def _former_keys(name: str, previous_names: tuple[str, ...]) -> tuple[str, ...]:
+    """Keys of every former name of a resident: the registry's 旧氏名 (a bare surname
+    taken with the current given name) and a 旧氏 written beside the name."""
+    keys: list[str] = []
+    given = ""
+    text = japanese.name_text(name)
+    if " " in text and not text.isascii():
+        given = text.split(" ", 1)[1]
+    for previous in previous_names:
+        keys.append(_name_key(previous))
+        previous_text = japanese.name_text(previous)
+        if given and previous_text and " " not in previous_text and not previous_text.isascii():
+            keys.append(_name_key(f"{previous_text} {given}"))  # a 旧氏 column: the surname alone
+        if (former := japanese.former_key(previous)):
+            keys.append(former)
+    if (former := japanese.former_key(name)):
+        keys.append(former)
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
+@lru_cache(maxsize=32_768)
+def _alias_keys(name: str, alias_name: str) -> tuple[str, ...]:
+    keys = (_name_key(alias_name) if alias_name else "", japanese.alias_key(name))
+    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def _name_key(value: str) -> str:
     return japanese.name_key(value)
+
+
+# --------------------------------------------------------------------------
+# the per-field explanation
+# --------------------------------------------------------------------------
+
+def explain(record: Record, resident: Resident, subject: Subject | None = None) -> tuple[FieldExplanation, ...]:
+    """How each of name, kana, birth date, sex and address compares with a resident.
+
+    As the Digital Agency's name matcher reports which rule decided each word:
+    ``exact``, ``normalised`` (written another way), ``variant`` (which
+    characters), ``placeholder``, ``former``, ``alias``, ``mismatch`` or
+    ``absent``; characters as record→registry (``斎→齋``). Never holds a My Number.
+
+    >>> import datetime as dt
+    >>> r = Resident('621498320257', '齋藤　花子', dt.date(1980, 4, 1), 2, '高知市丸ノ内一丁目2番20号',
+    ...              name_kana='サイトウ ハナコ', previous_addresses=('南国市後免町1-1',))
+    >>> rec = Record('s', '1', '621498320257', '斎藤 花子', '昭和55年4月1日', '2', '南国市後免町１－１', 'ｻｲﾄｳ ﾊﾅｺ')
+    >>> [str(e) for e in explain(rec, r)]
+    ['name=variant(斎→齋)', 'name_kana=normalised', 'birth_date=normalised', 'sex=exact', 'address=former']
+    >>> rec = Record('s', '1', '621498320257', '斉藤 花子', '1980-04-02', '女', '', 'サイトウ ハナコ')
+    >>> [str(e) for e in explain(rec, r)]
+    ['name=mismatch(斉→齋)', 'name_kana=exact', 'birth_date=mismatch', 'sex=normalised', 'address=absent']
+    """
+    if subject is None:
+        parsed = parse_subject(record)
+        subject = parsed if isinstance(parsed, Subject) else None
+    return (_explain_name(record, resident, subject), _explain_kana(record, resident),
+            _explain_birth_date(record, resident, subject), _explain_sex(record, resident, subject),
+            _explain_address(record, resident, subject))
+
+
+def _explain_name(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
+    if not normalize.text(record.name):
+        return FieldExplanation("name", FieldMatch.ABSENT)
+    if record.name.strip() == resident.name.strip():
+        return FieldExplanation("name", FieldMatch.EXACT)
+    if subject is not None:
+        how = _name_match(subject, resident)
+        if how is not None:
+            detail = how.detail or ("旧氏併記" if subject.former_key and how.match is FieldMatch.NORMALISED else "")
+            return FieldExplanation("name", how.match, detail)
+    return FieldExplanation("name", FieldMatch.MISMATCH, _pairs(_name_key(record.name), _name_key(resident.name)))
+
+
+def _explain_kana(record: Record, resident: Resident) -> FieldExplanation:
+    if not normalize.text(record.name_kana):
+        return FieldExplanation("name_kana", FieldMatch.ABSENT)
+    if not normalize.text(resident.name_kana):
+        return FieldExplanation("name_kana", FieldMatch.ABSENT, "not in the registry")
+    if record.name_kana.strip() == resident.name_kana.strip():
+        return FieldExplanation("name_kana", FieldMatch.EXACT)
+    mine, theirs = japanese.kana_key(record.name_kana), japanese.kana_key(resident.name_kana)
+    if mine == theirs:
+        return FieldExplanation("name_kana", FieldMatch.NORMALISED)
+    if japanese.reading_key(mine) == japanese.reading_key(theirs):
+        return FieldExplanation("name_kana", FieldMatch.VARIANT, f"{mine}/{theirs}")
+    return FieldExplanation("name_kana", FieldMatch.MISMATCH)
+
+
+def _explain_birth_date(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
+    if not normalize.text(record.birth_date):
+        return FieldExplanation("birth_date", FieldMatch.ABSENT)
+    if record.birth_date.strip() == resident.birth_date.isoformat():
+        return FieldExplanation("birth_date", FieldMatch.EXACT)
+    if subject is not None and subject.birth_date == resident.birth_date:
+        return FieldExplanation("birth_date", FieldMatch.NORMALISED)
+    return FieldExplanation("birth_date", FieldMatch.MISMATCH)
+
+
+def _explain_sex(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
+    if not normalize.text(record.sex):
+        return FieldExplanation("sex", FieldMatch.ABSENT)
+    if record.sex.strip() == str(resident.sex):
+        return FieldExplanation("sex", FieldMatch.EXACT)
+    if subject is not None and subject.sex == resident.sex:
+        return FieldExplanation("sex", FieldMatch.NORMALISED)
+    return FieldExplanation("sex", FieldMatch.MISMATCH)
+
+
+def _explain_address(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
+    if not normalize.text(record.address):
+        return FieldExplanation("address", FieldMatch.ABSENT)
+    if record.address.strip() == resident.address.strip():
+        return FieldExplanation("address", FieldMatch.EXACT)
+    mine = subject.address if subject is not None else normalize.address(record.address)
+    difference = japanese.address_difference(mine, normalize.address(resident.address))
+    if difference is not None:
+        return FieldExplanation("address", FieldMatch.NORMALISED,
+                                "building/room (方書) written differently" if difference else "")
+    if any(japanese.addresses_match(mine, normalize.address(a)) for a in resident.previous_addresses):
+        return FieldExplanation("address", FieldMatch.FORMER)
+    return FieldExplanation("address", FieldMatch.MISMATCH)

@@ -96,7 +96,7 @@ from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
-from guards.check import RegistryView, Subject, check, identity_problems, matches_person, parse_subject
+from guards.check import RegistryView, Subject, check, explain, identity_problems, matches_person, parse_subject
 from guards.exceptions import GuardError
 from guards.model import Finding, Outcome, Reason, Record, Resident, Severity, Verdict
 from guards.number import compact, number_problem
@@ -551,7 +551,7 @@ def with_batch(verdict: Verdict, record: Record, subject: Subject, resident: Res
         findings.insert(at, swap)
     if tuple(findings) == verdict.findings:
         return verdict
-    return Verdict.of(findings, verdict.suggested_my_number)
+    return Verdict.of(findings, verdict.suggested_my_number, verdict.explanation)
 
 
 _STATUS_CODES = (Reason.DECEASED, Reason.ERASED)
@@ -599,11 +599,16 @@ def check_in_context(record: Record, registry: RegistryView, context: Context = 
             findings = [f for f in findings if f.reason not in _STATUS_CODES]
     findings.extend(context_findings(record, subject, registry, context))
     suggested = verdict.suggested_my_number
-    result = Verdict.of(findings, suggested)
-    if result.outcome is Outcome.HOLD and not suggested:
-        suggested = suggest_number(subject, context.identities)
-        if suggested:
-            result = Verdict.of(findings, suggested)
+    explanation = verdict.explanation
+    result = Verdict.of(findings, suggested, explanation)
+    if result.outcome is Outcome.HOLD:
+        if not suggested:
+            # always the subject's own 4-item look-up, never the number's holder (unless the holder is the subject)
+            suggested = suggest_number(subject, context.identities)
+        if not explanation:  # a PASS of the basic check held by the context (SHARED_NUMBER)
+            resident = _registry_person(subject, registry)
+            explanation = explain(record, resident, subject) if resident is not None else ()
+        result = Verdict.of(findings, suggested, explanation)
     return result
 
 

@@ -40,6 +40,8 @@ class Reason(str, enum.Enum):
     UNDECODABLE = "UNDECODABLE"
     UNKNOWN_SYSTEM = "UNKNOWN_SYSTEM"
     TOO_LARGE = "TOO_LARGE"
+    FIELD_TOO_LONG = "FIELD_TOO_LONG"
+    BAD_IDENTIFIER = "BAD_IDENTIFIER"
     # a linkage error is suspected (HOLD)
     CHECK_DIGIT = "CHECK_DIGIT"
     NOT_IN_REGISTRY = "NOT_IN_REGISTRY"
@@ -77,7 +79,7 @@ _SEVERITY: dict[Reason, Severity] = {
     **{r: Severity.INVALID for r in (
         Reason.MISSING_FIELD, Reason.BAD_DATE, Reason.BAD_SEX,
         Reason.NUMBER_FORMAT, Reason.NOT_LINKED, Reason.UNDECODABLE, Reason.UNKNOWN_SYSTEM,
-        Reason.TOO_LARGE,
+        Reason.TOO_LARGE, Reason.FIELD_TOO_LONG, Reason.BAD_IDENTIFIER,
     )},
     **{r: Severity.HOLD for r in (
         Reason.CHECK_DIGIT, Reason.NOT_IN_REGISTRY, Reason.NUMBER_SUPERSEDED,
@@ -99,6 +101,8 @@ _LABELS: dict[Reason, tuple[str, str]] = {
     Reason.UNDECODABLE: ("イベントを解読できません", "the event cannot be decoded"),
     Reason.UNKNOWN_SYSTEM: ("事務コードが事務一覧にありません", "the process code is not in the process catalogue"),
     Reason.TOO_LARGE: ("イベントが大きすぎます", "the event is larger than the guard accepts"),
+    Reason.FIELD_TOO_LONG: ("項目が長すぎます", "a field is longer than any real value"),
+    Reason.BAD_IDENTIFIER: ("キー項目に不可視文字があります", "a key or identifier holds an invisible character"),
     Reason.CHECK_DIGIT: ("チェックデジットが一致しません", "the check digit is wrong"),
     Reason.NOT_IN_REGISTRY: ("住民基本台帳にない番号です", "the number is not in the registry"),
     Reason.NUMBER_SUPERSEDED: ("変更前の個人番号です", "a former number of the resident"),
@@ -171,13 +175,69 @@ class Resident:
     previous_my_numbers: tuple[str, ...] = ()
 
 
+class FieldMatch(str, enum.Enum):
+    """How one field of a record compared with the registry (one row of an explanation)."""
+
+    EXACT = "exact"  # written the same
+    NORMALISED = "normalised"  # equal once written one way (width, spaces, kana, era, 番地 …)
+    VARIANT = "variant"  # equal through variant characters (異体字) or a variant reading
+    PLACEHOLDER = "placeholder"  # a placeholder (〓, ●, ?, 外字) stands for a character
+    FORMER = "former"  # equal to a former name (旧氏) or a former address
+    ALIAS = "alias"  # equal to the registered alias (通称)
+    MISMATCH = "mismatch"  # different
+    ABSENT = "absent"  # the record leaves the field empty
+
+    @property
+    def label_ja(self) -> str:
+        return _FIELD_MATCH_LABELS[self][0]
+
+    @property
+    def label_en(self) -> str:
+        return _FIELD_MATCH_LABELS[self][1]
+
+
+_FIELD_MATCH_LABELS: dict[FieldMatch, tuple[str, str]] = {
+    FieldMatch.EXACT: ("完全一致", "exact"),
+    FieldMatch.NORMALISED: ("表記ゆれで一致", "equal after normalisation"),
+    FieldMatch.VARIANT: ("異体字・読みの違いで一致", "variant characters"),
+    FieldMatch.PLACEHOLDER: ("外字の代替文字で一致", "placeholder for an unstorable character"),
+    FieldMatch.FORMER: ("旧氏・旧住所で一致", "former name or address"),
+    FieldMatch.ALIAS: ("通称で一致", "registered alias"),
+    FieldMatch.MISMATCH: ("不一致", "mismatch"),
+    FieldMatch.ABSENT: ("記載なし", "not in the record"),
+}
+
+#: the fields an explanation covers, in the order screens show them
+EXPLAINED_FIELDS = ("name", "name_kana", "birth_date", "sex", "address")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldExplanation:
+    """How one field matched: ``detail`` says which characters or which rule
+    (``齋→斎``, ``〓=𠮷``, ``building omitted``). Never holds a My Number."""
+
+    field: str
+    match: FieldMatch
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.field}={self.match.value}" + (f"({self.detail})" if self.detail else "")
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """What the rules say about one record."""
+    """What the rules say about one record.
+
+    ``explanation`` is the per-field match explanation (:class:`FieldExplanation`)
+    against the registry person of the record's number; HOLD verdicts carry it.
+    It is derived from the record and that person, so it takes no part in
+    comparing two verdicts.
+    """
 
     outcome: Outcome
     findings: tuple[Finding, ...] = ()
     suggested_my_number: str = ""
+    explanation: tuple[FieldExplanation, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -189,7 +249,8 @@ class Verdict:
         return ";".join(dict.fromkeys(r.value for r in self.reasons))
 
     @classmethod
-    def of(cls, findings: tuple[Finding, ...] | list[Finding], suggested_my_number: str = "") -> "Verdict":
+    def of(cls, findings: tuple[Finding, ...] | list[Finding], suggested_my_number: str = "",
+           explanation: tuple[FieldExplanation, ...] = ()) -> "Verdict":
         """The outcome is decided by the most severe finding.
 
         >>> Verdict.of([]).outcome, Verdict.of([Finding(Reason.FORMER_NAME)]).outcome
@@ -200,4 +261,4 @@ class Verdict:
         worst = max((f.reason.severity for f in findings), default=Severity.INFO)
         outcome = {Severity.INFO: Outcome.PASS, Severity.HOLD: Outcome.HOLD,
                    Severity.INVALID: Outcome.INVALID}[worst]
-        return cls(outcome, tuple(findings), suggested_my_number)
+        return cls(outcome, tuple(findings), suggested_my_number, tuple(explanation))

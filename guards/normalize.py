@@ -15,6 +15,16 @@ Dates arrive in every form a municipal file uses:
 (datetime.date(2019, 5, 1), datetime.date(2019, 5, 1), datetime.date(1989, 1, 8))
 >>> parse_date('昭和64年1月7日')
 datetime.date(1989, 1, 7)
+
+Full-width digits inside an era date, two-digit era years, the one-kanji era
+abbreviations, a Gregorian date with 年月日, stray spaces and invisible characters:
+
+>>> parse_date('昭和５５年０４月０１日'), parse_date('平成０１年０１月０８日'), parse_date('昭55.4.1')
+(datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
+>>> parse_date('１９８０年４月１日'), parse_date(' 1980年 4月 1日生 '), parse_date('\u200b1980-04-01\ufeff')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('令和元年５月１日'), parse_date('R01.05.01'), parse_date('H.1.1.8')
+(datetime.date(2019, 5, 1), datetime.date(2019, 5, 1), datetime.date(1989, 1, 8))
 >>> parse_date('昭和64年1月8日')
 Traceback (most recent call last):
 ...
@@ -60,10 +70,11 @@ ERAS: tuple[Era, ...] = (
 _ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
 
 _SPACES = re.compile(r"\s+")
-_GREGORIAN = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?|(\d{2})(\d{2}))$")
+_GREGORIAN = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?|(\d{2})(\d{2}))$")
 _JAPANESE = re.compile(
-    r"^(明治|大正|昭和|平成|令和|[MTSHR])\s*(元|\d{1,2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?$"
+    r"^(明治|大正|昭和|平成|令和|[明大昭平令MTSHR])\.?\s*(元|\d{1,2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?$"
 )
+_ERA_ABBREVIATIONS = {"明": "明治", "大": "大正", "昭": "昭和", "平": "平成", "令": "令和"}
 
 
 def text(value: str | None) -> str:
@@ -76,7 +87,7 @@ def text(value: str | None) -> str:
     """
     if not value:
         return ""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
+    return _SPACES.sub(" ", japanese.clean(value)).strip()
 
 
 def name(value: str | None) -> str:
@@ -130,7 +141,7 @@ def parse_date(value: str | None, field: str = "date") -> dt.date:
     match = _JAPANESE.match(raw.upper() if raw[0].isascii() else raw)
     if match:
         era_name, era_year, month, day = match.groups()
-        era = _ERA_BY_NAME[era_name]
+        era = _ERA_BY_NAME[_ERA_ABBREVIATIONS.get(era_name, era_name)]
         year_in_era = 1 if era_year == "元" else int(era_year)
         if year_in_era < 1:
             raise InvalidDate(field, f"{raw}: era years start at 1 (元年)")

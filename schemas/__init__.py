@@ -15,6 +15,10 @@ fingerprint (little-endian), then the binary body.
 b'\\xc3\\x01'
 >>> codec.decode('resident', data)['name']
 '山田 花子'
+>>> codec.decode('resident', data + b'junk')
+Traceback (most recent call last):
+...
+schemas.DecodeError: resident v1 body is followed by 4 unexpected bytes
 """
 
 from __future__ import annotations
@@ -132,10 +136,14 @@ class Codec:
         reader = latest(name)
         if writer.name != name:
             raise DecodeError(f"message is a {writer.name} v{writer.version}, expected a {name}")
+        body = io.BytesIO(data[_HEADER:])
         try:
-            return fastavro.schemaless_reader(
-                io.BytesIO(data[_HEADER:]), writer.schema,
-                reader.schema if writer is not reader else None,
-            )
+            decoded = fastavro.schemaless_reader(body, writer.schema,
+                                                 reader.schema if writer is not reader else None)
         except Exception as e:  # fastavro raises assorted errors on a bad body
             raise DecodeError(f"{name} v{writer.version} body does not decode: {type(e).__name__}") from e
+        # an Avro body has no length of its own: bytes after it mean the message is not what it claims
+        trailing = len(data) - _HEADER - body.tell()
+        if trailing:
+            raise DecodeError(f"{name} v{writer.version} body is followed by {trailing} unexpected bytes")
+        return decoded

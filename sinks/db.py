@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +91,27 @@ def make_engine(url: str | URL, *, pool_size: int = 5, busy_timeout_ms: int = 10
 
 
 def _prepare_sqlite_path(url: URL) -> None:
+    """Create the file's folder, and the file itself readable by its owner only (it holds every number).
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so
+    they are 0600 too. A file made earlier with a wider mode is narrowed.
+    """
     database = url.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077 and file.stat().st_uid == os.getuid():
+                log.warning("%s was readable by others: narrowing it to 0600", file)
+                file.chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -50,6 +50,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
 from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.hq import record_corrected_exposures, record_withdrawn_exposures
 from sinks.models import (
     HELD_STATUSES,
     Base,
@@ -82,6 +83,8 @@ KINDS: tuple[str, ...] = ("verified", "held", "dead_letter", "decision", "ruling
 _EXPECTED_OUTCOME = {"verified": "PASS", "held": "HOLD"}
 
 T = TypeVar("T")
+#: (system, record_id) pairs per statement that lists them: two bind parameters each, well under every limit
+_KEYS_PER_STATEMENT = 5000
 
 _COPIES: Table = IntermediateCopy.__table__  # type: ignore[assignment]
 _HELD: Table = HeldRecord.__table__  # type: ignore[assignment]
@@ -485,6 +488,8 @@ class SinkWriter:
                       rejected=sum(1 for p in letters.values() if p.row["stage"] == "sink"
                                    and p.row["reason"] in ("OUTCOME_MISMATCH", "UNAPPROVED_RELEASE")))
 
+        attempt.table = "exposure_cases"
+        record_corrected_exposures(conn, upserts, now)  # a sent number replaced by another one
         attempt.table = "intermediate_copies"
         counts["copies"] = self._upsert(conn, "copy", upserts)
         counts["withdrawn"] = self._upsert(conn, "withdraw", withdrawals)
@@ -493,7 +498,11 @@ class SinkWriter:
         # a newer copy closes an open hold, whichever of the two arrived first
         counts["superseded"] = self._by_keys(conn, "supersede", touched, now)
         # a newer judgement of the same event that holds it withdraws the copy (連携停止)
-        counts["withdrawn"] += self._by_keys(conn, "retract", touched, now)
+        retracted = self._by_keys(conn, "retract", touched, now)
+        counts["withdrawn"] += retracted
+        if retracted:  # the wrong copies' time on the intermediate server, for the investigation
+            for start in range(0, len(touched), _KEYS_PER_STATEMENT):
+                record_withdrawn_exposures(conn, touched[start:start + _KEYS_PER_STATEMENT], now)
         attempt.table = "dead_letters"
         counts["dead_letters"] = self._upsert(conn, "dead_letter", [letters[k].row for k in sorted(letters)])
         # decisions after the verdicts of the batch, in the order they were consumed: a ruling
@@ -720,6 +729,7 @@ class SinkWriter:
             "my_number": record.get("my_number") or "", "name": record.get("name") or "",
             "birth_date": record.get("birth_date") or "", "sex": record.get("sex") or "",
             "address": record.get("address") or "", "atena_no": record.get("atena_no") or "",
+            "number_source": record.get("number_source") or "",
             "payload": dict(record.get("payload") or {}),
             "event_id": verdict["event_id"], "version": version, "verified_at": verdict["checked_at"],
             # an approved review decision will say so once the verdict schema carries it

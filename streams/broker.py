@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from streams.children import spawn, stop
+
 __all__ = ["LocalBroker", "BrokerUnavailable", "tansu_binary", "free_port"]
 
 
@@ -69,11 +71,11 @@ class LocalBroker:
         self.log_path = log_dir / f"tansu-{self.port}.log"
         log = open(self.log_path, "wb")
         env = {**os.environ, "RUST_LOG": os.environ.get("LINKGUARD_BROKER_LOG", "warn")}
-        self._process = subprocess.Popen(
+        # its own process group, and ended by the kernel if this process dies (even by kill -9)
+        self._process = spawn(
             [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
              "--storage-engine", "memory://tansu/"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -92,15 +94,15 @@ class LocalBroker:
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(5)
+            stop(self._process, timeout=5)
             if self._own_log_dir is not None:  # a clean stop: its temporary log has served
                 shutil.rmtree(self._own_log_dir, ignore_errors=True)
         self._process = None
+
+    @property
+    def pid(self) -> int | None:
+        """The broker process's id while it runs."""
+        return self._process.pid if self.running and self._process else None
 
     @property
     def running(self) -> bool:

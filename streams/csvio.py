@@ -40,6 +40,7 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards import normalize
 from guards.exceptions import GuardError
+from guards.identifiers import identifier_problems
 from guards.model import Record, Resident
 from guards.number import compact, number_problem
 
@@ -72,6 +73,9 @@ _HEADER_NOISE = re.compile(r"[\s_\-]+")
 # (0x80, 0xA0, 0xFD-0xFF); the user-defined area (外字, U+E000-) is kept.
 _CP932_UNMAPPED = re.compile("[\x80\uf8f0-\uf8f3]")
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# a header names columns: longer cells or lines mean the file is not what it claims to be
+_MAX_HEADER_CELL = 200
+_MAX_HEADER_CHARS = 100_000
 
 
 class CsvError(ValueError):
@@ -213,13 +217,27 @@ class _Layout:
 def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: Sequence[Column],
             kind: str) -> _Layout:
     """Read and check the header line once; every row is then a list lookup."""
-    with open(path, encoding=encoding, newline="") as handle:
-        first_line = handle.readline()
+    try:
+        with open(path, encoding=encoding, newline="") as handle:
+            first_line = handle.readline(_MAX_HEADER_CHARS + 1)
+    except UnicodeError as error:  # e.g. "UTF-16 stream does not start with BOM"
+        raise CsvError(path, 1, None, f"the file does not read as {encoding} ({error}); "
+                                      "check --encoding (utf-8 or cp932)") from None
+    if len(first_line) > _MAX_HEADER_CHARS:
+        raise CsvError(path, 1, None, f"the header line is longer than {_MAX_HEADER_CHARS:,} characters; "
+                                      f"it must be the {kind} header: is this the right file?")
     if not first_line.strip():
         raise CsvError(path, 1, None, f"the first line is empty; it must be the {kind} header "
                                       f"(e.g. {', '.join(c.japanese for c in columns if c.required)})")
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
-    header = next(csv.reader([first_line], delimiter=delimiter))
+    try:
+        header = next(csv.reader([first_line], delimiter=delimiter))
+    except csv.Error as error:
+        raise CsvError(path, 1, None, f"the header line is not valid CSV ({error})") from None
+    for index, cell in enumerate(header):
+        if len(cell) > _MAX_HEADER_CELL:
+            raise CsvError(path, 1, None, f"header cell {index + 1} is {len(cell):,} characters long; "
+                                          f"a column name has at most {_MAX_HEADER_CELL}")
     fields: dict[str, int] = {}
     payload: list[tuple[str, int]] = []
     unnamed: list[int] = []
@@ -259,9 +277,14 @@ def _codec_name(path: Path, encoding: str) -> str:
     normalised = encoding.strip().lower().replace("-", "").replace("_", "")
     name = _ENCODING_ALIASES.get(normalised, encoding.strip())
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
-        raise CsvError(path, None, None, f"unknown encoding {encoding!r}; use utf-8, utf-8-sig or cp932") from None
+        info = None
+    # rot13, base64, hex … are codecs but no text encodings; 'undefined' refuses everything
+    if info is None or not getattr(info, "_is_text_encoding", True) or info.name == "undefined":
+        raise CsvError(path, None, None, f"unknown encoding {encoding[:40]!r}; use utf-8, utf-8-sig or cp932 "
+                                         "(a text encoding)")
+    return info.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +301,10 @@ def _first_decode_failure(path: Path, encoding: str) -> _DecodeFailure | None:
     Works in chunks cut at newlines (a newline byte never occurs inside a
     UTF-8 or CP932 character), so the line and byte offset are exact.
     """
-    ascii_compatible = "\n,".encode(encoding) == b"\n,"
+    try:
+        ascii_compatible = "\n,".encode(encoding) == b"\n,"
+    except UnicodeError:
+        ascii_compatible = False
     japanese_seen = False
     offset = 0
     line = 1
@@ -305,6 +331,8 @@ def _first_decode_failure(path: Path, encoding: str) -> _DecodeFailure | None:
                     _JAPANESE.search(before.decode(encoding, errors="ignore")))
                 return _DecodeFailure(line + before.count(b"\n"), offset + error.start,
                                       f"bytes {bad} are not valid {encoding}", japanese_before)
+            except UnicodeError as error:  # e.g. "UTF-16 stream does not start with BOM"
+                return _DecodeFailure(line, offset, f"the bytes are not {encoding} ({error})", japanese_seen)
             unmapped = _CP932_UNMAPPED.search(text) if encoding == "cp932" else None
             if unmapped:  # Python decodes these bytes to controls / private use: no real text has them
                 start = len(text[: unmapped.start()].encode(encoding))
@@ -400,7 +428,7 @@ def _rows(path: Path, layout: _Layout) -> Iterator[tuple[int, list[str]]]:
         except csv.Error as error:
             raise CsvError(path, reader.line_num, None,
                            f"not valid CSV ({error}); check quotes around values") from None
-        except UnicodeDecodeError:  # the file changed after the encoding check
+        except UnicodeError:  # the file changed after the encoding check
             raise CsvError(path, reader.line_num + 1, None,
                            f"no longer decodes as {layout.encoding}; was the file modified while read?") from None
 
@@ -589,6 +617,9 @@ def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tu
             if row[index].strip():
                 payload[f"column {index + 1}"] = row[index]
         values = {f: row[i] for f, i in raw_indexes}
+        for field, problem in identifier_problems({"system": row_system, "record_id": record_id, **values}):
+            raise CsvError(path, line, field, f"{problem}; remove it (a byte-order mark inside a file "
+                                              "comes from joining files) and import again")
         yield line, Record(system=row_system, record_id=record_id, operation=operation,
                            payload=payload, **values)
 

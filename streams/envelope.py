@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from guards.identifiers import identifier_problems
+
 __all__ = ["too_large", "identity_problem"]
 
 CATALOGUE_HINT = ("add it to the process catalogue (LINKGUARD_PROCESS_CATALOGUE, default "
@@ -59,10 +61,20 @@ def identity_problem(event: Mapping[str, Any], known_systems: Collection[str] | 
     process code 'Shintai-Techo' is not in the process catalogue: did you mean 'shin
     >>> identity_problem({'system': 'zz-new', 'record_id': 'A-1'}, None) is None
     True
+
+    An identifier with an invisible character (a BOM, a zero-width space) would be a
+    second key that prints like the first:
+
+    >>> identity_problem({'system': 'shintai-techo', 'record_id': '\ufeffA-1'}, known)
+    ('BAD_IDENTIFIER', 'BAD_IDENTIFIER(record_id): invisible character U+FEFF (ZERO WIDTH NO-BREAK SPACE) at position 1')
     """
     missing = [f for f in ("system", "record_id") if not str(event.get(f) or "").strip()]
     if missing:
         return "MISSING_FIELD", f"MISSING_FIELD({','.join(missing)})"
+    invisible = identifier_problems(event)
+    if invisible:
+        fields = ",".join(field for field, _ in invisible)
+        return "BAD_IDENTIFIER", f"BAD_IDENTIFIER({fields}): " + "; ".join(p for _, p in invisible)
     system = str(event["system"])
     if known_systems is not None and system not in known_systems:
         near = next((k for k in known_systems if k == system.strip().lower().replace("_", "-")), None)

@@ -22,19 +22,27 @@ from kafka.errors import KafkaError
 
 import schemas
 from guards import Record, Resident, registry_keys
+from guards.identifiers import IDENTIFIER_FIELDS, identifier_problems
 from streams import topics
 from streams.events import record_to_event, resident_to_message
 from streams.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Publisher", "PublishResult", "PublishError", "publish_records"]
+__all__ = ["Publisher", "PublishResult", "PublishError", "RecordRefused", "publish_records"]
 
 T = TypeVar("T")
 
 
 class PublishError(RuntimeError):
     """The broker did not acknowledge some messages."""
+
+
+class RecordRefused(ValueError):
+    """A record the SDK will not publish (an identifier with an invisible character).
+
+    Records before it in the same call were sent; the refused one and those after it were not.
+    """
 
 
 @dataclass
@@ -63,8 +71,16 @@ class Publisher:
 
     def publish_records(self, records: Iterable[Record], *,
                         on_sent: Callable[[int], None] | None = None) -> PublishResult:
-        """Publish one RecordChanged event per record, keyed by system + record id."""
-        for record in _reporting(records, on_sent):
+        """Publish one RecordChanged event per record, keyed by system + record id.
+
+        Raises :class:`RecordRefused` for a record whose key or identifiers hold an
+        invisible character (it would become a second key that prints like the first).
+        """
+        for position, record in enumerate(_reporting(records, on_sent), start=1):
+            for field, problem in identifier_problems(
+                    {f: getattr(record, f) for f in IDENTIFIER_FIELDS}):
+                raise RecordRefused(f"record {position} of this call ({field}): {problem}; "
+                                    "remove it before publishing")
             self._send(self.topics.records, topics.record_key(record.system, record.record_id),
                        self.codec.encode("record_changed", record_to_event(record)))
         return self.flush()

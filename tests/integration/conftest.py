@@ -19,7 +19,8 @@ from typing import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
-from support import KafkaBackend, fresh_postgres_database, postgres_url
+from fixtures.support import KafkaBackend, fresh_postgres_database, postgres_url
+from streams.children import spawn
 from streams.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
@@ -51,8 +52,8 @@ class Harness:
         env = self.env
         env["LINKGUARD_TABLE_DUMP_PATH"] = env["LINKGUARD_TABLE_DUMP_PATH"].format(name=name)
         log = open(self.work_dir / f"{name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", "linkguard", *args], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = spawn([sys.executable, "-m", "linkguard", *args], env=env, stdout=log,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # ends with the test run
         log.close()
         self.processes[name] = process
         return process
@@ -111,7 +112,7 @@ class Harness:
 
     def load_registry(self, residents) -> None:
         """Publish the registry and wait until the guard group has consumed all of it."""
-        from linkguard.demo import registry_consumed
+        from linkguard.synthetic.demo import registry_consumed
         from streams.publish import Publisher
         from streams.topics import names
 

@@ -18,7 +18,7 @@ from streams.events import record_to_event, resident_to_message
 from streams.publish import Publisher
 
 from integration.test_pipeline import build_registry
-from support import my_number
+from fixtures.support import my_number
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -64,6 +64,11 @@ def bad_inputs(residents) -> list[tuple[str, bytes, bytes, str, str]]:
         ("Avro of an unknown writer schema missing required fields", b"nofields",
          wrong_writer_schema_event(), "UNDECODABLE", "unknown schema fingerprint"),
         ("truncated Avro body", b"truncated", event(good(taro, "TRUNCATED"))[:14], "UNDECODABLE", "does not decode"),
+        ("a valid event followed by 100,000 junk bytes", topics.record_key("shintai-techo", "TRAILING"),
+         event(good(taro, "TRAILING")) + b"\x00junk" * 20_000, "UNDECODABLE", "100000 unexpected bytes"),
+        ("a byte-order mark before the record id (two files joined)",
+         topics.record_key("shintai-techo", "\ufeffBOM-ID"), event(good(taro, "\ufeffBOM-ID")),
+         "BAD_IDENTIFIER", "U+FEFF"),
         ("required field empty: record id", topics.record_key("shintai-techo", ""),
          event(good(taro, "x"), record_id=""), "MISSING_FIELD", "record_id"),
         ("required field empty: system", topics.record_key("", "NO-SYSTEM"),

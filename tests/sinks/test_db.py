@@ -65,3 +65,27 @@ def test_create_schema_is_idempotent(writer: SinkWriter) -> None:
     writer.create_schema()
     writer.create_schema()
     assert writer.counts()["copies"] == 0
+
+
+def test_a_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path) -> None:
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # the usual default, which gave 0644 before
+    try:
+        path = tmp_path / "fresh" / "linkguard.sqlite"
+        engine = make_engine(f"sqlite:///{path}")
+        SinkWriter(engine).create_schema()
+        with engine.begin() as conn:  # a write, so that the -wal file exists
+            conn.exec_driver_sql("INSERT INTO consumed_offsets VALUES ('c', 't', 0, 1, '2026-01-01')")
+        wal = path.with_name(path.name + "-wal")
+        assert wal.exists()
+        for file in (path, wal):
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        engine.dispose()
+        older = tmp_path / "older.sqlite"
+        older.touch(mode=0o644)
+        make_engine(f"sqlite:///{older}").dispose()
+        assert stat.S_IMODE(older.stat().st_mode) == 0o600
+    finally:
+        os.umask(old_umask)

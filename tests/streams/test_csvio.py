@@ -17,7 +17,7 @@ from streams.csvio import (
     read_records_with_lines,
     read_registry,
 )
-from support import my_number
+from fixtures.support import my_number
 
 
 HANAKO = my_number("62149832025")
@@ -342,3 +342,58 @@ def test_empty_record_id_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CsvError, match="line 2: record_id: empty") as caught:
         list(read_records(path, system="x"))
     assert HANAKO not in str(caught.value)
+
+
+@pytest.mark.parametrize("invisible, field", [("\ufeff", "record_id"), ("\u200b", "record_id"),
+                                              ("\u202e", "record_id"), ("\u2060", "batch_id")])
+def test_an_invisible_character_in_a_key_is_refused_with_file_line_and_field(tmp_path, invisible, field):
+    """A BOM at the start of line 3 (two files joined) made `\\ufeffR-2` a second record beside `R-2`."""
+    cells = {"record_id": "R-2", "system": "shintai-techo", "batch_id": "B-1"}
+    cells[field] = invisible + cells[field] if field != "system" else cells[field] + invisible
+    text = ("レコード番号,事務,個人番号,氏名,生年月日,性別,入力バッチ\n"
+            f"R-1,shintai-techo,{HANAKO},山田 花子,1980-04-01,2,B-1\n"
+            f"{cells['record_id']},{cells['system']},{TARO},斎藤 太郎,1935-01-02,1,{cells['batch_id']}\n")
+    path = write(tmp_path / "joined.csv", text, "utf-8")
+    with pytest.raises(CsvError) as caught:
+        list(read_records(path))
+    error = caught.value
+    assert (error.path.name, error.line, error.field) == ("joined.csv", 3, field)
+    assert f"U+{ord(invisible):04X}" in str(error) and "invisible character" in str(error)
+
+
+def test_a_process_code_is_read_without_invisible_characters(tmp_path):
+    text = ("レコード番号,事務,個人番号,氏名,生年月日,性別\n"
+            f"R-1,\ufeffshintai-techo\u202e,{HANAKO},山田 花子,1980-04-01,2\n")
+    [record] = read_records(write(tmp_path / "codes.csv", text, "utf-8"))
+    assert record.system == "shintai-techo"  # process codes are normalised text: format characters go
+
+
+REGISTRY_UTF8 = f"個人番号,氏名,生年月日,性別,住所\n{HANAKO},山田 花子,1980-04-01,2,高知市1\n"
+
+
+@pytest.mark.parametrize("encoding, says", [
+    ("utf-16", "not utf-16|not read as utf-16"),  # a UTF-8 file without a UTF-16 BOM
+    ("rot13", "unknown encoding"),   # a codec, but no text encoding
+    ("base64", "unknown encoding"),
+    ("undefined", "unknown encoding"),
+    ("no-such-encoding", "unknown encoding"),
+])
+def test_a_wrong_encoding_option_is_a_clear_error_not_a_traceback(tmp_path, encoding, says):
+    path = write(tmp_path / "registry.csv", REGISTRY_UTF8, "utf-8")
+    for read in (lambda: list(read_registry(path, encoding=encoding)),
+                 lambda: list(read_records(path, "shintai-techo", encoding=encoding))):
+        with pytest.raises(CsvError, match=says) as caught:
+            read()
+        assert caught.value.path.name == "registry.csv"
+
+
+def test_a_header_cell_over_the_csv_field_limit_is_a_clear_error(tmp_path):
+    huge = "x" * 140_000  # over the csv module's 131,072-character field limit
+    path = write(tmp_path / "huge.csv", f"{huge},氏名,生年月日,性別,住所\n{HANAKO},山田 花子,1980-04-01,2,高知市\n",
+                 "utf-8")
+    with pytest.raises(CsvError, match="header line is longer than|header cell 1 is") as caught:
+        list(read_registry(path))
+    assert caught.value.line == 1
+    path = write(tmp_path / "long.csv", f"{'y' * 5000},レコード番号,氏名\n", "utf-8")
+    with pytest.raises(CsvError, match="header cell 1 is 5,000 characters long"):
+        list(read_records(path, "shintai-techo"))
