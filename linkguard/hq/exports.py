@@ -90,9 +90,11 @@ def to_csv(*tables: ProcessTable | CauseTable) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def render_export(board: Board, processes: ProcessTable, causes: CauseTable, *, title: str) -> str:
+def render_export(board: Board, processes: ProcessTable, causes: CauseTable, *, title: str,
+                  css_href: str | None = None) -> str:
     """The printable A4 page of both tables (no scripts, no external assets)."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkguard.hq", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
     env.filters["num"] = lambda n: f"{n:,}" if isinstance(n, int) else n
-    return env.get_template("export.html").render(board=board, processes=processes, causes=causes, title=title)
+    return env.get_template("export.html").render(board=board, processes=processes, causes=causes, title=title,
+                                                   css_href=css_href)

@@ -93,24 +93,25 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def render_letters(letters: Sequence[Letter], *, issued_on: dt.date, issuer: str | None = None) -> str:
-    """One HTML document, one A4 page per letter (printable; no scripts, no external assets)."""
+def render_letters(letters: Sequence[Letter], *, issued_on: dt.date, issuer: str | None = None,
+                   css_href: str | None = None) -> str:
+    """One HTML document, one A4 page per letter (printable; no scripts; the style inline unless ``css_href``)."""
     issuer = issuer if issuer is not None else os.environ.get(ISSUER_ENV, "")
     return _environment().get_template("letters.html").render(
         letters=[letter for letter in letters if letter.addressable], issued_on=issued_on, issuer=issuer,
-        labels=RECIPIENT_LABELS)
+        labels=RECIPIENT_LABELS, css_href=css_href)
 
 
 def generate_batch(engine: Engine, exposures: Sequence[Exposure], user: str, *,
                    recipients: Sequence[str] = RECIPIENTS, issued_on: dt.date | None = None,
-                   issuer: str | None = None) -> tuple[str, str, list[Letter]]:
+                   issuer: str | None = None, css_href: str | None = None) -> tuple[str, str, list[Letter]]:
     """Render the letters of ``exposures`` and record the batch: (batch id, HTML, letters without an address).
 
     Every generated letter is a ``notice_letters`` row; the batch is one audit entry naming its cases.
     """
     letters = letters_for(exposures, recipients)
     issued_on = issued_on or dt.datetime.now(JST).date()
-    html = render_letters(letters, issued_on=issued_on, issuer=issuer)
+    html = render_letters(letters, issued_on=issued_on, issuer=issuer, css_href=css_href)
     batch_id = uuid.uuid4().hex
     now = dt.datetime.now(dt.timezone.utc)
     made = [letter for letter in letters if letter.addressable]
