@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from importlib import resources
@@ -25,6 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from linkguard.catalogue import load_catalogue
 from linkguard.review.accounts import AccountStore, Role, User
+from linkguard.review.credentials import SessionStore
 from linkguard.review.service import AuditLog, DecisionPublisher, ReviewService
 from linkguard.web import admin, ops, views
 from linkguard.web.core import (CsrfFailed, LoginRequired, RoleRequired, Services, csrf_form, current_user,
@@ -98,7 +100,7 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
     accounts = accounts or AccountStore(engine)
     audit = AuditLog(engine)
     sampler = Sampler(engine, kafka if kafka.kafka_bootstrap else None, keep=settings.web_sample_keep)
-    state = Services(settings=settings, accounts=accounts, audit=audit,
+    state = Services(settings=settings, accounts=accounts, sessions=SessionStore(engine), audit=audit,
                      review=ReviewService(engine, publisher, audit=audit, accounts=accounts), sampler=sampler,
                      handles=HandleBox(secret, b"record-handle"), cursors=HandleBox(secret, b"queue-cursor"),
                      catalogue=load_catalogue(), templates=template_environment(),
@@ -233,7 +235,8 @@ def _auth_routes(app: FastAPI) -> None:
                           failed=True, locked=False, username=username)
         lang = request.session.get("lang")
         request.session.clear()  # a new session on log-in: no fixation
-        request.session.update(user=user.username, lang=lang or "ja", since=time.time())
+        session_id = s.sessions.start(user.username, dt.timedelta(hours=s.settings.web_session_hours))
+        request.session.update(user=user.username, sid=session_id, lang=lang or "ja", since=time.time())
         s.audit.record(user.username, "login")
         target = safe_next(str(form.get("next") or "/"))
         return RedirectResponse(home_for(user) if target == "/" else target, status_code=303)
@@ -241,7 +244,9 @@ def _auth_routes(app: FastAPI) -> None:
     @app.post("/logout")
     async def logout(request: Request, user: User = Depends(require())) -> Response:
         await csrf_form(request)
-        request.app.state.services.audit.record(user.username, "logout")
+        s = request.app.state.services
+        s.sessions.end(request.session.get("sid"))  # a replayed cookie is nobody from now on
+        s.audit.record(user.username, "logout")
         lang = request.session.get("lang")
         request.session.clear()
         request.session["lang"] = lang or "ja"
