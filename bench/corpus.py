@@ -1,6 +1,6 @@
 """A labelled synthetic corpus for the quality benchmark (``python -m bench.quality``).
 
-Where :mod:`linkguard.sample` makes demo data with a few injected errors,
+Where :mod:`linkguard.synthetic.sample` makes demo data with a few injected errors,
 this module makes data whose every record says what it is, so a run of
 ``linkguard inspect`` can be scored:
 
@@ -57,7 +57,7 @@ import jaconv
 from stdnum.jp import in_ as stdnum_in
 
 from guards.model import Record, Resident
-from linkguard.sample import REFERENCE_DATE, era_date, new_my_number, write_registry
+from linkguard.synthetic.sample import REFERENCE_DATE, era_date, new_my_number, write_registry
 
 __all__ = [
     "CAUSES",

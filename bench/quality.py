@@ -8,7 +8,7 @@
 2. runs the real ``linkguard inspect`` on it (the CLI, as a subprocess: what
    users run) into ``DIR/inspection``, and reads ``verdicts.csv``;
 3. reads the same files in-process and calls
-   :func:`linkguard.inspection.inspect` (the function the CLI calls) for the
+   :func:`linkguard.ops.inspection.inspect` (the function the CLI calls) for the
    findings' *details* — ``verdicts.csv`` has reason codes only, so whether
    a BATCH_SWAP names the other record is only visible there; the two runs
    are compared record by record;
@@ -137,7 +137,7 @@ def in_process(files: CorpusFiles):
     residents = list(csvio.read_registry(files.registry))
     records = [record for system, path in files.records for record in csvio.read_records(path, system=system)]
     try:
-        from linkguard.inspection import inspect
+        from linkguard.ops.inspection import inspect
 
         result = inspect(residents, records, systems=[s for s, _ in files.records])
     except Exception as error:  # noqa: BLE001 - report, never crash the benchmark

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 
-from support import (DOCKER_REASON, KafkaBackend, docker_available, fresh_postgres_database,
+from fixtures.support import (DOCKER_REASON, KafkaBackend, docker_available, fresh_postgres_database,
                      postgres_url, unavailable)
 
 @pytest.fixture(scope="session")

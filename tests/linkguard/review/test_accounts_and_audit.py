@@ -11,7 +11,7 @@ from linkguard.review.accounts import AccountError, AccountStore, Role, User, pa
 from linkguard.review.masking import mask_number, mask_person
 from linkguard.review.service import AuditLog
 from sinks.models import Account, AuditEntry
-from support import my_number
+from fixtures.support import my_number
 
 
 def test_a_user_authenticates_with_the_right_password_only(accounts: AccountStore):

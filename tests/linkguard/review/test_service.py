@@ -14,9 +14,9 @@ from linkguard.review.service import (
     BadNumber, CommentRequired, Forbidden, FourEyesViolation, NotFound, NotOpen, ReviewError,
 )
 from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
-from support import my_number
+from fixtures.support import my_number
 
-from review_loop import NUMBER, SUGGESTED, SYSTEM, Loop
+from fixtures.review_loop import NUMBER, SUGGESTED, SYSTEM, Loop
 
 
 def _held(writer, record_id: str) -> HeldRecord:

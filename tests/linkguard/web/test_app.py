@@ -14,9 +14,9 @@ import re
 import pytest
 
 from linkguard.review.service import AuditLog
-from review_loop import NUMBER, SUGGESTED, SYSTEM
+from fixtures.review_loop import NUMBER, SUGGESTED, SYSTEM
 
-from web_support import SECRET, Browser, csrf_of
+from fixtures.web_support import SECRET, Browser, csrf_of
 
 SPACED = " ".join((NUMBER[:4], NUMBER[4:8], NUMBER[8:]))
 SPACED_SUGGESTED = " ".join((SUGGESTED[:4], SUGGESTED[4:8], SUGGESTED[8:]))

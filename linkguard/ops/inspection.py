@@ -170,7 +170,7 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     A progress bar (on stderr) follows reading and checking. File errors
     (``streams.csvio.CsvError``, ``OSError``) propagate to the caller.
     """
-    from linkguard import report
+    from linkguard.ops import report
     from streams import csvio
 
     started = time.perf_counter()

@@ -24,13 +24,13 @@ from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartitio
 from prometheus_client.parser import text_string_to_metric_families
 
 import schemas
-from linkguard.metrics import DatabaseCollector, build_registry, make_metrics_app, metric_names
+from linkguard.ops.metrics import DatabaseCollector, build_registry, make_metrics_app, metric_names
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
 from streams.children import spawn
 from streams.settings import KafkaSettings
 from streams.topics import ensure_topics
-from support import my_number
+from fixtures.support import my_number
 
 codec = schemas.Codec()
 NOW = dt.datetime.now(dt.timezone.utc)
@@ -378,7 +378,7 @@ def test_sink_worker_serves_its_latency_histograms(kafka, database_url, started)
 def test_metrics_command_help_and_refusal_without_a_cluster(monkeypatch):
     from typer.testing import CliRunner
 
-    from linkguard.cli import app
+    from linkguard.cli.root import app
 
     runner = CliRunner()
     result = runner.invoke(app, ["metrics", "--help"])

@@ -18,7 +18,7 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards import check, index_by_number
 from guards.normalize import parse_date
-from linkguard.sample import (
+from linkguard.synthetic.sample import (
     CAUSES,
     DEFAULT_SYSTEMS,
     INVALID_CAUSES,
@@ -68,7 +68,7 @@ def test_another_seed_other_data(tmp_path: Path, sample: SampleFiles) -> None:
 
 def test_independent_of_string_hash_seed(tmp_path: Path) -> None:
     """Nothing may iterate over a set of strings: PYTHONHASHSEED must not change the files."""
-    script = ("import sys, pathlib; from linkguard.sample import generate; "
+    script = ("import sys, pathlib; from linkguard.synthetic.sample import generate; "
               "generate(pathlib.Path(sys.argv[1]), residents=400, records_per_system=120, seed=5)")
     for hash_seed in ("1", "2"):
         subprocess.run([sys.executable, "-c", script, str(tmp_path / hash_seed)], check=True,

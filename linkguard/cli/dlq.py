@@ -30,14 +30,14 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
+
+from linkguard.cli.common import console, err, fail, kafka_settings
 
 __all__ = ["dlq_app", "FIELDS", "apply_fixes", "describe", "decoded_fields", "ReplayRefused"]
 
 dlq_app = typer.Typer(help="Dead letters: list them, show one, fix and replay it through the guard.",
                       no_args_is_help=True)
-err = Console(stderr=True)
 
 #: RecordChanged fields an operator may fix with --set (plus payload.<key>); event_id is always new,
 #: occurred_at stays what the business system said
@@ -51,10 +51,6 @@ class ReplayRefused(ValueError):
 
 
 # -- settings and database ---------------------------------------------------------------
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
 
 def _writer():
     """The sink database's writer (reads and the replay mark only; no schema is created)."""
@@ -67,7 +63,7 @@ def _writer():
     try:
         return SinkWriter(make_engine(database.database_url, pool_size=1))
     except (DriverMissing, ValueError) as e:
-        _fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
+        fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
 
 
 def _database_error(e: Exception) -> None:
@@ -77,7 +73,7 @@ def _database_error(e: Exception) -> None:
     from sinks.writer import _db_error_text
 
     url = make_url(DatabaseSettings().database_url).render_as_string(hide_password=True)
-    _fail(f"sink database {url} (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
+    fail(f"sink database {url} (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
           f"has `linkguard sink` created its tables there?")
 
 
@@ -175,7 +171,6 @@ def list_command(
     Never shows the message itself; `linkguard dlq show ID` decodes one with
     the My Number masked.
     """
-    console = Console()
     writer = _writer()
     letters = _reading(writer.find_dead_letters, reason=reason, stage=stage,
                        replayed=False if pending else None, limit=limit)
@@ -208,11 +203,10 @@ def show_command(
     """One dead letter: where, why, and its record's fields with the My Number masked."""
     import schemas
 
-    console = Console()
     writer = _writer()
     letter = _reading(writer.dead_letter, letter_id)
     if letter is None:
-        _fail(f"no dead letter {letter_id}")
+        fail(f"no dead letter {letter_id}")
     info = describe(letter)
     info["key"] = _key_text(letter.raw_key)
     event, problem = _decode(letter, schemas.Codec())
@@ -256,7 +250,7 @@ def parse_fixes(items: list[str]) -> dict[str, str]:
     >>> parse_fixes(['event_id=x'])
     Traceback (most recent call last):
     ...
-    linkguard.dlq.ReplayRefused: --set event_id: cannot be set (a replay always gets a new event_id); fields: my_number, name, name_kana, birth_date, sex, address, atena_no, number_source, entered_by, batch_id, operation, system, record_id, updated_at, payload.<key>
+    linkguard.cli.dlq.ReplayRefused: --set event_id: cannot be set (a replay always gets a new event_id); fields: my_number, name, name_kana, birth_date, sex, address, atena_no, number_source, entered_by, batch_id, operation, system, record_id, updated_at, payload.<key>
     """
     fixes: dict[str, str] = {}
     for item in items:
@@ -337,57 +331,54 @@ def replay_command(
     from streams import topics
     from streams.settings import KafkaSettings
 
-    console = Console()
     if dry_run:
         settings = KafkaSettings()
     else:
-        from linkguard.cli import _kafka_settings
-
-        settings = _kafka_settings()
+        settings = kafka_settings()
     records_topic = topics.names(settings).records
     try:
         fixes = parse_fixes(fix or [])
     except ReplayRefused as e:
-        _fail(str(e))
+        fail(str(e))
 
     writer = _writer()
     letter = _reading(writer.dead_letter, letter_id)
     if letter is None:
-        _fail(f"no dead letter {letter_id}")
+        fail(f"no dead letter {letter_id}")
     if letter.replayed_at is not None and not force:
-        _fail(f"dead letter {letter_id} was already replayed at {_time(letter.replayed_at)}; "
+        fail(f"dead letter {letter_id} was already replayed at {_time(letter.replayed_at)}; "
               f"--force replays it again")
     if letter.source_topic != records_topic:
-        _fail(f"dead letter {letter_id} came from {letter.source_topic} (stage {letter.stage}), not from the "
+        fail(f"dead letter {letter_id} came from {letter.source_topic} (stage {letter.stage}), not from the "
               f"records topic {records_topic}: only records can be replayed"
               + ("" if not letter.source_topic.endswith(topics.RECORDS)
                  else " (is LINKGUARD_TOPIC_PREFIX the one of the deployment that wrote it?)"))
     if letter.raw_value is None:
-        _fail(f"dead letter {letter_id} has no stored value: there is nothing to replay")
+        fail(f"dead letter {letter_id} has no stored value: there is nothing to replay")
 
     codec = schemas.Codec()
     event, problem = _decode(letter, codec)
     if event is None:
         if fixes:
-            _fail(f"dead letter {letter_id} is not a RecordChanged ({problem}), so it cannot be fixed here; "
+            fail(f"dead letter {letter_id} is not a RecordChanged ({problem}), so it cannot be fixed here; "
                   f"replay it unchanged with --as-is, or correct it in the business system and publish it again")
         if not as_is:
-            _fail(f"dead letter {letter_id} is not a RecordChanged ({problem}); it can only be sent unchanged: "
+            fail(f"dead letter {letter_id} is not a RecordChanged ({problem}); it can only be sent unchanged: "
                   f"add --as-is (the guard dead-letters it again unless it now decodes)")
         key, value, summary = letter.raw_key, letter.raw_value, f"{len(letter.raw_value):,} bytes unchanged"
         replayed_event: dict[str, Any] | None = None
     else:
         if as_is:
-            _fail(f"dead letter {letter_id} decodes as a RecordChanged: replay it without --as-is "
+            fail(f"dead letter {letter_id} decodes as a RecordChanged: replay it without --as-is "
                   f"(it gets a new event_id)")
         _ask_secrets(fixes)
         try:
             fixed = apply_fixes(event, fixes)
             value = codec.encode("record_changed", fixed)
         except ReplayRefused as e:
-            _fail(str(e))
+            fail(str(e))
         except (ValueError, TypeError) as e:  # fastavro refusing a value; its text may quote it
-            _fail(f"the fixed record does not encode as a RecordChanged ({type(e).__name__})")
+            fail(f"the fixed record does not encode as a RecordChanged ({type(e).__name__})")
         if (fixed["system"], fixed["record_id"]) == (event["system"], event["record_id"]) and letter.raw_key is not None:
             key = letter.raw_key
         else:  # a corrected system code or record id: the record's own key keeps its events in order
@@ -413,7 +404,7 @@ def replay_command(
     except SQLAlchemyError as e:
         _database_error(e)
     if not claimed:
-        _fail(f"dead letter {letter_id} was replayed by someone else just now; --force replays it again")
+        fail(f"dead letter {letter_id} was replayed by someone else just now; --force replays it again")
     try:
         topics.ensure_topics(settings)
         with Publisher(settings, linger_ms=0) as publisher:
@@ -426,7 +417,7 @@ def replay_command(
             err.print(f"[red]the replay mark of dead letter {letter_id} could not be undone; "
                       f"replay it with --force[/]")
         message = e.args[0] if isinstance(e, PublishError) and e.args else type(e).__name__
-        _fail(f"dead letter {letter_id} was not replayed: the broker did not take it ({_redacted(str(message))})")
+        fail(f"dead letter {letter_id} was not replayed: the broker did not take it ({_redacted(str(message))})")
     where = ", ".join(f"{topic}[{partition}]@{offset - 1}" for (topic, partition), offset in
                       sorted(result.next_offsets.items()))
     console.print(f"replayed dead letter {letter_id} as {escape(summary)} to {escape(where)}; "

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from guards import Outcome, Reason, Record, Resident
-from linkguard import report
+from linkguard.ops import report
 from linkguard.catalogue import (
     ENV_VAR,
     UNREGISTERED_DEPARTMENT,
@@ -20,8 +20,8 @@ from linkguard.catalogue import (
     CatalogueError,
     load_catalogue,
 )
-from linkguard.inspection import inspect
-from support import my_number as num
+from linkguard.ops.inspection import inspect
+from fixtures.support import my_number as num
 
 CONTRACT_CODES = [
     "tokutei-iryouhi", "shoman", "seishin-techo", "jiritsu-shien", "seikatsu-hogo", "chugoku-zanryu",

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-from linkguard import dlq, lagview, opscommands
-from linkguard.review import cli as review_cli
+from linkguard.cli import dlq, ops, review as review_cli, web
+from linkguard.cli.common import console, fail, kafka_settings, progress_bar
 
 app = typer.Typer(
     help="linkage guard: stops wrong My Number linkages before they reach the intermediate server.",
@@ -22,25 +21,6 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(dlq.dlq_app, name="dlq")  # dead letters: list, show, replay
 app.add_typer(review_cli.review_app, name="review")  # held records: list, show, release, approve, correct, return
 app.add_typer(review_cli.users_app, name="users")  # review accounts: add, list
-console = Console()
-err = Console(stderr=True)
-
-
-def _kafka_settings():
-    from streams.settings import KafkaSettings
-
-    settings = KafkaSettings()
-    if not settings.kafka_bootstrap:
-        err.print("[red]No Kafka cluster configured.[/] Set LINKGUARD_KAFKA_BOOTSTRAP=host:port "
-                  "(start a local one with `linkguard broker`), or run `linkguard demo`.")
-        raise typer.Exit(2)
-    return settings
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/] {message}")
-    raise typer.Exit(1)
-
 
 @registry_app.command("load")
 def registry_load(
@@ -56,13 +36,13 @@ def registry_load(
     from streams.publish import Publisher
     from streams.topics import ensure_topics
 
-    settings = _kafka_settings()
+    settings = kafka_settings()
     ensure_topics(settings)
     try:
         residents = list(read_registry(file, encoding=encoding))
     except (CsvError, OSError) as e:
-        _fail(str(e))
-    with _progress() as progress, Publisher(settings) as publisher:
+        fail(str(e))
+    with progress_bar() as progress, Publisher(settings) as publisher:
         task = progress.add_task("publishing residents", total=len(residents))
         result = publisher.publish_residents(residents, on_sent=lambda n: progress.advance(task, n))
     console.print(f"published {len(residents):,} residents ({result.sent:,} messages with former numbers) "
@@ -80,13 +60,13 @@ def publish(
     from streams.publish import Publisher
     from streams.topics import ensure_topics
 
-    settings = _kafka_settings()
+    settings = kafka_settings()
     ensure_topics(settings)
     try:
         records = list(read_records(file, system=system, encoding=encoding))
     except (CsvError, OSError) as e:
-        _fail(str(e))
-    with _progress() as progress, Publisher(settings) as publisher:
+        fail(str(e))
+    with progress_bar() as progress, Publisher(settings) as publisher:
         task = progress.add_task("publishing records", total=len(records))
         publisher.publish_records(records, on_sent=lambda n: progress.advance(task, n))
     console.print(f"published {len(records):,} records to linkage.records")
@@ -106,17 +86,17 @@ def worker(
     from streams.app import create_app, run_worker
     from streams.topics import ensure_topics
 
-    settings = _kafka_settings()
+    settings = kafka_settings()
     try:
         known_systems = {p.code for p in load_catalogue()}
     except CatalogueError as e:
-        _fail(str(e))
+        fail(str(e))
     from streams.faust_fixes import FaustModeError
 
     try:
         guard = create_app(settings, store=store, known_systems=known_systems)
     except FaustModeError as e:
-        _fail(str(e))
+        fail(str(e))
     ensure_topics(settings)
     run_worker(guard.app, loglevel=loglevel)
 
@@ -129,7 +109,7 @@ def sink() -> None:
     from sinks.settings import DatabaseSettings
     from streams.topics import ensure_topics
 
-    settings = _kafka_settings()
+    settings = kafka_settings()
     ensure_topics(settings)
     database = DatabaseSettings()
     writer = SinkWriter(make_engine(database.database_url, pool_size=database.database_pool_size))
@@ -156,10 +136,10 @@ def broker(
             pass
 
 
-app.command("lag")(lagview.lag)  # consumer lag per partition, with Burrow's statuses
-app.command("metrics")(opscommands.metrics)  # Prometheus exporter: lag + database totals
-app.command("reconcile")(opscommands.reconcile)  # 点検B: sink copies vs a business-system extract
-app.command("web")(__import__("linkguard.web.command", fromlist=["web"]).web)  # reviewers' web screen (uvicorn)
+app.command("lag")(ops.lag)  # consumer lag per partition, with Burrow's statuses
+app.command("metrics")(ops.metrics)  # Prometheus exporter: lag + database totals
+app.command("reconcile")(ops.reconcile)  # 点検B: sink copies vs a business-system extract
+app.command("web")(web.web)  # reviewers' web screen (uvicorn)
 
 
 @app.command("inspect")
@@ -176,21 +156,21 @@ def inspect_command(
     Usage: linkguard inspect --registry REG.csv --system CODE FILE.csv [--system CODE2 FILE2.csv ...] --out DIR
     """
     from linkguard.catalogue import CatalogueError
-    from linkguard.inspection import run_inspection
+    from linkguard.ops.inspection import run_inspection
     from streams.csvio import CsvError
 
     pairs = _system_pairs(system, files or [])
     try:
         summary = run_inspection(registry, pairs, out, encoding=encoding)
     except (CsvError, CatalogueError, OSError) as e:
-        _fail(str(e))
+        fail(str(e))
     _print_inspection(summary, out)
 
 
 def _system_pairs(codes: list[str], files: list[Path]) -> list[tuple[str, Path]]:
     """Pair each --system CODE with the FILE that follows it on the command line."""
     if len(codes) != len(files):
-        _fail(f"give one file after each --system CODE (got {len(codes)} codes and {len(files)} files)")
+        fail(f"give one file after each --system CODE (got {len(codes)} codes and {len(files)} files)")
     return list(zip(codes, files))
 
 
@@ -228,7 +208,7 @@ def sample(
     seed: Annotated[int, typer.Option(help="random seed (same seed, same files)")] = 2024,
 ) -> None:
     """Write the synthetic registry and business records the demo uses, with injected errors."""
-    from linkguard.sample import generate
+    from linkguard.synthetic.sample import generate
 
     files = generate(out, residents=residents, records_per_system=records, seed=seed)
     console.print(f"wrote sample files to {out}:")
@@ -248,16 +228,10 @@ def demo(
     uses a SQLite file unless LINKGUARD_DATABASE_URL is set. It resets the
     linkguard tables of that database: never point it at production.
     """
-    from linkguard.demo import run_demo
+    from linkguard.synthetic.demo import run_demo
 
     run_demo(residents=residents, records_per_system=records, workers=workers, serve=serve, console=console)
 
-
-def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=err)
 
 
 def main() -> None:

@@ -23,26 +23,20 @@ import sys
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from linkguard.cli.common import console, err, fail
 
 __all__ = ["review_app", "users_app", "parse_age"]
 
 review_app = typer.Typer(help="Held records: the reviewers' queue, a record, and decisions.", no_args_is_help=True)
 users_app = typer.Typer(help="Review accounts: add and list users (roles reviewer, approver, operator, admin).",
                         no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
 UserOption = Annotated[Optional[str], typer.Option(
     "--user", "-u", envvar="LINKGUARD_REVIEW_USER", help="the account acting (or LINKGUARD_REVIEW_USER)")]
 CommentOption = Annotated[str, typer.Option("--comment", "-m", help="why (mandatory; no My Numbers please)")]
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
 
 
 def _engine():
@@ -55,7 +49,7 @@ def _engine():
     try:
         return make_engine(database.database_url, pool_size=1)
     except (DriverMissing, ValueError) as e:
-        _fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
+        fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
 
 
 def _service(*, publishing: bool = False):
@@ -67,17 +61,17 @@ def _service(*, publishing: bool = False):
 
         settings = KafkaSettings()
         if not settings.kafka_bootstrap:
-            _fail("decisions are published to Kafka: set LINKGUARD_KAFKA_BOOTSTRAP=host:port")
+            fail("decisions are published to Kafka: set LINKGUARD_KAFKA_BOOTSTRAP=host:port")
         publisher = KafkaDecisionPublisher(settings)
     return ReviewService(_engine(), publisher)
 
 
 def _acting(service, username: str | None):
     if not username:
-        _fail("say who is acting: --user NAME or LINKGUARD_REVIEW_USER (create one with `linkguard users add`)")
+        fail("say who is acting: --user NAME or LINKGUARD_REVIEW_USER (create one with `linkguard users add`)")
     user = service.accounts.get(username)
     if user is None or not user.active:
-        _fail(f"no active account {username!r}; create it with `linkguard users add`")
+        fail(f"no active account {username!r}; create it with `linkguard users add`")
     return user
 
 
@@ -91,9 +85,9 @@ def _run(fn, *args: Any, **kw: Any) -> Any:
     try:
         return fn(*args, **kw)
     except ReviewError as e:
-        _fail(str(e))
+        fail(str(e))
     except SQLAlchemyError as e:
-        _fail(f"sink database (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
+        fail(f"sink database (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
               f"has `linkguard sink` created its tables there?")
 
 
@@ -135,7 +129,7 @@ def review_list(
     service = _service()
     acting = _acting(service, user)
     if not (acting.sees_personal_data or acting.can("operator") or acting.can("admin")):
-        _fail(f"{acting.username} has no role that may see the queue")
+        fail(f"{acting.username} has no role that may see the queue")
     personal = acting.sees_personal_data
     age = parse_age(older_than) if older_than else None
     page = _run(service.queue, status=None if status == "all" else status, system=system, reason=reason,
@@ -262,7 +256,7 @@ def review_correct(
 ) -> None:
     """Publish the record again with the right number; the guard checks it like any other event."""
     if suggested == (number is not None):
-        _fail("give exactly one of --number - (hidden prompt) or --suggested")
+        fail("give exactly one of --number - (hidden prompt) or --suggested")
     service = _service(publishing=True)
     acting = _acting(service, user)
     if suggested:
@@ -313,7 +307,7 @@ def users_add(
     try:
         user = AccountStore(engine).create_user(username, password, role, display_name)
     except AccountError as e:
-        _fail(str(e))
+        fail(str(e))
     console.print(f"created {escape(user.username)} ({', '.join(sorted(r.value for r in user.roles))})")
 
 

@@ -1,15 +1,93 @@
-"""Operators' commands: ``linkguard metrics`` (Prometheus exporter) and ``linkguard reconcile`` (点検B).
+"""Operators' commands: ``linkguard lag``, ``linkguard metrics`` (Prometheus exporter) and ``linkguard reconcile`` (点検B).
 
-Thin typer layers; the work is in :mod:`linkguard.metrics` and :mod:`linkguard.reconcile`.
+Thin typer layers; the work is in :mod:`linkguard.ops.lagview`, :mod:`linkguard.ops.metrics` and
+:mod:`linkguard.ops.reconcile`.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+
+
+def lag(
+    group: Annotated[Optional[list[str]], typer.Option(metavar="GROUP",
+        help="consumer group (repeatable); default: the guard's <app_id> and the sink's <app_id>-sink")] = None,
+    watch: Annotated[bool, typer.Option(help="refresh every --interval seconds, evaluating a sliding --window")] = False,
+    interval: Annotated[float, typer.Option(min=0.05, help="seconds between samples")] = 2.0,
+    samples: Annotated[int, typer.Option(min=1, help="samples a single run takes (its window is (samples-1) x interval)")] = 3,
+    window: Annotated[float, typer.Option(min=1, help="sliding window of --watch, in seconds")] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON (one object per refresh with --watch)")] = False,
+) -> None:
+    """Lag per consumer group, topic and partition, with Burrow's status (OK, WARN, STALL, STOP, REWIND).
+
+    Committed offset, end offset, lag in records, lag in seconds (age of the
+    oldest unconsumed message, "age") and the commit rate over the window. A single
+    run takes --samples samples --interval seconds apart; --watch keeps a
+    sliding --window and refreshes. Exit status 0 when every group is OK, 1 when
+    any partition is WARN or worse, 2 when no cluster is configured.
+    """
+    from linkguard.ops.lagview import render
+    from streams.lag import LagMonitor, LagReader, Status, deployment_groups, read_lag
+    from streams.settings import KafkaSettings
+
+    console = Console()
+    settings = KafkaSettings()
+    if not settings.kafka_bootstrap:
+        Console(stderr=True).print(
+            "[red]No Kafka cluster configured.[/] Set LINKGUARD_KAFKA_BOOTSTRAP=host:port "
+            "(and LINKGUARD_LOCAL_MODE=1 for the local broker), or start one with `linkguard broker`.")
+        raise typer.Exit(2)
+    groups = list(group) if group else deployment_groups(settings)
+
+    if not watch:
+        report = read_lag(settings, groups, samples=samples, interval=interval)
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+        else:
+            console.print(render(report))
+        worst = max((g.status for g in report.groups), key=lambda s: s.severity, default=Status.OK)
+        raise typer.Exit(0 if worst is Status.OK else 1)
+
+    from kafka.errors import KafkaError
+
+    with LagReader(settings) as reader:
+        monitor = LagMonitor(reader, groups, window=window)
+
+        def refresh():
+            """The next view; a failed read (broker away) is shown and the watch goes on."""
+            try:
+                monitor.sample()
+                report = monitor.report()
+            except KafkaError as e:
+                message = f"{type(e).__name__}: {e}"
+                return ({"error": message} if as_json
+                        else Text(f"could not read offsets ({message}); retrying", style="red"))
+            return report.to_dict() if as_json else render(report)
+
+        try:
+            if as_json or not console.is_terminal:  # scripts and pipes: one view per refresh
+                while True:
+                    view = refresh()
+                    if as_json:
+                        typer.echo(json.dumps(view, ensure_ascii=False))
+                    else:
+                        console.print(view)
+                    time.sleep(interval)
+            from rich.live import Live
+
+            with Live(refresh(), console=console, auto_refresh=False) as live:
+                while True:
+                    time.sleep(interval)
+                    live.update(refresh(), refresh=True)
+        except KeyboardInterrupt:
+            pass
+
 
 
 def metrics(
@@ -29,7 +107,7 @@ def metrics(
     deployment; each sink worker serves its own latency histograms on
     LINKGUARD_METRICS_PORT. No label ever carries personal data.
     """
-    from linkguard.metrics import DEFAULT_PORT, MetricsSettings, run_exporter
+    from linkguard.ops.metrics import DEFAULT_PORT, MetricsSettings, run_exporter
     from sinks import make_engine
     from sinks.settings import DatabaseSettings
     from streams.settings import KafkaSettings
@@ -78,9 +156,9 @@ def reconcile(
     from sqlalchemy.exc import SQLAlchemyError
 
     from linkguard.catalogue import CatalogueError, load_catalogue
-    from linkguard.reconcile import reconcile as compare_all
-    from linkguard.reconcile_db import CopyStore
-    from linkguard.reconcile_out import render_table, write_csv, write_html
+    from linkguard.ops.reconcile.compare import reconcile as compare_all
+    from linkguard.ops.reconcile.store import CopyStore
+    from linkguard.ops.reconcile.output import render_table, write_csv, write_html
     from sinks import make_engine
     from sinks.settings import DatabaseSettings
     from sinks.writer import _db_error_text

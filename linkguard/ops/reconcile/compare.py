@@ -18,7 +18,7 @@ process (``--system CODE``) every record falls in one of:
 Rows of the extract without a number and without a copy are consistent and
 not reported. Withdrawn copies are not live: they count only as the reason a
 row is missing. Nothing here touches a database or a file;
-:mod:`linkguard.reconcile_db` reads the copies and :mod:`linkguard.reconcile_out`
+:mod:`linkguard.ops.reconcile.store` reads the copies and :mod:`linkguard.ops.reconcile.output`
 writes the outputs. Every value a finding shows passes through :func:`shown`,
 which masks My Numbers.
 """

@@ -11,7 +11,7 @@ import pytest
 
 from guards import Outcome, Reason, Record, Resident, check, index_by_number
 from guards.context import check_in_context, full_contexts
-from linkguard.inspection import (
+from linkguard.ops.inspection import (
     InspectedRow,
     build_identity_index,
     inspect,
@@ -19,7 +19,7 @@ from linkguard.inspection import (
     suggest_number,
     summarize,
 )
-from support import my_number as num
+from fixtures.support import my_number as num
 
 
 def wrong_check_digit(number: str) -> str:

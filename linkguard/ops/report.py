@@ -315,7 +315,7 @@ def render_html(report: Report) -> str:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("linkguard", "templates"),
+        loader=jinja2.PackageLoader("linkguard.ops", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -352,7 +352,7 @@ def write_report_html(report: Report, path: str | os.PathLike) -> None:
 
 def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = None,
               generated_at: dt.datetime | None = None) -> dict[str, Path]:
-    """Write the three files for an :class:`linkguard.inspection.InspectionResult`."""
+    """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html")}

@@ -9,9 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 import schemas
-from linkguard.cli import app
-from review_loop import NUMBER, SUGGESTED, SYSTEM
-from support import consume, my_number
+from linkguard.cli.root import app
+from fixtures.review_loop import NUMBER, SUGGESTED, SYSTEM
+from fixtures.support import consume, my_number
 
 runner = CliRunner()
 

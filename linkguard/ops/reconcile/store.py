@@ -1,7 +1,7 @@
 """The database side of 点検B: reads one system's intermediate-server copies and open holds.
 
 The only part of ``linkguard reconcile`` that talks to the database; the
-comparison itself is :mod:`linkguard.reconcile`.
+comparison itself is :mod:`linkguard.ops.reconcile.compare`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import Engine, select
 
-from linkguard.reconcile import CopyView
+from linkguard.ops.reconcile.compare import CopyView
 from sinks.models import HeldRecord, IntermediateCopy
 
 __all__ = ["CopyStore"]

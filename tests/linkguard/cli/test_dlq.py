@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 import schemas
 from guards.number import mask
-from linkguard.cli import app
-from linkguard.dlq import describe
+from linkguard.cli.root import app
+from linkguard.cli.dlq import describe
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
+from fixtures.support import consume, my_number
 from streams.children import spawn
-from support import consume, my_number
 
 runner = CliRunner()
 codec = schemas.Codec()
@@ -323,10 +323,10 @@ def test_a_fixed_replay_goes_through_the_guard_and_reaches_the_sink_only_with_a_
     import sqlalchemy as sa
 
     from guards import Record, Resident
-    from linkguard.demo import registry_consumed
+    from linkguard.synthetic.demo import registry_consumed
     from streams.publish import Publisher
     from streams.settings import KafkaSettings
-    from support import birth
+    from fixtures.support import birth
 
     run = uuid.uuid4().hex[:8]
     url = f"sqlite:///{tmp_path / 'sink.sqlite'}"

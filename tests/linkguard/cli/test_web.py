@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from linkguard.cli import app
+from linkguard.cli.root import app
 
 runner = CliRunner()
 

@@ -149,7 +149,7 @@ def registry_consumed(settings: KafkaSettings, expected: dict[tuple[str, int], i
 
 def run_demo(*, residents: int, records_per_system: int, workers: int, serve: bool,
              console: Console) -> dict:
-    from linkguard.sample import generate
+    from linkguard.synthetic.sample import generate
     from streams.csvio import read_records, read_registry
 
     settings = KafkaSettings()

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 import schemas
-from linkguard.cli import app
-from linkguard.sample import generate
+from linkguard.cli.root import app
+from linkguard.synthetic.sample import generate
 from streams.settings import KafkaSettings
 from streams.topics import names
-from support import consume
+from fixtures.support import consume
 
 runner = CliRunner()
 

@@ -17,12 +17,12 @@ import pytest
 from typer.testing import CliRunner
 
 import schemas
-from linkguard.cli import app
-from linkguard.reconcile import Status, reconcile
-from linkguard.reconcile_db import CopyStore
+from linkguard.cli.root import app
+from linkguard.ops.reconcile.compare import Status, reconcile
+from linkguard.ops.reconcile.store import CopyStore
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams.csvio import read_records
-from support import my_number
+from fixtures.support import my_number
 
 runner = CliRunner()
 codec = schemas.Codec()

@@ -1,9 +1,9 @@
 """Outputs of ``linkguard reconcile``: a rich table, a CSV and an HTML page.
 
-Every value comes from :class:`linkguard.reconcile.Finding` (My Numbers
+Every value comes from :class:`linkguard.ops.reconcile.compare.Finding` (My Numbers
 already masked); the CSV and HTML writers redact any 12-digit run that might
 still hide in a payload value and keep spreadsheet formulas from running,
-as the inspection report does (:mod:`linkguard.report`). Both files are
+as the inspection report does (:mod:`linkguard.ops.report`). Both files are
 written atomically with mode 0600: they name records and show their values.
 """
 
@@ -19,8 +19,8 @@ from rich.table import Table
 from rich.text import Text
 
 from linkguard.catalogue import Process
-from linkguard.reconcile import Reconciliation, Status
-from linkguard.report import _atomic, _cell, _redact
+from linkguard.ops.reconcile.compare import Reconciliation, Status
+from linkguard.ops.report import _atomic, _cell, _redact
 
 __all__ = ["render_table", "write_csv", "render_html", "write_html", "CSV_HEADER"]
 
@@ -76,7 +76,7 @@ def render_html(result: Reconciliation, process: Process, *, generated_at: dt.da
                 source: str = "") -> str:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("linkguard", "templates"), autoescape=True,
+    env = jinja2.Environment(loader=jinja2.PackageLoader("linkguard.ops", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda n: f"{n:,}"
     env.filters["redact"] = _redact
