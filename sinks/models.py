@@ -49,6 +49,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "WebSession",
+    "LoginFailure",
     "DECISION_ACTIONS",
     "DECISION_STATUSES",
 ]
@@ -382,6 +383,23 @@ class WebSession(Base):
 
     def __repr__(self) -> str:
         return f"<WebSession {self.username} until {self.expires_at:%Y-%m-%d %H:%M}>"
+
+
+class LoginFailure(Base):
+    """Failed log-ins per user name in the current window: the lock-out, and the cap on audit rows.
+
+    The row with the empty user name (no account has one) counts every failure, for the global cap.
+    """
+
+    __tablename__ = "review_login_failures"
+
+    username: Mapped[str] = mapped_column(String, primary_key=True)
+    window_start: Mapped[dt.datetime]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    audited: Mapped[int] = mapped_column(Integer, default=0, doc="failures written to the audit log one by one")
+    last_at: Mapped[dt.datetime]
+
+    __table_args__ = (Index(None, "last_at"),)
 
 
 _REFUSE_CHANGES = (

@@ -28,16 +28,19 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from linkguard.review.accounts import AccountError, AccountStore, Role, User
 from sinks.audit import append_entry
-from sinks.models import ApiToken, WebSession
+from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.models import ApiToken, LoginFailure, WebSession
 
-__all__ = ["TokenStore", "IssuedToken", "TokenInfo", "SessionStore", "parse_token", "TOKEN_PREFIX"]
+__all__ = ["TokenStore", "IssuedToken", "TokenInfo", "SessionStore", "FailedLogins", "parse_token", "TOKEN_PREFIX"]
 
 TOKEN_PREFIX = "lgt_"
 _TOKEN = re.compile(r"lgt_([0-9a-f]{16})_([A-Za-z0-9_-]{40,64})\Z")
@@ -188,3 +191,83 @@ class SessionStore:
                                        .where(WebSession.username == username, WebSession.expires_at > _now()))
                        .all())
 
+
+
+class FailedLogins:
+    """Failed log-ins (web and CLI): the lock-out per user name, and a cap on their audit rows.
+
+    Every failure is counted (``review_login_failures``), but only the first
+    ``audit_per_name`` per user name and ``audit_total`` in all are written to
+    the audit log one by one in each ``window``; an attacker sending failed
+    log-ins with fresh names therefore cannot grow the append-only log without
+    limit (the first ``lock_after`` failures of a name and its first locked attempt are
+    written). When a window with uncounted failures ends, one audit row says how many
+    there were (``login-failures-counted``). A user name is locked once it has
+    ``lock_after`` failures in the window, whatever the audit cap.
+    """
+
+    def __init__(self, engine: Engine, *, lock_after: int = 5, window: dt.timedelta = dt.timedelta(minutes=15),
+                 audit_per_name: int = 6, audit_total: int = 100,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
+        self.engine = engine
+        self._now = clock or _now
+        self.lock_after = lock_after
+        self.window = window
+        self.audit_per_name = audit_per_name
+        self.audit_total = audit_total
+
+    def locked(self, username: str) -> bool:
+        """Whether ``username`` has had ``lock_after`` failures within the current window."""
+        with Session(self.engine) as session:
+            row = session.get(LoginFailure, username[:64] or "-")
+            return (row is not None and row.failures >= self.lock_after
+                    and self._now() - row.window_start < self.window)
+
+    def record(self, username: str, action: str = "login-failed") -> bool:
+        """Count one failure of ``username``; return whether it went to the audit log one by one."""
+        name = username[:64] or "-"
+        for attempt in range(3):
+            try:
+                audited, summary = self._count(name)
+                break
+            except IntegrityError:  # two first failures of one name at once: count again
+                if attempt == 2:
+                    raise
+        if summary is not None:
+            uncounted, since = summary
+            append_entry(self.engine, "-", "login-failures-counted",
+                         detail=f"{uncounted} more failed log-ins since {since.isoformat(timespec='seconds')} "
+                                "were counted, not written one by one")
+        if audited:
+            append_entry(self.engine, name, action)
+        return audited
+
+    def _count(self, name: str) -> tuple[bool, tuple[int, dt.datetime] | None]:
+        now = self._now()
+        summary = None
+        bind = self.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        with Session(bind) as session, session.begin():
+            everyone, mine = self._row(session, "", now), self._row(session, name, now)
+            for row in (everyone, mine):
+                if now - row.window_start >= self.window:
+                    if row is everyone and row.failures > row.audited:
+                        summary = (row.failures - row.audited, row.window_start)
+                    row.window_start, row.failures, row.audited = now, 0, 0
+            for row in (everyone, mine) if mine is not everyone else (everyone,):
+                row.failures += 1
+                row.last_at = now
+            audited = mine.audited < self.audit_per_name and everyone.audited < self.audit_total
+            if audited:
+                mine.audited += 1
+                if mine is not everyone:
+                    everyone.audited += 1
+        return audited, summary
+
+    @staticmethod
+    def _row(session: Session, name: str, now: dt.datetime) -> LoginFailure:
+        row = session.get(LoginFailure, name, with_for_update=True)
+        if row is None:
+            row = LoginFailure(username=name, window_start=now, failures=0, audited=0, last_at=now)
+            session.add(row)
+            session.flush()
+        return row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import secrets
@@ -18,10 +19,11 @@ from starlette.datastructures import FormData
 
 from linkguard.catalogue import Catalogue
 from linkguard.review.accounts import AccountStore, Role, User
-from linkguard.review.credentials import SessionStore
+from linkguard.review.credentials import FailedLogins, SessionStore
 from linkguard.review.service import AuditLog, ReviewService
 from linkguard.web.dashboard import Sampler
 from linkguard.web.handles import HandleBox
+from linkguard.web.throttle import LoginThrottle
 from linkguard.web.i18n import ROLE_KEYS, pick_language, translator
 from linkguard.web.settings import WebSettings
 
@@ -37,6 +39,9 @@ class Services:
     settings: WebSettings
     accounts: AccountStore
     sessions: SessionStore
+    failed_logins: FailedLogins
+    throttle: LoginThrottle
+    hashing: asyncio.Semaphore
     review: ReviewService
     audit: AuditLog
     sampler: Sampler

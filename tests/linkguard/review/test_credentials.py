@@ -64,3 +64,31 @@ def test_an_expired_or_unknown_session_is_nobody(engine, writer):
     expired = sessions.start("sato", dt.timedelta(seconds=-1))
     assert sessions.username(expired) is None
     assert sessions.username("made-up") is None and sessions.username(None) is None
+
+
+def test_failed_logins_with_fresh_names_are_counted_not_written_without_limit(engine, writer):
+    """Issue 12 item 8: every failed log-in added an audit row, so fresh names grew the log without limit."""
+    from linkguard.review.credentials import FailedLogins
+
+    now = [dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc)]
+    failures = FailedLogins(engine, audit_total=3, window=dt.timedelta(minutes=15), clock=lambda: now[0])
+    written = [failures.record(f"fresh-{i}") for i in range(10)]
+    assert written == [True] * 3 + [False] * 7
+    audit = AuditLog(engine)
+    assert len(audit.entries(action="login-failed")) == 3
+    now[0] += dt.timedelta(minutes=16)  # the next window: one row says how many were only counted
+    assert failures.record("fresh-10") is True
+    [summary] = audit.entries(action="login-failures-counted")
+    assert summary.detail.startswith("7 more failed log-ins since 2026-12-01T09:00:00")
+
+
+def test_a_name_is_locked_after_five_failures_even_when_the_audit_cap_is_reached(engine, writer):
+    from linkguard.review.credentials import FailedLogins
+
+    failures = FailedLogins(engine, audit_total=2)
+    for i in range(5):
+        failures.record(f"noise-{i}")  # fills the audit cap first
+    for _ in range(5):
+        assert not failures.locked("sato")
+        failures.record("sato")
+    assert failures.locked("sato") and not failures.locked("ito")
