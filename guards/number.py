@@ -57,9 +57,26 @@ def number_problem(number: str) -> str | None:
     digits = compact(number)
     if len(digits) != 12 or not (digits.isascii() and digits.isdigit()):
         return "NUMBER_FORMAT"
-    if stdnum_in.calc_check_digit(digits[:-1]) != digits[-1]:
+    if _check_digit(digits) != digits[-1]:
         return "CHECK_DIGIT"
     return None
+
+
+# the weights of the eleven digits, left to right (the ordinance's Qn, n counted from the right)
+_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def _check_digit(digits: str) -> str:
+    """The check digit of a 12-digit number's first eleven digits: python-stdnum's
+    ``calc_check_digit`` without its per-call overhead (a test compares the two).
+
+    >>> _check_digit('621498320257'), _check_digit('12345678901')
+    ('7', '8')
+    """
+    d = digits
+    remainder = (int(d[0]) * 6 + int(d[1]) * 5 + int(d[2]) * 4 + int(d[3]) * 3 + int(d[4]) * 2 + int(d[5]) * 7
+                 + int(d[6]) * 6 + int(d[7]) * 5 + int(d[8]) * 4 + int(d[9]) * 3 + int(d[10]) * 2) % 11
+    return "0" if remainder <= 1 else str(11 - remainder)
 
 
 def validate(number: str) -> str:

@@ -135,6 +135,8 @@ class IntermediateCopy(Base):
     via: Mapped[str] = mapped_column(String(8), default="guard")
     withdrawn_at: Mapped[dt.datetime | None]
     withdrawn_reason: Mapped[str | None] = mapped_column(String)
+    #: 取得経路 as the record carried it: the headquarters compares it with the process's survey answer
+    number_source: Mapped[str] = mapped_column(String, default="")
 
     __table_args__ = (
         CheckConstraint("via IN ('guard', 'review')", name="via"),

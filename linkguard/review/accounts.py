@@ -31,6 +31,7 @@ class Role(str, enum.Enum):
     approver = "approver"  # approves another person's release request; may reveal
     operator = "operator"  # read-only dashboards, no personal data
     admin = "admin"  # manages users, reads the audit log
+    headquarters = "headquarters"  # 総点検本部: board, survey, stops, exposure and letters; never reveals a number
 
 
 #: roles that may see a record's personal data (the case screen, the CLI's show)
@@ -49,7 +50,7 @@ def parse_roles(roles: Iterable[str | Role] | str) -> frozenset[Role]:
     >>> parse_roles('boss')
     Traceback (most recent call last):
     ...
-    linkguard.review.accounts.AccountError: unknown role 'boss'; roles are reviewer, approver, operator, admin
+    linkguard.review.accounts.AccountError: unknown role 'boss'; roles are reviewer, approver, operator, admin, headquarters
     """
     names = roles.split(",") if isinstance(roles, str) else list(roles)
     result = set()

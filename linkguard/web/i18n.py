@@ -30,6 +30,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.dashboard": ("運用状況", "Operations"),
     "nav.users": ("利用者管理", "Users"),
     "nav.audit": ("監査ログ", "Audit log"),
+    "nav.hq": ("点検本部", "Headquarters"),
+    "nav.hq_exposure": ("漏えい調査", "Exposure"),
+    "nav.hq_stops": ("連携停止", "Stops"),
     "nav.logout": ("ログアウト", "Log out"),
     "nav.language": ("English", "日本語"),
     "nav.language_label": ("表示言語を英語に切り替え", "Switch the screen to Japanese"),
@@ -45,6 +48,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.approver": ("承認者", "Approver"),
     "role.operator": ("運用監視", "Operator"),
     "role.admin": ("管理者", "Administrator"),
+    "role.headquarters": ("総点検本部", "Headquarters"),
     # login
     "login.title": ("ログイン", "Log in"),
     "login.username": ("利用者ID", "User name"),
@@ -243,7 +247,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 ROLE_KEYS = {"reviewer": "role.reviewer", "approver": "role.approver", "operator": "role.operator",
-             "admin": "role.admin"}
+             "admin": "role.admin",
+             "headquarters": "role.headquarters"}
 
 
 def pick_language(value: str | None) -> str:
