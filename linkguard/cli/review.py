@@ -69,43 +69,10 @@ def _service(*, publishing: bool = False):
 
 
 def _acting(service, username: str | None):
-    """The user acting, on that user's own credential: an API token, or the password asked for.
+    """The user acting, on that user's own credential (:func:`linkguard.cli.auth.authenticate`)."""
+    from linkguard.cli.auth import authenticate
 
-    ``LINKGUARD_TOKEN`` (made by an admin: ``linkguard users token create``) names its own user;
-    otherwise ``--user NAME`` and the password typed at the hidden prompt (read from stdin
-    when it is no terminal). A name alone is never enough: a decision or a reveal is
-    attributed to a person only on that person's credential.
-    """
-    import click
-
-    from linkguard.review.credentials import FailedLogins, TokenStore
-
-    failures = FailedLogins(service.engine)
-    token = os.environ.get("LINKGUARD_TOKEN", "").strip()
-    if token:
-        user = TokenStore(service.engine, service.accounts).authenticate(token)
-        if user is None:
-            failures.record(username or "-", "cli-token-failed")
-            fail("LINKGUARD_TOKEN is not a live token of an active user; ask an admin for a new one "
-                 "(`linkguard users token create NAME`)")
-        if username and username != user.username:
-            fail(f"--user {username} is not the token's user {user.username}")
-        return user
-    if not username:
-        fail("say who is acting: --user NAME (your password is asked for) or LINKGUARD_TOKEN=<your API token> "
-             "(create an account with `linkguard users add`)")
-    if failures.locked(username):
-        failures.record(username, "cli-login-locked")
-        fail(f"{username} is locked for a while after repeated wrong passwords; ask an admin")
-    try:
-        password = typer.prompt(f"password for {username}", hide_input=True, err=True)
-    except click.exceptions.Abort:
-        fail(f"no password for {username}: type it at the prompt, or use LINKGUARD_TOKEN in scripts")
-    user = service.accounts.authenticate(username, password)
-    if user is None:
-        failures.record(username, "cli-login-failed")
-        fail(f"no active account {username!r} with that password")
-    return user
+    return authenticate(service.engine, username, service.accounts)
 
 
 def _run(fn, *args: Any, **kw: Any) -> Any:
