@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import time
 from importlib import resources
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
@@ -29,7 +29,7 @@ from linkguard.catalogue import load_catalogue
 from linkguard.review.accounts import AccountStore, Role, User
 from linkguard.review.credentials import FailedLogins, SessionStore
 from linkguard.review.service import AuditLog, DecisionPublisher, ReviewService
-from linkguard.web import admin, ops, views
+from linkguard.web import admin, hq, ops, views
 from linkguard.web.core import (CsrfFailed, LoginRequired, RoleRequired, Services, csrf_form, current_user,
                                 flash, render, require, safe_next, template_environment)
 from linkguard.web.dashboard import Sampler
@@ -78,6 +78,8 @@ def home_for(user: User) -> str:
         return "/queue"
     if user.can(Role.operator):
         return "/dashboard"
+    if user.can(Role.headquarters):
+        return "/hq"
     if user.can(Role.admin):
         return "/admin/users"
     return "/login"
@@ -85,7 +87,8 @@ def home_for(user: User) -> str:
 
 def create_app(*, engine: Engine | None = None, settings: WebSettings | None = None,
                kafka: KafkaSettings | None = None, publisher: DecisionPublisher | None = None,
-               accounts: AccountStore | None = None, sample_in_background: bool = True) -> FastAPI:
+               accounts: AccountStore | None = None, sample_in_background: bool = True,
+               hq_publish: Callable[[dict], None] | None = None) -> FastAPI:
     settings = settings or WebSettings()
     secret = settings.secret()
     if engine is None:
@@ -152,6 +155,7 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
     app.include_router(views.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
+    hq.install(app, engine, kafka, hq_publish)  # the headquarters' pages (総点検本部)
     return app
 
 

@@ -33,6 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.hq": ("点検本部", "Headquarters"),
     "nav.hq_exposure": ("漏えい調査", "Exposure"),
     "nav.hq_stops": ("連携停止", "Stops"),
+    "hq.stop_done": ("連携停止の操作を記録しました。", "The stop action was recorded."),
     "nav.logout": ("ログアウト", "Log out"),
     "nav.language": ("English", "日本語"),
     "nav.language_label": ("表示言語を英語に切り替え", "Switch the screen to Japanese"),

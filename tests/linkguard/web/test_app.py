@@ -198,7 +198,8 @@ def test_log_in_attempts_are_limited_per_client_and_in_all(engine, writer, loop,
 # -- CSRF -----------------------------------------------------------------------------
 POSTS = ["/logout", "/records/{h}/reveal", "/records/{h}/release", "/records/{h}/approve", "/records/{h}/correct",
          "/records/{h}/return", "/records/{h}/assign", "/dashboard/sample", "/admin/users",
-         "/admin/users/sato/roles", "/admin/users/sato/active"]
+         "/admin/users/sato/roles", "/admin/users/sato/active",
+         "/hq/rounds", "/hq/upload", "/hq/stops", "/hq/letters"]
 
 
 def test_every_post_form_is_refused_without_the_csrf_token(app, browser, accounts, loop, engine):
@@ -214,7 +215,7 @@ def test_every_post_form_is_refused_without_the_csrf_token(app, browser, account
     posted = {r.path.replace("{handle}", "{h}").replace("{username}", "sato")
               for r in routes(app.router) if "POST" in r.methods} - {"/login"}
     assert posted == set(POSTS), "a POST route without a CSRF test"
-    accounts.create_user("all", "password-all-12", ["reviewer", "approver", "operator", "admin"])
+    accounts.create_user("all", "password-all-12", ["reviewer", "approver", "operator", "admin", "headquarters"])
     loop.hold("R-1")
     browser.login("all", "password-all-12")
     handle = only_record(browser).rsplit("/", 1)[1]
