@@ -8,12 +8,15 @@
 2. runs the real ``linkguard inspect`` on it (the CLI, as a subprocess: what
    users run) into ``DIR/inspection``, and reads ``verdicts.csv``;
 3. reads the same files in-process and calls
-   :func:`linkguard.inspection.inspect` (the function the CLI calls) for the
+   :func:`linkguard.ops.inspection.inspect` (the function the CLI calls) for the
    findings' *details* — ``verdicts.csv`` has reason codes only, so whether
    a BATCH_SWAP names the other record is only visible there; the two runs
    are compared record by record;
 4. times :func:`guards.check` alone on one core over the corpus records
-   (median of ``--speed-runs``), and the context rules for information;
+   (median of ``--speed-runs``, by CPU time — on a shared machine the wall
+   clock also counts other processes — with the wall figure beside it), a
+   naive exact 4-item comparison in the same run for scale, and the context
+   rules for information;
 5. prints recall per error cause, the expected reason code per cause,
    false holds per benign variant, suggestion accuracy and speed, each
    beside its target with PASS/MISS, and writes ``DIR/quality.json`` and
@@ -52,10 +55,13 @@ console = Console()
 if not console.is_terminal or console.width < 150:  # the tables need room; a narrow terminal wraps lines
     console = Console(width=170)
 
+# issue 13: the targets with every notation of bench/notations.py in the corpus
 TARGET_RECALL = 1.0
-TARGET_FALSE_HOLD = 0.001
-TARGET_SUGGESTIONS = 0.95
-TARGET_SPEED = 20_000
+TARGET_FALSE_HOLD = 0.0005
+TARGET_SUGGESTIONS = 0.98
+TARGET_WRONG_SUGGESTIONS = 0
+TARGET_EXPECTED_REASON = 0.99
+TARGET_SPEED = 40_000
 TARGET_SWAP_NAMED = 1.0
 
 
@@ -137,7 +143,7 @@ def in_process(files: CorpusFiles):
     residents = list(csvio.read_registry(files.registry))
     records = [record for system, path in files.records for record in csvio.read_records(path, system=system)]
     try:
-        from linkguard.inspection import inspect
+        from linkguard.ops.inspection import inspect
 
         result = inspect(residents, records, systems=[s for s, _ in files.records])
     except Exception as error:  # noqa: BLE001 - report, never crash the benchmark
@@ -151,34 +157,56 @@ def in_process(files: CorpusFiles):
     return residents, records, outcomes, ""
 
 
+def _timed(work, runs: int) -> tuple[float, float]:
+    """Median wall and CPU seconds of ``runs`` calls of ``work``.
+
+    The CPU time (:func:`time.process_time`) is the one-core cost: on a shared
+    machine the wall time also counts the time other processes held the core.
+    """
+    wall, cpu = [], []
+    for _ in range(runs):
+        started_wall, started_cpu = time.perf_counter(), time.process_time()
+        work()
+        wall.append(time.perf_counter() - started_wall)
+        cpu.append(time.process_time() - started_cpu)
+    return statistics.median(wall), statistics.median(cpu)
+
+
 def guard_speed(residents, records, runs: int) -> dict:
-    """records/s of :func:`guards.check` alone, one core, median of ``runs``; and of the
-    context rules (:func:`guards.context.check_all`) for information, if present."""
+    """records/s of :func:`guards.check` alone, one core, median of ``runs`` (by CPU time, and by
+    wall time); a naive exact 4-item comparison in plain Python in the same run, for scale; and the
+    context rules (:func:`guards.context.check_all`) for information."""
     from guards import check, index_by_number
 
     view = index_by_number(residents)
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
+
+    def guard() -> None:
         for record in records:
             check(record, view)
-        timings.append(time.perf_counter() - started)
-    median = statistics.median(timings)
-    speed = {"records": len(records), "runs": runs, "check_seconds": median,
-             "check_per_second": len(records) / median if median else 0.0}
+
+    by_number = {r.my_number: (r.name, r.birth_date.isoformat(), str(r.sex), r.address) for r in residents}
+
+    def naive() -> None:
+        for record in records:
+            known = by_number.get(record.my_number.strip())
+            _ = known is not None and known == (record.name, record.birth_date, record.sex, record.address)
+
+    guard()  # the caches warm, as in a running worker
+    wall, cpu = _timed(guard, runs)
+    naive_wall, naive_cpu = _timed(naive, runs)
+    n = len(records)
+    speed = {"records": n, "runs": runs, "check_seconds": cpu, "check_wall_seconds": wall,
+             "check_per_second": n / cpu if cpu else 0.0, "check_wall_per_second": n / wall if wall else 0.0,
+             "naive_per_second": n / naive_cpu if naive_cpu else 0.0,
+             "naive_wall_per_second": n / naive_wall if naive_wall else 0.0}
     try:
         from guards.context import build_identity_index, check_all
     except ImportError:
         return speed
     identities = build_identity_index(residents)
-    timings = []
-    for _ in range(max(1, runs // 2)):
-        started = time.perf_counter()
-        check_all(records, view, identities)
-        timings.append(time.perf_counter() - started)
-    median = statistics.median(timings)
-    speed["context_seconds"] = median
-    speed["context_per_second"] = len(records) / median if median else 0.0
+    wall, cpu = _timed(lambda: check_all(records, view, identities), max(1, runs // 2))
+    speed["context_seconds"] = cpu
+    speed["context_per_second"] = n / cpu if cpu else 0.0
     return speed
 
 
@@ -372,7 +400,8 @@ def print_recall(scores: Scores, have_details: bool) -> None:
 
 
 def print_false_holds(scores: Scores) -> None:
-    table = Table(title="false holds on correct records, per variant (HOLD or INVALID; target ≤ 0.1% overall)")
+    table = Table(title=f"false holds on correct records, per variant (HOLD or INVALID; target ≤ "
+                        f"{_pct(TARGET_FALSE_HOLD, 2)} overall)")
     for column in ("variant", "records", "HOLD", "INVALID", "rate", "reasons", "examples (record, what differs: findings)"):
         table.add_column(column, justify="left" if column in ("variant", "reasons") or column.startswith("ex")
                          else "right", overflow="fold")
@@ -387,7 +416,7 @@ def print_false_holds(scores: Scores) -> None:
     table.add_row("[bold]all correct[/]", f"[bold]{f['correct']:,}[/]", f"[bold]{f['held']}[/]",
                   f"[bold]{f['invalid']}[/]", f"[bold]{_pct(f['rate'], 2)}[/]", "", "")
     console.print(table)
-    console.print(f"false-hold rate {_pct(f['rate'], 2)} (target ≤ {_pct(TARGET_FALSE_HOLD, 1)}) "
+    console.print(f"false-hold rate {_pct(f['rate'], 3)} (target ≤ {_pct(TARGET_FALSE_HOLD, 2)}) "
                   f"{_verdict(f['rate'] <= TARGET_FALSE_HOLD)}; of which correct records whose number an "
                   f"error record also carries (swap/shared partners, relatives): "
                   f"{f['number_also_on_error_stopped']} of {f['number_also_on_error']} stopped")
@@ -395,7 +424,8 @@ def print_false_holds(scores: Scores) -> None:
 
 def print_suggestions(scores: Scores) -> None:
     s = scores.suggestions
-    table = Table(title="suggestions for errors whose true person is in the registry (target ≥ 95% right)")
+    table = Table(title=f"suggestions for errors whose true person is in the registry (target ≥ "
+                        f"{_pct(TARGET_SUGGESTIONS, 0)} right, {TARGET_WRONG_SUGGESTIONS} wrong)")
     for column in ("cause", "errors", "right", "wrong", "none"):
         table.add_column(column, justify="left" if column == "cause" else "right")
     for cause, counts in s["per_cause"].items():
@@ -406,22 +436,28 @@ def print_suggestions(scores: Scores) -> None:
     console.print(table)
     elsewhere = ", ".join(f"{n} on {what}" for what, n in s["wrong_elsewhere"].items()) or "none"
     console.print(f"suggestion accuracy {_pct(s['accuracy'])} (target ≥ {_pct(TARGET_SUGGESTIONS, 0)}) "
-                  f"{_verdict(s['accuracy'] >= TARGET_SUGGESTIONS)}; wrong suggestions: {s['wrong']} on errors, "
+                  f"{_verdict(s['accuracy'] >= TARGET_SUGGESTIONS and s['wrong'] <= TARGET_WRONG_SUGGESTIONS)}; "
+                  f"wrong suggestions: {s['wrong']} on errors, "
                   f"suggestions where none is due: {elsewhere}")
 
 
 def print_speed(scores: Scores) -> None:
     s = scores.speed
-    console.print(f"guards.check alone, one core: {s['check_per_second']:,.0f} records/s "
-                  f"(median of {s['runs']} runs over {s['records']:,} records; target ≥ {TARGET_SPEED:,}/s) "
-                  f"{_verdict(s['check_per_second'] >= TARGET_SPEED)}")
+    console.print(f"guards.check alone, one core: {s['check_per_second']:,.0f} records/s of CPU time "
+                  f"({s.get('check_wall_per_second', 0):,.0f}/s by the wall clock; median of {s['runs']} runs over "
+                  f"{s['records']:,} records; target ≥ {TARGET_SPEED:,}/s) {_verdict(s['check_per_second'] >= TARGET_SPEED)}")
+    if s.get("naive_per_second") and s.get("check_per_second"):
+        console.print(f"same run, for scale (the machine may be shared: compare the ratio): a naive exact 4-item "
+                      f"comparison {s['naive_per_second']:,.0f} records/s; guards.check takes "
+                      f"{s['naive_per_second'] / s['check_per_second']:.1f}× its time")
     if "context_per_second" in s:
         console.print(f"guards.context.check_all (check + family/batch/shared/date rules + suggestions), "
-                      f"for information: {s['context_per_second']:,.0f} records/s")
+                      f"for information: {s['context_per_second']:,.0f} records/s of CPU time")
 
 
 def targets(scores: Scores) -> list[dict]:
     missed = [c for c, s in scores.per_cause.items() if s["recall"] < TARGET_RECALL]
+    expected_given = sum(s["expected_given"] for s in scores.per_cause.values())
     swap = scores.per_cause["batch_swap"]
     named = swap["other_named"]
     swap_ok = swap["expected_given"] == swap["errors"] and named is not None and named == swap["with_other"]
@@ -430,19 +466,26 @@ def targets(scores: Scores) -> list[dict]:
          "figure": "all causes 100%" if not missed else "below: " + ", ".join(
              f"{c} {_pct(scores.per_cause[c]['recall'], 0)}" for c in missed),
          "ok": not missed},
-        {"target": "false-hold rate ≤ 0.1% of correct records",
-         "figure": f"{_pct(scores.false_hold['rate'], 2)} ({scores.false_hold['held'] + scores.false_hold['invalid']}"
+        {"target": f"false-hold rate ≤ {_pct(TARGET_FALSE_HOLD, 2)} of correct records",
+         "figure": f"{_pct(scores.false_hold['rate'], 3)} ({scores.false_hold['held'] + scores.false_hold['invalid']}"
                    f" of {scores.false_hold['correct']:,})",
          "ok": scores.false_hold["rate"] <= TARGET_FALSE_HOLD},
         {"target": "every batch swap reported as BATCH_SWAP naming the other record",
          "figure": f"BATCH_SWAP {swap['expected_given']}/{swap['errors']}, other named "
                    + (f"{named}/{swap['with_other']}" if named is not None else "not measurable (codes only)"),
          "ok": swap_ok},
-        {"target": "right suggestion for ≥ 95% of errors whose person is in the registry",
+        {"target": f"right suggestion for ≥ {_pct(TARGET_SUGGESTIONS, 0)} of errors whose person is in the "
+                   f"registry, {TARGET_WRONG_SUGGESTIONS} wrong (none where none is due)",
          "figure": f"{_pct(scores.suggestions['accuracy'])} ({scores.suggestions['right']}/"
-                   f"{scores.suggestions['eligible']}; {scores.suggestions['wrong']} wrong)",
-         "ok": scores.suggestions["accuracy"] >= TARGET_SUGGESTIONS},
-        {"target": "guards.check ≥ 20,000 records/s on one core",
+                   f"{scores.suggestions['eligible']}; {scores.suggestions['wrong']} wrong, "
+                   f"{sum(scores.suggestions['wrong_elsewhere'].values())} undue)",
+         "ok": (scores.suggestions["accuracy"] >= TARGET_SUGGESTIONS
+                and scores.suggestions["wrong"] + sum(scores.suggestions["wrong_elsewhere"].values())
+                <= TARGET_WRONG_SUGGESTIONS)},
+        {"target": f"the expected reason named on ≥ {_pct(TARGET_EXPECTED_REASON, 0)} of errors",
+         "figure": f"{_pct(_rate(expected_given, scores.errors))} ({expected_given}/{scores.errors})",
+         "ok": _rate(expected_given, scores.errors) >= TARGET_EXPECTED_REASON},
+        {"target": f"guards.check ≥ {TARGET_SPEED:,} records/s on one core",
          "figure": f"{scores.speed.get('check_per_second', 0):,.0f} records/s",
          "ok": scores.speed.get("check_per_second", 0) >= TARGET_SPEED},
     ]

@@ -34,8 +34,8 @@ from rich.table import Table
 
 import schemas
 from bench.throughput import VAR, env_for, settings_for, wait
-from linkguard.demo import Pipeline, registry_consumed
-from linkguard.sample import Population, make_records, make_registry
+from linkguard.synthetic.demo import Pipeline, registry_consumed
+from linkguard.synthetic.sample import Population, make_records, make_registry
 from sinks import SinkWriter, make_engine
 from streams import topics
 from streams.broker import LocalBroker

@@ -106,6 +106,10 @@ __all__ = [
     "name_text",
     "name_parts",
     "name_key",
+    "name_keys",
+    "NameKeys",
+    "former_key",
+    "alias_key",
     "name_index_key",
     "alphabet_words",
     "middle_names_match",
@@ -171,6 +175,10 @@ _INVISIBLE: dict[int, None] = dict.fromkeys((
     *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x2070),
     *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0),
 ))
+
+
+#: every character that is blank once normalised: white space of any width and the invisible ones
+BLANK_CHARACTERS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "".join(map(chr, _INVISIBLE))
 
 
 def clean(value: str | None) -> str:
@@ -386,6 +394,28 @@ def name_key(value: str | None) -> str:
     ('LEEMINHO', 'LEEMINHO')
     """
     return _key_of_text(name_text(value))
+
+
+class NameKeys(NamedTuple):
+    """Everything a record's name is compared by, computed once (:func:`name_keys`)."""
+
+    key: str  # name_key
+    former: str  # former_key
+    alias: str  # alias_key
+    words: tuple[str, ...]  # alphabet_words
+
+
+@lru_cache(maxsize=_CACHE)
+def name_keys(value: str | None) -> NameKeys:
+    """:func:`name_key`, :func:`former_key`, :func:`alias_key` and :func:`alphabet_words` at once.
+
+    >>> name_keys('山田［佐藤］花子')
+    NameKeys(key='山田花子', former='佐藤花子', alias='', words=())
+    """
+    parts = name_parts(value)
+    text = parts.current
+    words = tuple(sorted(text.split())) if text and text.isascii() else ()
+    return NameKeys(_key_of_text(text), _key_of_text(parts.former), _key_of_text(parts.alias), words)
 
 
 def former_key(value: str | None) -> str:

@@ -26,7 +26,7 @@ from streams.events import dead_letter_message
 from streams.settings import KafkaSettings
 
 if TYPE_CHECKING:
-    from linkguard.metrics import SinkMetrics
+    from linkguard.ops.metrics import SinkMetrics
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def apply_or_dead_letter(writer: SinkWriter, consumer: str, messages: list[SinkM
 
 def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
     """Run until SIGTERM/SIGINT; with LINKGUARD_METRICS_PORT set, serve /metrics there too."""
-    from linkguard.metrics import MetricsSettings, build_registry, serve
+    from linkguard.ops.metrics import MetricsSettings, build_registry, serve
 
     metrics_settings = MetricsSettings()
     metrics = None

@@ -96,7 +96,9 @@ def test_every_cause_and_variant_present(corpus: Corpus) -> None:
 def test_mostly_plain_correct_records_and_few_errors(corpus: Corpus) -> None:
     causes, variants = corpus.composition()
     assert 0.01 <= corpus.errors / len(corpus.labels) <= 0.03  # small corpora round the minimum per cause up
-    assert variants["plain"] > len(corpus.labels) / 2
+    # plain is still the largest group; the notations of bench/notations.py take about a tenth
+    assert variants["plain"] > len(corpus.labels) / 3
+    assert variants["plain"] == max(variants.values())
 
 
 def test_default_size_measures_a_false_hold_rate_of_a_tenth_of_a_percent() -> None:
@@ -309,6 +311,23 @@ def test_error_labels_are_consistent(corpus: Corpus, world) -> None:
             assert other_label.variant == "shared_partner" and not other_label.is_error
             assert compact(other.my_number) == number == other_label.true_my_number != label.true_my_number
             assert other.atena_no and other.atena_no != record.atena_no
+        elif label.cause == "typo_valid":  # bench/notations.py: a typo that is a living stranger's number
+            differing = [i for i in range(12) if number[i] != label.true_my_number[i]]
+            assert len(differing) == 1 and stdnum_in.is_valid(number)
+            assert owner is not None and owner.my_number == number and owner.status == "住民"
+            assert corpus.households[index_of[owner.my_number]] != corpus.households[index_of[truth.my_number]]
+        elif label.cause == "deceased_number":
+            assert owner is not None and owner.status == "死亡" and owner.my_number == number
+            assert truth.status == "住民"
+        elif label.cause == "former_number_stranger":
+            assert owner is not None and number in owner.previous_my_numbers and owner is not truth
+        elif label.cause in ("twin_number", "parent_number"):
+            assert owner is not None and owner.my_number != truth.my_number
+            assert corpus.households[index_of[owner.my_number]] == corpus.households[index_of[truth.my_number]]
+            if label.cause == "twin_number":
+                assert owner.birth_date == truth.birth_date and key(owner.name) != key(truth.name)
+            else:
+                assert owner.birth_date < truth.birth_date
         else:  # pragma: no cover
             raise AssertionError(label.cause)
         if label.cause not in ("batch_swap", "shared_number"):

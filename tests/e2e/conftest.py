@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
-from support import KafkaBackend, unavailable
+from fixtures.support import KafkaBackend, unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -82,7 +82,7 @@ class Stack:
 def stack(local_broker: KafkaBackend, chromium, tmp_path) -> Iterator[Stack]:
     import os
 
-    from linkguard.demo import Pipeline, free_port, wait_http
+    from linkguard.synthetic.demo import Pipeline, free_port, wait_http
     from linkguard.review.accounts import AccountStore
     from sinks import SinkWriter, make_engine
     from streams.settings import KafkaSettings

@@ -13,9 +13,9 @@ import uuid
 import httpx
 import pytest
 
-from linkguard.demo import free_port
-from support import KafkaBackend
-from web_support import csrf_of
+from linkguard.synthetic.demo import free_port
+from fixtures.support import KafkaBackend
+from fixtures.web_support import csrf_of
 
 pytestmark = pytest.mark.integration
 

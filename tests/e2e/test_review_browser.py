@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from guards import Record, Resident
-from linkguard.demo import registry_consumed
+from linkguard.synthetic.demo import registry_consumed
 from sinks.models import AuditEntry, HeldRecord, IntermediateCopy
 from streams.publish import Publisher
 from streams.topics import names
-from support import birth, my_number
+from fixtures.support import birth, my_number
 
 pytestmark = pytest.mark.integration
 

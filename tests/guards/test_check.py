@@ -8,7 +8,7 @@ import pytest
 
 from guards import Outcome, Reason, Record, Resident, check, index_by_number
 from guards.number import mask
-from support import my_number
+from fixtures.support import my_number
 
 HANAKO = Resident(my_number(1), "山田 花子", dt.date(1980, 4, 1), 2, "高知市丸ノ内1-2-20",
                   alias_name="", previous_names=("佐藤 花子",), previous_addresses=("南国市大そね甲1",),

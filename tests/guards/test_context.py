@@ -16,7 +16,7 @@ from guards import Outcome, Reason, Record, Resident, check, index_by_number
 from guards.check import parse_subject
 from guards.context import (Context, Peer, affected_keys, atena, batch_key, build_identity_index, check_all,
                             check_in_context, full_contexts, identify, link_key, record_date, suggest_number)
-from support import my_number
+from fixtures.support import my_number
 
 # a household: father, mother (married name, maiden name in history), two children
 FATHER = Resident(my_number(1), "山田　太郎", dt.date(1975, 1, 2), 1, "高知市本町1-1")
@@ -366,7 +366,7 @@ def test_the_given_verdict_and_subject_are_used_as_they_are():
 # ------------------------------------------------------------------ batch view = stream view, any order
 
 def _corpus() -> list[Record]:
-    from linkguard.sample import Population, make_records
+    from linkguard.synthetic.sample import Population, make_records
 
     rng = random.Random(11)
     population = Population(_SAMPLE_RESIDENTS)
@@ -382,7 +382,7 @@ def _corpus() -> list[Record]:
 
 
 def _sample_residents():
-    from linkguard.sample import make_registry
+    from linkguard.synthetic.sample import make_registry
 
     return make_registry(1500, random.Random(3))
 

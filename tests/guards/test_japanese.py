@@ -11,7 +11,7 @@ from guards import Finding, Outcome, Reason, Record, Resident, check, index_by_n
 from guards import japanese, normalize
 from guards.check import matches_person, parse_subject
 from guards.japanese import NameMatch, address_key, addresses_match, compare_names, kana_key, name_key
-from support import my_number
+from fixtures.support import my_number
 
 BIRTH = dt.date(1980, 4, 1)
 

@@ -15,7 +15,7 @@ from guards.check import FIELD_LIMITS, explain, parse_subject
 from guards.context import build_identity_index, check_all, check_in_context, Context
 from guards.japanese import address_key, addresses_match, kana_key, name_key, reading_key
 from guards.model import FieldMatch
-from support import my_number
+from fixtures.support import my_number
 
 BIRTH = dt.date(1980, 4, 1)
 HOME = "高知県高知市丸ノ内一丁目2番20号"

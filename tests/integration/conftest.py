@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 
-from support import KafkaBackend, fresh_postgres_database, postgres_url
+from fixtures.support import KafkaBackend, fresh_postgres_database, postgres_url
 from streams.children import spawn
 from streams.settings import KafkaSettings
 
@@ -112,7 +112,7 @@ class Harness:
 
     def load_registry(self, residents) -> None:
         """Publish the registry and wait until the guard group has consumed all of it."""
-        from linkguard.demo import registry_consumed
+        from linkguard.synthetic.demo import registry_consumed
         from streams.publish import Publisher
         from streams.topics import names
 

@@ -16,10 +16,10 @@ import pytest
 
 from bench.corpus import make_corpus
 from guards import Outcome, Record, Resident
-from linkguard.inspection import inspect
+from linkguard.ops.inspection import inspect
 from streams.publish import Publisher
 
-from support import birth, consume, my_number
+from fixtures.support import birth, consume, my_number
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

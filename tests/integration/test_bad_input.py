@@ -18,7 +18,7 @@ from streams.events import record_to_event, resident_to_message
 from streams.publish import Publisher
 
 from integration.test_pipeline import build_registry
-from support import my_number
+from fixtures.support import my_number
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

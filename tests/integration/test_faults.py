@@ -21,8 +21,8 @@ from guards import Record
 
 from integration.test_pipeline import assert_stores, build_records, build_registry, publish_records, \
     registry_digest
-from integration.losses import wait_for_verdicts
-from support import unavailable
+from fixtures.losses import wait_for_verdicts
+from fixtures.support import unavailable
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

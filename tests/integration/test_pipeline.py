@@ -20,8 +20,8 @@ from streams.events import record_to_event, resident_to_message
 from streams.publish import Publisher
 from streams.topics import names
 
-from integration.losses import wait_for_verdicts
-from support import birth, my_number
+from fixtures.losses import wait_for_verdicts
+from fixtures.support import birth, my_number
 
 pytestmark = pytest.mark.integration
 

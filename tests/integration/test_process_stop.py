@@ -25,7 +25,7 @@ from streams.publish import Publisher
 from streams.stops import control_message, publish_process_state
 from streams.topics import names
 
-from support import birth, consume, my_number
+from fixtures.support import birth, consume, my_number
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from streams.events import decision_message
 from streams.publish import Publisher
 from streams.topics import names
 
-from support import birth, consume, my_number
+from fixtures.support import birth, consume, my_number
 
 pytestmark = pytest.mark.integration
 

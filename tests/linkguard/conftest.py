@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from review_loop import Loop
+from fixtures.review_loop import Loop
 from sinks import SinkWriter, make_engine
 
 

@@ -7,7 +7,7 @@ import pytest
 import schemas
 from guards import Record
 from streams.events import record_to_event
-from support import my_number
+from fixtures.support import my_number
 
 
 @pytest.mark.parametrize("junk", [b"\x00", b"\x00junk" * 20_000])

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine, make_url
 
 import schemas
 from sinks import Base, RetryPolicy, SinkMessage, SinkWriter, make_engine
-from support import my_number as valid_number
+from fixtures.support import my_number as valid_number
 
 REQUIRE_SERVICES = os.environ.get("LINKGUARD_REQUIRE_SERVICES") == "1"
 VERIFIED, HELD, DLQ, RECORDS = "linkage.verified", "linkage.held", "linkage.dlq", "linkage.records"

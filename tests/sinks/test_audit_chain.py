@@ -14,7 +14,7 @@ from sinks import SinkWriter, make_engine
 from sinks.audit import GENESIS, AuditFields, append_entry, row_digest, verify_chain
 from sinks.models import AuditEntry
 from sinks.roles import RoleError, audit_guard, init_database
-from support import postgres_url
+from fixtures.support import postgres_url
 
 
 def _fill(engine: Engine, count: int) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from sinks.hq import ExposureCase
 from sinks.models import IntermediateCopy
-from support import my_number
+from fixtures.support import my_number
 
 NUMBER = my_number(62149832025)  # as tests/sinks/conftest.py builds its records
 

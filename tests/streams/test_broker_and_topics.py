@@ -10,7 +10,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from streams.faust_fixes.tansu import true_end_offsets
 from streams.settings import KafkaSettings
 from streams.topics import ensure_topics, names, partition_for
-from support import my_number
+from fixtures.support import my_number
 
 pytestmark = pytest.mark.integration
 

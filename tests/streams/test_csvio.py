@@ -17,7 +17,7 @@ from streams.csvio import (
     read_records_with_lines,
     read_registry,
 )
-from support import my_number
+from fixtures.support import my_number
 
 
 HANAKO = my_number("62149832025")

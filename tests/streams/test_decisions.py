@@ -12,7 +12,7 @@ import schemas
 from guards import Finding, Outcome, Reason, Record, Resident, Verdict
 from streams.decisions import rule
 from streams.events import decision_message, hold_persons, released_verdict, verdict_message
-from support import my_number
+from fixtures.support import my_number
 
 NUMBER = my_number(62149832025)
 codec = schemas.Codec()

@@ -284,7 +284,7 @@ def test_the_window_sees_progress_falling_behind_and_rewinds(settings):
 
 @pytest.mark.integration
 def test_lag_command_json(settings, monkeypatch):
-    from linkguard.cli import app
+    from linkguard.cli.root import app
 
     topic = names(settings).dlq
     produce_batches(settings, topic, 0, [12, 12])
@@ -316,7 +316,7 @@ def test_lag_command_json(settings, monkeypatch):
 
 
 def test_lag_command_without_a_cluster(monkeypatch):
-    from linkguard.cli import app
+    from linkguard.cli.root import app
 
     monkeypatch.delenv("LINKGUARD_KAFKA_BOOTSTRAP", raising=False)
     result = CliRunner().invoke(app, ["lag", "--json"])

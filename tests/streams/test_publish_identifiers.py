@@ -9,7 +9,7 @@ import pytest
 from guards import Record
 from streams.publish import Publisher, RecordRefused
 from streams.settings import KafkaSettings
-from support import my_number
+from fixtures.support import my_number
 
 
 @pytest.mark.parametrize("record_id", ["\ufeffR-2", "R-\u200b2", "R-2\u202e"])

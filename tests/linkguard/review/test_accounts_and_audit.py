@@ -8,10 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from linkguard.review.accounts import AccountError, AccountStore, Role, User, parse_roles
-from linkguard.review.masking import mask_number, mask_person
+from guards.masking import mask_number, mask_person
 from linkguard.review.service import AuditLog
 from sinks.models import Account, AuditEntry
-from support import my_number
+from fixtures.support import my_number
 
 
 def test_a_user_authenticates_with_the_right_password_only(accounts: AccountStore):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from linkguard.review.service import ReviewService
 from sinks import SinkWriter, make_engine
 from sinks.models import HeldRecord
-from support import fresh_postgres_database, my_number, postgres_url
+from fixtures.support import fresh_postgres_database, my_number, postgres_url
 
 pytestmark = pytest.mark.slow
 ROWS = 100_000

@@ -15,9 +15,9 @@ import pytest
 from linkguard.review.accounts import AccountStore
 from linkguard.web.app import create_app
 from linkguard.web.settings import WebSettings
-from review_loop import Loop
+from fixtures.review_loop import Loop
 from streams.settings import KafkaSettings
-from web_support import SECRET, Browser, create_users
+from fixtures.web_support import SECRET, Browser, create_users
 
 
 

@@ -1,0 +1,394 @@
+"""Writers for the batch inspection: ``verdicts.csv``, ``report.csv``, ``report.html``.
+
+``verdicts.csv`` (the data contract's verdict file)
+    UTF-8 without BOM, ``\\n`` line ends, header exactly
+    ``system,record_id,verdict,reasons,suggested_my_number``; one row per
+    input record, in input order (INVALID rows too); ``reasons`` are
+    :attr:`guards.Verdict.reason_codes` (codes joined by ``;``). It holds
+    My Numbers (the suggestions): treat it like the extracts themselves.
+    Values are written exactly as they came (no spreadsheet escaping), so
+    tools can join it back to the extracts by ``system`` + ``record_id``.
+
+``report.csv`` (the table a prefecture publishes; aggregates only)
+    UTF-8 **with** a BOM: Excel, which is how this file is opened in a
+    prefectural office, reads a BOM-less CSV in the ANSI code page (CP932
+    on Japanese Windows) and shows UTF-8 Japanese as mojibake; the BOM makes
+    it read UTF-8. ``\\n`` line ends. Two tables, separated by one empty
+    line, each starting with its own header row:
+
+    1. per process (事務), one row each::
+
+         項番,事務コード,事務,担当課,点検対象,うち紐付け誤りの疑い,<reason columns…>,うち不備（送信せず）
+
+       - rows: the processes present in the input, plus those named on the
+         command line even if their file was empty; catalogue processes in
+         項番 order first, then codes the catalogue does not know (sorted,
+         numbered after the catalogue, 事務 = the code, 担当課 = （未登録））;
+       - 点検対象: every input record of the process (PASS + HOLD + INVALID);
+       - うち紐付け誤りの疑い: records held (verdict HOLD);
+       - reason columns: one per HOLD reason code that occurs among held
+         records, in :class:`guards.Reason` order, headed
+         ``<label_ja>（<CODE>）``; the count is held records carrying that
+         reason, so a record with two reasons counts in both and a row's
+         reason columns may add up to more than its held count (never less).
+         Informational codes (FORMER_NAME …) are not reasons for holding and
+         get no column;
+       - うち不備（送信せず）: INVALID rows (unusable: no number, a required
+         field empty, an unreadable date …): reported, never sent on;
+       - so 適合 (PASS) = 点検対象 − うち紐付け誤りの疑い − うち不備;
+       - last row: ``計`` in the 項番 column, the other text columns empty,
+         every count the column's sum.
+
+    2. the "cause" table, held records by how the number was obtained
+       (``number_source``), one row per source, always all six::
+
+         取得経路,点検対象,うち紐付け誤りの疑い,構成比（%）,うち不備（送信せず）
+
+       sources 申請書, 職員入力, J-LIS照会, 住基連携, 本人確認書類 and 不明
+       (empty or any other value); matched after NFKC, ignoring case, spaces
+       and hyphens. 構成比 is the source's share of all held records (one
+       decimal). Last row ``計``; its held count equals table 1's.
+
+    Text cells that a spreadsheet would run as a formula (starting with
+    ``= + - @``) are prefixed with ``'``; any run of 12 digits (a My Number
+    misread as a process code) is replaced by ``*``.
+
+``report.html`` (same tables, for reading and printing)
+    Rendered from ``linkguard/templates/report.html`` with Jinja2,
+    autoescaping on. Adds a bar chart: per process, one bar as long as its
+    held count, divided by 取得経路 (each held record has exactly one source,
+    so the parts add up to the bar; reasons would double-count). Inline SVG
+    with a black-and-white fill pattern per source and the count written
+    beside every bar, so nothing depends on colour and it prints on any
+    printer; no JavaScript, no external assets. Printed on A4 landscape;
+    table headers repeat on a new page and rows are not split.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import re
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from guards import Outcome, Reason, Record, Severity, Verdict
+from guards import normalize
+from guards.masking import redact
+from linkguard.catalogue import Catalogue, Process, load_catalogue, normalize_code
+
+__all__ = [
+    "VERDICT_HEADER",
+    "SOURCES",
+    "UNKNOWN_SOURCE",
+    "Report",
+    "ProcessLine",
+    "SourceLine",
+    "build_report",
+    "source_of",
+    "write_verdicts",
+    "write_report_csv",
+    "write_report_html",
+    "render_html",
+    "write_all",
+]
+
+VERDICT_HEADER = ("system", "record_id", "verdict", "reasons", "suggested_my_number")
+
+# 取得経路 (number_source) as published, with what each means
+SOURCES: dict[str, str] = {
+    "申請書": "申請書に記載された番号",
+    "職員入力": "職員が入力した番号",
+    "J-LIS照会": "地方公共団体情報システム機構への照会で得た番号",
+    "住基連携": "住民基本台帳から自動連携した番号",
+    "本人確認書類": "本人確認書類（マイナンバーカード等）から得た番号",
+}
+UNKNOWN_SOURCE = "不明"
+_UNKNOWN_SOURCE_NOTE = "取得経路の記録がない、または不明"
+
+H_NUMBER, H_CODE, H_NAME, H_DEPT = "項番", "事務コード", "事務", "担当課"
+H_CHECKED, H_HELD, H_INVALID = "点検対象", "うち紐付け誤りの疑い", "うち不備（送信せず）"
+H_SOURCE, H_SHARE = "取得経路", "構成比（%）"
+TOTAL = "計"
+
+
+def _source_key(value: str) -> str:
+    return normalize.text(value).upper().replace(" ", "").replace("-", "")
+
+
+_SOURCE_BY_KEY = {_source_key(s): s for s in SOURCES}
+
+
+def source_of(number_source: str) -> str:
+    """The published 取得経路 for a record's ``number_source``.
+
+    >>> source_of('Ｊ－ＬＩＳ照会'), source_of('jlis照会'), source_of(' 職員入力 ')
+    ('J-LIS照会', 'J-LIS照会', '職員入力')
+    >>> source_of(''), source_of('電話')
+    ('不明', '不明')
+    """
+    return _SOURCE_BY_KEY.get(_source_key(number_source), UNKNOWN_SOURCE)
+
+
+# --------------------------------------------------------------------------
+# the aggregate
+# --------------------------------------------------------------------------
+
+@dataclass
+class ProcessLine:
+    """One row of table 1. ``process`` is ``None`` for the 計 row."""
+
+    process: Process | None
+    checked: int = 0
+    held: int = 0
+    invalid: int = 0
+    by_reason: Counter = field(default_factory=Counter)  # Reason -> held records
+    by_source: Counter = field(default_factory=Counter)  # 取得経路 -> held records
+
+    @property
+    def passed(self) -> int:
+        return self.checked - self.held - self.invalid
+
+    def add(self, record: Record, verdict: Verdict) -> None:
+        self.checked += 1
+        if verdict.outcome is Outcome.INVALID:
+            self.invalid += 1
+        elif verdict.outcome is Outcome.HOLD:
+            self.held += 1
+            self.by_reason.update({r for r in verdict.reasons if r.severity is Severity.HOLD})
+            self.by_source[source_of(record.number_source)] += 1
+
+
+@dataclass
+class SourceLine:
+    """One row of table 2. ``share`` is the percentage of all held records."""
+
+    source: str
+    note: str
+    checked: int = 0
+    held: int = 0
+    invalid: int = 0
+    share: float = 0.0
+
+
+@dataclass
+class Report:
+    processes: list[ProcessLine]
+    total: ProcessLine
+    reasons: list[Reason]  # the reason columns
+    sources: list[SourceLine]
+    source_total: SourceLine
+    generated_at: dt.datetime
+    residents: int = 0
+    suggestions: int = 0
+
+
+def build_report(rows: Iterable[tuple[Record, Verdict]], catalogue: Catalogue | None = None, *,
+                 systems: Sequence[str] = (), residents: int = 0,
+                 generated_at: dt.datetime | None = None) -> Report:
+    """Aggregate (record, verdict) rows into the two published tables."""
+    catalogue = catalogue if catalogue is not None else load_catalogue()
+    lines: dict[str, ProcessLine] = {}
+    sources = {s: SourceLine(s, note) for s, note in [*SOURCES.items(), (UNKNOWN_SOURCE, _UNKNOWN_SOURCE_NOTE)]}
+    suggestions = 0
+    for record, verdict in rows:
+        code = normalize_code(record.system)
+        line = lines.get(code)
+        if line is None:
+            line = lines[code] = ProcessLine(None)
+        line.add(record, verdict)
+        source = sources[source_of(record.number_source)]
+        source.checked += 1
+        source.held += verdict.outcome is Outcome.HOLD
+        source.invalid += verdict.outcome is Outcome.INVALID
+        suggestions += bool(verdict.suggested_my_number)
+    processes = []
+    for process in catalogue.ordered([*lines, *systems]):
+        line = lines.get(process.code) or ProcessLine(None)
+        line.process = process
+        processes.append(line)
+    total = ProcessLine(None)
+    for line in processes:
+        total.checked += line.checked
+        total.held += line.held
+        total.invalid += line.invalid
+        total.by_reason.update(line.by_reason)
+        total.by_source.update(line.by_source)
+    reasons = [r for r in Reason if total.by_reason[r]]
+    source_total = SourceLine(TOTAL, "")
+    for s in sources.values():
+        s.share = round(100 * s.held / total.held, 1) if total.held else 0.0
+        source_total.checked += s.checked
+        source_total.held += s.held
+        source_total.invalid += s.invalid
+    source_total.share = 100.0 if total.held else 0.0
+    return Report(processes, total, reasons, list(sources.values()), source_total,
+                  generated_at or dt.datetime.now().astimezone(), residents, suggestions)
+
+
+def reason_header(reason: Reason) -> str:
+    """A reason column's header: the Japanese label, then the code.
+
+    >>> reason_header(Reason.CHECK_DIGIT)
+    'チェックデジットが一致しません（CHECK_DIGIT）'
+    """
+    return f"{reason.label_ja}（{reason.value}）"
+
+
+# --------------------------------------------------------------------------
+# writers
+# --------------------------------------------------------------------------
+
+def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLike) -> int:
+    """Write ``verdicts.csv``; return the number of rows written.
+
+    The file holds My Numbers, so it is created readable by its owner only (0600).
+    """
+    n = 0
+    with _atomic(path, "utf-8", private=True) as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(VERDICT_HEADER)
+        for n, (record, verdict) in enumerate(rows, 1):
+            w.writerow((record.system, record.record_id, verdict.outcome.value,
+                        verdict.reason_codes, verdict.suggested_my_number))
+    return n
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _redact(value: str) -> str:
+    """Blank out anything shaped like a My Number (12+ digits) from report text.
+
+    >>> _redact('6214-9832-0257'), _redact('６２１４　９８３２　０２５７'), _redact('（未登録）')
+    ('************', '************', '（未登録）')
+    """
+    return redact(value, lambda run: "*" * sum(c.isdigit() for c in run))
+
+
+def _cell(value: object) -> object:
+    """A report.csv cell: text redacted and kept from running as a formula."""
+    if isinstance(value, str):
+        value = _redact(value)
+        if value.startswith(_FORMULA_START):
+            value = "'" + value
+    return value
+
+
+def report_tables(report: Report) -> tuple[list[list[object]], list[list[object]]]:
+    """Table 1 and table 2 of report.csv as rows (header first)."""
+    def counts(line: ProcessLine) -> list[object]:
+        return [line.checked, line.held, *(line.by_reason[r] for r in report.reasons), line.invalid]
+
+    t1: list[list[object]] = [[H_NUMBER, H_CODE, H_NAME, H_DEPT, H_CHECKED, H_HELD,
+                               *(reason_header(r) for r in report.reasons), H_INVALID]]
+    for line in report.processes:
+        p = line.process
+        t1.append([p.number, p.code, p.name, p.department, *counts(line)])
+    t1.append([TOTAL, "", "", "", *counts(report.total)])
+    t2: list[list[object]] = [[H_SOURCE, H_CHECKED, H_HELD, H_SHARE, H_INVALID]]
+    for s in [*report.sources, report.source_total]:
+        t2.append([s.source, s.checked, s.held, f"{s.share:.1f}", s.invalid])
+    return t1, t2
+
+
+def write_report_csv(report: Report, path: str | os.PathLike) -> None:
+    t1, t2 = report_tables(report)
+    with _atomic(path, "utf-8-sig") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerows([_cell(c) for c in row] for row in t1)
+        w.writerow([])
+        w.writerows([_cell(c) for c in row] for row in t2)
+
+
+# fill patterns of the chart, one per 取得経路, in SOURCES order then 不明
+_PATTERNS = ("solid", "diagonal", "dots", "horizontal", "cross", "light")
+
+
+def render_html(report: Report) -> str:
+    """The report as an HTML page (autoescaped Jinja2 template)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("linkguard.ops", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = lambda n: f"{n:,}"
+    env.filters["redact"] = _redact
+    order = [s.source for s in report.sources]
+    scale = max((line.held for line in report.processes), default=0) or 1
+    width = 400.0
+    chart = []
+    for line in report.processes:
+        x = 0.0
+        segments = []
+        for i, source in enumerate(order):
+            n = line.by_source[source]
+            if n:
+                w = width * n / scale
+                segments.append({"x": round(x, 2), "w": round(w, 2), "pattern": _PATTERNS[i],
+                                 "source": source, "count": n})
+                x += w
+        chart.append({"line": line, "segments": segments,
+                      "rate": f"{100 * line.held / line.checked:.1f}%" if line.checked else "—"})
+    template = env.get_template("report.html")
+    return template.render(
+        report=report, chart=chart, chart_width=width, legend=list(zip(order, _PATTERNS)),
+    )
+
+
+def write_report_html(report: Report, path: str | os.PathLike) -> None:
+    with _atomic(path, "utf-8") as f:
+        f.write(render_html(report))
+
+
+def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = None,
+              generated_at: dt.datetime | None = None) -> dict[str, Path]:
+    """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html")}
+    write_verdicts(result.rows, paths["verdicts.csv"])
+    report = build_report(result.rows, catalogue, systems=getattr(result, "systems", ()),
+                          residents=getattr(result, "residents", 0), generated_at=generated_at)
+    write_report_csv(report, paths["report.csv"])
+    write_report_html(report, paths["report.html"])
+    return paths
+
+
+class _atomic:
+    """Write a text file next to its target, then rename it into place
+    (a failed run leaves the previous file, never half a file). A private
+    file keeps mode 0600; others get the usual 0666 minus the umask."""
+
+    def __init__(self, path: str | os.PathLike, encoding: str, private: bool = False) -> None:
+        self.path = Path(path)
+        self.encoding = encoding
+        self.private = private
+
+    def __enter__(self):
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        self.file = open(fd, "w", encoding=self.encoding, newline="")
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.file.close()
+        if exc_type is None:
+            if not self.private:
+                os.chmod(self.tmp, 0o666 & ~_umask())
+            os.replace(self.tmp, self.path)
+        else:
+            os.unlink(self.tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

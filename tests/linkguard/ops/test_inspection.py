@@ -1,0 +1,299 @@
+"""Batch inspection: the stream's rules on whole extracts, plus number suggestions."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from guards import Outcome, Reason, Record, Resident, check, index_by_number
+from guards.context import check_in_context, full_contexts
+from linkguard.ops.inspection import (
+    InspectedRow,
+    build_identity_index,
+    inspect,
+    run_inspection,
+    suggest_number,
+    summarize,
+)
+from fixtures.support import my_number as num
+
+
+def wrong_check_digit(number: str) -> str:
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
+HANAKO = Resident(num("62149832025"), "山田 花子", dt.date(1980, 4, 1), 2, "高知市丸ノ内1-2-20",
+                  previous_names=("佐藤 花子",))
+TARO = Resident(num("12345678901"), "山田 太郎", dt.date(1975, 1, 2), 1, "高知市本町1-1")
+JIRO = Resident(num("11111111111"), "鈴木 次郎", dt.date(1990, 5, 5), 1, "高知市桟橋通2-2",
+                previous_my_numbers=(num("22222222222"),))
+# two residents who share name, birth date and sex; only the address tells them apart
+ICHIRO_A = Resident(num("33333333333"), "田中 一郎", dt.date(1950, 3, 3), 1, "高知市朝倉1-1")
+ICHIRO_B = Resident(num("44444444444"), "田中 一郎", dt.date(1950, 3, 3), 1, "南国市大埇1-1")
+REGISTRY = [HANAKO, TARO, JIRO, ICHIRO_A, ICHIRO_B]
+UNUSED = num("99999999999")  # a valid number nobody holds
+
+
+def rec(record_id: str, my_number: str, name: str, birth: str, sex: str, address: str = "",
+        system: str = "shintai-techo", **kw) -> Record:
+    return Record(system, record_id, my_number, name, birth, sex, address, **kw)
+
+
+def verdict_of(result, record_id):
+    (row,) = [r for r in result if r.record.record_id == record_id]
+    return row.verdict
+
+
+# ---------------------------------------------------------------- inspect()
+
+def test_rows_in_input_order_every_record_once_invalid_included():
+    records = [
+        rec("3", HANAKO.my_number, "山田花子", "S55.4.1", "女"),
+        rec("1", "", "山田 太郎", "1975-01-02", "男"),  # not linked: INVALID
+        rec("2", TARO.my_number, "山田 太郎", "1975-13-02", "男"),  # bad date: INVALID
+        rec("10", TARO.my_number, "山田 花子", "1980-04-01", "女"),  # HOLD
+        rec("3", HANAKO.my_number, "山田花子", "S55.4.1", "女", system="jido-fuyo"),
+    ]
+    result = inspect(REGISTRY, iter(records))
+    assert [r.record for r in result] == records
+    assert len(result) == len(records)
+    assert [r.verdict.outcome for r in result] == [
+        Outcome.PASS, Outcome.INVALID, Outcome.INVALID, Outcome.HOLD, Outcome.PASS]
+    assert all(isinstance(r, InspectedRow) for r in result)
+
+
+def test_same_rules_as_the_stream():
+    """Every verdict is guards.check_in_context's with the full context the stream builds."""
+    records = [
+        rec("a", HANAKO.my_number, "佐藤 花子", "1980-04-01", "2"),  # former name: PASS + info
+        rec("b", HANAKO.my_number, "山田 花子", "1980-04-01", "2", "高知市本町1-1"),  # address
+        rec("c", wrong_check_digit(HANAKO.my_number), "山田 花子", "1980-04-01", "2"),
+        rec("d", UNUSED, "山田 太郎", "1975-01-02", "1"),  # not in registry
+        rec("e", num("22222222222"), "鈴木 次郎", "1990-05-05", "1"),  # former number
+        rec("f", TARO.my_number, "", "1975-01-02", "1"),  # missing name
+        rec("g", TARO.my_number, "山田 太郎", "1975-01-02", "1", operation="delete"),
+        rec("h", TARO.my_number, "鈴木 次郎", "1990-05-05", "1", batch_id="B"),  # Taro's number ...
+        rec("i", JIRO.my_number, "山田 太郎", "1975-01-02", "1", batch_id="B"),  # ... and Jiro's: swapped
+    ]
+    view = index_by_number(REGISTRY)
+    identities = build_identity_index(REGISTRY)
+    result = inspect(REGISTRY, records)
+    for row, context in zip(result, full_contexts(records, identities)):
+        assert row.verdict == check_in_context(row.record, view, context)
+        basic = check(row.record, view)
+        assert set(basic.reasons) <= set(row.verdict.reasons)
+    assert verdict_of(result, "a").reason_codes == "FORMER_NAME"
+    assert verdict_of(result, "c").reason_codes == "CHECK_DIGIT"
+    assert verdict_of(result, "g").outcome is Outcome.PASS
+    assert str(verdict_of(result, "h").findings[-1]) == "BATCH_SWAP(i)"
+    assert str(verdict_of(result, "i").findings[-1]) == "BATCH_SWAP(h)"
+
+
+def test_suggestion_when_exactly_one_resident_fits():
+    # staff keyed Taro's number on Hanako's record
+    result = inspect(REGISTRY, [rec("1", TARO.my_number, "山田　花子", "昭和55年4月1日", "女")])
+    v = verdict_of(result, "1")
+    assert v.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in v.reasons
+    assert v.suggested_my_number == HANAKO.my_number
+
+
+def test_suggestion_for_number_not_in_registry_and_bad_check_digit():
+    bad = wrong_check_digit(TARO.my_number)
+    result = inspect(REGISTRY, [
+        rec("nr", UNUSED, "山田 太郎", "1975-01-02", "1"),
+        rec("cd", bad, "山田 太郎", "1975-01-02", "1"),
+    ])
+    assert verdict_of(result, "nr").reasons == (Reason.NOT_IN_REGISTRY,)
+    assert verdict_of(result, "cd").reasons == (Reason.CHECK_DIGIT,)
+    assert verdict_of(result, "nr").suggested_my_number == TARO.my_number
+    assert verdict_of(result, "cd").suggested_my_number == TARO.my_number
+
+
+def test_no_suggestion_when_two_residents_fit():
+    result = inspect(REGISTRY, [rec("1", UNUSED, "田中 一郎", "1950-03-03", "男")])
+    v = verdict_of(result, "1")
+    assert v.outcome is Outcome.HOLD
+    assert v.suggested_my_number == ""
+
+
+def test_address_breaks_a_tie():
+    result = inspect(REGISTRY, [rec("1", UNUSED, "田中 一郎", "1950-03-03", "男", "南国市大埇１－１")])
+    assert verdict_of(result, "1").suggested_my_number == ICHIRO_B.my_number
+
+
+def test_address_that_fits_both_or_neither_gives_nothing():
+    twin = replace(ICHIRO_B, address=ICHIRO_A.address)
+    idx = build_identity_index([ICHIRO_A, twin])
+    record = rec("1", UNUSED, "田中 一郎", "1950-03-03", "男", ICHIRO_A.address)
+    assert suggest_number(record, idx) == ""
+    assert suggest_number(replace(record, address="土佐市1-1"), build_identity_index([ICHIRO_A, ICHIRO_B])) == ""
+
+
+def test_a_former_name_makes_a_resident_fit_and_can_make_it_ambiguous():
+    record = rec("1", UNUSED, "佐藤 花子", "1980-04-01", "2")
+    assert suggest_number(record, build_identity_index([HANAKO])) == HANAKO.my_number
+    other_sato = Resident(num("55555555555"), "佐藤 花子", dt.date(1980, 4, 1), 2, "高知市")
+    assert suggest_number(record, build_identity_index([HANAKO, other_sato])) == ""
+
+
+def test_a_repeated_registry_entry_is_one_person():
+    stale = replace(HANAKO, address="旧住所")
+    record = rec("1", UNUSED, "山田花子", "1980-04-01", "2")
+    assert suggest_number(record, build_identity_index([HANAKO, stale])) == HANAKO.my_number
+
+
+def test_no_suggestion_of_the_records_own_number():
+    # the right person, but the address disagrees: HOLD, nothing to suggest
+    result = inspect(REGISTRY, [rec("1", HANAKO.my_number, "山田花子", "1980-04-01", "2", "土佐市1-1")])
+    v = verdict_of(result, "1")
+    assert v.reasons == (Reason.ADDRESS_MISMATCH,)
+    assert v.suggested_my_number == ""
+
+
+def test_guard_suggestion_for_a_former_number_is_kept():
+    result = inspect(REGISTRY, [rec("1", num("22222222222"), "鈴木 次郎", "1990-05-05", "1")])
+    v = verdict_of(result, "1")
+    assert Reason.NUMBER_SUPERSEDED in v.reasons
+    assert v.suggested_my_number == JIRO.my_number
+
+
+def test_suggestions_only_on_hold():
+    result = inspect(REGISTRY, [
+        rec("pass", HANAKO.my_number, "山田花子", "1980-04-01", "2"),
+        rec("invalid", "", "山田花子", "1980-04-01", "2"),  # NOT_LINKED: the 4 items would fit Hanako
+    ])
+    assert all(r.verdict.suggested_my_number == "" for r in result)
+
+
+def test_restricted_identity_index():
+    idx = build_identity_index(REGISTRY, only={(dt.date(1975, 1, 2), 1)})
+    assert len(idx) == 1 and idx.born(dt.date(1975, 1, 2), 1) == (TARO,)
+    assert idx.born(dt.date(1980, 4, 1), 2) == ()
+
+
+def test_summary_counts():
+    records = [
+        rec("1", HANAKO.my_number, "山田花子", "1980-04-01", "2"),
+        rec("2", TARO.my_number, "山田花子", "1980-04-01", "2", system="jido-fuyo"),
+        rec("3", "", "山田花子", "1980-04-01", "2", system="jido-fuyo"),
+    ]
+    s = summarize(inspect(REGISTRY, records, systems=["shoman"]))
+    assert s.total == 3 and s.residents == len(REGISTRY)
+    assert s.by_verdict == {"PASS": 1, "HOLD": 1, "INVALID": 1}
+    assert s.by_system["jido-fuyo"] == {"PASS": 0, "HOLD": 1, "INVALID": 1}
+    assert s.by_system["shoman"] == {"PASS": 0, "HOLD": 0, "INVALID": 0}
+    assert s.by_reason == {"IDENTITY_MISMATCH": 1, "NOT_LINKED": 1}
+    assert s.suggestions == 1
+    assert HANAKO.my_number not in repr(s)
+
+
+# ---------------------------------------------------------------- through real CSV files
+
+REGISTRY_CSV = """個人番号,氏名,生年月日,性別,住所,旧個人番号
+{hanako},山田　花子,昭和55年4月1日,女,高知市丸ノ内1-2-20,
+{taro},山田 太郎,1975-01-02,男,高知市本町1-1,
+{jiro},鈴木 次郎,1990/5/5,1,高知市桟橋通2-2,{jiro_old}
+"""
+
+RECORDS_CSV = """レコード番号,個人番号,氏名,生年月日,性別,住所,取得経路,手帳番号
+T-1,{hanako},山田花子,S55.4.1,2,,申請書,001
+T-2,{taro},山田 花子,1980-04-01,女,,職員入力,002
+T-3,,山田 太郎,1975-01-02,男,,,003
+T-4,{jiro_old},鈴木 次郎,1990-05-05,男,,J-LIS照会,004
+"""
+
+
+def _numbers() -> dict[str, str]:
+    return {"hanako": HANAKO.my_number, "taro": TARO.my_number, "jiro": JIRO.my_number,
+            "jiro_old": num("22222222222")}
+
+
+def test_run_inspection_reads_real_csv_files(tmp_path: Path):
+    pytest.importorskip("streams.csvio")
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))  # Shift_JIS as delivered
+    records = tmp_path / "shintai.csv"
+    records.write_bytes(("\ufeff" + RECORDS_CSV.format(**_numbers())).encode("utf-8"))  # BOM
+    empty = tmp_path / "shoman.csv"
+    empty.write_text("レコード番号,個人番号,氏名,生年月日,性別\n", encoding="utf-8")
+    out = tmp_path / "out"
+
+    summary = run_inspection(registry, [("shintai-techo", records), ("shoman", empty)], out, progress=False)
+
+    assert summary.total == 4 and summary.residents == 3
+    assert summary.by_verdict == {"PASS": 1, "HOLD": 2, "INVALID": 1}
+    assert summary.by_system["shoman"] == {"PASS": 0, "HOLD": 0, "INVALID": 0}
+    assert set(summary.outputs) == {"verdicts.csv", "report.csv", "report.html"}
+    with open(out / "verdicts.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["system", "record_id", "verdict", "reasons", "suggested_my_number"]
+    assert rows[1:] == [
+        ["shintai-techo", "T-1", "PASS", "", ""],
+        ["shintai-techo", "T-2", "HOLD", "IDENTITY_MISMATCH", HANAKO.my_number],
+        ["shintai-techo", "T-3", "INVALID", "NOT_LINKED", ""],
+        ["shintai-techo", "T-4", "HOLD", "NUMBER_SUPERSEDED", JIRO.my_number],
+    ]
+    report_csv = (out / "report.csv").read_text(encoding="utf-8-sig")
+    assert "身体障害者手帳" in report_csv and "小児慢性特定疾病医療費" in report_csv
+    for number in _numbers().values():
+        assert number not in report_csv
+        assert number not in (out / "report.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- context across files
+
+def test_links_and_batches_span_every_file_and_system():
+    shintai = [rec("S-1", HANAKO.my_number, "山田 花子", "1980-04-01", "2", atena_no="100"),
+               rec("S-2", TARO.my_number, "鈴木 次郎", "1990-05-05", "1", batch_id="B-1"),
+               rec("S-3", JIRO.my_number, "山田 太郎", "1975-01-02", "1", batch_id="B-1")]
+    jido = [rec("J-1", HANAKO.my_number, "山田 太郎", "1975-01-02", "1", system="jido-fuyo", atena_no="200"),
+            rec("J-2", HANAKO.my_number, "山田 花子", "S55.4.1", "女", system="jido-fuyo", atena_no="0100")]
+    result = inspect(REGISTRY, shintai + jido)
+    assert verdict_of(result, "S-1").outcome is Outcome.PASS  # Hanako's own records: one person
+    assert verdict_of(result, "J-2").outcome is Outcome.PASS
+    j1 = verdict_of(result, "J-1")
+    assert [str(f) for f in j1.findings] == ["IDENTITY_MISMATCH(name,birth_date,sex)",
+                                              "SHARED_NUMBER(jido-fuyo/J-2,shintai-techo/S-1)"]
+    assert j1.suggested_my_number == TARO.my_number
+    assert str(verdict_of(result, "S-2").findings[-1]) == "BATCH_SWAP(S-3)"
+
+
+def test_the_order_of_files_and_rows_does_not_change_a_verdict():
+    records = [rec("S-1", HANAKO.my_number, "山田 花子", "1980-04-01", "2", batch_id="B"),
+               rec("S-2", HANAKO.my_number, "山田 太郎", "1975-01-02", "1", batch_id="B"),
+               rec("S-3", TARO.my_number, "鈴木 次郎", "1990-05-05", "1", batch_id="B"),
+               rec("J-1", TARO.my_number, "山田 太郎", "1975-01-02", "1", system="jido-fuyo"),
+               rec("J-2", UNUSED, "田中 一郎", "1950-03-03", "1", "南国市大埇1-1", system="jido-fuyo")]
+    forward = {(r.record.system, r.record.record_id): r.verdict for r in inspect(REGISTRY, records)}
+    backward = {(r.record.system, r.record.record_id): r.verdict for r in inspect(REGISTRY, records[::-1])}
+    assert forward == backward
+    assert Reason.BATCH_SWAP in forward[("shintai-techo", "S-2")].reasons
+
+
+BATCH_CSV = """管理番号,個人番号,氏名,生年月日,性別,住所,入力バッチ,宛名番号,更新日時
+B-1,{taro},山田 花子,1980-04-01,女,,ST-20230403-0001,0001,2023-04-03 09:00:00
+B-2,{hanako},山田 太郎,1975-01-02,男,,ST-20230403-0001,0002,2023-04-03 09:05:00
+B-3,{jiro},鈴木 次郎,1990-05-05,男,,ST-20230403-0001,0003,2023-04-03 09:10:00
+"""
+
+
+def test_run_inspection_reports_a_batch_swap_in_verdicts_csv(tmp_path: Path):
+    pytest.importorskip("streams.csvio")
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    records = tmp_path / "batch.csv"
+    records.write_text(BATCH_CSV.format(**_numbers()), encoding="utf-8")
+    out = tmp_path / "out"
+    summary = run_inspection(registry, [("shintai-techo", records)], out, progress=False)
+    assert summary.by_verdict == {"PASS": 1, "HOLD": 2, "INVALID": 0}
+    with open(out / "verdicts.csv", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[1:] == [
+        ["shintai-techo", "B-1", "HOLD", "IDENTITY_MISMATCH;BATCH_SWAP", HANAKO.my_number],
+        ["shintai-techo", "B-2", "HOLD", "IDENTITY_MISMATCH;BATCH_SWAP", TARO.my_number],
+        ["shintai-techo", "B-3", "PASS", "", ""],
+    ]
