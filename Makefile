@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 JA_FONT  := /usr/share/fonts/truetype/bizud-gothic/BIZUDPGothic-Regular.ttf
 DEBIAN_PACKAGES := chromium fonts-morisawa-bizud-gothic
 
-.PHONY: demo serve web test test-unit bench bench-quality bench-rate install browser clean help
+.PHONY: demo serve web test test-unit bench bench-quality bench-rate bench-sink install browser clean help
 
 help:
 	@echo "make demo    - run the whole pipeline on a local broker and print a summary"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench   - throughput and memory benchmarks (figures printed)"
 	@echo "make bench-quality - recall and false holds of the rules on a labelled corpus"
 	@echo "make bench-rate - a steady 1,000 records/s for 60 s: end-to-end latency p50/p99 and the lag curve"
+	@echo "make bench-sink - sink writer rows/s, batched against the previous writer (SQLite; PostgreSQL with LINKGUARD_TEST_DATABASE_URL)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +66,9 @@ bench-quality: $(STAMP)
 
 bench-rate: $(STAMP)
 	$(BIN)/python -m bench.rate $(BENCH_ARGS)
+
+bench-sink: $(STAMP)
+	$(BIN)/python -m bench.sink $(if $(LINKGUARD_TEST_DATABASE_URL),--postgresql $(LINKGUARD_TEST_DATABASE_URL)) $(BENCH_ARGS)
 
 clean:
 	rm -rf var out .pytest_cache

@@ -13,6 +13,22 @@ headers are matched after NFKC and trimming), one process per row, rows in
 項番 order. Blank rows and rows whose first cell starts with ``#`` are
 skipped. A code is a lower-case slug and appears once.
 
+Optional columns, for the headquarters (総点検本部, ``linkguard/hq/``):
+
+- ``マイナポータル区分`` (``category``): the マイナポータル information category
+  the process's copies feed, by name or number (one of the 29 in
+  ``linkguard/data/mynaportal_categories.csv``);
+- ``実施主体`` (``body``): the implementing body or bodies (the prefecture, a
+  named municipality), separated by ``|``;
+- ``取得方法`` (``survey``): the answer to the 2023 survey of how the numbers
+  are obtained: ①, ②, ③4, ③3 or ④ (words work too: 住基連携, その他 …);
+  ``取得方法の詳細`` (``survey_detail``): how, for ④; ``確実に実施``
+  (``reliably``): はい / いいえ (default はい).
+
+>>> p = load_catalogue().get('shintai-techo')
+>>> p.category.group, p.category.name, p.bodies, p.method.label, p.method_detail
+('福祉・介護', '障害保健福祉', ('高知県',), '④その他', '申請書に記載された番号を職員が入力')
+
 >>> cat = load_catalogue()
 >>> len(cat), cat.get('shintai-techo')
 (17, Process(number=7, code='shintai-techo', name='身体障害者手帳', department='障がい者支援課', known=True))
@@ -35,16 +51,19 @@ import csv
 import io
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
 from guards import normalize
+from linkguard.hq.survey import Method, SurveyError, parse_method
 
 __all__ = [
     "Catalogue",
     "CatalogueError",
+    "Category",
+    "load_categories",
     "Process",
     "ENV_VAR",
     "UNREGISTERED_DEPARTMENT",
@@ -63,6 +82,50 @@ _HEADERS = {
     "name": ("name", "事務", "事務名"),
     "department": ("department", "担当課", "所管課"),
 }
+_OPTIONAL_HEADERS = {
+    "category": ("category", "マイナポータル区分", "わたしの情報"),
+    "body": ("body", "実施主体"),
+    "survey": ("survey", "取得方法"),
+    "survey_detail": ("survey_detail", "取得方法の詳細"),
+    "reliably": ("reliably", "確実に実施"),
+}
+_YES = ("はい", "yes", "y", "true", "1", "○", "")
+_NO = ("いいえ", "no", "n", "false", "0", "×")
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    """One of the 29 マイナポータル information categories (わたしの情報)."""
+
+    number: int
+    group: str
+    name: str
+
+
+def load_categories() -> tuple[Category, ...]:
+    """The 29 categories, in their published order.
+
+    >>> cats = load_categories()
+    >>> len(cats), cats[0], cats[-1].group
+    (29, Category(number=1, group='健康・医療', name='健康保険証情報'), '雇用保険・労災')
+    """
+    data = resources.files("linkguard").joinpath("data/mynaportal_categories.csv").read_text("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(data, newline="")))
+    return tuple(Category(int(r["no"]), r["group"], r["category"]) for r in rows)
+
+
+def _category(text: str, source: str, line: int) -> Category | None:
+    text = normalize.text(text)
+    if not text:
+        return None
+    categories = load_categories()
+    # a category name occurs twice (医療費通知情報 in two groups): a name picks the first, a number is exact
+    found = next((c for c in categories if str(c.number) == text or normalize.text(c.name) == text
+                  or f"{normalize.text(c.group)}/{normalize.text(c.name)}" == text), None)
+    if found is None:
+        raise CatalogueError(f"{source} line {line}: マイナポータル区分 {text!r} is not one of the 29 categories "
+                             f"(a number 1-29 or a name such as 障害保健福祉)")
+    return found
 
 
 class CatalogueError(ValueError):
@@ -79,6 +142,11 @@ class Process:
     name: str
     department: str
     known: bool = True
+    category: Category | None = field(default=None, repr=False)
+    bodies: tuple[str, ...] = field(default=(), repr=False)
+    method: Method | None = field(default=None, repr=False)
+    method_detail: str = field(default="", repr=False)
+    reliably: bool = field(default=True, repr=False)
 
 
 def normalize_code(code: str | None) -> str:
@@ -171,6 +239,11 @@ def parse_catalogue(data: bytes, source: str = "<catalogue>") -> Catalogue:
                 break
         else:
             raise CatalogueError(f"{source} line 1: no {field} column (expected one of {', '.join(aliases)})")
+    for field_name, aliases in _OPTIONAL_HEADERS.items():
+        for alias in aliases:
+            if alias.lower() in names:
+                columns[field_name] = names.index(alias.lower())
+                break
     processes: list[Process] = []
     seen: dict[str, int] = {}
     for row in reader:
@@ -188,5 +261,28 @@ def parse_catalogue(data: bytes, source: str = "<catalogue>") -> Catalogue:
         if not cells["name"]:
             raise CatalogueError(f"{source} line {line}: process {code!r} has no name (事務)")
         seen[code] = line
-        processes.append(Process(len(processes) + 1, code, cells["name"], cells["department"]))
+        processes.append(Process(len(processes) + 1, code, cells["name"], cells["department"],
+                                 **_survey_fields(cells, source, line)))
     return Catalogue(processes, source)
+
+
+def _survey_fields(cells: dict[str, str], source: str, line: int) -> dict:
+    """The headquarters' columns of one row (all optional).
+
+    >>> _survey_fields({'survey': '③', 'category': ''}, 'p.csv', 4)
+    Traceback (most recent call last):
+    ...
+    linkguard.catalogue.CatalogueError: p.csv line 4: 取得方法: survey answer '③' is not one of ① ② ③4 ③3 ④ (③ needs the number of items: ③4 or ③3)
+    """
+    method = None
+    if cells.get("survey", "").strip():
+        try:
+            method = parse_method(cells["survey"])
+        except SurveyError as e:
+            raise CatalogueError(f"{source} line {line}: 取得方法: {e}") from None
+    reliably_text = normalize.text(cells.get("reliably", "")).lower()
+    if reliably_text not in _YES and reliably_text not in _NO:
+        raise CatalogueError(f"{source} line {line}: 確実に実施 {cells['reliably']!r}: expected はい or いいえ")
+    bodies = tuple(b for b in (part.strip() for part in cells.get("body", "").split("|")) if b)
+    return {"category": _category(cells.get("category", ""), source, line), "bodies": bodies, "method": method,
+            "method_detail": cells.get("survey_detail", ""), "reliably": reliably_text not in _NO}

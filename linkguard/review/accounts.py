@@ -15,11 +15,11 @@ from typing import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sinks.models import Account
+from sinks.models import Account, WebSession
 
 __all__ = ["Role", "User", "AccountStore", "AccountError", "parse_roles"]
 
@@ -31,6 +31,7 @@ class Role(str, enum.Enum):
     approver = "approver"  # approves another person's release request; may reveal
     operator = "operator"  # read-only dashboards, no personal data
     admin = "admin"  # manages users, reads the audit log
+    headquarters = "headquarters"  # 総点検本部: board, survey, stops, exposure and letters; never reveals a number
 
 
 #: roles that may see a record's personal data (the case screen, the CLI's show)
@@ -49,7 +50,7 @@ def parse_roles(roles: Iterable[str | Role] | str) -> frozenset[Role]:
     >>> parse_roles('boss')
     Traceback (most recent call last):
     ...
-    linkguard.review.accounts.AccountError: unknown role 'boss'; roles are reviewer, approver, operator, admin
+    linkguard.review.accounts.AccountError: unknown role 'boss'; roles are reviewer, approver, operator, admin, headquarters
     """
     names = roles.split(",") if isinstance(roles, str) else list(roles)
     result = set()
@@ -171,4 +172,6 @@ class AccountStore:
                 raise AccountError(f"no user {username!r}; create it with `linkguard users add`")
             for name, value in values.items():
                 setattr(row, name, value)
+            # a changed password, role or active flag ends every web session of the user at once
+            session.execute(delete(WebSession).where(WebSession.username == username))
             return _user(row)

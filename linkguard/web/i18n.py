@@ -30,6 +30,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.dashboard": ("運用状況", "Operations"),
     "nav.users": ("利用者管理", "Users"),
     "nav.audit": ("監査ログ", "Audit log"),
+    "nav.hq": ("点検本部", "Headquarters"),
+    "nav.hq_exposure": ("漏えい調査", "Exposure"),
+    "nav.hq_stops": ("連携停止", "Stops"),
+    "hq.stop_done": ("連携停止の操作を記録しました。", "The stop action was recorded."),
     "nav.logout": ("ログアウト", "Log out"),
     "nav.language": ("English", "日本語"),
     "nav.language_label": ("表示言語を英語に切り替え", "Switch the screen to Japanese"),
@@ -45,6 +49,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "role.approver": ("承認者", "Approver"),
     "role.operator": ("運用監視", "Operator"),
     "role.admin": ("管理者", "Administrator"),
+    "role.headquarters": ("総点検本部", "Headquarters"),
     # login
     "login.title": ("ログイン", "Log in"),
     "login.username": ("利用者ID", "User name"),
@@ -53,6 +58,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.failed": ("利用者IDまたはパスワードが違います。", "Wrong user name or password."),
     "login.locked": ("ログインの失敗が続いたため、この利用者IDは15分間ログインできません。管理者に連絡してください。",
                      "Too many failed log-ins: this user name is locked for 15 minutes. Contact an administrator."),
+    "login.throttled": ("ログインの試行が多すぎます。1分ほど待ってからやり直してください。",
+                        "Too many log-in attempts; wait a minute and try again."),
     "login.logged_out": ("ログアウトしました。", "You have logged out."),
     "login.lead": ("職員用の審査システムです。個人のアカウントでログインしてください。",
                    "For staff only. Log in with your own account."),
@@ -241,7 +248,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 ROLE_KEYS = {"reviewer": "role.reviewer", "approver": "role.approver", "operator": "role.operator",
-             "admin": "role.admin"}
+             "admin": "role.admin",
+             "headquarters": "role.headquarters"}
 
 
 def pick_language(value: str | None) -> str:
