@@ -58,6 +58,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login.failed": ("利用者IDまたはパスワードが違います。", "Wrong user name or password."),
     "login.locked": ("ログインの失敗が続いたため、この利用者IDは15分間ログインできません。管理者に連絡してください。",
                      "Too many failed log-ins: this user name is locked for 15 minutes. Contact an administrator."),
+    "login.throttled": ("ログインの試行が多すぎます。1分ほど待ってからやり直してください。",
+                        "Too many log-in attempts; wait a minute and try again."),
     "login.logged_out": ("ログアウトしました。", "You have logged out."),
     "login.lead": ("職員用の審査システムです。個人のアカウントでログインしてください。",
                    "For staff only. Log in with your own account."),
