@@ -14,7 +14,6 @@ which is audited like every view and decision (:class:`AuditLog`).
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import json
 import uuid
@@ -28,6 +27,7 @@ from guards.masking import mask_number, mask_person, redact
 from linkguard.review.accounts import AccountStore, Role, User
 from sinks.audit import append_entry
 from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
+from streams.csvio import csv_writer
 
 __all__ = [
     "ReviewService", "DecisionPublisher", "KafkaDecisionPublisher", "AuditLog", "AuditRecord",
@@ -263,7 +263,7 @@ class AuditLog:
 
     def export_csv(self, stream: IO[str], *, actor: str | None = None) -> int:
         """Write every entry (oldest first) as CSV with a header; return the rows written."""
-        writer = csv.writer(stream)
+        writer = csv_writer(stream)
         writer.writerow(["id", "at", "actor", "action", "system", "record_id", "detail"])
         count = 0
         after: int | None = None
