@@ -177,7 +177,8 @@ class Codec:
         """The writer schema of a Confluent-framed message, looked up in the registry (once per id)."""
         registry_id = schema_id(data)
         if self.registry is None:
-            raise DecodeError(f"Confluent Schema Registry framing (schema id {registry_id}): set "
+            raise DecodeError(f"not a single-object Avro message (expected marker C3 01, got {data[:2].hex()}); "
+                              f"if it has the Confluent Schema Registry framing (schema id {registry_id}), set "
                               "LINKGUARD_SCHEMA_REGISTRY_URL so that the schema can be looked up")
         if registry_id not in self._foreign:
             try:
