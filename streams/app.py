@@ -120,6 +120,8 @@ class GuardApp:
         self.identity = IdentityStage(self.config, self.codec)
         self.by_batch = ByBatch(self.config, self.codec)
         self._partition_counts: dict[str, int] = {}
+        self._dumped_sizes: tuple[int, ...] = ()
+        self._dump_ticks = 0
 
         app.agent(self.records_topic, name="repartition")(self._repartition)
         app.agent(self.residents_topic, name="registry_loader")(self._load_registry)
@@ -226,7 +228,16 @@ class GuardApp:
         self.bucket_index.invalidate()  # filled from the changelog behind the index's back
 
     async def _dump_tables(self) -> None:
-        """Write hashes of every table entry (never the numbers) for restart checks."""
+        """Write hashes of every table entry (never the numbers) for restart checks.
+
+        Hashing every entry takes the event loop for a while: skipped while no table grew
+        or shrank, except every tenth second (an entry may change in place).
+        """
+        sizes = tuple(len(getattr(self, name).data) for name in DUMPED)
+        self._dump_ticks += 1
+        if sizes == self._dumped_sizes and self._dump_ticks % 10:
+            return
+        self._dumped_sizes = sizes
         dump = {name: table_digest(getattr(self, name)) for name in DUMPED}
         path = Path(self.settings.table_dump_path)
         tmp = path.with_suffix(".tmp")
