@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from guards import four_eyes
+from guards.masking import redact
 from linkguard.catalogue import Catalogue, load_catalogue, normalize_code
 from sinks.audit import append_entry
 from sinks.hq import ProcessStop
@@ -78,6 +79,7 @@ class StopService:
         code = normalize_code(system)
         if code not in self.catalogue:
             raise StopError(f"process {code!r} is not in the process catalogue")
+        reason = redact(reason)  # free text: a number typed into it never reaches the table, topic or log
         if not reason.strip():
             raise StopError("a stop needs a reason (why the linkage must stop)")
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -107,6 +109,7 @@ class StopService:
 
     def request_resume(self, stop_id: str, user: object, reason: str) -> ProcessStop:
         name = self._require(user)
+        reason = redact(reason)
         if not reason.strip():
             raise StopError("a resume needs a reason (what was inspected and corrected)")
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
