@@ -48,6 +48,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from guards import four_eyes
 from guards.masking import redact  # re-exported: sinks.redact is guards.masking.redact
 from sinks.db import SQLITE_BEGIN_OPTION
@@ -176,7 +177,7 @@ class RetryPolicy:
         return min(self.max_delay, self.initial_delay * self.multiplier ** retry)
 
 
-class SinkError(RuntimeError):
+class SinkError(LinkguardError, RuntimeError):
     """The sink could not write a batch; says where (table, topic/partition/offsets), never what.
 
     The database's own error is chained as ``__cause__``. ``transient`` tells

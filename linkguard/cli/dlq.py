@@ -32,6 +32,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
+from guards.exceptions import LinkguardError
 from linkguard.cli.common import console, err, fail, kafka_settings
 
 __all__ = ["dlq_app", "FIELDS", "apply_fixes", "describe", "decoded_fields", "ReplayRefused"]
@@ -46,7 +47,7 @@ FIELDS = ("my_number", "name", "name_kana", "birth_date", "sex", "address", "ate
 OPERATIONS = ("create", "update", "delete")
 
 
-class ReplayRefused(ValueError):
+class ReplayRefused(LinkguardError, ValueError):
     """A fix or replay that cannot be done; the message says why and what to do instead."""
 
 
