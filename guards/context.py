@@ -93,7 +93,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
 from guards.check import RegistryView, Subject, check, explain, identity_problems, matches_person, parse_subject
@@ -632,9 +632,7 @@ def affected_keys(record: Record, context: Context) -> set[tuple[str, str]]:
 
 def check_all(records: Sequence[Record], registry: RegistryView,
               identities: IdentityLookup = NO_IDENTITIES, *,
-              basic: Sequence[Verdict] | None = None,
-              map_ranges: Callable[[Callable[[int, int], list[Verdict]], int], Iterable[list[Verdict]]] | None = None,
-              ) -> list[Verdict]:
+              basic: Sequence[Verdict] | None = None) -> list[Verdict]:
     """Every record checked in the context of all the others, in input order.
 
     The same verdicts as :func:`check_in_context` with, for each record, a
@@ -656,11 +654,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
 
     ``basic`` may hand over ``[check(r, registry) for r in records]`` computed
     elsewhere (``linkguard inspect`` computes them on every core); the context
-    rules still see every record. ``map_ranges(judge, n)`` may run the last
-    step, ``judge(start, stop)`` (the verdicts of ``records[start:stop]`` in
-    their context), over consecutive ranges covering ``0..n`` elsewhere and
-    yield their results in order (``linkguard inspect`` forks a process pool
-    for it); this module itself starts no process.
+    rules still see every record.
 
     >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
     >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
@@ -759,12 +753,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
             out.append(check_in_context(record, registry, context, verdict=verdict, subject=subjects.get(i)))
         return out
 
-    if map_ranges is None:
-        return judge(0, len(records))
-    verdicts: list[Verdict] = []
-    for part in map_ranges(judge, len(records)):
-        verdicts.extend(part)
-    return verdicts
+    return judge(0, len(records))
 
 
 def _keys(records: list[Record], basic: list[Verdict]) -> tuple[list, list]:

@@ -56,9 +56,11 @@ On every core
 -------------
 The basic check of each record (:func:`guards.check`, most of the work) runs
 in a process pool over chunks of records (:func:`basic_verdicts`, forked, so
-the registry is shared, not copied). The context rules then index every
-record once (batches, numbers: they still see all of them) and judge each
-record in its context on a second forked pool over ranges of records.
+the registry is shared, not copied); the context rules then run once over
+every record, so they still see all of them. (A second pool for the context
+step was measured and dropped: with a prefecture's registry in memory, the
+copy-on-write page faults and the workers' cold caches cost more than the
+step itself, about 2 s of CPU for 244,246 records.)
 """
 
 from __future__ import annotations
@@ -142,8 +144,7 @@ def inspect(residents: Iterable[Resident], records: Iterable[Record], *,
     records = list(records)
     registry = index_by_number(residents)
     basic = basic_verdicts(records, registry, workers, progress)
-    verdicts = check_all(records, registry, build_identity_index(residents), basic=basic,
-                         map_ranges=lambda judge, n: _on_every_core(judge, n, workers))
+    verdicts = check_all(records, registry, build_identity_index(residents), basic=basic)
     rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
     return InspectionResult(rows, tuple(systems), len(residents))
 
@@ -197,33 +198,6 @@ def basic_verdicts(records: Sequence[Record], registry, workers: int | None = No
     finally:
         _SHARED = None
     return out
-
-
-_JUDGE: Callable[[int, int], list[Verdict]] | None = None  # check_all's last step, for forked workers
-
-
-def _on_every_core(judge: Callable[[int, int], list[Verdict]], n: int,
-                   workers: int | None) -> Iterator[list[Verdict]]:
-    """Run ``judge`` (the context rules' last step of :func:`guards.context.check_all`) over
-    ranges of the records on a forked pool, in order; in this process when small or one core."""
-    global _JUDGE
-    workers, parallel = _workers(workers, n)
-    if workers < 2 or not parallel or "fork" not in multiprocessing.get_all_start_methods():
-        yield judge(0, n)
-        return
-    size = max(1, -(-n // (workers * 8)))
-    _JUDGE = judge
-    try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part in pool.imap(_judge_chunk, [(start, min(n, start + size)) for start in range(0, n, size)]):
-                yield [_PLAIN_PASS if v is None else v for v in part]
-    finally:
-        _JUDGE = None
-
-
-def _judge_chunk(bounds: tuple[int, int]) -> list[Verdict | None]:
-    assert _JUDGE is not None
-    return [None if v.outcome is Outcome.PASS and not v.findings else v for v in _JUDGE(*bounds)]
 
 
 def _workers(workers: int | None, n: int) -> tuple[int, bool]:
