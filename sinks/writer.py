@@ -374,6 +374,12 @@ class SinkWriter:
     def create_schema(self) -> None:
         """Create the tables that do not exist yet (idempotent)."""
         self._retrying("create the schema", lambda attempt: Base.metadata.create_all(self.engine), "")
+        if self._dialect == "postgresql":
+            from sinks.roles import audit_guard
+
+            guard = audit_guard(self.engine)
+            if guard.can_rewrite:  # tolerated (tests, demos), but never what production should run as
+                log.warning("%s", guard.describe())
 
     def reset_schema(self) -> None:
         """Drop and create every sink table: for demos and tests, never in production."""

@@ -172,6 +172,12 @@ class AccountStore:
                 raise AccountError(f"no user {username!r}; create it with `linkguard users add`")
             for name, value in values.items():
                 setattr(row, name, value)
+            if "roles" in values or "active" in values:
+                session.flush()
+                admins = [a for a in session.scalars(select(Account).where(Account.active.is_(True)))
+                          if Role.admin in parse_roles(a.roles)]
+                if not admins:  # nobody could manage users any more
+                    raise AccountError(f"{username} is the last active admin: make another user admin first")
             # a changed password, role or active flag ends every web session of the user at once
             session.execute(delete(WebSession).where(WebSession.username == username))
             return _user(row)

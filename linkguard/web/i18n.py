@@ -244,6 +244,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.detail": ("内容", "Detail"),
     "audit.actor_filter": ("利用者で絞り込み", "Filter by user"),
     "audit.older": ("さらに古い記録", "Older entries"),
+    "audit.chain_ok": ("改ざん検知（ハッシュ連鎖）: 正常。{count}件、最新 #{head}", "Tamper check (hash chain): intact. {count} rows, newest #{head}"),
+    "audit.chain_empty": ("改ざん検知（ハッシュ連鎖）: 記録はまだありません。", "Tamper check (hash chain): no rows yet."),
+    "audit.chain_broken": ("改ざん検知（ハッシュ連鎖）: #{row} 以降が改ざんされた疑いがあります。", "Tamper check (hash chain): the log was altered at row #{row}."),
     "audit.empty": ("記録はありません。", "No entries."),
 }
 
