@@ -235,6 +235,10 @@ class _DriverStatement:
         """Execute it; the rows it inserted or updated (SQLAlchemy still wraps the driver's errors)."""
         return _count(conn.exec_driver_sql(self.sql, {**self.constants, **params}))
 
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Execute a query; its rows (columns by name, as the driver reads them)."""
+        return list(conn.exec_driver_sql(self.sql, {**self.constants, **params}).all())
+
 
 @dataclass(frozen=True, slots=True)
 class _UnnestUpsert:
@@ -380,7 +384,7 @@ class SinkWriter:
         self._statements = self._build_statements()
         self._unnest = self._build_unnest_upserts() if self._dialect == "postgresql" else {}
         self._keyed = {name: _with_binary_arrays(self._statements[name], engine.dialect, ("systems", "record_ids"))
-                       for name in ("supersede", "retract")} if self._dialect == "postgresql" else {}
+                       for name in ("supersede", "retract", "live")} if self._dialect == "postgresql" else {}
 
     # -- schema ---------------------------------------------------------------------
     def create_schema(self) -> None:
@@ -489,7 +493,9 @@ class SinkWriter:
                                    and p.row["reason"] in ("OUTCOME_MISMATCH", "UNAPPROVED_RELEASE")))
 
         attempt.table = "exposure_cases"
-        record_corrected_exposures(conn, upserts, now)  # a sent number replaced by another one
+        # a sent number replaced by another one
+        record_corrected_exposures(conn, upserts, now, live=self._live_copies(
+            conn, [(row["system"], row["record_id"]) for row in upserts]))
         attempt.table = "intermediate_copies"
         counts["copies"] = self._upsert(conn, "copy", upserts)
         counts["withdrawn"] = self._upsert(conn, "withdraw", withdrawals)
@@ -582,6 +588,15 @@ class SinkWriter:
             return upsert.statement.run(conn, upsert.arrays(rows))
         return _count(conn.execute(self._statements[statement], rows))
 
+    def _live_copies(self, conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
+        """The copies of ``keys`` not withdrawn, in one statement whose text never changes."""
+        if not keys:
+            return []
+        if self._dialect == "postgresql":
+            return self._keyed["live"].rows(conn, {
+                "systems": [system for system, _ in keys], "record_ids": [record_id for _, record_id in keys]})
+        return list(conn.execute(self._statements["live"], {"keys": json.dumps(keys, ensure_ascii=False)}).all())
+
     def _by_keys(self, conn: Connection, statement: str, keys: list[tuple[str, str]], now: dt.datetime) -> int:
         """Run a set-based UPDATE over the records ``keys``, as one statement whose text never changes."""
         if not keys:
@@ -631,6 +646,7 @@ class SinkWriter:
             def among_keys(table: Table) -> Any:
                 return tuple_(table.c.system, table.c.record_id).in_(
                     select(func.json_extract(pairs.c.value, "$[0]"), func.json_extract(pairs.c.value, "$[1]")))
+        statements["live"] = select(_COPIES).where(among_keys(_COPIES), _COPIES.c.withdrawn_at.is_(None))
         newer_copy = exists().where(
             _COPIES.c.system == _HELD.c.system, _COPIES.c.record_id == _HELD.c.record_id,
             _COPIES.c.version > _HELD.c.version,
