@@ -2,7 +2,7 @@
 
 The check digit algorithm is python-stdnum's ``stdnum.jp.in_``; this module
 only adds what the guard needs around it: full-width input, a reason code
-instead of an exception, and masking for screens and logs.
+instead of an exception. Masking is :mod:`guards.masking`'s (``mask`` is re-exported here).
 
 >>> compact('６２１４ ９８３２ ０２５７')
 '621498320257'
@@ -25,6 +25,7 @@ import unicodedata
 from stdnum.jp import in_ as stdnum_in
 
 from guards.exceptions import InvalidNumber
+from guards.masking import mask  # re-exported: guards.masking is the one masking module
 
 __all__ = ["compact", "number_problem", "validate", "is_valid", "mask", "NUMBER_FIELD"]
 
@@ -106,17 +107,3 @@ def is_valid(number: str) -> bool:
     (True, False)
     """
     return number_problem(number) is None
-
-
-def mask(number: str) -> str:
-    """Mask a number for screens: only the last four digits stay visible.
-
-    >>> mask('')
-    ''
-    >>> mask('12')
-    '****'
-    """
-    digits = compact(number)
-    if len(digits) < 4:
-        return "****" if digits else ""
-    return "**** **** " + digits[-4:]

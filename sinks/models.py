@@ -47,6 +47,9 @@ __all__ = [
     "PendingRelease",
     "AuditEntry",
     "Account",
+    "ApiToken",
+    "WebSession",
+    "LoginFailure",
     "DECISION_ACTIONS",
     "DECISION_STATUSES",
 ]
@@ -334,6 +337,71 @@ class Account(Base):
 
     def __repr__(self) -> str:
         return f"<Account {self.username} {self.roles}>"
+
+
+class ApiToken(Base):
+    """A per-user credential for the CLI and scripts, made by an admin; only its SHA-256 is kept.
+
+    The token itself (``lgt_<token_id>_<secret>``) is shown once when made;
+    ``token_id`` finds the row, the secret's hash proves it. A revoked token
+    keeps its row (who made and revoked it, when) and never works again.
+    """
+
+    __tablename__ = "review_api_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String, default="")
+    created_by: Mapped[str] = mapped_column(String)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String, default=None)
+    last_used_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (Index(None, "username"),)
+
+    def __repr__(self) -> str:  # never the hash
+        state = "revoked" if self.revoked_at else "live"
+        return f"<ApiToken {self.token_id} {self.username} {state}>"
+
+
+class WebSession(Base):
+    """A signed-in web session; the cookie holds a random id, the table its SHA-256.
+
+    The row is the session: deleting it (log-out, deactivation, a role or
+    password change) ends the session on the very next request, whatever the
+    browser still holds.
+    """
+
+    __tablename__ = "review_sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+
+    __table_args__ = (Index(None, "username"), Index(None, "expires_at"))
+
+    def __repr__(self) -> str:
+        return f"<WebSession {self.username} until {self.expires_at:%Y-%m-%d %H:%M}>"
+
+
+class LoginFailure(Base):
+    """Failed log-ins per user name in the current window: the lock-out, and the cap on audit rows.
+
+    The row with the empty user name (no account has one) counts every failure, for the global cap.
+    """
+
+    __tablename__ = "review_login_failures"
+
+    username: Mapped[str] = mapped_column(String, primary_key=True)
+    window_start: Mapped[dt.datetime]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    audited: Mapped[int] = mapped_column(Integer, default=0, doc="failures written to the audit log one by one")
+    last_at: Mapped[dt.datetime]
+
+    __table_args__ = (Index(None, "last_at"),)
 
 
 _REFUSE_CHANGES = (

@@ -34,7 +34,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,6 +48,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from guards.masking import redact  # re-exported: sinks.redact is guards.masking.redact
 from sinks.db import SQLITE_BEGIN_OPTION
 from sinks.hq import record_corrected_exposures, record_withdrawn_exposures
 from sinks.models import (
@@ -92,18 +92,6 @@ _DEAD: Table = DeadLetter.__table__  # type: ignore[assignment]
 _OFFSETS: Table = ConsumedOffset.__table__  # type: ignore[assignment]
 _DECISIONS: Table = ReviewDecision.__table__  # type: ignore[assignment]
 _PENDING: Table = PendingRelease.__table__  # type: ignore[assignment]
-
-_NUMBER_LIKE = re.compile(r"(?<!\d)\d{4}[-\s‐－ー]?\d{4}[-\s‐－ー]?\d{4}(?!\d)")
-
-
-def redact(text: str) -> str:
-    """Mask anything that looks like a My Number (12 digits, maybe grouped 4-4-4).
-
-    >>> redact('key (shintai-techo, 621498320257) and 6214 9832 0257 and order 12345')
-    'key (shintai-techo, <12 digits>) and <12 digits> and order 12345'
-    """
-    return _NUMBER_LIKE.sub("<12 digits>", text)
-
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)

@@ -41,6 +41,7 @@ from stdnum.jp import in_ as stdnum_in
 from guards import normalize
 from guards.exceptions import GuardError
 from guards.identifiers import identifier_problems
+from guards.masking import number_like, redact
 from guards.model import Record, Resident
 from guards.number import compact, number_problem
 
@@ -67,7 +68,7 @@ _ENCODING_ALIASES = {"shiftjis": "cp932", "sjis": "cp932", "windows31j": "cp932"
 # Characters that show a successfully decoded UTF-8 prefix was real Japanese text.
 _JAPANESE = re.compile("[\u3000-\u30ff\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 # Digit runs long enough to be a My Number (or a resident code), with separators.
-_LONG_DIGITS = re.compile(r"\d(?:[\s\-]*\d){8,}")
+_SECRET_DIGITS = 9
 _HEADER_NOISE = re.compile(r"[\s_\-]+")
 # Single bytes Python's cp932 codec accepts although CP932 assigns them no character
 # (0x80, 0xA0, 0xFD-0xFF); the user-defined area (外字, U+E000-) is kept.
@@ -118,7 +119,7 @@ def _redact(message: str) -> str:
     >>> _redact("'6214 9832 0257' is not a date; 1980-04-01 is")
     "'[number withheld]' is not a date; 1980-04-01 is"
     """
-    return _LONG_DIGITS.sub("[number withheld]", unicodedata.normalize("NFKC", message))
+    return redact(unicodedata.normalize("NFKC", message), "[number withheld]", min_digits=_SECRET_DIGITS)
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: S
     missing = [c for c in columns if c.required and c.field not in fields]
     if missing:
         hint = ("; the first line looks like data: add the header line"
-                if any(_LONG_DIGITS.fullmatch(normalize.text(cell)) for cell in header) else "")
+                if any(number_like(_SECRET_DIGITS).fullmatch(normalize.text(cell)) for cell in header) else "")
         names = ", ".join(f"{c.japanese} or {c.field}" for c in missing)
         raise CsvError(path, 1, missing[0].field,
                        f"required column missing from the {kind} header: {names}{hint}")

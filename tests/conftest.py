@@ -3,7 +3,8 @@
 - Kafka: the embedded local broker (Tansu) on a free loopback port; with
   ``LINKGUARD_TEST_BACKEND=docker`` on a machine with a Docker engine, the same
   tests also run against testcontainers' Apache Kafka and PostgreSQL.
-- Databases: SQLite files always; PostgreSQL from ``LINKGUARD_TEST_DATABASE_URL``.
+- Databases: SQLite files always; PostgreSQL from ``LINKGUARD_TEST_DATABASE_URL``, or else a
+  throw-away database on the local server for this run (tests/fixtures/postgres.py).
 
 Under ``LINKGUARD_REQUIRE_SERVICES=1`` (set by ``.ci/run``) a missing
 PostgreSQL or broker fails the run instead of skipping.
@@ -15,8 +16,27 @@ from typing import Iterator
 
 import pytest
 
+from fixtures.postgres import RunDatabase, close_run_database, open_run_database
 from fixtures.support import (DOCKER_REASON, KafkaBackend, docker_available, fresh_postgres_database,
-                     postgres_url, unavailable)
+                              postgres_url, unavailable)
+
+_RUN_DATABASE = pytest.StashKey[RunDatabase]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_RUN_DATABASE] = open_run_database()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    run = config.stash.get(_RUN_DATABASE, None)
+    return [run.note] if run and run.note else []
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(_RUN_DATABASE, None)
+    if run:
+        close_run_database(run)
+
 
 @pytest.fixture(scope="session")
 def local_broker() -> Iterator[KafkaBackend]:

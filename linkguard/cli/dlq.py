@@ -18,7 +18,7 @@ without ``--force``.
 
 My Numbers are 特定個人情報: nothing here prints one. The raw value is never
 shown; a decoded record's number is masked (``**** **** 0257``) and every
-other text goes through :func:`sinks.redact`.
+other text goes through :func:`guards.masking.redact`.
 """
 
 from __future__ import annotations
@@ -94,10 +94,10 @@ def _time(value: dt.datetime | None) -> str | None:
 def describe(letter) -> dict[str, Any]:
     """A dead letter's metadata, safe to print: no raw value, no My Number.
 
-    ``error``, ``system`` and ``record_id`` go through :func:`sinks.redact`
+    ``error``, ``system`` and ``record_id`` go through :func:`guards.masking.redact`
     (errors are written number-free, and a 12-digit record id is masked too).
     """
-    from sinks import redact
+    from guards.masking import redact
 
     return {
         "id": letter.id, "failed_at": _time(letter.failed_at), "stage": letter.stage,
@@ -111,7 +111,7 @@ def describe(letter) -> dict[str, Any]:
 
 
 def _safe(value: Any) -> Any:
-    from sinks import redact
+    from guards.masking import redact
 
     if isinstance(value, str):
         return redact(value)
@@ -124,7 +124,7 @@ def _safe(value: Any) -> Any:
 
 def decoded_fields(event: Mapping[str, Any]) -> dict[str, Any]:
     """A decoded RecordChanged for a screen: the number masked, every other text redacted."""
-    from guards.number import mask
+    from guards.masking import mask
 
     fields = {name: _safe(value) for name, value in event.items() if name != "my_number"}
     fields["my_number"] = mask(str(event.get("my_number") or ""))
@@ -132,7 +132,7 @@ def decoded_fields(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _key_text(key: bytes | None) -> str | None:
-    from sinks import redact
+    from guards.masking import redact
 
     if key is None:
         return None
@@ -142,7 +142,7 @@ def _key_text(key: bytes | None) -> str | None:
 def _decode(letter, codec) -> tuple[dict[str, Any] | None, str]:
     """The stored value as a RecordChanged, or None and why not (a DecodeError never quotes content)."""
     import schemas
-    from sinks import redact
+    from guards.masking import redact
 
     if letter.raw_value is None:
         return None, "no value was stored with this dead letter"
@@ -268,7 +268,7 @@ def parse_fixes(items: list[str]) -> dict[str, str]:
 
 
 def _redacted(text: str) -> str:
-    from sinks import redact
+    from guards.masking import redact
 
     return redact(text)
 

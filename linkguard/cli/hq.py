@@ -49,13 +49,10 @@ def _engine():
 
 
 def _acting(engine, username: str | None, *roles: str):
-    from linkguard.review.accounts import AccountStore
+    from linkguard.cli.auth import authenticate
 
-    if not username:
-        fail("say who is acting: --user NAME or LINKGUARD_REVIEW_USER (create one with `linkguard users add`)")
-    user = AccountStore(engine).get(username)
-    if user is None or not user.active:
-        fail(f"no active account {username!r}; create it with `linkguard users add`")
+    user = authenticate(engine, username)  # the user's password or API token, never a name alone
+    username = user.username
     wanted = roles or ("headquarters",)
     if not any(user.can(r) for r in wanted):
         fail(f"{username} needs the role {' or '.join(wanted)} for this command")

@@ -31,8 +31,10 @@ from linkguard.cli.common import console, err, fail
 __all__ = ["review_app", "users_app", "parse_age"]
 
 review_app = typer.Typer(help="Held records: the reviewers' queue, a record, and decisions.", no_args_is_help=True)
-users_app = typer.Typer(help="Review accounts: add and list users (roles reviewer, approver, operator, admin).",
-                        no_args_is_help=True)
+users_app = typer.Typer(help="Review accounts: add and list users (roles reviewer, approver, operator, admin), "
+                             "and their API tokens.", no_args_is_help=True)
+token_app = typer.Typer(help="Per-user API tokens for the CLI and scripts (made by an admin).", no_args_is_help=True)
+users_app.add_typer(token_app, name="token")
 
 UserOption = Annotated[Optional[str], typer.Option(
     "--user", "-u", envvar="LINKGUARD_REVIEW_USER", help="the account acting (or LINKGUARD_REVIEW_USER)")]
@@ -67,12 +69,10 @@ def _service(*, publishing: bool = False):
 
 
 def _acting(service, username: str | None):
-    if not username:
-        fail("say who is acting: --user NAME or LINKGUARD_REVIEW_USER (create one with `linkguard users add`)")
-    user = service.accounts.get(username)
-    if user is None or not user.active:
-        fail(f"no active account {username!r}; create it with `linkguard users add`")
-    return user
+    """The user acting, on that user's own credential (:func:`linkguard.cli.auth.authenticate`)."""
+    from linkguard.cli.auth import authenticate
+
+    return authenticate(service.engine, username, service.accounts)
 
 
 def _run(fn, *args: Any, **kw: Any) -> Any:
@@ -294,18 +294,30 @@ def users_add(
     username: Annotated[str, typer.Argument()],
     role: Annotated[list[str], typer.Option("--role", "-r", help="reviewer, approver, operator or admin (repeat)")],
     display_name: Annotated[str, typer.Option("--display-name", help="shown on screens, e.g. 高知 太郎")] = "",
+    acting: UserOption = None,
 ) -> None:
-    """Create an account; the password comes from LINKGUARD_USER_PASSWORD or a hidden prompt."""
+    """Create an account; the password comes from LINKGUARD_USER_PASSWORD or a hidden prompt.
+
+    Once an admin exists, only an admin adds users (``--user ADMIN`` and the admin's password, or
+    the admin's LINKGUARD_TOKEN); the first admin is made by whoever runs the schema.
+    """
     from linkguard.review.accounts import AccountError, AccountStore
     from sinks.models import Base
 
+    from linkguard.review.service import ReviewService
+
+    engine = _engine()
+    Base.metadata.create_all(engine)  # idempotent: the accounts table may be the first one needed
+    accounts = AccountStore(engine)
+    if any(u.can("admin") for u in accounts.list_users()):  # only the very first admin needs no admin
+        admin = _acting(ReviewService(engine, accounts=accounts), acting)
+        if not admin.can("admin"):
+            fail(f"{admin.username} is no admin; only an admin adds users")
     password = os.environ.get("LINKGUARD_USER_PASSWORD")
     if not password:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True, err=True)
-    engine = _engine()
-    Base.metadata.create_all(engine)  # idempotent: the accounts table may be the first one needed
     try:
-        user = AccountStore(engine).create_user(username, password, role, display_name)
+        user = accounts.create_user(username, password, role, display_name)
     except AccountError as e:
         fail(str(e))
     console.print(f"created {escape(user.username)} ({', '.join(sorted(r.value for r in user.roles))})")
@@ -326,4 +338,65 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     for r in rows:
         table.add_row(escape(r["username"]), escape(r["display_name"]), ", ".join(r["roles"]),
                       "yes" if r["active"] else "no")
+    console.print(table)
+
+
+# -- API tokens ------------------------------------------------------------------------
+@token_app.command("create")
+def token_create(
+    username: Annotated[str, typer.Argument(help="whose token")],
+    label: Annotated[str, typer.Option(help="what it is for, e.g. 'nightly export'")] = "",
+    acting: UserOption = None,
+) -> None:
+    """Make an API token for a user (admins only; audited). It is shown once: keep it like a password."""
+    from linkguard.review.accounts import AccountError
+    from linkguard.review.credentials import TokenStore
+
+    service = _service()
+    admin = _acting(service, acting)
+    try:
+        issued = TokenStore(service.engine, service.accounts).create(username, by=admin, label=label)
+    except AccountError as e:
+        fail(str(e))
+    err.print(f"token {issued.token_id} for {escape(issued.username)}; shown once — hand it over like a "
+              "password; the user sets LINKGUARD_TOKEN to it")
+    typer.echo(issued.token)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: Annotated[str, typer.Argument(help="the token's id (`linkguard users token list`)")],
+                 acting: UserOption = None) -> None:
+    """End a token at once (an admin, or the token's own user; audited)."""
+    from linkguard.review.accounts import AccountError
+    from linkguard.review.credentials import TokenStore
+
+    service = _service()
+    by = _acting(service, acting)
+    try:
+        info = TokenStore(service.engine, service.accounts).revoke(token_id, by=by)
+    except AccountError as e:
+        fail(str(e))
+    console.print(f"token {info.token_id} of {escape(info.username)} revoked")
+
+
+@token_app.command("list")
+def token_list(username: Annotated[Optional[str], typer.Argument(help="only this user's")] = None,
+               acting: UserOption = None, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Tokens (never their secrets): an admin sees all, anyone else their own."""
+    from linkguard.review.credentials import TokenStore
+
+    service = _service()
+    by = _acting(service, acting)
+    if not by.can("admin"):
+        username = by.username
+    rows = [{"token_id": t.token_id, "username": t.username, "label": t.label, "created_by": t.created_by,
+             "created_at": _time(t.created_at), "revoked_at": _time(t.revoked_at),
+             "last_used_at": _time(t.last_used_at)}
+            for t in TokenStore(service.engine, service.accounts).tokens(username)]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("token", "user", "label", "made by", "made", "revoked", "last used")
+    for r in rows:
+        table.add_row(*(escape(str(v)) for v in r.values()))
     console.print(table)

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from guards.number import compact
 from linkguard.catalogue import Catalogue, Process, load_catalogue
-from linkguard.review.masking import mask_number
+from guards.masking import mask_number
 from sinks.hq import ExposureCase, NoticeLetter
 from sinks.models import HeldRecord
 

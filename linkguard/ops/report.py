@@ -78,6 +78,7 @@ from typing import Iterable, Sequence
 
 from guards import Outcome, Reason, Record, Severity, Verdict
 from guards import normalize
+from guards.masking import redact
 from linkguard.catalogue import Catalogue, Process, load_catalogue, normalize_code
 
 __all__ = [
@@ -257,8 +258,6 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
     return n
 
 
-# \d matches full-width digits too; separators as a number is typed (either width)
-_MY_NUMBER_LIKE = re.compile(r"\d(?:[\s\-－‐ー]?\d){11,}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -268,7 +267,7 @@ def _redact(value: str) -> str:
     >>> _redact('6214-9832-0257'), _redact('６２１４　９８３２　０２５７'), _redact('（未登録）')
     ('************', '************', '（未登録）')
     """
-    return _MY_NUMBER_LIKE.sub(lambda m: "*" * sum(c.isdigit() for c in m.group()), value)
+    return redact(value, lambda run: "*" * sum(c.isdigit() for c in run))
 
 
 def _cell(value: object) -> object:

@@ -15,11 +15,11 @@ from typing import Iterable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sinks.models import Account
+from sinks.models import Account, WebSession
 
 __all__ = ["Role", "User", "AccountStore", "AccountError", "parse_roles"]
 
@@ -172,4 +172,6 @@ class AccountStore:
                 raise AccountError(f"no user {username!r}; create it with `linkguard users add`")
             for name, value in values.items():
                 setattr(row, name, value)
+            # a changed password, role or active flag ends every web session of the user at once
+            session.execute(delete(WebSession).where(WebSession.username == username))
             return _user(row)

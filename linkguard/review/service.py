@@ -24,11 +24,10 @@ from typing import IO, Any, Literal, Protocol
 from sqlalchemy import Engine, and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from guards.masking import mask_number, mask_person, redact
 from linkguard.review.accounts import AccountStore, Role, User
-from linkguard.review.masking import mask_number, mask_person
-from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
 from sinks.audit import append_entry
-from sinks.writer import redact
+from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
 
 __all__ = [
     "ReviewService", "DecisionPublisher", "KafkaDecisionPublisher", "AuditLog", "AuditRecord",

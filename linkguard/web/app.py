@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 from importlib import resources
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
@@ -21,16 +22,19 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from linkguard.catalogue import load_catalogue
 from linkguard.review.accounts import AccountStore, Role, User
+from linkguard.review.credentials import FailedLogins, SessionStore
 from linkguard.review.service import AuditLog, DecisionPublisher, ReviewService
-from linkguard.web import admin, ops, views
+from linkguard.web import admin, hq, ops, views
 from linkguard.web.core import (CsrfFailed, LoginRequired, RoleRequired, Services, csrf_form, current_user,
                                 flash, render, require, safe_next, template_environment)
 from linkguard.web.dashboard import Sampler
 from linkguard.web.handles import HandleBox
+from linkguard.web.throttle import LoginThrottle
 from linkguard.web.settings import WebSettings
 from streams.settings import KafkaSettings
 
@@ -74,6 +78,8 @@ def home_for(user: User) -> str:
         return "/queue"
     if user.can(Role.operator):
         return "/dashboard"
+    if user.can(Role.headquarters):
+        return "/hq"
     if user.can(Role.admin):
         return "/admin/users"
     return "/login"
@@ -81,7 +87,8 @@ def home_for(user: User) -> str:
 
 def create_app(*, engine: Engine | None = None, settings: WebSettings | None = None,
                kafka: KafkaSettings | None = None, publisher: DecisionPublisher | None = None,
-               accounts: AccountStore | None = None, sample_in_background: bool = True) -> FastAPI:
+               accounts: AccountStore | None = None, sample_in_background: bool = True,
+               hq_publish: Callable[[dict], None] | None = None) -> FastAPI:
     settings = settings or WebSettings()
     secret = settings.secret()
     if engine is None:
@@ -98,7 +105,10 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
     accounts = accounts or AccountStore(engine)
     audit = AuditLog(engine)
     sampler = Sampler(engine, kafka if kafka.kafka_bootstrap else None, keep=settings.web_sample_keep)
-    state = Services(settings=settings, accounts=accounts, audit=audit,
+    state = Services(settings=settings, accounts=accounts, sessions=SessionStore(engine),
+                     failed_logins=FailedLogins(engine),
+                     throttle=LoginThrottle(per_client=settings.web_login_per_client, total=settings.web_login_total),
+                     hashing=asyncio.Semaphore(settings.web_login_hashing), audit=audit,
                      review=ReviewService(engine, publisher, audit=audit, accounts=accounts), sampler=sampler,
                      handles=HandleBox(secret, b"record-handle"), cursors=HandleBox(secret, b"queue-cursor"),
                      catalogue=load_catalogue(), templates=template_environment(),
@@ -145,6 +155,7 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
     app.include_router(views.router)
     app.include_router(ops.router)
     app.include_router(admin.router)
+    hq.install(app, engine, kafka, hq_publish)  # the headquarters' pages (総点検本部)
     return app
 
 
@@ -180,20 +191,6 @@ def _error_handlers(app: FastAPI) -> None:
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code)
 
 
-#: a user name is refused for LOCK_MINUTES after LOCK_AFTER failed log-ins within that time (password guessing)
-LOCK_AFTER, LOCK_MINUTES = 5, 15
-
-
-def _locked(audit: AuditLog, username: str) -> bool:
-    """Whether the last LOCK_AFTER failed log-ins of ``username`` all fell within LOCK_MINUTES (from the audit log)."""
-    import datetime as dt
-
-    failures = audit.entries(LOCK_AFTER, None, username[:64] or "-", action="login-failed")
-    if len(failures) < LOCK_AFTER:
-        return False
-    return dt.datetime.now(dt.timezone.utc) - failures[-1].at < dt.timedelta(minutes=LOCK_MINUTES)
-
-
 def _q(**params: str) -> str:
     from urllib.parse import urlencode
 
@@ -215,25 +212,33 @@ def _auth_routes(app: FastAPI) -> None:
         user = current_user(request)
         if user:
             return RedirectResponse(home_for(user), status_code=303)
-        return render(request, "login.html", next=safe_next(next), failed=False, locked=False, username="")
+        return render(request, "login.html", next=safe_next(next), failed=False, locked=False, throttled=False,
+                      username="")
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
         form = await csrf_form(request)
         s = request.app.state.services
         username = str(form.get("username") or "").strip()
-        if _locked(s.audit, username):
-            s.audit.record(username[:64] or "-", "login-locked")
-            return render(request, "login.html", status_code=429, next=safe_next(str(form.get("next") or "/")),
-                          failed=True, locked=True, username=username)
-        user = s.accounts.authenticate(username, str(form.get("password") or ""))
+        next_page = safe_next(str(form.get("next") or "/"))
+        # over the limits: refused before any hashing (each hash costs ~0.2 s of a core and 64 MiB)
+        if not s.throttle.allow(request.client.host if request.client else "-"):
+            return render(request, "login.html", status_code=429, next=next_page, failed=True, locked=False,
+                          throttled=True, username=username)
+        if await run_in_threadpool(s.failed_logins.locked, username):
+            await run_in_threadpool(s.failed_logins.record, username, "login-locked")
+            return render(request, "login.html", status_code=429, next=next_page, failed=True, locked=True,
+                          throttled=False, username=username)
+        async with s.hashing:  # argon2 off the event loop, and only so many at once
+            user = await run_in_threadpool(s.accounts.authenticate, username, str(form.get("password") or ""))
         if user is None:
-            s.audit.record(username[:64] or "-", "login-failed")
-            return render(request, "login.html", status_code=401, next=safe_next(str(form.get("next") or "/")),
-                          failed=True, locked=False, username=username)
+            await run_in_threadpool(s.failed_logins.record, username)
+            return render(request, "login.html", status_code=401, next=next_page, failed=True, locked=False,
+                          throttled=False, username=username)
         lang = request.session.get("lang")
         request.session.clear()  # a new session on log-in: no fixation
-        request.session.update(user=user.username, lang=lang or "ja", since=time.time())
+        session_id = s.sessions.start(user.username, dt.timedelta(hours=s.settings.web_session_hours))
+        request.session.update(user=user.username, sid=session_id, lang=lang or "ja", since=time.time())
         s.audit.record(user.username, "login")
         target = safe_next(str(form.get("next") or "/"))
         return RedirectResponse(home_for(user) if target == "/" else target, status_code=303)
@@ -241,7 +246,9 @@ def _auth_routes(app: FastAPI) -> None:
     @app.post("/logout")
     async def logout(request: Request, user: User = Depends(require())) -> Response:
         await csrf_form(request)
-        request.app.state.services.audit.record(user.username, "logout")
+        s = request.app.state.services
+        s.sessions.end(request.session.get("sid"))  # a replayed cookie is nobody from now on
+        s.audit.record(user.username, "logout")
         lang = request.session.get("lang")
         request.session.clear()
         request.session["lang"] = lang or "ja"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import secrets
@@ -18,9 +19,11 @@ from starlette.datastructures import FormData
 
 from linkguard.catalogue import Catalogue
 from linkguard.review.accounts import AccountStore, Role, User
+from linkguard.review.credentials import FailedLogins, SessionStore
 from linkguard.review.service import AuditLog, ReviewService
 from linkguard.web.dashboard import Sampler
 from linkguard.web.handles import HandleBox
+from linkguard.web.throttle import LoginThrottle
 from linkguard.web.i18n import ROLE_KEYS, pick_language, translator
 from linkguard.web.settings import WebSettings
 
@@ -35,6 +38,10 @@ PERSONAL = (Role.reviewer, Role.approver)
 class Services:
     settings: WebSettings
     accounts: AccountStore
+    sessions: SessionStore
+    failed_logins: FailedLogins
+    throttle: LoginThrottle
+    hashing: asyncio.Semaphore
     review: ReviewService
     audit: AuditLog
     sampler: Sampler
@@ -83,13 +90,21 @@ def csrf_token(request: Request) -> str:
 
 
 def current_user(request: Request) -> User | None:
-    """The signed-in, still active user; re-read on every request so deactivation applies at once."""
+    """The signed-in, still active user; re-read on every request so deactivation applies at once.
+
+    The cookie only names a server-side session (:class:`SessionStore`): once its row is gone
+    (log-out, deactivation, a role or password change) or has expired, a replayed cookie is nobody.
+    """
     name = request.session.get("user")
     if not name:
         return None
     s = services(request)
     # the cookie is re-signed on every response, so its max_age only bounds idleness: bound the whole session too
     if time.time() - float(request.session.get("since", 0)) > s.settings.web_session_hours * 3600:
+        s.sessions.end(request.session.get("sid"))
+        request.session.clear()
+        return None
+    if s.sessions.username(request.session.get("sid")) != name:
         request.session.clear()
         return None
     user = s.accounts.get(name)

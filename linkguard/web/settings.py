@@ -29,6 +29,9 @@ class WebSettings(BaseSettings):
     web_sample_keep: int = Field(480, ge=2, description="samples kept in memory per series (480 × 15 s = 2 hours)")
     web_timezone: str = Field("Asia/Tokyo", description="times on the screen are shown in this zone")
     web_page_size: int = Field(50, ge=1, le=500, description="held records per queue page")
+    web_login_per_client: int = Field(10, ge=1, description="log-in attempts a minute from one client address")
+    web_login_total: int = Field(60, ge=1, description="log-in attempts a minute in all (each costs an argon2 hash)")
+    web_login_hashing: int = Field(2, ge=1, description="log-ins hashed at the same time (argon2 takes 64 MiB each)")
 
     def secret(self) -> bytes:
         """The secret as bytes, or an error that says how to set one."""

@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from guards import japanese, normalize
 from guards.exceptions import GuardError
 from guards.model import Record
-from guards.number import compact, mask
+from guards.masking import mask, redact
+from guards.number import compact
 
 __all__ = ["Status", "CopyView", "FieldDiff", "Finding", "Reconciliation", "compare", "reconcile",
            "same_value", "shown", "FIELDS"]
@@ -214,9 +215,7 @@ def normalize_for_show(value: str) -> str:
     >>> normalize_for_show('番号621498320257あり')
     '番号**** **** 0257あり'
     """
-    from sinks.writer import _NUMBER_LIKE
-
-    return _NUMBER_LIKE.sub(lambda m: mask(m.group(0)), value)
+    return redact(value, mask)
 
 
 # ---------------------------------------------------------------- the whole system

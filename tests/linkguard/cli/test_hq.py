@@ -18,7 +18,9 @@ runner = CliRunner()
 
 
 def run(env: dict[str, str], *args: str):
-    return runner.invoke(app, list(args), env=env)
+    """Run the CLI; with ``--user NAME`` NAME's password is typed at the prompt (issue 12: no name alone)."""
+    password = f"password-{args[args.index('--user') + 1]}\n" if "--user" in args else None
+    return runner.invoke(app, list(args), env=env, input=password)
 
 
 def setup(database_url, engine) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from linkguard.review.accounts import AccountError, AccountStore, Role, User, parse_roles
-from linkguard.review.masking import mask_number, mask_person
+from guards.masking import mask_number, mask_person
 from linkguard.review.service import AuditLog
 from sinks.models import Account, AuditEntry
 from fixtures.support import my_number

@@ -256,6 +256,29 @@ def test_a_comment_never_carries_a_number_onwards(service, loop, engine, users):
     assert all(NUMBER not in d for d in details)
 
 
+
+def _typed(number: str) -> list[str]:
+    """The ways a person types a number into a comment (issue 12 item 4)."""
+    groups4 = (number[:4], number[4:8], number[8:])
+    groups3 = (number[:3], number[3:6], number[6:9], number[9:])
+    full_width = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    return ["  ".join(groups4), " - ".join(groups4), ".".join(groups4), "/".join(groups4), "_".join(groups4),
+            ",".join(groups4), " ".join(groups3), "-".join(groups3), "－".join((full_width[:4], full_width[4:8], full_width[8:])),
+            "\u3000".join(groups4), " / ".join(groups4), f"{full_width[:4]} {number[4:8]}-{number[8:]}"]
+
+
+@pytest.mark.parametrize("form", range(12))
+def test_a_number_typed_with_any_separators_is_redacted_before_it_is_stored(service, loop, engine, users, form):
+    typed = _typed(NUMBER)[form]
+    loop.hold("R-1")
+    service.request_release(SYSTEM, "R-1", user=users["sato"], comment=f"番号 {typed} は本人のもの")
+    with engine.connect() as conn:
+        comments = list(conn.execute(sa.select(ReviewDecision.comment)).scalars())
+        details = list(conn.execute(sa.select(AuditEntry.detail)).scalars())
+    assert comments == ["番号 <12 digits> は本人のもの"]
+    assert any("番号" in d for d in details)
+    assert all("番号 <12 digits> は本人のもの" in d for d in details if "番号" in d), details
+
 # -- correct ---------------------------------------------------------------------------
 def test_correct_publishes_a_new_event_and_its_pass_closes_the_hold_as_corrected(service, loop, writer, users):
     held = loop.hold("R-1")

@@ -119,10 +119,87 @@ def test_a_deactivated_user_is_signed_out_at_once(browser, accounts):
     assert browser.login("sato").status_code == 401
 
 
+@pytest.mark.parametrize("change", ["logout", "deactivate", "roles", "password"])
+def test_a_replayed_session_cookie_is_refused_once_the_session_ended(browser, app, accounts, loop, change):
+    """Issue 12 item 2: a copied cookie stayed valid for hours after log-out (queue, record, reveal: 200)."""
+    from fastapi.testclient import TestClient
+
+    browser.login("sato")
+    assert browser.get("/queue").status_code == 200
+    copied = dict(browser.client.cookies)
+    if change == "logout":
+        browser.post("/logout", {}, token_from="/queue")
+    else:
+        {"deactivate": lambda: accounts.set_active("sato", False),
+         "roles": lambda: accounts.set_roles("sato", "reviewer,approver"),
+         "password": lambda: accounts.set_password("sato", "another-password-1")}[change]()
+    with TestClient(app, base_url="http://testserver", follow_redirects=False, cookies=copied) as replay:
+        assert replay.get("/queue").status_code == 303
+
+
+def test_the_password_is_hashed_off_the_event_loop(browser, app):
+    """Issue 12 item 8: argon2 ran inside `async def login`, stalling every other request."""
+    import asyncio
+
+    accounts = app.state.services.accounts
+    real, threads = accounts.authenticate, []
+
+    def authenticate(username, password):
+        try:
+            asyncio.get_running_loop()
+            threads.append("event loop")
+        except RuntimeError:
+            threads.append("worker thread")
+        return real(username, password)
+
+    accounts.authenticate = authenticate
+    try:
+        assert browser.login("sato", "wrong-password-x").status_code == 401
+        assert browser.login("sato").status_code == 303
+    finally:
+        accounts.authenticate = real
+    assert threads == ["worker thread", "worker thread"]
+
+
+def test_log_in_attempts_are_limited_per_client_and_in_all(engine, writer, loop, accounts):
+    from fastapi.testclient import TestClient
+
+    from linkguard.web.app import create_app
+    from linkguard.web.settings import WebSettings
+    from streams.settings import KafkaSettings
+
+
+    app = create_app(engine=engine, settings=WebSettings(web_secret=SECRET, web_https_only=False,
+                                                         web_login_per_client=3, web_login_total=5),
+                     kafka=KafkaSettings(kafka_bootstrap=None), publisher=loop, accounts=accounts,
+                     sample_in_background=False)
+    hashed = []
+    real = accounts.authenticate
+    accounts.authenticate = lambda u, p: hashed.append(u) or real(u, p)
+
+    def attempt(client, name: str) -> int:
+        token = csrf_of(client.get("/login").text)
+        return client.post("/login", data={"username": name, "password": "x-x-x-x-x", "csrf_token": token}
+                           ).status_code
+
+    try:
+        with TestClient(app, follow_redirects=False, client=("10.0.0.1", 1)) as one, \
+                TestClient(app, follow_redirects=False, client=("10.0.0.2", 1)) as two:
+            assert [attempt(one, f"spray-{i}") for i in range(4)] == [401, 401, 401, 429]
+            throttled = one.post("/login", data={"username": "z", "password": "x",
+                                                 "csrf_token": csrf_of(one.get("/login").text)})
+            assert "試行が多すぎます" in throttled.text
+            assert [attempt(two, f"other-{i}") for i in range(3)] == [401, 401, 429]  # 5 in all
+    finally:
+        accounts.authenticate = real
+    assert len(hashed) == 5  # a refused attempt costs no hash
+
+
 # -- CSRF -----------------------------------------------------------------------------
 POSTS = ["/logout", "/records/{h}/reveal", "/records/{h}/release", "/records/{h}/approve", "/records/{h}/correct",
          "/records/{h}/return", "/records/{h}/assign", "/dashboard/sample", "/admin/users",
-         "/admin/users/sato/roles", "/admin/users/sato/active"]
+         "/admin/users/sato/roles", "/admin/users/sato/active",
+         "/hq/rounds", "/hq/upload", "/hq/stops", "/hq/letters"]
 
 
 def test_every_post_form_is_refused_without_the_csrf_token(app, browser, accounts, loop, engine):
@@ -138,7 +215,7 @@ def test_every_post_form_is_refused_without_the_csrf_token(app, browser, account
     posted = {r.path.replace("{handle}", "{h}").replace("{username}", "sato")
               for r in routes(app.router) if "POST" in r.methods} - {"/login"}
     assert posted == set(POSTS), "a POST route without a CSRF test"
-    accounts.create_user("all", "password-all-12", ["reviewer", "approver", "operator", "admin"])
+    accounts.create_user("all", "password-all-12", ["reviewer", "approver", "operator", "admin", "headquarters"])
     loop.hold("R-1")
     browser.login("all", "password-all-12")
     handle = only_record(browser).rsplit("/", 1)[1]
@@ -239,8 +316,8 @@ def test_a_queue_page_costs_the_same_statements_however_deep(browser, loop, app,
         html = browser.get(path).text
         costs.append(len(statements) - before)
         path = re.search(r'href="(/queue\?cursor=[^"]+)" rel="next"', html).group(1).replace("&amp;", "&")
-    # the account, the page and its total, the counts per reason, the systems, the assignees
-    assert len(set(costs)) == 1 and costs[0] <= 6, costs  # keyset paging: page 4 costs what page 1 does
+    # the session, the account, the page and its total, the counts per reason, the systems, the assignees
+    assert len(set(costs)) == 1 and costs[0] <= 7, costs  # keyset paging: page 4 costs what page 1 does
 
 
 def test_batch_swap_names_the_other_record_and_links_it_when_held(browser, loop):
