@@ -233,6 +233,7 @@ class _UnnestUpsert:
     """A PostgreSQL upsert of a whole batch: one statement, one array parameter per column."""
 
     statement: _DriverStatement
+    table: Table
     columns: tuple[str, ...]
     json_columns: frozenset[str]
 
@@ -260,8 +261,38 @@ def _unnest_upsert(table: Table, *, conflict: Sequence[str], update: Sequence[st
     else:
         sql += ("DO UPDATE SET " + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
                 + f" WHERE {name}.version < EXCLUDED.version")
-    return _UnnestUpsert(_DriverStatement(sql), tuple(c.name for c in columns),
+    return _UnnestUpsert(_DriverStatement(sql), table, tuple(c.name for c in columns),
                          frozenset(c.name for c in columns if isinstance(c.type, JSON)))
+
+
+@dataclass(frozen=True, slots=True)
+class _ExecuteMany:
+    """A SQLite upsert run as one ``executemany`` of driver-level rows.
+
+    SQLAlchemy builds its parameters row by row (most of a batch's time); here
+    each column's bind processor (JSON text, UTC timestamps: the very ones
+    SQLAlchemy applies) runs once per value in a plain loop, and the driver
+    gets tuples.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, statement: Any, table: Table, dialect: Any, columns: Sequence[str]) -> "_ExecuteMany":
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        names = tuple(compiled.positiontup or ())
+        if set(names) != set(columns):
+            raise ValueError(f"{table.name}: the statement binds {names}, not the columns {tuple(columns)}")
+        processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        return cls(str(compiled), names, processors)
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        columns = list(zip(self.names, self.processors))
+        values = [tuple(row[name] if process is None else process(row[name]) for name, process in columns)
+                  for row in rows]
+        return _count(conn.exec_driver_sql(self.sql, values))
 
 
 def _with_binary_arrays(statement: Any, dialect: Any, arrays: Sequence[str]) -> _DriverStatement:
@@ -371,6 +402,8 @@ class SinkWriter:
                         "My Numbers: create it with sinks.make_engine (hide_parameters=True)")
         self._statements = self._build_statements()
         self._unnest = self._build_unnest_upserts() if self._dialect == "postgresql" else {}
+        self._many = {name: _ExecuteMany.of(self._statements[name], upsert.table, engine.dialect, upsert.columns)
+                      for name, upsert in self._build_unnest_upserts().items()} if self._dialect == "sqlite" else {}
         self._keyed = {name: _with_binary_arrays(self._statements[name], engine.dialect, ("systems", "record_ids"))
                        for name in ("supersede", "retract", "live")} if self._dialect == "postgresql" else {}
 
@@ -574,7 +607,7 @@ class SinkWriter:
         if self._dialect == "postgresql":
             upsert = self._unnest[statement]
             return upsert.statement.run(conn, upsert.arrays(rows))
-        return _count(conn.execute(self._statements[statement], rows))
+        return self._many[statement].run(conn, rows)
 
     def _live_copies(self, conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
         """The copies of ``keys`` not withdrawn, in one statement whose text never changes."""
