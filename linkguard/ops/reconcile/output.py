@@ -9,7 +9,6 @@ written atomically with mode 0600: they name records and show their values.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 
@@ -21,6 +20,7 @@ from rich.text import Text
 from linkguard.catalogue import Process
 from linkguard.ops.reconcile.compare import Reconciliation, Status
 from linkguard.ops.report import _atomic, _cell, _redact
+from streams.csvio import csv_writer
 
 __all__ = ["render_table", "write_csv", "render_html", "write_html", "CSV_HEADER"]
 
@@ -67,7 +67,7 @@ def render_table(result: Reconciliation, process: Process, *, limit: int | None 
 def write_csv(result: Reconciliation, path: str | os.PathLike) -> None:
     """UTF-8 with BOM (Excel on Japanese Windows reads it right), one row per differing field."""
     with _atomic(path, "utf-8-sig", private=True) as f:
-        w = csv.writer(f, lineterminator="\n")
+        w = csv_writer(f, lineterminator="\n")
         w.writerow(CSV_HEADER)
         w.writerows([_cell(c) for c in row] for row in rows(result))
 

@@ -188,3 +188,32 @@ def test_a_retracted_copy_is_a_case_and_its_letters_mask_the_number(engine, loop
         assert session.scalar(sa.select(sa.func.count()).select_from(NoticeLetter)) == 2
     assert audit_actions(engine)[-1] == "notice_letters"
     assert list_exposures(engine)[0].letters == 2
+
+
+def test_a_copy_withdrawn_by_a_stop_is_a_case_only_when_the_link_itself_is_suspect(engine, loop):
+    stop = [{"code": "LINKAGE_STOPPED", "detail": ""}]
+    right, wrong = loop.event("RIGHT"), loop.event("WRONG", name="高橋 一郎")
+    loop.passed(right, 3 * 1024)
+    loop.passed(wrong, 4 * 1024)
+    loop.apply("held", "linkage.held", "verdict", loop.verdict(right, "HOLD", 3 * 1024 + 32, reasons=stop))
+    loop.apply("held", "linkage.held", "verdict", loop.verdict(
+        wrong, "HOLD", 4 * 1024 + 32, reasons=[{"code": "IDENTITY_MISMATCH", "detail": "name"}, *stop]))
+    assert [(c.record_id, c.cause) for c in list_exposures(engine)] == [("WRONG", "stopped")]
+    board = build_board(engine)
+    assert next(r for r in board.rows if r.process.code == SYSTEM).cells["高知県"].exposures == 1
+
+
+def test_no_release_while_the_process_is_stopped(engine, loop):
+    from linkguard.review.service import NotOpen
+
+    loop.hold("H-1")
+    accounts = AccountStore(engine)
+    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
+    review = ReviewService(engine, loop, accounts=accounts)
+    stops = StopService(engine, lambda message: None)
+    stop = stops.request_stop(SYSTEM, hq_user("hq1"), "調査")
+    review.request_release(SYSTEM, "H-1", user=sato, comment="確認済み")  # a stop only requested: still allowed
+    stops.approve_stop(stop.stop_id, hq_user("hq2"))
+    ito = accounts.create_user("ito", "password-ito1", ["approver"])
+    with pytest.raises(NotOpen, match="連携停止"):
+        review.approve_release(SYSTEM, "H-1", user=ito, comment="承認")

@@ -387,3 +387,36 @@ def test_metrics_command_help_and_refusal_without_a_cluster(monkeypatch):
     result = runner.invoke(app, ["metrics", "--port", str(free_port())])
     assert result.exit_code == 2
     assert "LINKGUARD_KAFKA_BOOTSTRAP" in result.output and "--no-lag" in result.output
+
+
+def test_a_system_code_carrying_a_number_is_other_on_the_dashboard(writer, monkeypatch):
+    """Issue 12 item 9: `x` + a number became {system="x********1235"}: labels take catalogue codes only."""
+    from prometheus_client import generate_latest
+
+    hidden = "x" + NUMBERS[0]
+    writer.apply("sink", [
+        SinkMessage(topic="linkage.dlq", partition=0, offset=1, kind="dead_letter",
+                    payload=letter(200, "UNKNOWN_SYSTEM", system=hidden, record_id="R-1")),
+        SinkMessage(topic="linkage.dlq", partition=0, offset=2, kind="dead_letter",
+                    payload=letter(201, "X" + NUMBERS[1], system="shintai-techo", record_id="R-2")),
+    ])
+    monkeypatch.delenv("LINKGUARD_METRICS_ADDR", raising=False)
+    registry, _ = build_registry(engine=writer.engine, process=False)
+    text = generate_latest(registry).decode()
+    got = samples(text)
+    assert got[("linkguard_records_checked_total", (("system", "other"), ("verdict", "INVALID")))] == 1
+    assert got[("linkguard_records_checked_total", (("system", "shintai-techo"), ("verdict", "INVALID")))] == 1
+    assert got[("linkguard_dead_letters_total", (("reason", "other"), ("stage", "guard")))] == 1
+    assert all(not re.search(r"\d", value) for (_, labels) in got for _, value in labels
+               if _ in ("system", "reason")), "no digits in a system or reason label"
+    assert NUMBERS[0][-4:] not in "".join(v for (_, labels) in got for k, v in labels if k == "system")
+
+
+def test_the_exporter_binds_loopback_unless_told_otherwise(monkeypatch):
+    import inspect
+
+    from linkguard.ops.metrics import MetricsSettings, serve
+
+    monkeypatch.delenv("LINKGUARD_METRICS_ADDR", raising=False)
+    assert MetricsSettings().metrics_addr == "127.0.0.1"
+    assert inspect.signature(serve).parameters["addr"].default == "127.0.0.1"

