@@ -6,7 +6,10 @@ still decode (readers resolve them to the newest version).
 
 Without a schema registry, messages use the Avro specification's
 *single-object encoding*: ``C3 01``, the writer schema's 8-byte CRC-64-AVRO
-fingerprint (little-endian), then the binary body.
+fingerprint (little-endian), then the binary body. With
+``LINKGUARD_SCHEMA_REGISTRY_URL`` set, producers write the Confluent Schema
+Registry framing instead (:mod:`schemas.registry`); readers accept both on
+every topic, whatever the setting.
 
 >>> codec = Codec()
 >>> data = codec.encode('resident', {'my_number': '621498320257', 'name': '山田 花子',
@@ -33,6 +36,11 @@ from typing import Any, Iterable
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from schemas.registry import HEADER as REGISTRY_HEADER
+from schemas.registry import MAGIC as REGISTRY_MAGIC
+from schemas.registry import RegistryFraming, frame, schema_id
+from schemas.registry import from_environment as registry_from_environment
+
 __all__ = [
     "SCHEMA_DIR",
     "SchemaVersion",
@@ -44,7 +52,7 @@ __all__ = [
 ]
 
 SCHEMA_DIR = Path(__file__).parent
-NAMES = ("record_changed", "resident", "verdict", "dead_letter", "record_batch", "batch_check", "decision",
+NAMES = ("record_changed", "resident", "verdict", "dead_letter", "decision",
          "process_control")
 MAGIC = b"\xc3\x01"
 _HEADER = len(MAGIC) + 8
@@ -88,29 +96,43 @@ def latest(name: str) -> SchemaVersion:
     return versions(name)[-1]
 
 
+_FROM_ENVIRONMENT: Any = object()
+
+
 class Codec:
     """Encode with the newest version; decode any stored version into the newest.
 
-    One instance per process is enough; it holds the parsed schemas.
+    One instance per process is enough; it holds the parsed schemas. ``registry``
+    is the Confluent framing to write (:class:`schemas.registry.RegistryFraming`);
+    by default the one ``LINKGUARD_SCHEMA_REGISTRY_URL`` names, else none.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, registry: RegistryFraming | None = _FROM_ENVIRONMENT) -> None:
         self._by_fingerprint: dict[bytes, SchemaVersion] = {}
         for name in NAMES:
             for version in versions(name):
                 self._by_fingerprint[version.fingerprint] = version
+        self.registry = registry_from_environment() if registry is _FROM_ENVIRONMENT else registry
+        self._foreign: dict[int, tuple[str, dict]] = {}  # registry id -> (full name, parsed) of a schema not in schemas/
+
+    def _header(self, name: str) -> bytes:
+        """What precedes the body: the registry framing where configured, else the single-object header."""
+        if self.registry is not None:
+            registry_id = self.registry.id_for(name, [v.raw for v in versions(name)])
+            if registry_id is not None:
+                return frame(registry_id, b"")
+        return MAGIC + latest(name).fingerprint
 
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
         writer = latest(name)
         buffer = io.BytesIO()
-        buffer.write(MAGIC)
-        buffer.write(writer.fingerprint)
+        buffer.write(self._header(name))
         fastavro.schemaless_writer(buffer, writer.schema, record)
         return buffer.getvalue()
 
     def encode_many(self, name: str, records: Iterable[dict[str, Any]]) -> list[bytes]:
         writer = latest(name)
-        header = MAGIC + writer.fingerprint
+        header = self._header(name)
         out = []
         for record in records:
             buffer = io.BytesIO()
@@ -126,24 +148,70 @@ class Codec:
         """
         if data is None:
             raise DecodeError("empty message (a tombstone?)")
-        if len(data) < _HEADER or data[:2] != MAGIC:
-            raise DecodeError(
-                f"not a single-object Avro message (expected marker C3 01, got {data[:2].hex() or 'nothing'})"
-            )
-        writer = self._by_fingerprint.get(bytes(data[2:_HEADER]))
-        if writer is None:
-            raise DecodeError(f"unknown schema fingerprint {bytes(data[2:_HEADER]).hex()}")
         reader = latest(name)
-        if writer.name != name:
-            raise DecodeError(f"message is a {writer.name} v{writer.version}, expected a {name}")
-        body = io.BytesIO(data[_HEADER:])
+        if data[:1] == REGISTRY_MAGIC and len(data) >= REGISTRY_HEADER:
+            writer_schema, what, start = self._registry_writer(name, data)
+        else:
+            if len(data) < _HEADER or data[:2] != MAGIC:
+                raise DecodeError("not a single-object Avro message (expected marker C3 01, got "
+                                  f"{data[:2].hex() or 'nothing'}) nor a Confluent-framed one (00 + schema id)")
+            writer = self._by_fingerprint.get(bytes(data[2:_HEADER]))
+            if writer is None:
+                raise DecodeError(f"unknown schema fingerprint {bytes(data[2:_HEADER]).hex()}")
+            if writer.name != name:
+                raise DecodeError(f"message is a {writer.name} v{writer.version}, expected a {name}")
+            writer_schema, what, start = writer.schema, f"{name} v{writer.version}", _HEADER
+        body = io.BytesIO(data[start:])
         try:
-            decoded = fastavro.schemaless_reader(body, writer.schema,
-                                                 reader.schema if writer is not reader else None)
+            decoded = fastavro.schemaless_reader(body, writer_schema,
+                                                 reader.schema if writer_schema is not reader.schema else None)
         except Exception as e:  # fastavro raises assorted errors on a bad body
-            raise DecodeError(f"{name} v{writer.version} body does not decode: {type(e).__name__}") from e
+            raise DecodeError(f"{what} body does not decode: {type(e).__name__}") from e
         # an Avro body has no length of its own: bytes after it mean the message is not what it claims
-        trailing = len(data) - _HEADER - body.tell()
+        trailing = len(data) - start - body.tell()
         if trailing:
-            raise DecodeError(f"{name} v{writer.version} body is followed by {trailing} unexpected bytes")
+            raise DecodeError(f"{what} body is followed by {trailing} unexpected bytes")
         return decoded
+
+    def _registry_writer(self, name: str, data: bytes) -> tuple[dict, str, int]:
+        """The writer schema of a Confluent-framed message, looked up in the registry (once per id)."""
+        registry_id = schema_id(data)
+        if self.registry is None:
+            raise DecodeError(f"not a single-object Avro message (expected marker C3 01, got {data[:2].hex()}); "
+                              f"if it has the Confluent Schema Registry framing (schema id {registry_id}), set "
+                              "LINKGUARD_SCHEMA_REGISTRY_URL so that the schema can be looked up")
+        if registry_id not in self._foreign:
+            try:
+                raw = self.registry.schema(registry_id)
+            except Exception as e:  # the client raises its own errors (not found, unreachable)
+                raise DecodeError(f"schema id {registry_id} could not be read from the schema registry: "
+                                  f"{type(e).__name__}") from e
+            known = self._by_fingerprint.get(bytes.fromhex(fingerprint(to_parsing_canonical_form(raw), "CRC-64-AVRO")))
+            if known is not None:
+                self._foreign[registry_id] = (known.name, known.schema)
+            else:  # registered by someone else (a compatible schema of their own): resolved like any old version
+                try:
+                    parsed = fastavro.parse_schema(raw, named_schemas={})
+                except Exception as e:
+                    raise DecodeError(f"schema id {registry_id} is not an Avro schema: {type(e).__name__}") from e
+                self._foreign[registry_id] = (_full_name(raw), parsed)
+        schema_name, writer_schema = self._foreign[registry_id]
+        if schema_name != name and schema_name != _record_name(name):
+            raise DecodeError(f"message is a {schema_name} (schema id {registry_id}), expected a {name}")
+        return writer_schema, f"{name} (schema id {registry_id})", REGISTRY_HEADER
+
+
+@cache
+def _record_name(name: str) -> str:
+    """The full record name of a schema of ours (``record_changed`` -> ``jp.linkguard.RecordChanged``)."""
+    return _full_name(latest(name).raw)
+
+
+def _full_name(raw: dict) -> str:
+    """``namespace.name`` of a named schema (how two files name the same record type).
+
+    >>> _full_name({'type': 'record', 'name': 'Verdict', 'namespace': 'jp.linkguard'})
+    'jp.linkguard.Verdict'
+    """
+    name = raw.get("name", "")
+    return name if "." in name or not raw.get("namespace") else f"{raw['namespace']}.{name}"

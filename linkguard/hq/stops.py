@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from guards.masking import redact
 from linkguard.catalogue import Catalogue, load_catalogue, normalize_code
 from sinks.audit import append_entry
 from sinks.hq import ProcessStop
@@ -77,6 +78,7 @@ class StopService:
         code = normalize_code(system)
         if code not in self.catalogue:
             raise StopError(f"process {code!r} is not in the process catalogue")
+        reason = redact(reason)  # free text: a number typed into it never reaches the table, topic or log
         if not reason.strip():
             raise StopError("a stop needs a reason (why the linkage must stop)")
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
@@ -106,6 +108,7 @@ class StopService:
 
     def request_resume(self, stop_id: str, user: object, reason: str) -> ProcessStop:
         name = self._require(user)
+        reason = redact(reason)
         if not reason.strip():
             raise StopError("a resume needs a reason (what was inspected and corrected)")
         with Session(self.engine, expire_on_commit=False) as session, session.begin():

@@ -113,6 +113,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "record.col.suggested": ("候補の住民（住基）", "Suggested person"),
     "record.normalised": ("正規化", "normalised"),
     "record.differs": ("不一致", "differs"),
+    "record.char_differs": ("この文字が異なります", "this character differs"),
+    "record.legend_chars": ("異なる文字（正規化した形で比較）", "differing characters (in the normalised form)"),
     "record.same": ("一致", "same"),
     "record.legend_differs": ("業務記録と番号の住民で一致しない項目", "fields where the record and the registry person differ"),
     "record.legend_normalised": ("照合に使う正規化した形（異体字・かな・住所表記をそろえたもの）",
