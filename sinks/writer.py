@@ -48,6 +48,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from guards import four_eyes
 from guards.masking import redact  # re-exported: sinks.redact is guards.masking.redact
 from sinks.db import SQLITE_BEGIN_OPTION
 from sinks.hq import record_corrected_exposures, record_withdrawn_exposures
@@ -361,8 +362,7 @@ def _approved(verdict: Mapping[str, Any]) -> bool:
     >>> _approved({'via': 'review', 'decision_id': 'd', 'requested_by': 'sato', 'approved_by': 'sato'})
     False
     """
-    requested, approved = verdict.get("requested_by") or "", verdict.get("approved_by") or ""
-    return bool(verdict.get("decision_id")) and bool(requested) and bool(approved) and requested != approved
+    return bool(verdict.get("decision_id")) and four_eyes.approved(verdict.get("requested_by"), verdict.get("approved_by"))
 
 
 def _db_error_text(error: BaseException) -> str:
