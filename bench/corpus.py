@@ -1103,9 +1103,12 @@ class _CorpusBuilder:
             return notations.make_error(self, cause)
         rng = self.rng
         pools = self.pools
-        pool = {"family_number": [i for members in pools.households for i in members],
+        if not hasattr(self, "_error_pools"):  # built once: a prefecture-size registry makes them long
+            self._error_pools = {
+                "family_number": [i for members in pools.households for i in members],
                 "same_name_stranger": [i for pair in (*pools.namesakes, *pools.same_reading) for i in pair],
-                "superseded_number": pools.renumbered, "deceased": pools.deceased}.get(cause, pools.living)
+                "superseded_number": pools.renumbered, "deceased": pools.deceased}
+        pool = self._error_pools.get(cause, pools.living)
         if not pool:
             return False
         subject = rng.choice(pool)

@@ -539,8 +539,10 @@ def make_error(builder: "_CorpusBuilder", cause: str) -> bool:
             if rng.random() < 0.5:
                 subject, other = other, subject
         else:
-            children = [i for i in pools.living if people[i].child and people[i].generation >= 1
-                        and len(pools.members.get(people[i].household, ())) >= 2]
+            if not hasattr(builder, "children"):
+                builder.children = [i for i in pools.living if people[i].child and people[i].generation >= 1
+                                    and len(pools.members.get(people[i].household, ())) >= 2]
+            children = builder.children
             if not children:
                 return False
             subject = rng.choice(children)
@@ -552,17 +554,19 @@ def make_error(builder: "_CorpusBuilder", cause: str) -> bool:
         detail = "twin" if cause == "twin_number" else "parent"
     elif cause == "deceased_number":
         subject = rng.choice(pools.living)
-        dead = [i for i in pools.deceased if people[i].household != people[subject].household]
-        if not dead:
+        if not pools.deceased:
             return False
-        other = rng.choice(dead)
+        other = rng.choice(pools.deceased)
+        if people[other].household == people[subject].household:
+            return False
         detail = "a deceased resident's number"
     elif cause == "former_number_stranger":
         subject = rng.choice(pools.living)
-        holders = [i for i in pools.renumbered if people[i].household != people[subject].household]
-        if not holders:
+        if not pools.renumbered:
             return False
-        other = rng.choice(holders)
+        other = rng.choice(pools.renumbered)
+        if people[other].household == people[subject].household:
+            return False
         detail = "a stranger's former number"
     elif cause == "typo_valid":
         return _typo_valid(builder)
@@ -598,11 +602,13 @@ def _typo_valid(builder: "_CorpusBuilder") -> bool:
     typos = [number[:i] + d + number[i + 1:] for i in range(11) for d in "0123456789"
              if d != number[i] and stdnum_in.is_valid(number[:i] + d + number[i + 1:])]
     typos = [t for t in typos if t not in builder.numbers]
-    strangers = [i for i in builder.pools.living if _alone(builder, i) and i != subject]
-    if not typos or not strangers:
+    if not typos:
+        return False
+    stranger = next((i for i in (rng.choice(builder.pools.living) for _ in range(50))
+                     if i != subject and _alone(builder, i)), None)
+    if stranger is None:
         return False
     wrong = rng.choice(typos)
-    stranger = rng.choice(strangers)
     old = people[stranger].my_number
     draft = builder.plain(subject)
     draft.my_number = wrong

@@ -631,7 +631,8 @@ def affected_keys(record: Record, context: Context) -> set[tuple[str, str]]:
 # --------------------------------------------------------------------------
 
 def check_all(records: Sequence[Record], registry: RegistryView,
-              identities: IdentityLookup = NO_IDENTITIES) -> list[Verdict]:
+              identities: IdentityLookup = NO_IDENTITIES, *,
+              basic: Sequence[Verdict] | None = None) -> list[Verdict]:
     """Every record checked in the context of all the others, in input order.
 
     The same verdicts as :func:`check_in_context` with, for each record, a
@@ -651,6 +652,10 @@ def check_all(records: Sequence[Record], registry: RegistryView,
       included) do not all carry one and the same ``atena_no`` (equal
       addressee numbers are the same person, which the rule never counts).
 
+    ``basic`` may hand over ``[check(r, registry) for r in records]`` computed
+    elsewhere (``linkguard inspect`` computes them on every core); the context
+    rules still see every record.
+
     >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
     >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
     >>> records = [Record('s', 'R-1', a.my_number, '鈴木 次郎', '1990-05-05', '1', batch_id='B'),
@@ -660,7 +665,12 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     [('BATCH_SWAP(R-2)', True), ('BATCH_SWAP(R-1)', True)]
     """
     records = list(records)
-    basic = [check(r, registry) for r in records]
+    if basic is None:
+        basic = [check(r, registry) for r in records]
+    elif len(basic) != len(records):
+        raise ValueError(f"{len(basic)} basic verdicts for {len(records)} records")
+    else:
+        basic = list(basic)
     bkeys, lkeys = _keys(records, basic)
     batches, numbers = _groups(records, bkeys, lkeys)
     subjects: dict[int, Subject] = {}

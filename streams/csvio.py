@@ -195,9 +195,43 @@ RECORD_COLUMNS: tuple[Column, ...] = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class SplitField:
+    """A contract field that many systems (and the 標準準拠システム layouts) export in several columns.
+
+    The parts are joined with one space, in order, empty parts left out: 氏 ``山田`` and
+    名 ``花子`` make 氏名 ``山田 花子``, so the family/given boundary the name rules use
+    (the first space) is kept. ``first`` is the contract's own column when the field's
+    first part has it (住所 + 方書), else the first part's own column.
+    """
+
+    field: str
+    parts: tuple[Column, ...]
+    first: Column | None = None
+
+
+def join_parts(values: Sequence[str]) -> str:
+    """A contract field from its split columns: stripped, empty parts left out, one space between.
+
+    >>> join_parts(['山田', ' 花子 ']), join_parts(['山田', '']), join_parts(['高知市丸ノ内1-2-20', 'コーポ丸ノ内101'])
+    ('山田 花子', '山田', '高知市丸ノ内1-2-20 コーポ丸ノ内101')
+    """
+    return " ".join(part for part in (value.strip() for value in values) if part)
+
+
+#: the split layouts the importers accept beside the single columns (both registry and records)
+SPLIT_FIELDS: tuple[SplitField, ...] = (
+    SplitField("name", (Column("family_name", "氏", ("姓", "surname", "last_name")),
+                        Column("given_name", "名", ("first_name",)))),
+    SplitField("name_kana", (Column("family_name_kana", "氏カナ", ("セイ", "姓カナ", "氏フリガナ", "姓フリガナ")),
+                             Column("given_name_kana", "名カナ", ("メイ", "名フリガナ")))),
+    SplitField("address", (Column("building", "方書", ("建物名", "address_building")),), first=_COMMON["address"]),
+)
+
+
 def _alias_table(columns: Sequence[Column]) -> dict[str, Column]:
     table: dict[str, Column] = {}
-    for column in columns:
+    for column in (*columns, *(part for split in SPLIT_FIELDS for part in split.parts)):
         for alias in (column.field, column.japanese, *column.aliases):
             table[header_key(alias)] = column
     return table
@@ -217,6 +251,8 @@ class _Layout:
     fields: Mapping[str, int]
     payload: tuple[tuple[str, int], ...]
     unnamed: tuple[int, ...]
+    #: split columns joined into one contract field: (the field's index past the row's end, the parts' indexes)
+    joins: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
 
 def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: Sequence[Column],
@@ -264,6 +300,7 @@ def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: S
                                                   "have the same header; rename one of them")
             seen_payload[original] = index
             payload.append((original, index))
+    joins = _joins(path, fields, len(header))
     missing = [c for c in columns if c.required and c.field not in fields]
     if missing:
         hint = ("; the first line looks like data: add the header line"
@@ -271,7 +308,40 @@ def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: S
         names = ", ".join(f"{c.japanese} or {c.field}" for c in missing)
         raise CsvError(path, 1, missing[0].field,
                        f"required column missing from the {kind} header: {names}{hint}")
-    return _Layout(encoding, delimiter, len(header), fields, tuple(payload), tuple(unnamed))
+    return _Layout(encoding, delimiter, len(header), fields, tuple(payload), tuple(unnamed), joins)
+
+
+def _joins(path: Path, fields: dict[str, int], width: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Map each split layout present (氏 / 名, 住所 / 方書 …) to a virtual column past the row's end.
+
+    ``fields`` gains the joined field; a field given both whole and in parts, or a
+    later part without the first, is refused.
+    """
+    joins = []
+    for split in SPLIT_FIELDS:
+        present = [part for part in split.parts if part.field in fields]
+        if not present:
+            continue
+        if split.first is None:
+            whole = next((c for c in _COMMON.values() if c.field == split.field), None)
+            if split.field in fields:
+                raise CsvError(path, 1, split.field,
+                               f"the header has {whole.japanese if whole else split.field} and also "
+                               f"{' / '.join(p.japanese for p in present)}; keep one layout")
+            if split.parts[0].field not in fields:
+                raise CsvError(path, 1, split.parts[0].field,
+                               f"{present[0].japanese} ({present[0].field}) needs {split.parts[0].japanese} "
+                               f"({split.parts[0].field}) beside it")
+            indexes = tuple(fields.pop(part.field) for part in split.parts if part.field in fields)
+        else:
+            if split.field not in fields:
+                raise CsvError(path, 1, present[0].field,
+                               f"{present[0].japanese} ({present[0].field}) needs {split.first.japanese} "
+                               f"({split.first.field}) beside it")
+            indexes = (fields[split.field], *(fields.pop(part.field) for part in present))
+        fields[split.field] = width + len(joins)
+        joins.append((fields[split.field], indexes))
+    return tuple(joins)
 
 
 # ---------------------------------------------------------------------------
@@ -429,6 +499,8 @@ def _rows(path: Path, layout: _Layout) -> Iterator[tuple[int, list[str]]]:
                     raise CsvError(path, start, None,
                                    f"the row has {len(row)} cells but the header has {layout.width}; "
                                    "quote values that contain commas or quotes")
+                for _, parts in layout.joins:  # split columns (氏 / 名 …) as the contract's one field
+                    row.append(join_parts([row[i] for i in parts]))
                 yield start, row
         except csv.Error as error:
             raise CsvError(path, reader.line_num, None,

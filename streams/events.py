@@ -84,8 +84,14 @@ def verdict_message(event: dict[str, Any], verdict: Verdict, version: int,
                     checked_at: dt.datetime | None = None, *,
                     registry_person: Resident | None = None,
                     suggested_person: Resident | None = None) -> dict[str, Any]:
-    """A Verdict message carrying the checked event whole, and the registry persons it was compared with."""
+    """A Verdict message carrying the checked event whole, and the registry persons it was compared with.
+
+    A HOLD carries the per-field explanation against ``registry_person`` (the
+    verdict's own, or worked out here from the event when a stage kept only
+    the codes).
+    """
     return {
+        "explanation": explanation_of(event, verdict, registry_person),
         "event_id": event["event_id"],
         "outcome": verdict.outcome.value,
         "reasons": [{"code": f.reason.value, "detail": f.detail} for f in verdict.findings],
@@ -97,6 +103,29 @@ def verdict_message(event: dict[str, Any], verdict: Verdict, version: int,
         "suggested_person": person_snapshot(suggested_person),
         "via": "guard",
     }
+
+
+def explanation_of(event: dict[str, Any], verdict: Verdict,
+                   registry_person: Resident | None) -> list[dict[str, str]]:
+    """The verdict's per-field explanation as the v3 ``FieldExplanation`` array (HOLD only).
+
+    >>> import datetime as dt
+    >>> from guards import Outcome
+    >>> person = Resident('621498320257', '齋藤 花子', dt.date(1980, 4, 1), 2, '高知市')
+    >>> event = {'system': 's', 'record_id': '1', 'my_number': '621498320257', 'name': '斎藤 花子',
+    ...          'birth_date': '1980-04-02', 'sex': '2', 'operation': 'update'}
+    >>> [e['match'] for e in explanation_of(event, Verdict(Outcome.HOLD), person)]
+    ['variant', 'absent', 'mismatch', 'exact', 'absent']
+    """
+    from guards import Outcome
+    from guards.check import explain
+
+    if verdict.outcome is not Outcome.HOLD:
+        return []
+    explained = verdict.explanation
+    if not explained and registry_person is not None:
+        explained = explain(event_to_record(event), registry_person)
+    return [{"field": e.field, "match": e.match.value, "detail": e.detail} for e in explained]
 
 
 def person_snapshot(resident: Resident | None) -> dict[str, Any] | None:

@@ -44,12 +44,28 @@ cannot be looked up.
 
 Suggested numbers are My Numbers: they go to ``verdicts.csv`` only, never
 to a log, the summary or the report.
+
+Explanations
+------------
+Every HOLD against a registry person carries a per-field explanation (name,
+kana, birth date, sex, address: exact, normalised, variant characters and
+which, placeholder, former, alias, mismatch — :func:`guards.check.explain`);
+``explanations.csv`` holds one row per held record, never a number.
+
+On every core
+-------------
+The basic check of each record (:func:`guards.check`, most of the work) runs
+in a process pool over chunks of records (:func:`basic_verdicts`, forked, so
+the registry is shared, not copied); the context rules then run once over
+every record, so they still see all of them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import gc
+import multiprocessing
 import os
 import time
 from collections import Counter
@@ -57,16 +73,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
-from guards import Outcome, Record, Resident, Verdict, index_by_number
+from guards import Outcome, Record, Resident, Verdict, check, index_by_number
 from guards.context import IdentityIndex, build_identity_index, check_all, suggest_number
+from guards.model import EXPLAINED_FIELDS
 
 __all__ = [
     "IdentityIndex",
     "InspectedRow",
     "InspectionResult",
     "InspectionSummary",
+    "EXPLANATION_HEADER",
+    "basic_verdicts",
     "build_identity_index",
     "inspect",
+    "write_explanations",
     "run_inspection",
     "suggest_number",
     "summarize",
@@ -106,19 +126,119 @@ class InspectionResult:
 
 
 def inspect(residents: Iterable[Resident], records: Iterable[Record], *,
-            systems: Sequence[str] = ()) -> InspectionResult:
+            systems: Sequence[str] = (), workers: int | None = None,
+            progress: Callable[[int, int], None] | None = None) -> InspectionResult:
     """Check every record with :func:`guards.context.check_all`: the basic
-    check, the context of all the other records, suggestions on HOLD.
+    check (on ``workers`` processes, :func:`basic_verdicts`), the context of
+    all the other records, suggestions on HOLD.
 
     ``records`` is consumed once, lazily (so a caller can show progress);
     ``residents`` is read twice, so an iterator is first turned into a list.
+    ``progress`` is told how many records of how many have had their basic check.
     """
     if not isinstance(residents, (list, tuple)):
         residents = list(residents)
     records = list(records)
-    verdicts = check_all(records, index_by_number(residents), build_identity_index(residents))
+    registry = index_by_number(residents)
+    basic = basic_verdicts(records, registry, workers, progress)
+    verdicts = check_all(records, registry, build_identity_index(residents), basic=basic)
     rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
     return InspectionResult(rows, tuple(systems), len(residents))
+
+
+#: below this many records one process is quicker than starting others
+PARALLEL_FROM = 20_000
+_PLAIN_PASS = Verdict(Outcome.PASS)
+_SHARED: tuple[Sequence[Record], object] | None = None  # what forked workers read (never pickled)
+
+
+def basic_verdicts(records: Sequence[Record], registry, workers: int | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[Verdict]:
+    """:func:`guards.check` of every record, in order, on ``workers`` processes
+    (default: the cores this process may use).
+
+    The workers are forked after the records and the registry are in memory,
+    so they read both without a copy; each checks a chunk of records and
+    sends back only what is not a plain PASS. Where fork is unavailable, or
+    for a small input, everything runs here.
+
+    >>> import datetime as dt
+    >>> from guards import Resident
+    >>> r = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市')
+    >>> records = [Record('s', str(i), r.my_number, '山田花子' if i % 2 else '山田太郎', '1980-04-01', '2')
+    ...            for i in range(6)]
+    >>> [v.outcome.value for v in basic_verdicts(records, index_by_number([r]), workers=2)]
+    ['HOLD', 'PASS', 'HOLD', 'PASS', 'HOLD', 'PASS']
+    """
+    global _SHARED
+    n = len(records)
+    if workers is None:  # every core this process may use, for an input worth the start-up
+        workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        parallel = n >= PARALLEL_FROM
+    else:  # asked for: used whenever each worker gets a few records
+        parallel = n >= 2 * workers
+    if workers < 2 or not parallel or "fork" not in multiprocessing.get_all_start_methods():
+        out = []
+        for i, record in enumerate(records, 1):
+            out.append(check(record, registry))
+            if progress is not None and i % 5000 == 0:
+                progress(i, n)
+        if progress is not None:
+            progress(n, n)
+        return out
+    size = max(1, -(-n // (workers * 8)))
+    chunks = [(start, min(n, start + size)) for start in range(0, n, size)]
+    _SHARED = (records, registry)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            out: list[Verdict] = []
+            for part in pool.imap(_check_chunk, chunks):
+                out.extend(_PLAIN_PASS if v is None else v for v in part)
+                if progress is not None:
+                    progress(len(out), n)
+    finally:
+        _SHARED = None
+    return out
+
+
+def _check_chunk(bounds: tuple[int, int]) -> list[Verdict | None]:
+    """In a forked worker: the basic verdicts of ``records[start:stop]`` (``None`` for a plain PASS)."""
+    assert _SHARED is not None
+    records, registry = _SHARED
+    out: list[Verdict | None] = []
+    for record in records[bounds[0]:bounds[1]]:
+        verdict = check(record, registry)
+        out.append(None if verdict.outcome is Outcome.PASS and not verdict.findings else verdict)
+    return out
+
+
+EXPLANATION_HEADER = ("system", "record_id", "reasons",
+                      *(column for f in EXPLAINED_FIELDS for column in (f, f"{f}_detail")))
+
+
+def write_explanations(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLike) -> int:
+    """``explanations.csv``: one row per held record, how each field compared with the
+    registry person of its number (empty where the number has none). Never a number:
+    the cells go through the report's redaction and formula guard. Returns the rows written.
+    """
+    from linkguard.ops import report
+
+    n = 0
+    with report._atomic(path, "utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(EXPLANATION_HEADER)
+        for record, verdict in rows:
+            if verdict.outcome is not Outcome.HOLD:
+                continue
+            by_field = {e.field: e for e in verdict.explanation}
+            cells = []
+            for name in EXPLAINED_FIELDS:
+                explained = by_field.get(name)
+                cells += ["", ""] if explained is None else [explained.match.value, explained.detail]
+            writer.writerow([report._cell(c) for c in (record.system, record.record_id, verdict.reason_codes,
+                                                       *cells)])
+            n += 1
+    return n
 
 
 @dataclass
@@ -177,6 +297,8 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     with _gc_paused():
         result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio)
     outputs = report.write_all(result, Path(out_dir), catalogue=catalogue)
+    outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
+    write_explanations(result.rows, outputs["explanations.csv"])
     return summarize(result, time.perf_counter() - started, outputs)
 
 
@@ -210,7 +332,9 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                     yield record
                 bar.update(task, total=line, completed=line)
 
-        return inspect(residents, records(), systems=[c for c, _ in system_files if c])
+        checking = bar.add_task("照合 (全コア)", total=None)
+        return inspect(residents, records(), systems=[c for c, _ in system_files if c],
+                       progress=lambda done, total: bar.update(checking, completed=done, total=total))
 
 
 @contextlib.contextmanager

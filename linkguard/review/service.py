@@ -23,6 +23,7 @@ from typing import IO, Any, Literal, Protocol
 from sqlalchemy import Engine, and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from guards import four_eyes
 from guards.masking import mask_number, mask_person, redact
 from linkguard.review.accounts import AccountStore, Role, User
 from sinks.audit import append_entry
@@ -103,6 +104,14 @@ class FieldRow:
     differs: bool
     suggested_normalised: str | None = None
     suggested_differs: bool = False
+    #: how the field matched the registry person (guards.check.explain): exact, normalised, variant …
+    match: str = ""
+    match_label_ja: str = ""
+    match_label_en: str = ""
+    match_detail: str = ""
+    #: the normalised values cut into (text, differs) runs, where characters differ (highlighted)
+    record_marks: tuple[tuple[str, bool], ...] = ()
+    registry_marks: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,8 +331,8 @@ def _normalised(field_name: str, value: Any) -> str:
         return ""
     text = str(value)
     try:
-        if field_name == "name":
-            return japanese.fold_variants(japanese.name_text(text))
+        if field_name == "name":  # variants left as written: the screen highlights them
+            return japanese.name_text(text)
         if field_name == "name_kana":
             return japanese.kana_key(text)
         if field_name == "address":
@@ -363,21 +372,88 @@ def compare_fields(record: dict[str, Any], registry: dict[str, Any] | None,
     '1980-04-01'
     """
     rows = []
+    explained = _explanation(record, registry)
     for name, ja, en in _FIELDS:
         value = record.get(name)
         reg = registry.get(name) if registry is not None else None
         sug = suggested.get(name) if suggested is not None else None
+        how = explained.get(name)
+        record_normalised = _normalised(name, value)
+        registry_normalised = None if registry is None else _normalised(name, reg)
+        marks: tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]] = ((), ())
+        if how is not None and how.match.value in _HIGHLIGHTED and registry_normalised:
+            marks = character_runs(record_normalised, registry_normalised)
         rows.append(FieldRow(
+            match="" if how is None else how.match.value,
+            match_label_ja="" if how is None else how.match.label_ja,
+            match_label_en="" if how is None else how.match.label_en,
+            match_detail="" if how is None else how.detail,
+            record_marks=marks[0], registry_marks=marks[1],
             name=name, label_ja=ja, label_en=en, record_value="" if value is None else str(value),
             registry_value=None if registry is None else ("" if reg is None else str(reg)),
             suggested_value=None if suggested is None else ("" if sug is None else str(sug)),
-            record_normalised=_normalised(name, value),
-            registry_normalised=None if registry is None else _normalised(name, reg),
+            record_normalised=record_normalised,
+            registry_normalised=registry_normalised,
             differs=registry is not None and _differs(name, value, reg),
             suggested_normalised=None if suggested is None else _normalised(name, sug),
             suggested_differs=suggested is not None and _differs(name, value, sug),
         ))
     return rows
+
+
+#: the matches whose differing characters the screen highlights (not a former name or alias:
+#: those are compared with another name than the one shown)
+_HIGHLIGHTED = frozenset({"variant", "placeholder", "mismatch"})
+
+
+def _explanation(record: dict[str, Any], registry: dict[str, Any] | None) -> dict[str, Any]:
+    """:func:`guards.check.explain` of the held event against the (masked) registry person, by field."""
+    from guards import Record, Resident
+    from guards.check import explain
+
+    if registry is None:
+        return {}
+    birth = registry.get("birth_date")
+    if isinstance(birth, str):
+        try:
+            birth = dt.date.fromisoformat(birth[:10])
+        except ValueError:
+            return {}
+    if not isinstance(birth, dt.date):
+        return {}
+    try:
+        person = Resident(
+            my_number=str(registry.get("my_number") or ""), name=str(registry.get("name") or ""),
+            birth_date=birth, sex=int(registry.get("sex") or 0), address=str(registry.get("address") or ""),
+            name_kana=str(registry.get("name_kana") or ""), alias_name=str(registry.get("alias_name") or ""),
+            previous_names=tuple(registry.get("previous_names") or ()),
+            previous_addresses=tuple(registry.get("previous_addresses") or ()))
+        held = Record(system=str(record.get("system") or ""), record_id=str(record.get("record_id") or ""),
+                      my_number="000000000000",  # the explanation never looks at the number (often masked here)
+                      **{f: str(record.get(f) or "") for f in ("name", "birth_date", "sex", "address", "name_kana")})
+    except (TypeError, ValueError):
+        return {}
+    return {e.field: e for e in explain(held, person)}
+
+
+def character_runs(a: str, b: str) -> tuple[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]]:
+    """Both strings cut into runs of characters the other has (``False``) and does not (``True``).
+
+    >>> character_runs('斎藤 花子', '齋藤 花子')
+    ((('斎', True), ('藤 花子', False)), (('齋', True), ('藤 花子', False)))
+    >>> character_runs('1980-04-01', '1980-04-02')[1]
+    (('1980-04-0', False), ('2', True))
+    """
+    import difflib
+
+    left: list[tuple[str, bool]] = []
+    right: list[tuple[str, bool]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if i2 > i1:
+            left.append((a[i1:i2], op != "equal"))
+        if j2 > j1:
+            right.append((b[j1:j2], op != "equal"))
+    return tuple(left), tuple(right)
 
 
 def _reason_view(code: str, detail: str) -> ReasonView:
@@ -667,11 +743,11 @@ class ReviewService:
             if pending is None:
                 raise NotOpen(f"no release of {system}/{record_id} is requested (or the request has not "
                               f"reached the review store yet); a reviewer must request it first")
-            if pending.requested_by == user.username:
+            refused = four_eyes.refusal(pending.requested_by, user.username)
+            if refused:
                 self.audit.record(user.username, "refused:APPROVE_RELEASE", system, record_id,
                                   "four-eyes: the requester tried to approve")
-                raise FourEyesViolation(f"{user.username} requested this release and cannot approve it; "
-                                        f"a second, different approver must")
+                raise FourEyesViolation(refused)
             return self._publish(user, held, "APPROVE_RELEASE", comment)
 
     @staticmethod

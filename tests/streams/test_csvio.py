@@ -397,3 +397,57 @@ def test_a_header_cell_over_the_csv_field_limit_is_a_clear_error(tmp_path):
     path = write(tmp_path / "long.csv", f"{'y' * 5000},レコード番号,氏名\n", "utf-8")
     with pytest.raises(CsvError, match="header cell 1 is 5,000 characters long"):
         list(read_records(path, "shintai-techo"))
+
+
+# -- split layouts (氏 / 名, 氏カナ / 名カナ, 住所 / 方書), as municipal systems export them ----------------------
+
+SPLIT_LAYOUTS = {
+    "氏/名, 氏カナ/名カナ, 住所/方書": ("氏", "名", "氏カナ", "名カナ", "住所", "方書"),
+    "姓/名, セイ/メイ": ("姓", "名", "セイ", "メイ", "住所", "方書"),
+    "family_name/given_name (English)": ("family_name", "given_name", "family_name_kana", "given_name_kana",
+                                         "address", "building"),
+}
+
+
+@pytest.mark.parametrize("layout", SPLIT_LAYOUTS)
+def test_a_registry_with_split_names_and_addresses_reads_as_the_single_columns(tmp_path, layout):
+    family, given, family_kana, given_kana, address, building = SPLIT_LAYOUTS[layout]
+    path = write(tmp_path / "registry.csv", "\r\n".join([
+        f"個人番号,{family},{given},{family_kana},{given_kana},生年月日,性別,{address},{building}",
+        f"{HANAKO},山田,花子,ヤマダ,ハナコ,1980-04-01,女,高知市丸ノ内1-2-20,コーポ丸ノ内101",
+        f"{TARO},斎藤,,サイトウ,,1935-01-02,男,高知市朝倉甲100番地,",  # a part may be empty
+        ""]), "cp932")
+    [hanako, taro] = read_registry(path)
+    assert (hanako.name, hanako.name_kana, hanako.address) == ("山田 花子", "ヤマダ ハナコ", "高知市丸ノ内1-2-20 コーポ丸ノ内101")
+    assert (taro.name, taro.name_kana, taro.address) == ("斎藤", "サイトウ", "高知市朝倉甲100番地")
+
+
+@pytest.mark.parametrize("layout", SPLIT_LAYOUTS)
+def test_business_records_with_split_columns_keep_the_family_given_boundary(tmp_path, layout):
+    family, given, family_kana, given_kana, address, building = SPLIT_LAYOUTS[layout]
+    path = write(tmp_path / "records.csv", "\n".join([
+        f"レコード番号,個人番号,{family},{given},{family_kana},{given_kana},生年月日,性別,{address},{building},等級",
+        f"R-1,{HANAKO},山田,花子,ヤマダ,ハナコ,1980-04-01,2,高知市丸ノ内1-2-20,コーポ丸ノ内101,1級",
+        ""]), "utf-8")
+    [record] = read_records(path, system="shintai-techo")
+    assert (record.name, record.name_kana, record.address) == ("山田 花子", "ヤマダ ハナコ", "高知市丸ノ内1-2-20 コーポ丸ノ内101")
+    assert record.payload == {"等級": "1級"}  # the parts are contract columns, not payload
+    registry = index_by_number([Resident(HANAKO, "山田　花子", dt.date(1980, 4, 1), 2, "高知市丸ノ内一丁目2番20号")])
+    assert check(record, registry).outcome.value == "PASS"  # the joined fields meet the name and address rules
+
+
+def test_split_and_single_name_columns_together_are_refused(tmp_path):
+    path = write(tmp_path / "records.csv", f"レコード番号,個人番号,氏名,氏,名,生年月日,性別\nR-1,{HANAKO},山田 花子,山田,花子,1980-04-01,2\n",
+                 "utf-8")
+    with pytest.raises(CsvError, match=r"records\.csv, line 1: name: the header has 氏名 and also 氏 / 名; keep one layout"):
+        list(read_records(path, system="shintai-techo"))
+
+
+@pytest.mark.parametrize("header, message", [
+    ("レコード番号,個人番号,名,生年月日,性別", "名 (given_name) needs 氏 (family_name) beside it"),
+    ("レコード番号,個人番号,氏名,方書,生年月日,性別", "方書 (building) needs 住所 (address) beside it"),
+])
+def test_a_later_part_without_the_first_is_refused(tmp_path, header, message):
+    path = write(tmp_path / "records.csv", header + "\n", "utf-8")
+    with pytest.raises(CsvError, match=re.escape(message)):
+        list(read_records(path, system="shintai-techo"))

@@ -227,7 +227,15 @@ def test_run_inspection_reads_real_csv_files(tmp_path: Path):
     assert summary.total == 4 and summary.residents == 3
     assert summary.by_verdict == {"PASS": 1, "HOLD": 2, "INVALID": 1}
     assert summary.by_system["shoman"] == {"PASS": 0, "HOLD": 0, "INVALID": 0}
-    assert set(summary.outputs) == {"verdicts.csv", "report.csv", "report.html"}
+    assert set(summary.outputs) == {"verdicts.csv", "report.csv", "report.html", "explanations.csv"}
+    with open(out / "explanations.csv", encoding="utf-8", newline="") as f:
+        explained = list(csv.DictReader(f))
+    assert [(r["record_id"], r["reasons"]) for r in explained] == [
+        ("T-2", "IDENTITY_MISMATCH"), ("T-4", "NUMBER_SUPERSEDED")]  # one row per held record
+    assert (explained[0]["name"], explained[0]["name_detail"]) == ("mismatch", "花→太,子→郎")  # which characters
+    assert (explained[0]["birth_date"], explained[0]["sex"]) == ("mismatch", "mismatch")
+    assert (explained[1]["name"], explained[1]["birth_date"], explained[1]["sex"]) == ("exact", "exact", "normalised")
+    explanations_text = (out / "explanations.csv").read_text(encoding="utf-8")
     with open(out / "verdicts.csv", encoding="utf-8", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["system", "record_id", "verdict", "reasons", "suggested_my_number"]
@@ -241,6 +249,7 @@ def test_run_inspection_reads_real_csv_files(tmp_path: Path):
     assert "身体障害者手帳" in report_csv and "小児慢性特定疾病医療費" in report_csv
     for number in _numbers().values():
         assert number not in report_csv
+        assert number not in explanations_text
         assert number not in (out / "report.html").read_text(encoding="utf-8")
 
 
@@ -297,3 +306,18 @@ def test_run_inspection_reports_a_batch_swap_in_verdicts_csv(tmp_path: Path):
         ["shintai-techo", "B-2", "HOLD", "IDENTITY_MISMATCH;BATCH_SWAP", TARO.my_number],
         ["shintai-techo", "B-3", "PASS", "", ""],
     ]
+
+
+# ---------------------------------------------------------------- on every core
+
+def test_the_basic_checks_on_a_process_pool_equal_the_serial_ones():
+    from linkguard.ops.inspection import basic_verdicts
+
+    registry = index_by_number(REGISTRY)
+    records = [rec(f"P-{i}", person.my_number, name, "1980-04-01" if i % 3 else "S55.4.1", "2")
+               for i, (person, name) in enumerate([(HANAKO, "山田 花子"), (TARO, "山田 花子"), (JIRO, "鈴木 次郎")] * 40)]
+    serial = [check(r, registry) for r in records]
+    pooled = basic_verdicts(records, registry, workers=2)
+    assert pooled == serial
+    assert [v.explanation for v in pooled] == [v.explanation for v in serial]  # carried across processes
+    assert inspect(REGISTRY, records, workers=2).rows == inspect(REGISTRY, records, workers=1).rows

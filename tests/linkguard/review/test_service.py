@@ -98,8 +98,23 @@ def test_variant_characters_do_not_count_as_a_difference():
 
     [name] = [f for f in compare_fields({"name": "齋藤 花子"}, {"name": "斎藤 花子"}, {"name": "斉藤 花子"})
               if f.name == "name"]
-    assert not name.differs and name.record_normalised == name.registry_normalised
+    assert not name.differs
+    # the compared forms keep the variant as written, so the screen can mark it; the explanation names it
+    assert (name.record_normalised, name.registry_normalised) == ("齋藤 花子", "斎藤 花子")
+    assert (name.match, name.match_detail) == ("", "")  # no explanation without a birth date to build a person
     assert name.suggested_differs  # 斉藤 is another family name with the same reading
+
+
+def test_the_explanation_names_the_variant_and_marks_it():
+    from linkguard.review.service import compare_fields
+
+    registry = {"name": "斎藤 花子", "birth_date": "1980-04-01", "sex": 2, "address": "高知市本町一丁目1番1号"}
+    rows = {f.name: f for f in compare_fields(
+        {"name": "齋藤 花子", "birth_date": "昭和55年4月1日", "sex": "女", "address": "高知市本町1-1-1"}, registry, None)}
+    assert (rows["name"].match, rows["name"].match_detail) == ("variant", "齋→斎")
+    assert rows["name"].record_marks == (("齋", True), ("藤 花子", False))
+    assert [rows[f].match for f in ("birth_date", "sex", "address")] == ["normalised"] * 3
+    assert rows["address"].record_marks == ()  # equal once normalised: nothing to mark
 
 
 def test_batch_swap_names_the_other_record_of_the_same_system(service, loop, users):
