@@ -7,10 +7,15 @@ One run, on the local broker (or LINKGUARD_KAFKA_BOOTSTRAP), in this order:
 2. guard: a registry of ``--residents`` loaded, then ``--records`` records
    published and carried through the guard workers and the sink writer into
    the database; throughput is records / (last sink row − first publish);
-3. memory: one guard worker's peak RSS holding a ``--big-registry`` registry.
+3. memory: each guard worker's peak RSS holding a ``--big-registry`` registry,
+   with 1, 2 and 4 workers (``--memory-workers``): the registry is partitioned
+   (by number, and by birth date + sex for the identity look-up), so each
+   worker holds only its share.
 
 Prints publish rate, guard and raw throughput, their ratio, the time one
-prefecture's 2024 self-inspection (244,246 records) would take, and RSS.
+prefecture's 2024 self-inspection (244,246 records) would take, the Kafka
+messages per input record (every topic and changelog the records phase
+wrote), CPU seconds per 1,000 records for each process, and RSS.
 Machines here are noisy: compare the ratio, which both sides of one run share.
 """
 
@@ -41,6 +46,85 @@ from streams.settings import KafkaSettings
 PREFECTURE_2024 = 244_246
 console = Console()
 VAR = Path("var/bench")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far."""
+    if not pid:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def message_counts(settings: KafkaSettings) -> dict[str, int]:
+    """Messages in every topic of the run: its own (by prefix) and the guard's changelogs (by app id)."""
+    from kafka import TopicPartition
+
+    from streams.faust_fixes.tansu import true_end_offsets
+
+    consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None)
+    try:
+        names = [t for t in consumer.topics() if t.startswith(settings.topic_prefix)
+                 or t.startswith(settings.app_id + "-")]
+        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = {(tp.topic, tp.partition): v for tp, v in consumer.end_offsets(tps).items()}
+        begins = {(tp.topic, tp.partition): v for tp, v in consumer.beginning_offsets(tps).items()}
+    finally:
+        consumer.close()
+    if settings.local_mode:
+        ends = true_end_offsets(settings, ends)
+    counts: dict[str, int] = {}
+    for (topic, partition), end in ends.items():
+        name = topic.removeprefix(settings.topic_prefix)
+        if topic.startswith(settings.app_id + "-"):
+            name = "changelog:" + topic.removeprefix(settings.app_id + "-").removesuffix("-changelog")
+        counts[name] = counts.get(name, 0) + end - begins.get((topic, partition), 0)
+    return counts
+
+
+def drained(settings: KafkaSettings) -> int:
+    """How many input messages of the guard's own topics its group has not committed yet."""
+    from streams.lag import committed_offsets
+
+    names = topics.names(settings)
+    inputs = (names.records, names.residents, names.by_number, names.by_identity, names.by_batch)
+    ends = {k: v for k, v in message_counts_raw(settings, inputs).items()}
+    committed = committed_offsets(settings, settings.app_id)
+    return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+
+
+def message_counts_raw(settings: KafkaSettings, names) -> dict[tuple[str, int], int]:
+    from kafka import TopicPartition
+
+    from streams.faust_fixes.tansu import true_end_offsets
+
+    consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None)
+    try:
+        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = {(tp.topic, tp.partition): v for tp, v in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+    return true_end_offsets(settings, ends) if settings.local_mode else ends
+
+
+def wait_drained(settings: KafkaSettings, what: str, alive, timeout: float = 1800) -> None:
+    """Until the guard group has committed everything of its input topics (the identity stage too)."""
+    start = time.monotonic()
+    while drained(settings) > 0:
+        alive()
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"{what}: not drained after {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -107,7 +191,7 @@ def run_raw(bootstrap: str, local: bool, args, payloads: list[bytes]) -> dict:
         procs.stop()
 
 
-def run_guard(bootstrap: str, local: bool, args, residents, records) -> dict:
+def run_guard(bootstrap: str, local: bool, args, residents, records, broker_pid: int | None = None) -> dict:
     settings = settings_for(bootstrap, local, args.partitions)
     topics.ensure_topics(settings)
     database_url = os.environ.get("LINKGUARD_DATABASE_URL") or f"sqlite:///{VAR}/sink-{settings.app_id}.sqlite"
@@ -116,23 +200,41 @@ def run_guard(bootstrap: str, local: bool, args, residents, records) -> dict:
     procs = Pipeline(env_for(settings, database_url), VAR / "logs")
     try:
         workers = [procs.start(f"guard-{n}", "worker") for n in range(args.workers)]
-        procs.start("sink", "sink")
+        sink = procs.start("sink", "sink")
         with Publisher(settings) as publisher:
             t0 = time.monotonic()
             result = publisher.publish_residents(residents)
             ends = {tp: e for tp, e in result.next_offsets.items() if tp[0] == topics.names(settings).residents}
-            loaded = wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "registry", procs.check_alive)
+            wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "registry", procs.check_alive)
+            wait_drained(settings, "registry into the identity buckets", procs.check_alive)
+            loaded = time.monotonic()
+            before = message_counts(settings)
+            processes = {**{f"worker {n}": w.pid for n, w in enumerate(workers)}, "sink": sink.pid,
+                         "broker": broker_pid}
+            cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+            publisher_before = own_cpu_seconds()
             first = time.monotonic()
             publisher.publish_records(records)
             published = time.monotonic()
+            publisher_cpu = own_cpu_seconds() - publisher_before
         # counting rows scans the tables: poll once a second so the clock does not steal the CPU
         last = wait(writer.verdict_count, len(records), "verdicts", procs.check_alive, every=1.0)
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
+        cpu["publisher"] = publisher_cpu
+        wait_drained(settings, "the guard's internal topics", procs.check_alive, timeout=120)
+        after = message_counts(settings)
+        written = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+        rate = len(records) / (last - first)
         return {
             "registry_seconds": loaded - t0,
             "publish_rate": len(records) / (published - first),
-            "rate": len(records) / (last - first),
+            "rate": rate,
             "seconds": last - first,
+            "seconds_244k": PREFECTURE_2024 / rate,
             "rss_mb": [peak_rss_mb(w.pid) for w in workers],
+            "messages": written,
+            "messages_per_record": sum(written.values()) / len(records),
+            "cpu_seconds_per_1000": {name: 1000 * v / len(records) for name, v in cpu.items()},
             "counts": writer.counts(),
         }
     finally:
@@ -140,19 +242,23 @@ def run_guard(bootstrap: str, local: bool, args, residents, records) -> dict:
         writer.engine.dispose()
 
 
-def run_memory(bootstrap: str, local: bool, args, residents) -> dict:
+def run_memory(bootstrap: str, local: bool, args, residents, workers: int) -> dict:
     settings = settings_for(bootstrap, local, args.partitions)
     topics.ensure_topics(settings)
     procs = Pipeline(env_for(settings), VAR / "logs")
     try:
-        worker = procs.start("memory-worker", "worker")
+        started = [procs.start(f"memory-worker-{n}", "worker") for n in range(workers)]
+        time.sleep(8)  # the group forms first, so each worker loads only its partitions
         with Publisher(settings) as publisher:
             t0 = time.monotonic()
             result = publisher.publish_residents(residents)
             ends = {tp: e for tp, e in result.next_offsets.items() if tp[0] == topics.names(settings).residents}
             published = time.monotonic()
-        loaded = wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "big registry", procs.check_alive)
-        return {"residents": len(residents), "rss_mb": peak_rss_mb(worker.pid),
+        wait(lambda: registry_consumed(settings, ends), sum(ends.values()), "big registry", procs.check_alive)
+        wait_drained(settings, "big registry into the identity buckets", procs.check_alive)
+        loaded = time.monotonic()
+        rss = [peak_rss_mb(w.pid) for w in started]
+        return {"residents": len(residents), "workers": workers, "rss_mb": rss, "rss_mb_max": max(rss),
                 "publish_seconds": published - t0, "load_seconds": loaded - published}
     finally:
         procs.stop()
@@ -165,6 +271,7 @@ def main() -> None:
     parser.add_argument("--big-registry", type=int, default=1_000_000, help="0 skips the memory phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--memory-workers", default="1,2,4", help="worker counts of the memory phase")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     VAR.mkdir(parents=True, exist_ok=True)
@@ -180,9 +287,10 @@ def main() -> None:
     bootstrap = os.environ.get("LINKGUARD_KAFKA_BOOTSTRAP")
     figures: dict = {"records": args.records, "residents": args.residents, "workers": args.workers,
                      "partitions": args.partitions, "cpus": os.cpu_count()}
-    for phase in ("raw", "guard", "memory"):
-        if phase == "memory" and not args.big_registry:
-            continue
+    memory_workers = [int(n) for n in args.memory_workers.split(",") if n] if args.big_registry else []
+    big = make_registry(args.big_registry, random.Random(8)) if memory_workers else []
+    phases = ["raw", "guard", *(f"memory-{n}" for n in memory_workers)]
+    for phase in phases:
         broker = None if bootstrap else LocalBroker(log_dir=VAR / "logs").start()
         address = bootstrap or broker.bootstrap
         try:
@@ -190,11 +298,13 @@ def main() -> None:
             if phase == "raw":
                 figures["raw"] = run_raw(address, broker is not None, args, payloads)
             elif phase == "guard":
-                figures["guard"] = run_guard(address, broker is not None, args, residents, records)
+                figures["guard"] = run_guard(address, broker is not None, args, residents, records,
+                                             broker.pid if broker else None)
             else:
-                big = make_registry(args.big_registry, random.Random(8))
-                figures["memory"] = run_memory(address, broker is not None, args, big)
-                del big
+                n = int(phase.split("-")[1])
+                memory = figures.setdefault("memory", {"residents": len(big), "runs": {}})
+                memory["runs"][str(n)] = run_memory(address, broker is not None, args, big, n)
+                memory["rss_mb_by_workers"] = {k: v["rss_mb_max"] for k, v in memory["runs"].items()}
         finally:
             if broker:
                 broker.stop()
@@ -214,15 +324,21 @@ def report(f: dict) -> None:
     table.add_row("guard end to end (first publish → last sink row)", f"{guard['rate']:,.0f} records/s")
     table.add_row("raw Faust forwarder, same records and workers", f"{raw['rate']:,.0f} records/s")
     table.add_row("ratio guard / raw (target ≥ 0.5)", f"{guard['rate'] / raw['rate']:.2f}")
-    table.add_row(f"time to verify {PREFECTURE_2024:,} records (target < 120 s)",
-                  f"{PREFECTURE_2024 / guard['rate']:.0f} s")
+    table.add_row(f"time to verify {PREFECTURE_2024:,} records (target < 60 s)", f"{guard['seconds_244k']:.0f} s")
+    table.add_row("Kafka messages per input record (target ≤ 4)", f"{guard['messages_per_record']:.2f}")
+    for name, seconds in guard["cpu_seconds_per_1000"].items():
+        table.add_row(f"  CPU s per 1,000 records: {name}", f"{seconds:.2f}")
     table.add_row("guard worker peak RSS, each", ", ".join(f"{m:,.0f} MB" for m in guard["rss_mb"]))
     if "memory" in f:
         m = f["memory"]
-        table.add_row(f"one worker's peak RSS with {m['residents']:,} residents (target < 2 GB)",
-                      f"{m['rss_mb']:,.0f} MB")
-        table.add_row("  its registry load time", f"{m['load_seconds']:.0f} s")
+        for workers, run in m["runs"].items():
+            table.add_row(f"peak RSS with {m['residents']:,} residents, {workers} worker(s), each",
+                          ", ".join(f"{v:,.0f} MB" for v in run["rss_mb"]) + f" (loaded in {run['load_seconds']:.0f} s)")
+        by = m["rss_mb_by_workers"]
+        if "1" in by and "4" in by:
+            table.add_row("4 workers ÷ 1 worker, largest RSS (target ≤ 0.4)", f"{by['4'] / by['1']:.2f}")
     console.print(table)
+    console.print(f"messages written by the records phase: {guard['messages']}")
     console.print(f"sink: {guard['counts']}")
 
 

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 SCHEMA_DIR = Path(__file__).parent
-NAMES = ("record_changed", "resident", "verdict", "dead_letter", "record_batch", "batch_check", "decision",
+NAMES = ("record_changed", "resident", "verdict", "dead_letter", "decision",
          "process_control")
 MAGIC = b"\xc3\x01"
 _HEADER = len(MAGIC) + 8

@@ -29,8 +29,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import faust
 
 import schemas
+from guards import four_eyes
 from streams import topics
 from streams.events import event_to_record, released_verdict
+from streams.stages.base import REVISIONS, Outputs
+from streams.stages.messages import Released
 
 if TYPE_CHECKING:
     from streams.app import GuardApp
@@ -93,10 +96,9 @@ def rule(decision: dict[str, Any], request: dict[str, Any] | None) -> Ruling:
             return Ruling(_ruled(decision, "REJECTED",
                                  f"the open request is for version {requested}, not {version}",
                                  requested_by=requested_by))
-        if requested_by == decision["user"]:
-            return Ruling(_ruled(decision, "REJECTED",
-                                 f"four-eyes: {requested_by} requested this release and cannot approve "
-                                 f"it too; another approver must", requested_by=requested_by))
+        refused = four_eyes.refusal(requested_by, decision["user"])
+        if refused:
+            return Ruling(_ruled(decision, "REJECTED", refused, requested_by=requested_by))
         return Ruling(_ruled(decision, "ACCEPTED", requested_by=requested_by), request="close",
                       release=released_verdict(request, decision))
     closes = "close" if request is not None and int(request["version"]) <= version else "keep"
@@ -109,24 +111,22 @@ def rule(decision: dict[str, Any], request: dict[str, Any] | None) -> Ruling:
     return Ruling(_ruled(decision, "REJECTED", f"unknown action {action}"))
 
 
-def release_note(release: dict[str, Any], key: bytes) -> dict[str, Any] | None:
+def release_note(release: dict[str, Any], key: bytes) -> Released | None:
     """The item that tells the number stage a held event was released (None: linked to no number).
 
     >>> event = {'system': 's', 'record_id': '1', 'operation': 'update', 'my_number': '1234 5678 9018'}
     >>> note = release_note({'version': 5 * 1024 + 32, 'record': event}, b'k')
-    >>> note['kind'], note['offset'], note['number']
-    ('released', 5, '123456789018')
+    >>> note.offset, note.number
+    (5, '123456789018')
     >>> release_note({'version': 1024, 'record': {**event, 'my_number': '12345'}}, b'k') is None
     True
     """
     from guards.context import link_key
-    from streams.app import REVISIONS
 
     number = link_key(event_to_record(release["record"]))  # the number stage files it under this
     if number is None:
         return None
-    return {"partition": -1, "offset": int(release["version"]) // REVISIONS, "key": key, "value": b"",
-            "kind": "released", "number": number}
+    return Released(number, key, int(release["version"]) // REVISIONS)
 
 
 class DecisionAgent:
@@ -143,21 +143,19 @@ class DecisionAgent:
         app.agent(self.topic, name="decisions")(self._decide)
 
     async def _decide(self, stream: faust.StreamT) -> None:
-        from streams.app import Outbox
-
         guard = self.guard
         codec = guard.codec
         names = guard.topics
         async for event in stream.events():
             message = event.message
-            outbox = Outbox()
+            out = Outputs()
             try:
                 decision = codec.decode("decision", message.value)
             except schemas.DecodeError as e:
-                outbox.add(names.dlq, message.key, guard._dead_letter_bytes(
+                out.add(names.dlq, message.key, guard.dead_letter_bytes(
                     message.topic, message.partition, message.offset, message.key, message.value,
                     "UNDECODABLE", str(e), stage="review"))
-                await outbox.send(guard.app.producer, guard._partitions_of)
+                await guard.send(out)
                 continue
             if decision["status"] != "SUBMITTED":  # rulings are not re-ruled
                 continue
@@ -170,18 +168,16 @@ class DecisionAgent:
             elif ruling.request == "close" and raw is not None:
                 del self.requests[key]
             if ruling.release is not None:
-                outbox.add(names.verified, key, codec.encode("verdict", ruling.release))
+                out.add(names.verified, key, codec.encode("verdict", ruling.release))
                 note = release_note(ruling.release, key)
                 if note is not None:  # the number stage must know: a later hold of it is a retraction
-                    outbox.add(names.by_number, None, codec.encode("record_batch", {"items": [note]}),
-                               partition=topics.partition_for(note["number"].encode(), guard.partitions))
+                    out.forward(names.by_number, guard.config.partition_of(note.number), note)
             ruled = codec.encode("decision", ruling.decision)
             if ruling.returned:
-                outbox.add(names.returned, key, ruled)
-            outbox.add(names.decided, key, ruled)
+                out.add(names.returned, key, ruled)
+            out.add(names.decided, key, ruled)
             if not ruling.accepted:
                 log.warning("decision %s (%s) on %s/%s rejected: %s", decision["decision_id"],
                             decision["action"], decision["system"], decision["record_id"],
                             ruling.decision["rejection"])
-            await outbox.send(guard.app.producer, guard._partitions_of)
-
+            await guard.send(out)

@@ -25,6 +25,8 @@ VERIFIED = "linkage.verified"
 HELD = "linkage.held"
 DLQ = "linkage.dlq"
 BY_BATCH = "linkage.records-by-batch"
+#: held records re-keyed by their identity bucket (birth date + sex), and the registry by the same key
+BY_IDENTITY = "linkage.records-by-identity"
 RETRACTED = "linkage.retracted"
 #: reviewers' decisions (SUBMITTED), consumed by the guard
 DECISIONS = "linkage.decisions"
@@ -75,6 +77,10 @@ class TopicNames:
         return self.prefix + BY_BATCH
 
     @property
+    def by_identity(self) -> str:
+        return self.prefix + BY_IDENTITY
+
+    @property
     def retracted(self) -> str:
         """HOLD verdicts that withdraw an earlier PASS of the same event (連携停止)."""
         return self.prefix + RETRACTED
@@ -98,7 +104,8 @@ class TopicNames:
 
     def all(self) -> tuple[str, ...]:
         return (self.records, self.residents, self.by_number, self.verified, self.held, self.dlq,
-                self.by_batch, self.retracted, self.decisions, self.decided, self.returned, self.control)
+                self.by_batch, self.retracted, self.decisions, self.decided, self.returned, self.control,
+                self.by_identity)
 
 
 def names(settings: KafkaSettings) -> TopicNames:

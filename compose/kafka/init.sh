@@ -20,6 +20,7 @@ P="${TOPIC_PREFIX}"
 RECORDS="${P}linkage.records"; RESIDENTS="${P}registry.residents"; BY_NUMBER="${P}linkage.records-by-number"
 VERIFIED="${P}linkage.verified"; HELD="${P}linkage.held"; DLQ="${P}linkage.dlq"
 BY_BATCH="${P}linkage.records-by-batch"; RETRACTED="${P}linkage.retracted"
+BY_IDENTITY="${P}linkage.records-by-identity"
 DECISIONS="${P}linkage.decisions"; DECIDED="${P}linkage.decided"; RETURNED="${P}linkage.returned"
 CONTROL="${P}linkage.control"
 
@@ -33,7 +34,7 @@ for pair in "linkguard-guard:$GUARD_PASSWORD" "linkguard-sink:$SINK_PASSWORD" \
 done
 
 # -- topics: every linkage topic has the same partition count (co-partitioning) --------
-for topic in "$RECORDS" "$BY_NUMBER" "$BY_BATCH" "$VERIFIED" "$HELD" "$DLQ" "$RETRACTED" \
+for topic in "$RECORDS" "$BY_NUMBER" "$BY_IDENTITY" "$BY_BATCH" "$VERIFIED" "$HELD" "$DLQ" "$RETRACTED" \
              "$DECISIONS" "$DECIDED" "$RETURNED"; do
   admin kafka-topics.sh --create --if-not-exists --topic "$topic" --partitions "$PARTITIONS" \
     --replication-factor 3 --config min.insync.replicas=2
@@ -54,8 +55,8 @@ allow linkguard-registry --operation IdempotentWrite --cluster
 # the guard (Faust): reads records and the registry, writes verdicts, owns its group and
 # its internal topics (<app id>-…-changelog, created by Faust under the app id prefix)
 allow linkguard-guard --operation Read --operation Describe --topic "$RECORDS" --topic "$RESIDENTS" --topic "$BY_NUMBER" \
-  --topic "$BY_BATCH" --topic "$DECISIONS" --topic "$CONTROL"
-allow linkguard-guard --operation Write --operation Describe --topic "$BY_NUMBER" --topic "$BY_BATCH" --topic "$VERIFIED" \
+  --topic "$BY_IDENTITY" --topic "$BY_BATCH" --topic "$DECISIONS" --topic "$CONTROL"
+allow linkguard-guard --operation Write --operation Describe --topic "$BY_NUMBER" --topic "$BY_IDENTITY" --topic "$BY_BATCH" --topic "$VERIFIED" \
   --topic "$HELD" --topic "$DLQ" --topic "$RETRACTED" --topic "$DECIDED" --topic "$RETURNED"
 allow linkguard-guard --operation All --topic "$APP_ID" --resource-pattern-type prefixed
 allow linkguard-guard --operation All --group "$APP_ID" --resource-pattern-type prefixed

@@ -235,12 +235,13 @@ def build_board(engine: Engine, catalogue: Catalogue | None = None, *, round_id:
 
 def create_round(engine: Engine, name: str, starts_on: dt.date, due_on: dt.date, user: str) -> InspectionRound:
     """A new inspection round (audited)."""
+    from guards.masking import redact
     from sinks.audit import append_entry
 
     if due_on < starts_on:
         raise ValueError(f"the due date {due_on} is before the start {starts_on}")
     with Session(engine, expire_on_commit=False) as session, session.begin():
-        rnd = InspectionRound(name=name.strip(), starts_on=starts_on, due_on=due_on, created_by=user,
+        rnd = InspectionRound(name=redact(name).strip(), starts_on=starts_on, due_on=due_on, created_by=user,
                               created_at=dt.datetime.now(dt.timezone.utc))
         session.add(rnd)
     append_entry(engine, user, "round_create", "", "", f"round {rnd.id} {rnd.name}: due {due_on.isoformat()}")

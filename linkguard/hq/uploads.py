@@ -27,6 +27,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from guards import Reason, Severity
+from guards.masking import redact
 from linkguard.catalogue import Catalogue, load_catalogue, normalize_code
 from sinks.audit import append_entry
 from sinks.hq import InspectionReport, InspectionRound
@@ -45,6 +46,8 @@ class UploadError(ValueError):
     """An uploaded report refused: file, line and field, and what was expected."""
 
     def __init__(self, file: str, line: int, field_name: str, expected: str) -> None:
+        # the cells quoted back may hold anything a person typed: never a number in the message
+        file, field_name, expected = redact(file), redact(field_name), redact(expected)
         self.file, self.line, self.field, self.expected = file, line, field_name, expected
         super().__init__(f"{file} line {line}, field {field_name}: {expected}")
 

@@ -217,3 +217,13 @@ def test_no_release_while_the_process_is_stopped(engine, loop):
     ito = accounts.create_user("ito", "password-ito1", ["approver"])
     with pytest.raises(NotOpen, match="連携停止"):
         review.approve_release(SYSTEM, "H-1", user=ito, comment="承認")
+
+
+def test_free_text_never_keeps_a_number(engine, writer):
+    published: list[dict] = []
+    stop = StopService(engine, published.append).request_stop(SYSTEM, hq_user("hq1"), f"{NUMBER} の誤りのため")
+    assert NUMBER not in stop.reason and stop.reason.endswith("の誤りのため")
+    with pytest.raises(UploadError) as caught:
+        parse_report(f"項番,事務コード,事務,担当課,点検対象,うち紐付け誤りの疑い,うち不備（送信せず）\n1,{NUMBER},x,y,1,0,0\n"
+                     .encode(), "m.csv")
+    assert NUMBER not in str(caught.value) and caught.value.field == "事務コード"
