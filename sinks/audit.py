@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import typing
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -41,7 +42,7 @@ from sqlalchemy import Connection, Engine, insert, select, text
 from sinks.db import SQLITE_BEGIN_OPTION
 from sinks.models import AuditEntry
 
-__all__ = ["GENESIS", "AuditFields", "ChainReport", "append_entry", "row_digest", "verify_chain"]
+__all__ = ["GENESIS", "AuditFields", "ChainReport", "CachedChainCheck", "append_entry", "row_digest", "verify_chain"]
 
 #: the ``prev_hash`` of the first row
 GENESIS = "0" * 64
@@ -149,3 +150,26 @@ def verify_chain(engine: Engine, *, page_size: int = 2000) -> ChainReport:
                 checked += 1
             if len(rows) < page_size:
                 return ChainReport(checked, last_id, expected_prev)
+
+
+class CachedChainCheck:
+    """:func:`verify_chain` at most once per ``ttl`` seconds (the admin page shows it on every view)."""
+
+    def __init__(self, engine: Engine, *, ttl: float = 300.0, clock: "typing.Callable[[], float] | None" = None
+                 ) -> None:
+        import threading
+        import time
+
+        self.engine = engine
+        self.ttl = ttl
+        self._clock = clock or time.monotonic
+        self._lock = threading.Lock()
+        self._report: ChainReport | None = None
+        self._at = 0.0
+
+    def report(self) -> ChainReport:
+        with self._lock:
+            now = self._clock()
+            if self._report is None or now - self._at >= self.ttl:
+                self._report, self._at = verify_chain(self.engine), now
+            return self._report

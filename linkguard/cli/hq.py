@@ -360,6 +360,26 @@ def exposure_command(
     console.print(table)
 
 
+@hq_app.command("onward")
+def onward_command(
+    case: Annotated[int, typer.Argument(help="the exposure case number")],
+    provided: Annotated[bool, typer.Option("--provided/--not-provided",
+                                           help="whether the copy was provided onward (情報提供)")],
+    note: Annotated[str, typer.Option(help="where it was looked up, e.g. 情報提供等記録 2026-07")] = "",
+    user: UserOption = None,
+) -> None:
+    """Record, from the provision records (情報提供等記録), whether a case's copy was provided onward."""
+    from linkguard.hq.exposure import record_onward
+
+    engine = _engine()
+    acting = _acting(engine, user)
+    try:
+        record_onward(engine, case, provided, acting.username, note)
+    except ValueError as e:
+        fail(str(e))
+    console.print(f"case {case}: {'provided onward' if provided else 'not provided onward'}")
+
+
 @hq_app.command("letters")
 def letters_command(
     out: Annotated[Path, typer.Option(help="the HTML file to write (prints on A4, one letter a page)")],

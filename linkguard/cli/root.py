@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from linkguard.cli import dlq, hq, ops, review as review_cli, web
+from linkguard.cli import dlq, hq, ops, review as review_cli, security, web
 from linkguard.cli.common import console, fail, kafka_settings, progress_bar
 
 app = typer.Typer(
@@ -21,6 +21,8 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(dlq.dlq_app, name="dlq")  # dead letters: list, show, replay
 app.add_typer(review_cli.review_app, name="review")  # held records: list, show, release, approve, correct, return
 app.add_typer(review_cli.users_app, name="users")  # review accounts: add, list
+app.add_typer(security.audit_app, name="audit")  # verify the audit log's hash chain
+app.add_typer(security.db_app, name="db")  # create the schema as the owner; grant the application role
 app.add_typer(hq.hq_app, name="hq")  # the headquarters: board, survey, rounds, uploads, exports, stops, letters
 app.command("exposure")(hq.exposure_command)  # the exposure investigation (情報漏洩の有無)
 
@@ -199,7 +201,8 @@ def _print_inspection(summary, out: Path) -> None:
         reasons.add_row(code, f"{count:,}", label)
     console.print(reasons)
     console.print(f"suggested numbers: {summary.suggestions:,}")
-    console.print(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}")
+    console.print(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}, "
+                  f"{out / 'explanations.csv'}")
 
 
 @app.command()

@@ -25,6 +25,7 @@ from linkguard.review.service import AuditLog, ReviewService
 from linkguard.web.dashboard import Sampler
 from linkguard.web.handles import HandleBox
 from linkguard.web.throttle import LoginThrottle
+from sinks.audit import CachedChainCheck
 from linkguard.web.i18n import ROLE_KEYS, pick_language, translator
 from linkguard.web.settings import WebSettings
 
@@ -42,6 +43,7 @@ class Services:
     sessions: SessionStore
     failed_logins: FailedLogins
     throttle: LoginThrottle
+    audit_chain: CachedChainCheck
     hashing: asyncio.Semaphore
     review: ReviewService
     audit: AuditLog
