@@ -66,7 +66,6 @@ step itself, about 2 s of CPU for 244,246 records.)
 from __future__ import annotations
 
 import contextlib
-import csv
 import gc
 import multiprocessing
 import os
@@ -229,10 +228,11 @@ def write_explanations(rows: Iterable[tuple[Record, Verdict]], path: str | os.Pa
     the cells go through the report's redaction and formula guard. Returns the rows written.
     """
     from linkguard.ops import report
+    from streams.csvio import csv_writer
 
     n = 0
-    with report._atomic(path, "utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+    with report.atomic_file(path, "utf-8") as handle:
+        writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(EXPLANATION_HEADER)
         for record, verdict in rows:
             if verdict.outcome is not Outcome.HOLD:
@@ -242,7 +242,7 @@ def write_explanations(rows: Iterable[tuple[Record, Verdict]], path: str | os.Pa
             for name in EXPLAINED_FIELDS:
                 explained = by_field.get(name)
                 cells += ["", ""] if explained is None else [explained.match.value, explained.detail]
-            writer.writerow([report._cell(c) for c in (record.system, record.record_id, verdict.reason_codes,
+            writer.writerow([report.report_cell(c) for c in (record.system, record.record_id, verdict.reason_codes,
                                                        *cells)])
             n += 1
     return n
