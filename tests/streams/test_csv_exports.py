@@ -12,7 +12,7 @@ from streams.csvio import FORMULA_START, csv_writer
 ROOT = Path(__file__).resolve().parents[2]
 #: files that write CSV *input* for the importers (synthetic extracts, benchmark corpora): their
 #: cells must round-trip byte for byte, and nobody opens them as a report
-INPUT_GENERATORS = {"linkguard/synthetic/sample.py", "bench/corpus.py", "bench/quality.py"}
+INPUT_GENERATORS = {"linkguard/synthetic/sample.py", "linkguard/synthetic/corpus.py", "bench/quality.py"}
 
 
 def test_no_exporter_writes_csv_around_the_escaping_writer():
