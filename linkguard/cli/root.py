@@ -130,7 +130,9 @@ def broker(
     import time
 
     from streams.broker import LocalBroker
+    from streams.children import stop_on_termination
 
+    stop_on_termination()  # `kill PID` stops the broker in order, like Ctrl-C (kill -9: the kernel does)
     with LocalBroker(port or None) as local:
         console.print(f"local broker on {local.bootstrap} (memory only; Ctrl-C stops it)\n"
                       f"  export LINKGUARD_KAFKA_BOOTSTRAP={local.bootstrap} LINKGUARD_LOCAL_MODE=1")
