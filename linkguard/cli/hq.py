@@ -37,10 +37,10 @@ RoundOption = Annotated[Optional[int], typer.Option("--round", help="inspection 
 
 
 def _engine():
-    from linkguard.cli.review import _engine as review_engine
+    from linkguard.cli.common import database_engine
     from sinks import SinkWriter
 
-    engine = review_engine()
+    engine = database_engine()
     try:
         SinkWriter(engine).create_schema()  # the headquarters' tables on a database the sink made earlier
     except Exception as e:  # noqa: BLE001 - one clear line instead of a traceback

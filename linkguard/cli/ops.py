@@ -162,7 +162,7 @@ def reconcile(
     from linkguard.ops.reconcile.output import render_table, write_csv, write_html
     from sinks import make_engine
     from sinks.settings import DatabaseSettings
-    from sinks.writer import _db_error_text
+    from sinks import db_error_text
     from streams.csvio import CsvError, read_records
 
     console, err = Console(), Console(stderr=True)
@@ -188,7 +188,7 @@ def reconcile(
                 err.print(f"[yellow]note:[/] the sink has no copies of {process.code!r}; "
                           f"it has copies of: {', '.join(known)}")
     except SQLAlchemyError as e:
-        err.print(f"[red]error:[/] cannot read the sink database ({_db_error_text(e)}); "
+        err.print(f"[red]error:[/] cannot read the sink database ({db_error_text(e)}); "
                   "check LINKGUARD_DATABASE_URL")
         raise typer.Exit(2) from e
     finally:

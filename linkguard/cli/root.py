@@ -206,7 +206,8 @@ def _print_inspection(summary, out: Path) -> None:
         reasons.add_row(code, f"{count:,}", label)
     console.print(reasons)
     console.print(f"suggested numbers: {summary.suggestions:,}")
-    console.print(escape(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}"))
+    console.print(escape(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}, "
+                         f"{out / 'explanations.csv'}"))
 
 
 @app.command()

@@ -380,3 +380,21 @@ def test_explanation_never_holds_a_number():
     text = " ".join(str(e) for e in explain(record_of(resident, name="山田 華子"), resident))
     assert resident.my_number not in text
     assert parse_subject(record_of(resident)).number == resident.my_number
+
+
+def test_the_exact_copy_shortcut_gives_the_full_paths_verdicts(monkeypatch):
+    """guards.check skips normalising a record that copies its resident's entry: same verdicts, same explanations."""
+    from bench.corpus import make_corpus
+    import importlib
+
+    check_module = importlib.import_module("guards.check")
+
+    corpus = make_corpus(records=3_000, seed=11)
+    registry = index_by_number(corpus.residents)
+    quick = [check(r, registry) for r in corpus.records]
+    monkeypatch.setattr(check_module, "QUICK", False)
+    full = [check(r, registry) for r in corpus.records]
+    assert quick == full
+    assert [v.explanation for v in quick] == [v.explanation for v in full]
+    taken = sum(check_module._written_as_registered(r, registry) is not None for r in corpus.records)
+    assert taken > len(corpus.records) / 4  # the shortcut is really taken
