@@ -57,8 +57,9 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards.model import Record, Resident
 from linkguard.synthetic import notations
-from linkguard.synthetic.sample import (KANJI_NUMERALS, REFERENCE_DATE, era_date, kanji_number, new_my_number,
-                                        pick_weighted, random_date, resident_from, write_registry)
+from linkguard.synthetic.sample import (CAUSE_SOURCES, KANJI_NUMERALS, NUMBER_SOURCES, REFERENCE_DATE, SOURCE_WEIGHTS,
+                                        era_date, kanji_number, new_my_number, pick_weighted, random_date,
+                                        resident_from, write_registry)
 from streams.csvio import RECORD_FIELDS, contract_header
 
 __all__ = [
@@ -235,18 +236,8 @@ _PAYLOAD = {
     "tokubetsu-jido": ("証書番号", "障害等級"), "ryoiku-techo": ("手帳番号", "障害の程度"),
 }
 
-_NUMBER_SOURCES = ("申請書", "職員入力", "J-LIS照会", "住基連携", "本人確認書類")
-_SOURCE_WEIGHTS = list(itertools.accumulate((35, 25, 10, 25, 5)))
-_CAUSE_SOURCES: dict[str, tuple[str, ...]] = {
-    "typo": ("職員入力", "職員入力", "申請書"),
-    "transposition": ("職員入力", "職員入力", "申請書"),
-    "batch_swap": ("職員入力",),
-    "family_number": ("申請書", "申請書", "職員入力"),
-    "same_name_stranger": ("J-LIS照会",),
-    "not_in_registry": ("職員入力", "申請書"),
-    "superseded_number": ("申請書", "本人確認書類"),
-    "shared_number": ("申請書", "職員入力"),
-}
+#: how a wrong number typically got in: the sample's causes, and the corpus's shared number
+_CAUSE_SOURCES: dict[str, tuple[str, ...]] = {**CAUSE_SOURCES, "shared_number": ("申請書", "職員入力")}
 
 # ---------------------------------------------------------------------------
 # names and places
@@ -1091,7 +1082,7 @@ class _CorpusBuilder:
         draft = self.plain(subject)  # with the current address: a same-name stranger is only seen by it
         draft.cause = cause
         draft.expected = EXPECTED_REASON[cause]
-        draft.source = rng.choice(_CAUSE_SOURCES.get(cause, _NUMBER_SOURCES))
+        draft.source = rng.choice(_CAUSE_SOURCES.get(cause, NUMBER_SOURCES))
         number = person.my_number
         if cause in ("typo", "transposition"):
             for _ in range(50):
@@ -1381,7 +1372,7 @@ def _assemble(builder: _CorpusBuilder, seed: int) -> Corpus:
                 batch_number += 1
                 day = min(day + dt.timedelta(days=rng.randint(0, 2)), REFERENCE_DATE)
                 batch_id = f"{prefix}-{day:%Y%m%d}-{batch_number:04d}"
-                batches[batch_id] = (rng.choice(staff), pick_weighted(rng, _NUMBER_SOURCES, _SOURCE_WEIGHTS), day)
+                batches[batch_id] = (rng.choice(staff), pick_weighted(rng, NUMBER_SOURCES, SOURCE_WEIGHTS), day)
                 target = rng.randint(25, 35)
                 size = 0
             order = list(unit)

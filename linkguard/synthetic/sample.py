@@ -164,10 +164,10 @@ _OUTSIDE_ADDRESSES: tuple[str, ...] = (
 )
 KANJI_NUMERALS = "〇一二三四五六七八九"
 
-_NUMBER_SOURCES = ("申請書", "職員入力", "J-LIS照会", "住基連携", "本人確認書類")
-_SOURCE_WEIGHTS = list(itertools.accumulate((35, 25, 10, 25, 5)))
+NUMBER_SOURCES = ("申請書", "職員入力", "J-LIS照会", "住基連携", "本人確認書類")
+SOURCE_WEIGHTS = list(itertools.accumulate((35, 25, 10, 25, 5)))
 # how a wrong number typically got in
-_CAUSE_SOURCES: dict[str, tuple[str, ...]] = {
+CAUSE_SOURCES: dict[str, tuple[str, ...]] = {
     "typo": ("職員入力", "職員入力", "申請書"),
     "transposition": ("職員入力", "職員入力", "申請書"),
     "batch_swap": ("職員入力",),
@@ -595,7 +595,7 @@ def _batches(slots: list[_Slot], rng: random.Random, prefix: str) -> list[_Batch
             size = len(slots) - position
         day = min(day + dt.timedelta(days=rng.randint(0, 3)), REFERENCE_DATE)
         batch = _Batch(f"{prefix}-{day:%Y%m%d}-{len(batches) + 1:04d}", rng.choice(staff),
-                       pick_weighted(rng, _NUMBER_SOURCES, _SOURCE_WEIGHTS), day)
+                       pick_weighted(rng, NUMBER_SOURCES, SOURCE_WEIGHTS), day)
         for member in range(position, position + size):
             slots[member].batch = len(batches)
             batch.members.append(member)
@@ -652,7 +652,7 @@ def _render_record(population: Population, system: str, record_id: str, slot: _S
         death = resident.status_date
         updated = dt.datetime.combine(random_date(rng, death + dt.timedelta(days=1), REFERENCE_DATE),
                                       dt.time(rng.randint(9, 16), rng.randint(0, 59)))
-    source = rng.choice(_CAUSE_SOURCES[cause]) if cause in _CAUSE_SOURCES else batch.source
+    source = rng.choice(CAUSE_SOURCES[cause]) if cause in CAUSE_SOURCES else batch.source
     return Record(
         system=system,
         record_id=record_id,
