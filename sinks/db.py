@@ -20,6 +20,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import NoSuchModuleError
 
+from guards.exceptions import LinkguardError
+
 __all__ = ["make_engine", "SQLITE_BEGIN_OPTION", "DriverMissing"]
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ _DRIVER_PACKAGES = {
 }
 
 
-class DriverMissing(ImportError):
+class DriverMissing(LinkguardError, ImportError):
     """The database URL names a driver that is not installed."""
 
 

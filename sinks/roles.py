@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
+from guards.exceptions import LinkguardError
 from sinks.models import AuditEntry, Base
 
 __all__ = ["init_database", "audit_guard", "AuditGuard", "RoleError"]
@@ -35,7 +36,7 @@ _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
 _AUDIT_TABLE = AuditEntry.__tablename__
 
 
-class RoleError(ValueError):
+class RoleError(LinkguardError, ValueError):
     """A role setting that would leave the audit log writable by the application."""
 
 

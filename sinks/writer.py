@@ -48,6 +48,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from guards import four_eyes
 from guards.masking import redact  # re-exported: sinks.redact is guards.masking.redact
 from sinks.db import SQLITE_BEGIN_OPTION
@@ -72,6 +73,7 @@ __all__ = [
     "SinkWriter",
     "describe_positions",
     "redact",
+    "db_error_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -176,7 +178,7 @@ class RetryPolicy:
         return min(self.max_delay, self.initial_delay * self.multiplier ** retry)
 
 
-class SinkError(RuntimeError):
+class SinkError(LinkguardError, RuntimeError):
     """The sink could not write a batch; says where (table, topic/partition/offsets), never what.
 
     The database's own error is chained as ``__cause__``. ``transient`` tells
@@ -365,7 +367,7 @@ def _approved(verdict: Mapping[str, Any]) -> bool:
     return bool(verdict.get("decision_id")) and four_eyes.approved(verdict.get("requested_by"), verdict.get("approved_by"))
 
 
-def _db_error_text(error: BaseException) -> str:
+def db_error_text(error: BaseException) -> str:
     """The driver's error class, SQLSTATE and first line only: PostgreSQL's DETAIL line quotes row values."""
     if isinstance(error, DBAPIError):
         orig = error.orig
@@ -876,13 +878,13 @@ class SinkWriter:
                 elapsed = self._clock() - started
                 if transient and number < self.retry.attempts and elapsed + delay <= self.retry.max_elapsed:
                     log.warning("sink database unavailable (%s) during %s at %s; retry %d/%d in %.2fs",
-                                _db_error_text(e), what, where or "-", number, self.retry.attempts - 1, delay)
+                                db_error_text(e), what, where or "-", number, self.retry.attempts - 1, delay)
                     self._sleep(delay)
                     continue
                 tried = f" after {number} attempts over {elapsed:.1f}s" if number > 1 else ""
                 table = f" writing {attempt.table}" if attempt.table else ""
                 raise SinkError(
-                    f"sink could not {what}{table} at {where or '-'}{tried}: {_db_error_text(e)}",
+                    f"sink could not {what}{table} at {where or '-'}{tried}: {db_error_text(e)}",
                     table=attempt.table, positions=where, transient=transient, attempts=number,
                 ) from e
 

@@ -40,7 +40,7 @@ from typing import Iterator, Mapping, Sequence
 from stdnum.jp import in_ as stdnum_in
 
 from guards import normalize
-from guards.exceptions import GuardError
+from guards.exceptions import LinkguardError, GuardError
 from guards.identifiers import identifier_problems
 from guards.masking import number_like, redact
 from guards.model import Record, Resident
@@ -83,7 +83,7 @@ _MAX_HEADER_CELL = 200
 _MAX_HEADER_CHARS = 100_000
 
 
-class CsvError(ValueError):
+class CsvError(LinkguardError, ValueError):
     """A CSV file (or one row of it) cannot be imported.
 
     ``path`` is the file, ``line`` the 1-based physical line (``None`` for the

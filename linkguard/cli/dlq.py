@@ -32,7 +32,8 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from linkguard.cli.common import console, err, fail, kafka_settings
+from guards.exceptions import LinkguardError
+from linkguard.cli.common import console, database_engine, database_failure, err, fail, kafka_settings
 
 __all__ = ["dlq_app", "FIELDS", "apply_fixes", "describe", "decoded_fields", "ReplayRefused"]
 
@@ -46,7 +47,7 @@ FIELDS = ("my_number", "name", "name_kana", "birth_date", "sex", "address", "ate
 OPERATIONS = ("create", "update", "delete")
 
 
-class ReplayRefused(ValueError):
+class ReplayRefused(LinkguardError, ValueError):
     """A fix or replay that cannot be done; the message says why and what to do instead."""
 
 
@@ -54,27 +55,9 @@ class ReplayRefused(ValueError):
 
 def _writer():
     """The sink database's writer (reads and the replay mark only; no schema is created)."""
-    from sqlalchemy.engine import make_url
+    from sinks import SinkWriter
 
-    from sinks import DriverMissing, SinkWriter, make_engine
-    from sinks.settings import DatabaseSettings
-
-    database = DatabaseSettings()
-    try:
-        return SinkWriter(make_engine(database.database_url, pool_size=1))
-    except (DriverMissing, ValueError) as e:
-        fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
-
-
-def _database_error(e: Exception) -> None:
-    from sqlalchemy.engine import make_url
-
-    from sinks.settings import DatabaseSettings
-    from sinks.writer import _db_error_text
-
-    url = make_url(DatabaseSettings().database_url).render_as_string(hide_password=True)
-    fail(f"sink database {url} (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
-          f"has `linkguard sink` created its tables there?")
+    return SinkWriter(database_engine())
 
 
 def _reading(fn, *args, **kw):
@@ -83,7 +66,7 @@ def _reading(fn, *args, **kw):
     try:
         return fn(*args, **kw)
     except SQLAlchemyError as e:
-        _database_error(e)
+        database_failure(e)
 
 
 # -- what may be shown -------------------------------------------------------------------
@@ -402,7 +385,7 @@ def replay_command(
     try:
         claimed = writer.mark_replayed(letter_id, force=force)
     except SQLAlchemyError as e:
-        _database_error(e)
+        database_failure(e)
     if not claimed:
         fail(f"dead letter {letter_id} was replayed by someone else just now; --force replays it again")
     try:

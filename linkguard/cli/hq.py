@@ -37,10 +37,10 @@ RoundOption = Annotated[Optional[int], typer.Option("--round", help="inspection 
 
 
 def _engine():
-    from linkguard.cli.review import _engine as review_engine
+    from linkguard.cli.common import database_engine
     from sinks import SinkWriter
 
-    engine = review_engine()
+    engine = database_engine()
     try:
         SinkWriter(engine).create_schema()  # the headquarters' tables on a database the sink made earlier
     except Exception as e:  # noqa: BLE001 - one clear line instead of a traceback
@@ -233,7 +233,7 @@ def export_command(
     title = f"個人番号の紐付けに関する点検結果{'（' + board.round.name + '）' if board.round else ''}"
     (out / "hq-report.html").write_text(render_export(board, processes, causes, title=title), encoding="utf-8")
     append_entry(engine, acting.username, "hq_export", "", "", f"exported to {out.name}")
-    console.print(f"wrote {out / 'hq-processes.csv'}, {out / 'hq-causes.csv'} and {out / 'hq-report.html'}")
+    console.print(escape(f"wrote {out / 'hq-processes.csv'}, {out / 'hq-causes.csv'} and {out / 'hq-report.html'}"))
 
 
 # -- stops ------------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ def letters_command(
     except ValueError as e:
         fail(str(e))
     out.write_text(html, encoding="utf-8")
-    console.print(f"batch {batch}: {len(cases) * len(recipients) - len(unaddressed)} letters written to {out}")
+    console.print(escape(f"batch {batch}: {len(cases) * len(recipients) - len(unaddressed)} letters written to {out}"))
     for letter in unaddressed:
         console.print(f"[yellow]no name for the {letter.recipient} of case {letter.exposure.case_id}:[/] "
                       f"give --registry with the registry extract")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from linkguard.cli import dlq, hq, ops, review as review_cli, security, web
 from linkguard.cli.common import console, fail, kafka_settings, progress_bar
@@ -40,12 +41,12 @@ def registry_load(
     from streams.publish import Publisher
     from streams.topics import ensure_topics
 
-    settings = kafka_settings()
-    ensure_topics(settings)
-    try:
+    try:  # the file first: its errors need no cluster
         residents = list(read_registry(file, encoding=encoding))
     except (CsvError, OSError) as e:
         fail(str(e))
+    settings = kafka_settings()
+    ensure_topics(settings)
     with progress_bar() as progress, Publisher(settings) as publisher:
         task = progress.add_task("publishing residents", total=len(residents))
         result = publisher.publish_residents(residents, on_sent=lambda n: progress.advance(task, n))
@@ -64,12 +65,12 @@ def publish(
     from streams.publish import Publisher
     from streams.topics import ensure_topics
 
-    settings = kafka_settings()
-    ensure_topics(settings)
-    try:
+    try:  # the file first: its errors need no cluster
         records = list(read_records(file, system=system, encoding=encoding))
     except (CsvError, OSError) as e:
         fail(str(e))
+    settings = kafka_settings()
+    ensure_topics(settings)
     with progress_bar() as progress, Publisher(settings) as publisher:
         task = progress.add_task("publishing records", total=len(records))
         publisher.publish_records(records, on_sent=lambda n: progress.advance(task, n))
@@ -129,7 +130,9 @@ def broker(
     import time
 
     from streams.broker import LocalBroker
+    from streams.children import stop_on_termination
 
+    stop_on_termination()  # `kill PID` stops the broker in order, like Ctrl-C (kill -9: the kernel does)
     with LocalBroker(port or None) as local:
         console.print(f"local broker on {local.bootstrap} (memory only; Ctrl-C stops it)\n"
                       f"  export LINKGUARD_KAFKA_BOOTSTRAP={local.bootstrap} LINKGUARD_LOCAL_MODE=1")
@@ -153,7 +156,10 @@ def inspect_command(
         help="process code and its extract: --system CODE FILE.csv (repeatable)", metavar="CODE FILE")],
     out: Annotated[Path, typer.Option(help="output folder for verdicts.csv, report.csv, report.html")],
     files: Annotated[Optional[list[Path]], typer.Argument(hidden=True)] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="override encoding detection")] = None,
+    encoding: Annotated[Optional[str], typer.Option(
+        help="encoding of the extracts (default: detected per file), e.g. cp932")] = None,
+    registry_encoding: Annotated[Optional[str], typer.Option(
+        "--registry-encoding", help="encoding of the registry (default: detected)")] = None,
 ) -> None:
     """Batch inspection of whole extracts with the same rules as the stream (no broker needed).
 
@@ -165,7 +171,7 @@ def inspect_command(
 
     pairs = _system_pairs(system, files or [])
     try:
-        summary = run_inspection(registry, pairs, out, encoding=encoding)
+        summary = run_inspection(registry, pairs, out, encoding=encoding, registry_encoding=registry_encoding)
     except (CsvError, CatalogueError, OSError) as e:
         fail(str(e))
     _print_inspection(summary, out)
@@ -179,7 +185,6 @@ def _system_pairs(codes: list[str], files: list[Path]) -> list[tuple[str, Path]]
 
 
 def _print_inspection(summary, out: Path) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from guards import Reason
@@ -201,8 +206,8 @@ def _print_inspection(summary, out: Path) -> None:
         reasons.add_row(code, f"{count:,}", label)
     console.print(reasons)
     console.print(f"suggested numbers: {summary.suggestions:,}")
-    console.print(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}, "
-                  f"{out / 'explanations.csv'}")
+    console.print(escape(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}, "
+                         f"{out / 'explanations.csv'}"))
 
 
 @app.command()
@@ -216,7 +221,7 @@ def sample(
     from linkguard.synthetic.sample import generate
 
     files = generate(out, residents=residents, records_per_system=records, seed=seed)
-    console.print(f"wrote sample files to {out}:")
+    console.print(escape(f"wrote sample files to {out}:"))
     console.print(files)
 
 

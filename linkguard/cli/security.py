@@ -47,12 +47,12 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="one JSON 
     from sqlalchemy.exc import SQLAlchemyError
 
     from sinks.audit import verify_chain
-    from sinks.writer import _db_error_text
+    from sinks import db_error_text
 
     try:
         report = verify_chain(_engine(None))
     except SQLAlchemyError as e:
-        fail(f"sink database (LINKGUARD_DATABASE_URL): {_db_error_text(e)}")
+        fail(f"sink database (LINKGUARD_DATABASE_URL): {db_error_text(e)}")
     if as_json:
         typer.echo(json.dumps({"intact": report.intact, "rows_checked": report.checked, "head_id": report.head_id,
                                "head_hash": report.head_hash, "broken_id": report.broken_id,
@@ -76,7 +76,7 @@ def db_init(
     from sqlalchemy.exc import SQLAlchemyError
 
     from sinks.roles import RoleError, audit_guard, init_database
-    from sinks.writer import _db_error_text
+    from sinks import db_error_text
 
     engine = _engine(url)
     try:
@@ -85,7 +85,7 @@ def db_init(
     except RoleError as e:
         fail(str(e))
     except SQLAlchemyError as e:
-        fail(f"database: {_db_error_text(e)}")
+        fail(f"database: {db_error_text(e)}")
     console.print("schema ready" + (f"; {escape(app_role)} may only add to and read the audit log"
                                     if app_role else ""))
     if engine.dialect.name == "postgresql" and not app_role:

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from guards import four_eyes
 from guards.masking import redact
 from linkguard.catalogue import Catalogue, load_catalogue, normalize_code
@@ -31,7 +32,7 @@ __all__ = ["StopError", "StopService", "HQ_ROLES"]
 HQ_ROLES = frozenset({"headquarters", "admin"})
 
 
-class StopError(ValueError):
+class StopError(LinkguardError, ValueError):
     """A stop or resume that cannot be done; the message says why (never a number)."""
 
 

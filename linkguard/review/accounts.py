@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from sinks.models import Account, WebSession
 
 __all__ = ["Role", "User", "AccountStore", "AccountError", "parse_roles"]
@@ -38,7 +39,7 @@ class Role(str, enum.Enum):
 PERSONAL_DATA_ROLES = frozenset({Role.reviewer, Role.approver})
 
 
-class AccountError(ValueError):
+class AccountError(LinkguardError, ValueError):
     """A user cannot be created or changed; says how to fix it."""
 
 

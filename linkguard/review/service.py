@@ -23,6 +23,7 @@ from typing import IO, Any, Literal, Protocol
 from sqlalchemy import Engine, and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from guards import four_eyes
 from guards.masking import mask_number, mask_person, redact
 from linkguard.review.accounts import AccountStore, Role, User
@@ -40,7 +41,7 @@ __all__ = [
 
 
 # -- errors -------------------------------------------------------------------------
-class ReviewError(Exception):
+class ReviewError(LinkguardError):
     """A decision or view refused; the message says why and never holds a My Number."""
 
 

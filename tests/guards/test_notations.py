@@ -384,7 +384,7 @@ def test_explanation_never_holds_a_number():
 
 def test_the_exact_copy_shortcut_gives_the_full_paths_verdicts(monkeypatch):
     """guards.check skips normalising a record that copies its resident's entry: same verdicts, same explanations."""
-    from bench.corpus import make_corpus
+    from linkguard.synthetic.corpus import make_corpus
     import importlib
 
     check_module = importlib.import_module("guards.check")

@@ -56,7 +56,7 @@ from typing import Iterable, Sequence
 import jaconv
 from stdnum.jp import in_ as stdnum_in
 
-from bench import notations
+from linkguard.synthetic import notations
 from guards.model import Record, Resident
 from linkguard.synthetic.sample import REFERENCE_DATE, era_date, new_my_number, write_registry
 
@@ -163,7 +163,7 @@ ERROR_VARIANTS: tuple[str, ...] = ("date_era_long", "date_era_short", "date_slas
                                    "space_width", "space_none", "number_spaced", "kanji_variant", "atena_empty",
                                    "address_empty", *notations.NOTATION_ERROR_VARIANTS)
 
-# the notations real municipal data carries (bench/notations.py): more causes and variants
+# the notations real municipal data carries (linkguard/synthetic/notations.py): more causes and variants
 CAUSES = (*CAUSES, *notations.NOTATION_CAUSES)
 EXPECTED_REASON.update(notations.NOTATION_CAUSES)
 VARIANTS.update(notations.NOTATION_VARIANTS)
@@ -843,7 +843,7 @@ class _CorpusBuilder:
             draft.system = system
             self.used.setdefault(draft.subject, set()).add(system)
         self.units.append(unit)
-        notations.placed(self, unit)
+        notations.placed(self, unit, SYSTEMS)
         return True
 
     def fits(self, subjects: Sequence[int]) -> bool:
