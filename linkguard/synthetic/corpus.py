@@ -56,9 +56,10 @@ from typing import Iterable, Sequence
 import jaconv
 from stdnum.jp import in_ as stdnum_in
 
-from linkguard.synthetic import notations
 from guards.model import Record, Resident
+from linkguard.synthetic import notations
 from linkguard.synthetic.sample import REFERENCE_DATE, era_date, new_my_number, write_registry
+from streams.csvio import RECORD_FIELDS, contract_header
 
 __all__ = [
     "CAUSES",
@@ -194,16 +195,14 @@ _MIN_PER_CAUSE = 3
 SYSTEMS: tuple[str, ...] = ("shintai-techo", "jiritsu-shien", "jido-fuyo", "seikatsu-hogo", "tokubetsu-jido",
                             "ryoiku-techo")
 
-_JA = ("レコード番号", "事務", "宛名番号", "個人番号", "氏名", "氏名カナ", "生年月日", "性別", "住所", "取得経路", "入力者",
-       "入力バッチ", "更新日時")
-_JA_ALT = ("管理番号", "事務", "宛名番号", "マイナンバー", "氏名", "ﾌﾘｶﾞﾅ", "生年月日", "性別", "住所", "取得経路", "入力者",
-           "入力バッチ", "更新日時")
-_EN = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date", "sex", "address",
-       "number_source", "entered_by", "batch_id", "updated_at")
-_EN_ALT = ("Record ID", "System", "atena_no", "My Number", "Name", "Kana", "Date of Birth", "Gender", "Address",
-           "number_source", "entered_by", "Batch ID", "updated_at")
-_RECORD_FIELDS = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date", "sex",
-                  "address", "number_source", "entered_by", "batch_id")
+# the contract columns' headers come from the contract (streams.csvio), then the 更新日時/updated_at payload column
+_JA = (*contract_header("records", RECORD_FIELDS), "更新日時")
+_JA_ALT = (*contract_header("records", RECORD_FIELDS,
+                            aliases={"record_id": "管理番号", "my_number": "マイナンバー", "name_kana": "ﾌﾘｶﾞﾅ"}), "更新日時")
+_EN = (*contract_header("records", RECORD_FIELDS, english=True), "updated_at")
+_EN_ALT = (*contract_header("records", RECORD_FIELDS, english=True, aliases={
+    "record_id": "Record ID", "system": "System", "my_number": "My Number", "name": "Name", "name_kana": "Kana",
+    "birth_date": "Date of Birth", "sex": "Gender", "address": "Address", "batch_id": "Batch ID"}), "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1500,7 +1499,7 @@ def write_corpus(corpus: Corpus, out_dir: str | Path) -> CorpusFiles:
             writer = csv.writer(handle)
             writer.writerow((*style.headers[:-1], *payload_columns))
             for record in rows:
-                writer.writerow((*(getattr(record, f) for f in _RECORD_FIELDS),
+                writer.writerow((*(getattr(record, f) for f in RECORD_FIELDS),
                                  *(record.payload.get(column, "") for column in payload_columns)))
         files.append((system, path))
         encodings[path.name] = style.encoding

@@ -44,6 +44,7 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards.model import Record, Resident
 from guards.normalize import ERAS
+from streams.csvio import RECORD_FIELDS, REGISTRY_FIELDS, contract_header
 
 __all__ = [
     "DEFAULT_SYSTEMS",
@@ -777,11 +778,8 @@ def _business_payload(system: str, record_id: str, rng: random.Random) -> dict[s
 # ---------------------------------------------------------------------------
 # the files
 
-REGISTRY_HEADER = ("個人番号", "住民票コード", "氏名", "氏名カナ", "通称", "生年月日", "性別", "住所",
-                   "異動区分", "異動日", "旧氏名", "旧住所", "旧個人番号")
-
-_RECORD_FIELDS = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date", "sex",
-                  "address", "number_source", "entered_by", "batch_id")
+# every header comes from the contract (streams.csvio): a generator cannot write one the importers refuse
+REGISTRY_HEADER = contract_header("registry", REGISTRY_FIELDS, aliases={"status": "異動区分"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -789,15 +787,14 @@ class FileStyle:
     """How one records file is written: its encoding and the header of each contract column."""
 
     encoding: str
-    headers: tuple[str, ...]  # in the order of _RECORD_FIELDS
+    headers: tuple[str, ...]  # in the order of streams.csvio.RECORD_FIELDS
 
 
 RECORD_STYLES: tuple[FileStyle, ...] = (
-    FileStyle("cp932", ("レコード番号", "事務", "宛名番号", "個人番号", "氏名", "氏名カナ", "生年月日", "性別", "住所",
-                        "取得経路", "入力者", "入力バッチ")),
-    FileStyle("utf-8", _RECORD_FIELDS),
-    FileStyle("utf-8-sig", ("管理番号", "事務", "宛名番号", "個人番号", "氏名", "ﾌﾘｶﾞﾅ", "生年月日", "性別", "住所",
-                            "取得経路", "入力者", "入力バッチ")),
+    FileStyle("cp932", contract_header("records", RECORD_FIELDS)),
+    FileStyle("utf-8", contract_header("records", RECORD_FIELDS, english=True)),
+    FileStyle("utf-8-sig", contract_header("records", RECORD_FIELDS,
+                                           aliases={"record_id": "管理番号", "name_kana": "ﾌﾘｶﾞﾅ"})),
 )
 
 
@@ -842,7 +839,7 @@ def write_records(path: Path, records: Sequence[Record], style: FileStyle) -> in
         writer = csv.writer(handle)
         writer.writerow((*style.headers, *payload_columns))
         for record in records:
-            writer.writerow((*(getattr(record, f) for f in _RECORD_FIELDS),
+            writer.writerow((*(getattr(record, f) for f in RECORD_FIELDS),
                              *(record.payload.get(column, "") for column in payload_columns)))
     return len(records)
 
