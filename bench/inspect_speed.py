@@ -4,7 +4,7 @@
 
 A prefecture's 2024 self-inspection held 244,246 records; its registry about
 300,000 residents. This benchmark writes a labelled corpus of that size
-(:mod:`bench.corpus`, with every notation of :mod:`bench.notations`), then
+(:mod:`linkguard.synthetic.corpus`, with every notation of :mod:`linkguard.synthetic.notations`), then
 runs, alternately and ``--runs`` times each, as subprocesses:
 
 * the **naive** comparison: plain Python reading the same files with the
@@ -38,7 +38,7 @@ TARGET_RATIO = 2.0
 PREFECTURE_RECORDS = 244_246
 PREFECTURE_RESIDENTS = 300_000
 
-# the header names the corpus's files use (bench.corpus.STYLES and the registry), for the naive script
+# the header names the corpus's files use (linkguard.synthetic.corpus.STYLES and the registry), for the naive script
 _HEADERS = {
     "number": ("個人番号", "マイナンバー", "my_number", "My Number"),
     "name": ("氏名", "name", "Name"),
@@ -85,7 +85,7 @@ def naive_inspection(registry: str, files: list[tuple[str, str, str]], out: Path
 
 def _prepare(out: Path, records: int, residents: int, seed: int):
     """The corpus, written once per size and seed (a stamp file remembers which)."""
-    from bench.corpus import CorpusFiles, SYSTEMS, STYLES, make_corpus, write_corpus
+    from linkguard.synthetic.corpus import CorpusFiles, SYSTEMS, STYLES, make_corpus, write_corpus
 
     corpus_dir = out / "corpus"
     stamp = corpus_dir / "sizes.json"

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 #: files that write CSV *input* for the importers (synthetic extracts, benchmark corpora) or a
 #: benchmark's own yardstick output it reads back: their cells must round-trip byte for byte (and a
 #: timed yardstick must not pay for escaping), and nobody opens them as a report
-INPUT_GENERATORS = {"linkguard/synthetic/sample.py", "bench/corpus.py", "bench/quality.py",
+INPUT_GENERATORS = {"linkguard/synthetic/sample.py", "linkguard/synthetic/corpus.py", "bench/quality.py",
                     "bench/inspect_speed.py"}
 
 
