@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.db import SQLITE_BEGIN_OPTION, SchemaOutdated
 from sinks.models import AuditEntry
 
 __all__ = ["GENESIS", "AuditFields", "ChainReport", "CachedChainCheck", "append_entry", "row_digest", "verify_chain"]
@@ -230,8 +230,6 @@ def _require_chain_columns(engine: Engine) -> None:
             return  # no audit table at all: the query itself says so
         have = {c["name"] for c in inspector.get_columns(AuditEntry.__tablename__)}
     if not {"prev_hash", "row_hash"} <= have:
-        from sinks.schema import SchemaOutdated
-
         raise SchemaOutdated("the audit log has no hash chain yet (a database of an earlier release): "
                              "run `linkguard db init` with the owner's database URL first")
 

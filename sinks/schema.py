@@ -33,8 +33,8 @@ import logging
 from sqlalchemy import Column, Connection, Engine, Table, inspect, literal, text
 from sqlalchemy.exc import DBAPIError
 
-from guards.exceptions import LinkguardError
-from sinks.db import SQLITE_BEGIN_OPTION
+from sinks.audit import append_entry
+from sinks.db import SQLITE_BEGIN_OPTION, SchemaOutdated
 from sinks.models import Base, sqlite_append_only_statements
 
 __all__ = ["upgrade_schema", "SchemaOutdated", "missing_schema"]
@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 _UPGRADE_LOCK = 0x4C47_5343_4845_4D  # "LGSCHEM"
 #: PostgreSQL's insufficient_privilege
 _NO_PRIVILEGE = "42501"
-
-
-class SchemaOutdated(LinkguardError, RuntimeError):
-    """The database lacks tables or columns this release needs, and this role may not add them."""
 
 
 def _import_every_table() -> None:
@@ -129,8 +125,6 @@ def upgrade_schema(engine: Engine) -> list[str]:
                 "(`--url`), then start the application again") from None
     added = [*(f"table {name}" for name in tables), *(f"column {t.name}.{c.name}" for t, c in columns)]
     if columns:  # an upgrade of existing tables (a new database is no event worth auditing)
-        from sinks.audit import append_entry
-
         log.warning("sink database upgraded: added %s", ", ".join(added))
         append_entry(engine, "linkguard", "schema_upgrade", detail="added " + ", ".join(added))
     return added
