@@ -22,7 +22,7 @@ from sqlalchemy.exc import NoSuchModuleError
 
 from guards.exceptions import LinkguardError
 
-__all__ = ["make_engine", "SQLITE_BEGIN_OPTION", "DriverMissing"]
+__all__ = ["make_engine", "SQLITE_BEGIN_OPTION", "DriverMissing", "SchemaOutdated"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ _DRIVER_PACKAGES = {
 
 class DriverMissing(LinkguardError, ImportError):
     """The database URL names a driver that is not installed."""
+
+
+class SchemaOutdated(LinkguardError, RuntimeError):
+    """The database lacks tables or columns this release needs, and this role may not add them
+    (:mod:`sinks.schema`)."""
 
 
 def make_engine(url: str | URL, *, pool_size: int = 5, busy_timeout_ms: int = 10_000,

@@ -411,8 +411,13 @@ class SinkWriter:
 
     # -- schema ---------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create the tables that do not exist yet (idempotent)."""
-        self._retrying("create the schema", lambda attempt: Base.metadata.create_all(self.engine), "")
+        """Create the tables that do not exist yet and add the columns an earlier release lacked (idempotent).
+
+        Raises :class:`sinks.schema.SchemaOutdated` when something is missing and this role may not add it.
+        """
+        from sinks.schema import upgrade_schema
+
+        self._retrying("create the schema", lambda attempt: upgrade_schema(self.engine), "")
         if self._dialect == "postgresql":
             from sinks.roles import audit_guard
 

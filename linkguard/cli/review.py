@@ -287,12 +287,12 @@ def users_add(
     the admin's LINKGUARD_TOKEN); the first admin is made by whoever runs the schema.
     """
     from linkguard.review.accounts import AccountError, AccountStore
-    from sinks.models import Base
+    from sinks.schema import upgrade_schema
 
     from linkguard.review.service import ReviewService
 
     engine = database_engine()
-    Base.metadata.create_all(engine)  # idempotent: the accounts table may be the first one needed
+    upgrade_schema(engine)  # idempotent: the accounts table may be the first one needed
     accounts = AccountStore(engine)
     if any(u.can("admin") for u in accounts.list_users()):  # only the very first admin needs no admin
         admin = _acting(ReviewService(engine, accounts=accounts), acting)

@@ -117,8 +117,13 @@ def sink() -> None:
     settings = kafka_settings()
     ensure_topics(settings)
     database = DatabaseSettings()
+    from sinks.schema import SchemaOutdated
+
     writer = SinkWriter(make_engine(database.database_url, pool_size=database.database_pool_size))
-    writer.create_schema()
+    try:
+        writer.create_schema()
+    except SchemaOutdated as e:  # the application role may not upgrade an earlier release's database
+        fail(str(e))
     run_sink(settings, writer)
 
 

@@ -47,18 +47,25 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help="one JSON 
     from sqlalchemy.exc import SQLAlchemyError
 
     from sinks.audit import verify_chain
+    from sinks.schema import SchemaOutdated
     from sinks import db_error_text
 
     try:
         report = verify_chain(_engine(None))
+    except SchemaOutdated as e:
+        fail(str(e))
     except SQLAlchemyError as e:
         fail(f"sink database (LINKGUARD_DATABASE_URL): {db_error_text(e)}")
     if as_json:
         typer.echo(json.dumps({"intact": report.intact, "rows_checked": report.checked, "head_id": report.head_id,
                                "head_hash": report.head_hash, "broken_id": report.broken_id,
-                               "problem": report.problem}))
+                               "problem": report.problem, "unchained_rows": report.unchained,
+                               "unchained_first_id": report.unchained_first,
+                               "unchained_last_id": report.unchained_last}))
     elif report.intact:
-        console.print(f"[green]{escape(report.describe())}[/]")
+        console.print(f"[green]{escape(report.describe().split('; ')[0])}[/]")
+        if report.unchained:  # never shown as verified: rows from before the chain
+            err.print(f"[yellow]warning:[/] {escape(report.describe_unchained())}")
     else:
         err.print(f"[red]{escape(report.describe())}[/]")
     if not report.intact:
@@ -76,16 +83,19 @@ def db_init(
     from sqlalchemy.exc import SQLAlchemyError
 
     from sinks.roles import RoleError, audit_guard, init_database
+    from sinks.schema import SchemaOutdated
     from sinks import db_error_text
 
     engine = _engine(url)
     try:
-        init_database(engine, app_role)
+        added = init_database(engine, app_role)
         owner = audit_guard(engine)
-    except RoleError as e:
+    except (RoleError, SchemaOutdated) as e:
         fail(str(e))
     except SQLAlchemyError as e:
         fail(f"database: {db_error_text(e)}")
+    if added:
+        console.print(f"added: {escape(', '.join(added))}")
     console.print("schema ready" + (f"; {escape(app_role)} may only add to and read the audit log"
                                     if app_role else ""))
     if engine.dialect.name == "postgresql" and not app_role:

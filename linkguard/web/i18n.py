@@ -344,6 +344,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "audit.older": ("さらに古い記録", "Older entries"),
     "audit.chain_ok": ("改ざん検知（ハッシュ連鎖）: 正常。{count}件、最新 #{head}", "Tamper check (hash chain): intact. {count} rows, newest #{head}"),
     "audit.chain_empty": ("改ざん検知（ハッシュ連鎖）: 記録はまだありません。", "Tamper check (hash chain): no rows yet."),
+    "audit.chain_unchained": ("改ざん検知の対象外: #{first}〜#{last} の{count}件はハッシュ連鎖の導入前に記録されたもので、検証されていません。",
+                              "Not verified: {count} rows (#{first}–#{last}) were written before the hash chain existed."),
     "audit.chain_broken": ("改ざん検知（ハッシュ連鎖）: #{row} 以降が改ざんされた疑いがあります。", "Tamper check (hash chain): the log was altered at row #{row}."),
     "audit.empty": ("記録はありません。", "No entries."),
 }

@@ -47,3 +47,27 @@ def test_db_init_makes_the_schema_as_owner_and_the_app_role_cannot_rewrite_the_l
     assert denied is False
     refused = runner.invoke(app, ["db", "init", "--app-role", owner, "--url", owner_url])
     assert refused.exit_code == 1 and "must not be the owner role" in refused.output
+
+
+def test_audit_verify_on_a_previous_release_database_says_what_is_not_verified(tmp_path):
+    from fixtures.previous_release import previous_release_database
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    previous_release_database(engine)
+    env = {"LINKGUARD_DATABASE_URL": url}
+    outdated = runner.invoke(app, ["audit", "verify"], env=env)
+    assert outdated.exit_code == 1 and "linkguard db init" in outdated.output
+    made = runner.invoke(app, ["db", "init", "--url", url])
+    assert made.exit_code == 0, made.output
+    assert "audit_log.row_hash" in " ".join(made.output.split())
+    append_entry(engine, "sato", "reveal", "shintai-techo", "R-9")
+    checked = runner.invoke(app, ["audit", "verify"], env=env)
+    assert checked.exit_code == 0, checked.output
+    said = " ".join(checked.output.split())  # the console wraps long lines
+    assert "intact: 2 rows" in said
+    assert "3 rows (ids 1–3) were written before the hash chain existed and are NOT verified" in said
+    doc = json.loads(runner.invoke(app, ["audit", "verify", "--json"], env=env).stdout)
+    assert (doc["rows_checked"], doc["unchained_rows"], doc["unchained_first_id"], doc["unchained_last_id"]) == (
+        2, 3, 1, 3)
+    engine.dispose()
