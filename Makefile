@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 JA_FONT  := /usr/share/fonts/truetype/bizud-gothic/BIZUDPGothic-Regular.ttf
 DEBIAN_PACKAGES := chromium fonts-morisawa-bizud-gothic
 
-.PHONY: demo serve web test test-unit bench bench-quality bench-rate bench-sink install browser clean help
+.PHONY: demo serve web test test-unit bench bench-quality bench-inspect bench-rate bench-sink install browser clean help
 
 help:
 	@echo "make demo    - run the whole pipeline on a local broker and print a summary"
@@ -17,6 +17,7 @@ help:
 	@echo "make test    - install dev dependencies (and Chromium) and run the whole suite"
 	@echo "make bench   - throughput and memory benchmarks (figures printed)"
 	@echo "make bench-quality - recall and false holds of the rules on a labelled corpus"
+	@echo "make bench-inspect - linkguard inspect on 244,246 records against a naive exact comparison"
 	@echo "make bench-rate - a steady 1,000 records/s for 60 s: end-to-end latency p50/p99 and the lag curve"
 	@echo "make bench-sink - sink writer rows/s, batched against the previous writer (SQLite; PostgreSQL with LINKGUARD_TEST_DATABASE_URL)"
 
@@ -63,6 +64,10 @@ bench: $(STAMP)
 
 bench-quality: $(STAMP)
 	$(BIN)/python -m bench.quality $(BENCH_ARGS)
+
+# linkguard inspect on a prefecture-size corpus against a naive exact 4-item comparison (same run)
+bench-inspect: $(STAMP)
+	$(BIN)/python -m bench.inspect_speed $(BENCH_ARGS)
 
 bench-rate: $(STAMP)
 	$(BIN)/python -m bench.rate $(BENCH_ARGS)

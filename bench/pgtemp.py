@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from guards.exceptions import LinkguardError
 from streams.broker import free_port
 
 __all__ = ["PostgresUnavailable", "PrivatePostgres", "private_postgres"]
 
 
-class PostgresUnavailable(RuntimeError):
+class PostgresUnavailable(LinkguardError, RuntimeError):
     """No PostgreSQL server binaries here, or no way to run them as a non-root user."""
 
 

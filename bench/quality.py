@@ -2,7 +2,7 @@
 
     python -m bench.quality [--out DIR] [--records N] [--seed S] [--error-rate R] [--speed-runs K]
 
-1. writes a labelled corpus (:mod:`bench.corpus`) to ``DIR/corpus``: a
+1. writes a labelled corpus (:mod:`linkguard.synthetic.corpus`) to ``DIR/corpus``: a
    registry, one records file per process in every encoding and header
    style of the data contract, and ``truth.csv``;
 2. runs the real ``linkguard inspect`` on it (the CLI, as a subprocess: what
@@ -48,14 +48,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.corpus import CAUSES, VARIANTS, Corpus, CorpusFiles, Label, make_corpus, write_corpus
+from linkguard.synthetic.corpus import CAUSES, VARIANTS, Corpus, CorpusFiles, Label, make_corpus, write_corpus
 from guards.number import compact
 
 console = Console()
 if not console.is_terminal or console.width < 150:  # the tables need room; a narrow terminal wraps lines
     console = Console(width=170)
 
-# issue 13: the targets with every notation of bench/notations.py in the corpus
+# issue 13: the targets with every notation of linkguard/synthetic/notations.py in the corpus
 TARGET_RECALL = 1.0
 TARGET_FALSE_HOLD = 0.0005
 TARGET_SUGGESTIONS = 0.98

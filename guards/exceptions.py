@@ -1,13 +1,20 @@
-"""One exception tree for everything the guard rules can refuse.
+"""The one root exception of the linkage guard, and the tree of what the guard rules can refuse.
 
-Messages never contain a My Number: they name the field and what was
-expected, so they are safe to log.
+Every error any package raises on purpose derives from :class:`LinkguardError`
+(``except LinkguardError`` catches them all; each keeps its built-in base too,
+``ValueError`` or ``RuntimeError``, for callers that catch those). Messages
+say what to do and never contain a My Number: they name the field and what
+was expected, so they are safe to log.
 """
 
 from __future__ import annotations
 
 
-class GuardError(ValueError):
+class LinkguardError(Exception):
+    """Root of every error the linkage guard raises on purpose (messages say what to do; never a number)."""
+
+
+class GuardError(LinkguardError, ValueError):
     """Base class: a value could not be understood by the guard rules."""
 
     def __init__(self, field: str, message: str) -> None:

@@ -56,6 +56,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from guards.exceptions import LinkguardError
 from guards import normalize
 from linkguard.hq.survey import Method, SurveyError, parse_method
 
@@ -128,7 +129,7 @@ def _category(text: str, source: str, line: int) -> Category | None:
     return found
 
 
-class CatalogueError(ValueError):
+class CatalogueError(LinkguardError, ValueError):
     """The catalogue file cannot be used; the message names the file and line."""
 
 

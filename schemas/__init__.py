@@ -36,6 +36,7 @@ from typing import Any, Iterable
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
+from guards.exceptions import LinkguardError
 from schemas.registry import HEADER as REGISTRY_HEADER
 from schemas.registry import MAGIC as REGISTRY_MAGIC
 from schemas.registry import RegistryFraming, frame, schema_id
@@ -58,7 +59,7 @@ MAGIC = b"\xc3\x01"
 _HEADER = len(MAGIC) + 8
 
 
-class DecodeError(ValueError):
+class DecodeError(LinkguardError, ValueError):
     """Bytes that are not a single-object Avro message of a known schema."""
 
 

@@ -72,6 +72,7 @@ from sinks.writer import (
     SinkError,
     SinkMessage,
     SinkWriter,
+    db_error_text,
     describe_positions,
     redact,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "SinkError",
     "SinkMessage",
     "SinkWriter",
+    "db_error_text",
     "describe_positions",
     "make_engine",
     "redact",

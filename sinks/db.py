@@ -20,7 +20,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import NoSuchModuleError
 
-__all__ = ["make_engine", "SQLITE_BEGIN_OPTION", "DriverMissing"]
+from guards.exceptions import LinkguardError
+
+__all__ = ["make_engine", "SQLITE_BEGIN_OPTION", "DriverMissing", "SchemaOutdated"]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +38,13 @@ _DRIVER_PACKAGES = {
 }
 
 
-class DriverMissing(ImportError):
+class DriverMissing(LinkguardError, ImportError):
     """The database URL names a driver that is not installed."""
+
+
+class SchemaOutdated(LinkguardError, RuntimeError):
+    """The database lacks tables or columns this release needs, and this role may not add them
+    (:mod:`sinks.schema`)."""
 
 
 def make_engine(url: str | URL, *, pool_size: int = 5, busy_timeout_ms: int = 10_000,

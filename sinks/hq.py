@@ -203,17 +203,21 @@ def record_withdrawn_exposures(conn: Connection, keys: Sequence[tuple[str, str]]
     return _insert_cases(conn, [row for c in copies for row in _case_rows([c], c.withdrawn_reason, now, now)])
 
 
-def record_corrected_exposures(conn: Connection, upserts: Sequence[dict[str, Any]], now: dt.datetime) -> int:
+def record_corrected_exposures(conn: Connection, upserts: Sequence[dict[str, Any]], now: dt.datetime, *,
+                               live: Sequence[Any] | None = None) -> int:
     """Exposure cases for live copies about to be replaced by a newer copy with another number.
 
     A number that was already sent and is now corrected: the old copy was visible
     to the old number's holder until now. Call before the copies are written.
+    ``live``: the live copies of the upserts' records, when the caller has read
+    them already (the sink writer reads a whole batch's in one constant statement).
     """
     if not upserts:
         return 0
     new = {(r["system"], r["record_id"]): r for r in upserts}
-    live = conn.execute(select(_COPIES).where(
-        tuple_(_COPIES.c.system, _COPIES.c.record_id).in_(list(new)), _COPIES.c.withdrawn_at.is_(None))).all()
+    if live is None:
+        live = conn.execute(select(_COPIES).where(
+            tuple_(_COPIES.c.system, _COPIES.c.record_id).in_(list(new)), _COPIES.c.withdrawn_at.is_(None))).all()
     changed = [c for c in live if (c.system, c.record_id) in new
                and new[(c.system, c.record_id)]["version"] > c.version
                and new[(c.system, c.record_id)]["my_number"] != c.my_number]

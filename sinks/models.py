@@ -52,6 +52,7 @@ __all__ = [
     "LoginFailure",
     "DECISION_ACTIONS",
     "DECISION_STATUSES",
+    "sqlite_append_only_statements",
 ]
 
 #: how a copy was verified: by the guard's rules, or by an approved review decision
@@ -415,18 +416,25 @@ $$ LANGUAGE plpgsql""",
 )
 
 
+def sqlite_append_only_statements() -> list[str]:
+    """SQLite's triggers that keep the audit log append-only (idempotent: ``IF NOT EXISTS``)."""
+    statements = [
+        f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
+        f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} is refused'); END"
+        for op in ("UPDATE", "DELETE")]
+    # INSERT OR REPLACE deletes the clashing row without firing the DELETE trigger
+    statements.append(
+        "CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log "
+        "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: replacing a row is refused'); END")
+    return statements
+
+
 @event.listens_for(AuditEntry.__table__, "after_create")
 def _append_only(target: Any, connection: Any, **kw: Any) -> None:
     if connection.dialect.name == "postgresql":
         for statement in _REFUSE_CHANGES:
             connection.exec_driver_sql(statement)
     elif connection.dialect.name == "sqlite":
-        for op in ("UPDATE", "DELETE"):
-            connection.exec_driver_sql(
-                f"CREATE TRIGGER audit_log_no_{op.lower()} BEFORE {op} ON audit_log "
-                f"BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: {op} is refused'); END")
-        # INSERT OR REPLACE deletes the clashing row without firing the DELETE trigger
-        connection.exec_driver_sql(
-            "CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
-            "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
-            "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: replacing a row is refused'); END")
+        for statement in sqlite_append_only_statements():
+            connection.exec_driver_sql(statement)

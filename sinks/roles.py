@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
+from guards.exceptions import LinkguardError
 from sinks.models import AuditEntry, Base
 
 __all__ = ["init_database", "audit_guard", "AuditGuard", "RoleError"]
@@ -35,7 +36,7 @@ _ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}\Z")
 _AUDIT_TABLE = AuditEntry.__tablename__
 
 
-class RoleError(ValueError):
+class RoleError(LinkguardError, ValueError):
     """A role setting that would leave the audit log writable by the application."""
 
 
@@ -54,18 +55,19 @@ class AuditGuard:
         return f"the database role {self.role!r} can only add to and read the audit log"
 
 
-def init_database(owner_engine: Engine, app_role: str | None = None) -> None:
+def init_database(owner_engine: Engine, app_role: str | None = None) -> list[str]:
     """Create the sink schema as the connected (owner) role; on PostgreSQL grant ``app_role`` its share.
 
-    Idempotent: run it again after an upgrade to create new tables and grants.
+    Idempotent: run it again after an upgrade to create new tables, add new columns
+    (:func:`sinks.schema.upgrade_schema`) and grant the new tables. Returns what was added.
     """
-    Base.metadata.create_all(owner_engine)
-    if owner_engine.dialect.name != "postgresql":
-        if app_role:
-            raise RoleError("database roles exist on PostgreSQL only; SQLite has no --app-role")
-        return
-    if not app_role:
-        return
+    from sinks.schema import upgrade_schema
+
+    if owner_engine.dialect.name != "postgresql" and app_role:
+        raise RoleError("database roles exist on PostgreSQL only; SQLite has no --app-role")
+    added = upgrade_schema(owner_engine)
+    if owner_engine.dialect.name != "postgresql" or not app_role:
+        return added
     if not _ROLE_NAME.match(app_role):
         raise RoleError(f"{app_role!r} is not a plain PostgreSQL role name")
     with owner_engine.begin() as conn:
@@ -88,6 +90,7 @@ def init_database(owner_engine: Engine, app_role: str | None = None) -> None:
             else:
                 conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {name} TO {role}")
         conn.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {where} TO {role}")
+    return added
 
 
 def audit_guard(engine: Engine) -> AuditGuard:

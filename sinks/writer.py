@@ -48,6 +48,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
+from guards import four_eyes
 from guards.masking import redact  # re-exported: sinks.redact is guards.masking.redact
 from sinks.db import SQLITE_BEGIN_OPTION
 from sinks.hq import record_corrected_exposures, record_withdrawn_exposures
@@ -71,6 +73,7 @@ __all__ = [
     "SinkWriter",
     "describe_positions",
     "redact",
+    "db_error_text",
 ]
 
 log = logging.getLogger(__name__)
@@ -175,7 +178,7 @@ class RetryPolicy:
         return min(self.max_delay, self.initial_delay * self.multiplier ** retry)
 
 
-class SinkError(RuntimeError):
+class SinkError(LinkguardError, RuntimeError):
     """The sink could not write a batch; says where (table, topic/partition/offsets), never what.
 
     The database's own error is chained as ``__cause__``. ``transient`` tells
@@ -223,12 +226,17 @@ class _DriverStatement:
         """Execute it; the rows it inserted or updated (SQLAlchemy still wraps the driver's errors)."""
         return _count(conn.exec_driver_sql(self.sql, {**self.constants, **params}))
 
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[Any]:
+        """Execute a query; its rows (columns by name, as the driver reads them)."""
+        return list(conn.exec_driver_sql(self.sql, {**self.constants, **params}).all())
+
 
 @dataclass(frozen=True, slots=True)
 class _UnnestUpsert:
     """A PostgreSQL upsert of a whole batch: one statement, one array parameter per column."""
 
     statement: _DriverStatement
+    table: Table
     columns: tuple[str, ...]
     json_columns: frozenset[str]
 
@@ -256,8 +264,38 @@ def _unnest_upsert(table: Table, *, conflict: Sequence[str], update: Sequence[st
     else:
         sql += ("DO UPDATE SET " + ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in update)
                 + f" WHERE {name}.version < EXCLUDED.version")
-    return _UnnestUpsert(_DriverStatement(sql), tuple(c.name for c in columns),
+    return _UnnestUpsert(_DriverStatement(sql), table, tuple(c.name for c in columns),
                          frozenset(c.name for c in columns if isinstance(c.type, JSON)))
+
+
+@dataclass(frozen=True, slots=True)
+class _ExecuteMany:
+    """A SQLite upsert run as one ``executemany`` of driver-level rows.
+
+    SQLAlchemy builds its parameters row by row (most of a batch's time); here
+    each column's bind processor (JSON text, UTC timestamps: the very ones
+    SQLAlchemy applies) runs once per value in a plain loop, and the driver
+    gets tuples.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+    @classmethod
+    def of(cls, statement: Any, table: Table, dialect: Any, columns: Sequence[str]) -> "_ExecuteMany":
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        names = tuple(compiled.positiontup or ())
+        if set(names) != set(columns):
+            raise ValueError(f"{table.name}: the statement binds {names}, not the columns {tuple(columns)}")
+        processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names)
+        return cls(str(compiled), names, processors)
+
+    def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        columns = list(zip(self.names, self.processors))
+        values = [tuple(row[name] if process is None else process(row[name]) for name, process in columns)
+                  for row in rows]
+        return _count(conn.exec_driver_sql(self.sql, values))
 
 
 def _with_binary_arrays(statement: Any, dialect: Any, arrays: Sequence[str]) -> _DriverStatement:
@@ -326,11 +364,10 @@ def _approved(verdict: Mapping[str, Any]) -> bool:
     >>> _approved({'via': 'review', 'decision_id': 'd', 'requested_by': 'sato', 'approved_by': 'sato'})
     False
     """
-    requested, approved = verdict.get("requested_by") or "", verdict.get("approved_by") or ""
-    return bool(verdict.get("decision_id")) and bool(requested) and bool(approved) and requested != approved
+    return bool(verdict.get("decision_id")) and four_eyes.approved(verdict.get("requested_by"), verdict.get("approved_by"))
 
 
-def _db_error_text(error: BaseException) -> str:
+def db_error_text(error: BaseException) -> str:
     """The driver's error class, SQLSTATE and first line only: PostgreSQL's DETAIL line quotes row values."""
     if isinstance(error, DBAPIError):
         orig = error.orig
@@ -367,13 +404,26 @@ class SinkWriter:
                         "My Numbers: create it with sinks.make_engine (hide_parameters=True)")
         self._statements = self._build_statements()
         self._unnest = self._build_unnest_upserts() if self._dialect == "postgresql" else {}
+        self._many = {name: _ExecuteMany.of(self._statements[name], upsert.table, engine.dialect, upsert.columns)
+                      for name, upsert in self._build_unnest_upserts().items()} if self._dialect == "sqlite" else {}
         self._keyed = {name: _with_binary_arrays(self._statements[name], engine.dialect, ("systems", "record_ids"))
-                       for name in ("supersede", "retract")} if self._dialect == "postgresql" else {}
+                       for name in ("supersede", "retract", "live")} if self._dialect == "postgresql" else {}
 
     # -- schema ---------------------------------------------------------------------
     def create_schema(self) -> None:
-        """Create the tables that do not exist yet (idempotent)."""
-        self._retrying("create the schema", lambda attempt: Base.metadata.create_all(self.engine), "")
+        """Create the tables that do not exist yet and add the columns an earlier release lacked (idempotent).
+
+        Raises :class:`sinks.schema.SchemaOutdated` when something is missing and this role may not add it.
+        """
+        from sinks.schema import upgrade_schema
+
+        self._retrying("create the schema", lambda attempt: upgrade_schema(self.engine), "")
+        if self._dialect == "postgresql":
+            from sinks.roles import audit_guard
+
+            guard = audit_guard(self.engine)
+            if guard.can_rewrite:  # tolerated (tests, demos), but never what production should run as
+                log.warning("%s", guard.describe())
 
     def reset_schema(self) -> None:
         """Drop and create every sink table: for demos and tests, never in production."""
@@ -477,7 +527,9 @@ class SinkWriter:
                                    and p.row["reason"] in ("OUTCOME_MISMATCH", "UNAPPROVED_RELEASE")))
 
         attempt.table = "exposure_cases"
-        record_corrected_exposures(conn, upserts, now)  # a sent number replaced by another one
+        # a sent number replaced by another one
+        record_corrected_exposures(conn, upserts, now, live=self._live_copies(
+            conn, [(row["system"], row["record_id"]) for row in upserts]))
         attempt.table = "intermediate_copies"
         counts["copies"] = self._upsert(conn, "copy", upserts)
         counts["withdrawn"] = self._upsert(conn, "withdraw", withdrawals)
@@ -568,7 +620,16 @@ class SinkWriter:
         if self._dialect == "postgresql":
             upsert = self._unnest[statement]
             return upsert.statement.run(conn, upsert.arrays(rows))
-        return _count(conn.execute(self._statements[statement], rows))
+        return self._many[statement].run(conn, rows)
+
+    def _live_copies(self, conn: Connection, keys: list[tuple[str, str]]) -> list[Any]:
+        """The copies of ``keys`` not withdrawn, in one statement whose text never changes."""
+        if not keys:
+            return []
+        if self._dialect == "postgresql":
+            return self._keyed["live"].rows(conn, {
+                "systems": [system for system, _ in keys], "record_ids": [record_id for _, record_id in keys]})
+        return list(conn.execute(self._statements["live"], {"keys": json.dumps(keys, ensure_ascii=False)}).all())
 
     def _by_keys(self, conn: Connection, statement: str, keys: list[tuple[str, str]], now: dt.datetime) -> int:
         """Run a set-based UPDATE over the records ``keys``, as one statement whose text never changes."""
@@ -619,6 +680,7 @@ class SinkWriter:
             def among_keys(table: Table) -> Any:
                 return tuple_(table.c.system, table.c.record_id).in_(
                     select(func.json_extract(pairs.c.value, "$[0]"), func.json_extract(pairs.c.value, "$[1]")))
+        statements["live"] = select(_COPIES).where(among_keys(_COPIES), _COPIES.c.withdrawn_at.is_(None))
         newer_copy = exists().where(
             _COPIES.c.system == _HELD.c.system, _COPIES.c.record_id == _HELD.c.record_id,
             _COPIES.c.version > _HELD.c.version,
@@ -821,13 +883,13 @@ class SinkWriter:
                 elapsed = self._clock() - started
                 if transient and number < self.retry.attempts and elapsed + delay <= self.retry.max_elapsed:
                     log.warning("sink database unavailable (%s) during %s at %s; retry %d/%d in %.2fs",
-                                _db_error_text(e), what, where or "-", number, self.retry.attempts - 1, delay)
+                                db_error_text(e), what, where or "-", number, self.retry.attempts - 1, delay)
                     self._sleep(delay)
                     continue
                 tried = f" after {number} attempts over {elapsed:.1f}s" if number > 1 else ""
                 table = f" writing {attempt.table}" if attempt.table else ""
                 raise SinkError(
-                    f"sink could not {what}{table} at {where or '-'}{tried}: {_db_error_text(e)}",
+                    f"sink could not {what}{table} at {where or '-'}{tried}: {db_error_text(e)}",
                     table=attempt.table, positions=where, transient=transient, attempts=number,
                 ) from e
 

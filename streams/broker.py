@@ -15,12 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from guards.exceptions import LinkguardError
 from streams.children import spawn, stop
 
 __all__ = ["LocalBroker", "BrokerUnavailable", "tansu_binary", "free_port"]
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(LinkguardError, RuntimeError):
     """The local broker could not be started or did not answer."""
 
 

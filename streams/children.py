@@ -112,5 +112,7 @@ def stop_on_termination(signals: Sequence[int] = (signal.SIGTERM, signal.SIGHUP)
     def leave(signum: int, _frame: Any) -> None:
         raise SystemExit(128 + signum)
 
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers; a launcher run from a thread keeps the defaults
     for sig in signals:
         signal.signal(sig, leave)

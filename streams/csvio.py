@@ -40,7 +40,7 @@ from typing import Iterator, Mapping, Sequence
 from stdnum.jp import in_ as stdnum_in
 
 from guards import normalize
-from guards.exceptions import GuardError
+from guards.exceptions import LinkguardError, GuardError
 from guards.identifiers import identifier_problems
 from guards.masking import number_like, redact
 from guards.model import Record, Resident
@@ -51,6 +51,11 @@ __all__ = [
     "UndecodableFile",
     "REGISTRY_COLUMNS",
     "RECORD_COLUMNS",
+    "RECORD_FIELDS",
+    "REGISTRY_FIELDS",
+    "SPLIT_FIELDS",
+    "contract_header",
+    "join_parts",
     "header_key",
     "detect_encoding",
     "read_registry",
@@ -83,7 +88,7 @@ _MAX_HEADER_CELL = 200
 _MAX_HEADER_CHARS = 100_000
 
 
-class CsvError(ValueError):
+class CsvError(LinkguardError, ValueError):
     """A CSV file (or one row of it) cannot be imported.
 
     ``path`` is the file, ``line`` the 1-based physical line (``None`` for the
@@ -239,6 +244,44 @@ def _alias_table(columns: Sequence[Column]) -> dict[str, Column]:
 
 _REGISTRY_ALIASES = _alias_table(REGISTRY_COLUMNS)
 _RECORD_ALIASES = _alias_table(RECORD_COLUMNS)
+
+
+#: the contract fields of a business-system record, in the order files written for the importers carry them
+RECORD_FIELDS: tuple[str, ...] = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date",
+                                  "sex", "address", "number_source", "entered_by", "batch_id")
+#: the registry's fields, in the contract's order
+REGISTRY_FIELDS: tuple[str, ...] = tuple(c.field for c in REGISTRY_COLUMNS)
+
+
+def contract_header(kind: str, fields: Sequence[str], *, english: bool = False,
+                    aliases: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The header cells of a file the importers read (synthetic data, benchmark corpora), from the contract.
+
+    Each field gets its column's Japanese name (or the English field name), or the alias
+    ``aliases`` gives it — which must be one the importer of ``kind`` (``registry`` or
+    ``records``) accepts, so a generator can never write a header the importers refuse.
+
+    >>> contract_header('records', ('record_id', 'my_number', 'name_kana'))
+    ('レコード番号', '個人番号', '氏名カナ')
+    >>> contract_header('records', ('record_id', 'name_kana'), aliases={'record_id': '管理番号', 'name_kana': 'ﾌﾘｶﾞﾅ'})
+    ('管理番号', 'ﾌﾘｶﾞﾅ')
+    >>> contract_header('records', ('record_id',), english=True)
+    ('record_id',)
+    >>> contract_header('records', ('record_id',), aliases={'record_id': '番号'})
+    Traceback (most recent call last):
+    ...
+    ValueError: '番号' is no header of record_id the records importer accepts
+    """
+    columns, table = ((REGISTRY_COLUMNS, _REGISTRY_ALIASES) if kind == "registry" else (RECORD_COLUMNS, _RECORD_ALIASES))
+    by_field = {c.field: c for c in columns}
+    header = []
+    for field in fields:
+        column = by_field[field]
+        cell = (aliases or {}).get(field) or (column.field if english else column.japanese)
+        if table.get(header_key(cell)) is not column:
+            raise ValueError(f"{cell!r} is no header of {field} the {kind} importer accepts")
+        header.append(cell)
+    return tuple(header)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import faust
 
 import schemas
+from guards import four_eyes
 from streams import topics
 from streams.events import event_to_record, released_verdict
 from streams.stages.base import REVISIONS, Outputs
@@ -95,10 +96,9 @@ def rule(decision: dict[str, Any], request: dict[str, Any] | None) -> Ruling:
             return Ruling(_ruled(decision, "REJECTED",
                                  f"the open request is for version {requested}, not {version}",
                                  requested_by=requested_by))
-        if requested_by == decision["user"]:
-            return Ruling(_ruled(decision, "REJECTED",
-                                 f"four-eyes: {requested_by} requested this release and cannot approve "
-                                 f"it too; another approver must", requested_by=requested_by))
+        refused = four_eyes.refusal(requested_by, decision["user"])
+        if refused:
+            return Ruling(_ruled(decision, "REJECTED", refused, requested_by=requested_by))
         return Ruling(_ruled(decision, "ACCEPTED", requested_by=requested_by), request="close",
                       release=released_verdict(request, decision))
     closes = "close" if request is not None and int(request["version"]) <= version else "keep"

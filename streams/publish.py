@@ -21,6 +21,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 import schemas
+from guards.exceptions import LinkguardError
 from guards import Record, Resident, registry_keys
 from guards.identifiers import IDENTIFIER_FIELDS, identifier_problems
 from streams import topics
@@ -34,11 +35,11 @@ __all__ = ["Publisher", "PublishResult", "PublishError", "RecordRefused", "publi
 T = TypeVar("T")
 
 
-class PublishError(RuntimeError):
+class PublishError(LinkguardError, RuntimeError):
     """The broker did not acknowledge some messages."""
 
 
-class RecordRefused(ValueError):
+class RecordRefused(LinkguardError, ValueError):
     """A record the SDK will not publish (an identifier with an invisible character).
 
     Records before it in the same call were sent; the refused one and those after it were not.

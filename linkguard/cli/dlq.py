@@ -18,63 +18,35 @@ without ``--force``.
 
 My Numbers are 特定個人情報: nothing here prints one. The raw value is never
 shown; a decoded record's number is masked (``**** **** 0257``) and every
-other text goes through :func:`guards.masking.redact`.
+other text goes through :func:`guards.masking.redact` (what may be shown, and
+the fixes of a replay, are :mod:`linkguard.ops.deadletters`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import uuid
-from collections.abc import Mapping
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
-from linkguard.cli.common import console, err, fail, kafka_settings
+from guards.masking import redact
+from linkguard.cli.common import console, database_engine, database_failure, err, fail, kafka_settings
+from linkguard.ops.deadletters import (ReplayRefused, apply_fixes, decode_letter, decoded_fields, describe, iso_time,
+                                       key_text, parse_fixes)
 
-__all__ = ["dlq_app", "FIELDS", "apply_fixes", "describe", "decoded_fields", "ReplayRefused"]
+__all__ = ["dlq_app"]
 
 dlq_app = typer.Typer(help="Dead letters: list them, show one, fix and replay it through the guard.",
                       no_args_is_help=True)
-
-#: RecordChanged fields an operator may fix with --set (plus payload.<key>); event_id is always new,
-#: occurred_at stays what the business system said
-FIELDS = ("my_number", "name", "name_kana", "birth_date", "sex", "address", "atena_no", "number_source",
-          "entered_by", "batch_id", "operation", "system", "record_id", "updated_at")
-OPERATIONS = ("create", "update", "delete")
-
-
-class ReplayRefused(ValueError):
-    """A fix or replay that cannot be done; the message says why and what to do instead."""
-
 
 # -- settings and database ---------------------------------------------------------------
 
 def _writer():
     """The sink database's writer (reads and the replay mark only; no schema is created)."""
-    from sqlalchemy.engine import make_url
+    from sinks import SinkWriter
 
-    from sinks import DriverMissing, SinkWriter, make_engine
-    from sinks.settings import DatabaseSettings
-
-    database = DatabaseSettings()
-    try:
-        return SinkWriter(make_engine(database.database_url, pool_size=1))
-    except (DriverMissing, ValueError) as e:
-        fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
-
-
-def _database_error(e: Exception) -> None:
-    from sqlalchemy.engine import make_url
-
-    from sinks.settings import DatabaseSettings
-    from sinks.writer import _db_error_text
-
-    url = make_url(DatabaseSettings().database_url).render_as_string(hide_password=True)
-    fail(f"sink database {url} (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
-          f"has `linkguard sink` created its tables there?")
+    return SinkWriter(database_engine())
 
 
 def _reading(fn, *args, **kw):
@@ -83,75 +55,10 @@ def _reading(fn, *args, **kw):
     try:
         return fn(*args, **kw)
     except SQLAlchemyError as e:
-        _database_error(e)
+        database_failure(e)
 
 
 # -- what may be shown -------------------------------------------------------------------
-def _time(value: dt.datetime | None) -> str | None:
-    return value.isoformat(timespec="seconds") if value else None
-
-
-def describe(letter) -> dict[str, Any]:
-    """A dead letter's metadata, safe to print: no raw value, no My Number.
-
-    ``error``, ``system`` and ``record_id`` go through :func:`guards.masking.redact`
-    (errors are written number-free, and a 12-digit record id is masked too).
-    """
-    from guards.masking import redact
-
-    return {
-        "id": letter.id, "failed_at": _time(letter.failed_at), "stage": letter.stage,
-        "reason": letter.reason, "source_topic": letter.source_topic,
-        "source_partition": letter.source_partition, "source_offset": letter.source_offset,
-        "system": redact(letter.system or ""), "record_id": redact(letter.record_id or ""),
-        "replayed": letter.replayed_at is not None, "replayed_at": _time(letter.replayed_at),
-        "error": redact(letter.error or ""),
-        "value_bytes": None if letter.raw_value is None else len(letter.raw_value),
-    }
-
-
-def _safe(value: Any) -> Any:
-    from guards.masking import redact
-
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {redact(str(k)): _safe(v) for k, v in value.items()}
-    return value
-
-
-def decoded_fields(event: Mapping[str, Any]) -> dict[str, Any]:
-    """A decoded RecordChanged for a screen: the number masked, every other text redacted."""
-    from guards.masking import mask
-
-    fields = {name: _safe(value) for name, value in event.items() if name != "my_number"}
-    fields["my_number"] = mask(str(event.get("my_number") or ""))
-    return {name: fields[name] for name in event if name in fields}
-
-
-def _key_text(key: bytes | None) -> str | None:
-    from guards.masking import redact
-
-    if key is None:
-        return None
-    return redact(key.decode("utf-8", errors="replace").replace("\x1f", " / "))
-
-
-def _decode(letter, codec) -> tuple[dict[str, Any] | None, str]:
-    """The stored value as a RecordChanged, or None and why not (a DecodeError never quotes content)."""
-    import schemas
-    from guards.masking import redact
-
-    if letter.raw_value is None:
-        return None, "no value was stored with this dead letter"
-    try:
-        return codec.decode("record_changed", letter.raw_value), ""
-    except schemas.DecodeError as e:
-        return None, redact(str(e))
-
-
 def _short(iso: str | None) -> str:
     """'2026-04-01T09:00:03+00:00' → '2026-04-01 09:00:03' (the table says UTC)."""
     return iso[:19].replace("T", " ") if iso else ""
@@ -208,8 +115,8 @@ def show_command(
     if letter is None:
         fail(f"no dead letter {letter_id}")
     info = describe(letter)
-    info["key"] = _key_text(letter.raw_key)
-    event, problem = _decode(letter, schemas.Codec())
+    info["key"] = key_text(letter.raw_key)
+    event, problem = decode_letter(letter, schemas.Codec())
     info["record"] = decoded_fields(event) if event is not None else None
     info["undecodable"] = problem or None
     if as_json:
@@ -242,64 +149,6 @@ def show_command(
 
 
 # -- replay ------------------------------------------------------------------------------
-def parse_fixes(items: list[str]) -> dict[str, str]:
-    """``FIELD=VALUE`` options as a dict; unknown fields refused.
-
-    >>> parse_fixes(['birth_date=1989-01-07', 'payload.等級=1級', 'name=a=b'])
-    {'birth_date': '1989-01-07', 'payload.等級': '1級', 'name': 'a=b'}
-    >>> parse_fixes(['event_id=x'])
-    Traceback (most recent call last):
-    ...
-    linkguard.cli.dlq.ReplayRefused: --set event_id: cannot be set (a replay always gets a new event_id); fields: my_number, name, name_kana, birth_date, sex, address, atena_no, number_source, entered_by, batch_id, operation, system, record_id, updated_at, payload.<key>
-    """
-    fixes: dict[str, str] = {}
-    for item in items:
-        field, sep, value = item.partition("=")
-        field = field.strip()
-        if not sep or not field:
-            raise ReplayRefused(f"--set needs FIELD=VALUE, got {_redacted(item)!r}")
-        if field not in FIELDS and not (field.startswith("payload.") and len(field) > len("payload.")):
-            why = ("a replay always gets a new event_id" if field == "event_id"
-                   else "it stays what the business system said" if field == "occurred_at" else "unknown field")
-            raise ReplayRefused(f"--set {_redacted(field)}: cannot be set ({why}); fields: "
-                                f"{', '.join(FIELDS)}, payload.<key>")
-        fixes[field] = value
-    return fixes
-
-
-def _redacted(text: str) -> str:
-    from guards.masking import redact
-
-    return redact(text)
-
-
-def apply_fixes(event: Mapping[str, Any], fixes: Mapping[str, str], *,
-                event_id: str | None = None) -> dict[str, Any]:
-    """The replayed event: ``event`` with the fixes and a new event_id, everything else kept.
-
-    >>> event = {'event_id': 'old', 'operation': 'update', 'birth_date': '昭和64年1月8日',
-    ...          'payload': {'等級': '2級'}, 'updated_at': None}
-    >>> fixed = apply_fixes(event, {'birth_date': '1989-01-07', 'payload.等級': '1級'}, event_id='new')
-    >>> fixed['event_id'], fixed['birth_date'], fixed['payload'], event['payload']
-    ('new', '1989-01-07', {'等級': '1級'}, {'等級': '2級'})
-    """
-    fixed = dict(event)
-    fixed["payload"] = dict(event.get("payload") or {})
-    for field, value in fixes.items():
-        if field.startswith("payload."):
-            fixed["payload"][field[len("payload."):]] = value
-        elif field == "operation":
-            if value not in OPERATIONS:
-                raise ReplayRefused(f"--set operation: one of {', '.join(OPERATIONS)}, not {_redacted(value)!r}")
-            fixed[field] = value
-        elif field == "updated_at":
-            fixed[field] = value or None
-        else:
-            fixed[field] = value
-    fixed["event_id"] = event_id or str(uuid.uuid4())
-    return fixed
-
-
 def _ask_secrets(fixes: dict[str, str]) -> None:
     """``--set my_number=-``: read the value from a hidden prompt (or stdin), not the command line."""
     for field, value in fixes.items():
@@ -346,7 +195,7 @@ def replay_command(
     if letter is None:
         fail(f"no dead letter {letter_id}")
     if letter.replayed_at is not None and not force:
-        fail(f"dead letter {letter_id} was already replayed at {_time(letter.replayed_at)}; "
+        fail(f"dead letter {letter_id} was already replayed at {iso_time(letter.replayed_at)}; "
               f"--force replays it again")
     if letter.source_topic != records_topic:
         fail(f"dead letter {letter_id} came from {letter.source_topic} (stage {letter.stage}), not from the "
@@ -357,7 +206,7 @@ def replay_command(
         fail(f"dead letter {letter_id} has no stored value: there is nothing to replay")
 
     codec = schemas.Codec()
-    event, problem = _decode(letter, codec)
+    event, problem = decode_letter(letter, codec)
     if event is None:
         if fixes:
             fail(f"dead letter {letter_id} is not a RecordChanged ({problem}), so it cannot be fixed here; "
@@ -389,7 +238,7 @@ def replay_command(
 
     if dry_run:
         console.print(f"[bold]dry run[/]: would send dead letter {letter_id} to {records_topic} "
-                      f"as {escape(summary)}, key {escape(_key_text(key) or '(none)')}")
+                      f"as {escape(summary)}, key {escape(key_text(key) or '(none)')}")
         if replayed_event is not None:
             console.print(decoded_fields(replayed_event))
         return
@@ -402,7 +251,7 @@ def replay_command(
     try:
         claimed = writer.mark_replayed(letter_id, force=force)
     except SQLAlchemyError as e:
-        _database_error(e)
+        database_failure(e)
     if not claimed:
         fail(f"dead letter {letter_id} was replayed by someone else just now; --force replays it again")
     try:
@@ -417,7 +266,7 @@ def replay_command(
             err.print(f"[red]the replay mark of dead letter {letter_id} could not be undone; "
                       f"replay it with --force[/]")
         message = e.args[0] if isinstance(e, PublishError) and e.args else type(e).__name__
-        fail(f"dead letter {letter_id} was not replayed: the broker did not take it ({_redacted(str(message))})")
+        fail(f"dead letter {letter_id} was not replayed: the broker did not take it ({redact(str(message))})")
     where = ", ".join(f"{topic}[{partition}]@{offset - 1}" for (topic, partition), offset in
                       sorted(result.next_offsets.items()))
     console.print(f"replayed dead letter {letter_id} as {escape(summary)} to {escape(where)}; "

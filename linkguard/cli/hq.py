@@ -37,10 +37,10 @@ RoundOption = Annotated[Optional[int], typer.Option("--round", help="inspection 
 
 
 def _engine():
-    from linkguard.cli.review import _engine as review_engine
+    from linkguard.cli.common import database_engine
     from sinks import SinkWriter
 
-    engine = review_engine()
+    engine = database_engine()
     try:
         SinkWriter(engine).create_schema()  # the headquarters' tables on a database the sink made earlier
     except Exception as e:  # noqa: BLE001 - one clear line instead of a traceback
@@ -233,7 +233,7 @@ def export_command(
     title = f"個人番号の紐付けに関する点検結果{'（' + board.round.name + '）' if board.round else ''}"
     (out / "hq-report.html").write_text(render_export(board, processes, causes, title=title), encoding="utf-8")
     append_entry(engine, acting.username, "hq_export", "", "", f"exported to {out.name}")
-    console.print(f"wrote {out / 'hq-processes.csv'}, {out / 'hq-causes.csv'} and {out / 'hq-report.html'}")
+    console.print(escape(f"wrote {out / 'hq-processes.csv'}, {out / 'hq-causes.csv'} and {out / 'hq-report.html'}"))
 
 
 # -- stops ------------------------------------------------------------------------------------
@@ -360,6 +360,26 @@ def exposure_command(
     console.print(table)
 
 
+@hq_app.command("onward")
+def onward_command(
+    case: Annotated[int, typer.Argument(help="the exposure case number")],
+    provided: Annotated[bool, typer.Option("--provided/--not-provided",
+                                           help="whether the copy was provided onward (情報提供)")],
+    note: Annotated[str, typer.Option(help="where it was looked up, e.g. 情報提供等記録 2026-07")] = "",
+    user: UserOption = None,
+) -> None:
+    """Record, from the provision records (情報提供等記録), whether a case's copy was provided onward."""
+    from linkguard.hq.exposure import record_onward
+
+    engine = _engine()
+    acting = _acting(engine, user)
+    try:
+        record_onward(engine, case, provided, acting.username, note)
+    except ValueError as e:
+        fail(str(e))
+    console.print(f"case {case}: {'provided onward' if provided else 'not provided onward'}")
+
+
 @hq_app.command("letters")
 def letters_command(
     out: Annotated[Path, typer.Option(help="the HTML file to write (prints on A4, one letter a page)")],
@@ -387,7 +407,7 @@ def letters_command(
     except ValueError as e:
         fail(str(e))
     out.write_text(html, encoding="utf-8")
-    console.print(f"batch {batch}: {len(cases) * len(recipients) - len(unaddressed)} letters written to {out}")
+    console.print(escape(f"batch {batch}: {len(cases) * len(recipients) - len(unaddressed)} letters written to {out}"))
     for letter in unaddressed:
         console.print(f"[yellow]no name for the {letter.recipient} of case {letter.exposure.case_id}:[/] "
                       f"give --registry with the registry extract")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 
 
@@ -132,7 +133,7 @@ def metrics(
                      window=settings.metrics_lag_window,
                      on_ready=lambda where: err.print(f"serving metrics on http://{where[0]}:{where[1]}/metrics"))
     except RuntimeError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(1) from e
 
 
@@ -161,19 +162,19 @@ def reconcile(
     from linkguard.ops.reconcile.output import render_table, write_csv, write_html
     from sinks import make_engine
     from sinks.settings import DatabaseSettings
-    from sinks.writer import _db_error_text
+    from sinks import db_error_text
     from streams.csvio import CsvError, read_records
 
     console, err = Console(), Console(stderr=True)
     try:
         process = load_catalogue().get(system)
     except CatalogueError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2) from e
     try:
         records = list(read_records(file, system=system, encoding=encoding))
     except (CsvError, OSError) as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2) from e
     database = DatabaseSettings()
     engine = make_engine(database.database_url, pool_size=1)
@@ -187,7 +188,7 @@ def reconcile(
                 err.print(f"[yellow]note:[/] the sink has no copies of {process.code!r}; "
                           f"it has copies of: {', '.join(known)}")
     except SQLAlchemyError as e:
-        err.print(f"[red]error:[/] cannot read the sink database ({_db_error_text(e)}); "
+        err.print(f"[red]error:[/] cannot read the sink database ({db_error_text(e)}); "
                   "check LINKGUARD_DATABASE_URL")
         raise typer.Exit(2) from e
     finally:
@@ -195,8 +196,8 @@ def reconcile(
     console.print(render_table(result, process, limit=limit))
     if csv_out:
         write_csv(result, csv_out)
-        console.print(f"written: {csv_out}")
+        console.print(f"written: {escape(str(csv_out))}")
     if html_out:
         write_html(result, process, html_out, source=file.name)
-        console.print(f"written: {html_out}")
+        console.print(f"written: {escape(str(html_out))}")
     raise typer.Exit(0 if result.consistent else 1)

@@ -26,7 +26,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from linkguard.cli.common import console, err, fail
+from linkguard.cli.common import console, database_engine, database_failure, err, fail
 
 __all__ = ["review_app", "users_app", "parse_age"]
 
@@ -41,19 +41,6 @@ UserOption = Annotated[Optional[str], typer.Option(
 CommentOption = Annotated[str, typer.Option("--comment", "-m", help="why (mandatory; no My Numbers please)")]
 
 
-def _engine():
-    from sqlalchemy.engine import make_url
-
-    from sinks import DriverMissing, make_engine
-    from sinks.settings import DatabaseSettings
-
-    database = DatabaseSettings()
-    try:
-        return make_engine(database.database_url, pool_size=1)
-    except (DriverMissing, ValueError) as e:
-        fail(f"LINKGUARD_DATABASE_URL {make_url(database.database_url).render_as_string()}: {e}")
-
-
 def _service(*, publishing: bool = False):
     from linkguard.review.service import KafkaDecisionPublisher, ReviewService
 
@@ -65,7 +52,7 @@ def _service(*, publishing: bool = False):
         if not settings.kafka_bootstrap:
             fail("decisions are published to Kafka: set LINKGUARD_KAFKA_BOOTSTRAP=host:port")
         publisher = KafkaDecisionPublisher(settings)
-    return ReviewService(_engine(), publisher)
+    return ReviewService(database_engine(), publisher)
 
 
 def _acting(service, username: str | None):
@@ -80,15 +67,13 @@ def _run(fn, *args: Any, **kw: Any) -> Any:
     from sqlalchemy.exc import SQLAlchemyError
 
     from linkguard.review.service import ReviewError
-    from sinks.writer import _db_error_text
 
     try:
         return fn(*args, **kw)
     except ReviewError as e:
         fail(str(e))
     except SQLAlchemyError as e:
-        fail(f"sink database (LINKGUARD_DATABASE_URL): {_db_error_text(e)}; "
-              f"has `linkguard sink` created its tables there?")
+        database_failure(e)
 
 
 _AGE = re.compile(r"^\s*(\d+)\s*([dhm])\s*$")
@@ -302,12 +287,12 @@ def users_add(
     the admin's LINKGUARD_TOKEN); the first admin is made by whoever runs the schema.
     """
     from linkguard.review.accounts import AccountError, AccountStore
-    from sinks.models import Base
+    from sinks.schema import upgrade_schema
 
     from linkguard.review.service import ReviewService
 
-    engine = _engine()
-    Base.metadata.create_all(engine)  # idempotent: the accounts table may be the first one needed
+    engine = database_engine()
+    upgrade_schema(engine)  # idempotent: the accounts table may be the first one needed
     accounts = AccountStore(engine)
     if any(u.can("admin") for u in accounts.list_users()):  # only the very first admin needs no admin
         admin = _acting(ReviewService(engine, accounts=accounts), acting)
@@ -328,7 +313,7 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     """Accounts and their roles (never a password hash)."""
     from linkguard.review.accounts import AccountStore
 
-    users = _run(AccountStore(_engine()).list_users)
+    users = _run(AccountStore(database_engine()).list_users)
     rows = [{"username": u.username, "display_name": u.display_name,
              "roles": sorted(r.value for r in u.roles), "active": u.active} for u in users]
     if as_json:

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
-from linkguard.cli import dlq, hq, ops, review as review_cli, web
+from linkguard.cli import dlq, hq, ops, review as review_cli, security, web
 from linkguard.cli.common import console, fail, kafka_settings, progress_bar
 
 app = typer.Typer(
@@ -21,6 +22,8 @@ app.add_typer(registry_app, name="registry")
 app.add_typer(dlq.dlq_app, name="dlq")  # dead letters: list, show, replay
 app.add_typer(review_cli.review_app, name="review")  # held records: list, show, release, approve, correct, return
 app.add_typer(review_cli.users_app, name="users")  # review accounts: add, list
+app.add_typer(security.audit_app, name="audit")  # verify the audit log's hash chain
+app.add_typer(security.db_app, name="db")  # create the schema as the owner; grant the application role
 app.add_typer(hq.hq_app, name="hq")  # the headquarters: board, survey, rounds, uploads, exports, stops, letters
 app.command("exposure")(hq.exposure_command)  # the exposure investigation (情報漏洩の有無)
 
@@ -38,12 +41,12 @@ def registry_load(
     from streams.publish import Publisher
     from streams.topics import ensure_topics
 
-    settings = kafka_settings()
-    ensure_topics(settings)
-    try:
+    try:  # the file first: its errors need no cluster
         residents = list(read_registry(file, encoding=encoding))
     except (CsvError, OSError) as e:
         fail(str(e))
+    settings = kafka_settings()
+    ensure_topics(settings)
     with progress_bar() as progress, Publisher(settings) as publisher:
         task = progress.add_task("publishing residents", total=len(residents))
         result = publisher.publish_residents(residents, on_sent=lambda n: progress.advance(task, n))
@@ -62,12 +65,12 @@ def publish(
     from streams.publish import Publisher
     from streams.topics import ensure_topics
 
-    settings = kafka_settings()
-    ensure_topics(settings)
-    try:
+    try:  # the file first: its errors need no cluster
         records = list(read_records(file, system=system, encoding=encoding))
     except (CsvError, OSError) as e:
         fail(str(e))
+    settings = kafka_settings()
+    ensure_topics(settings)
     with progress_bar() as progress, Publisher(settings) as publisher:
         task = progress.add_task("publishing records", total=len(records))
         publisher.publish_records(records, on_sent=lambda n: progress.advance(task, n))
@@ -114,8 +117,13 @@ def sink() -> None:
     settings = kafka_settings()
     ensure_topics(settings)
     database = DatabaseSettings()
+    from sinks.schema import SchemaOutdated
+
     writer = SinkWriter(make_engine(database.database_url, pool_size=database.database_pool_size))
-    writer.create_schema()
+    try:
+        writer.create_schema()
+    except SchemaOutdated as e:  # the application role may not upgrade an earlier release's database
+        fail(str(e))
     run_sink(settings, writer)
 
 
@@ -127,7 +135,9 @@ def broker(
     import time
 
     from streams.broker import LocalBroker
+    from streams.children import stop_on_termination
 
+    stop_on_termination()  # `kill PID` stops the broker in order, like Ctrl-C (kill -9: the kernel does)
     with LocalBroker(port or None) as local:
         console.print(f"local broker on {local.bootstrap} (memory only; Ctrl-C stops it)\n"
                       f"  export LINKGUARD_KAFKA_BOOTSTRAP={local.bootstrap} LINKGUARD_LOCAL_MODE=1")
@@ -151,7 +161,10 @@ def inspect_command(
         help="process code and its extract: --system CODE FILE.csv (repeatable)", metavar="CODE FILE")],
     out: Annotated[Path, typer.Option(help="output folder for verdicts.csv, report.csv, report.html")],
     files: Annotated[Optional[list[Path]], typer.Argument(hidden=True)] = None,
-    encoding: Annotated[Optional[str], typer.Option(help="override encoding detection")] = None,
+    encoding: Annotated[Optional[str], typer.Option(
+        help="encoding of the extracts (default: detected per file), e.g. cp932")] = None,
+    registry_encoding: Annotated[Optional[str], typer.Option(
+        "--registry-encoding", help="encoding of the registry (default: detected)")] = None,
 ) -> None:
     """Batch inspection of whole extracts with the same rules as the stream (no broker needed).
 
@@ -163,7 +176,7 @@ def inspect_command(
 
     pairs = _system_pairs(system, files or [])
     try:
-        summary = run_inspection(registry, pairs, out, encoding=encoding)
+        summary = run_inspection(registry, pairs, out, encoding=encoding, registry_encoding=registry_encoding)
     except (CsvError, CatalogueError, OSError) as e:
         fail(str(e))
     _print_inspection(summary, out)
@@ -177,7 +190,6 @@ def _system_pairs(codes: list[str], files: list[Path]) -> list[tuple[str, Path]]
 
 
 def _print_inspection(summary, out: Path) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     from guards import Reason
@@ -199,7 +211,8 @@ def _print_inspection(summary, out: Path) -> None:
         reasons.add_row(code, f"{count:,}", label)
     console.print(reasons)
     console.print(f"suggested numbers: {summary.suggestions:,}")
-    console.print(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}")
+    console.print(escape(f"written: {out / 'verdicts.csv'}, {out / 'report.csv'}, {out / 'report.html'}, "
+                         f"{out / 'explanations.csv'}"))
 
 
 @app.command()
@@ -213,7 +226,7 @@ def sample(
     from linkguard.synthetic.sample import generate
 
     files = generate(out, residents=residents, records_per_system=records, seed=seed)
-    console.print(f"wrote sample files to {out}:")
+    console.print(escape(f"wrote sample files to {out}:"))
     console.print(files)
 
 

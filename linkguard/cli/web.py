@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 __all__ = ["web"]
 
@@ -37,7 +38,7 @@ def web(
     try:
         settings.secret()
     except RuntimeError as e:
-        err.print(f"[red]error:[/] {e}")
+        err.print(f"[red]error:[/] {escape(str(e))}")
         raise typer.Exit(2) from e
     host = host or settings.web_host
     port = settings.web_port if port is None else port

@@ -212,3 +212,21 @@ def totals_by_process(engine: Engine, catalogue: Catalogue | None = None) -> dic
         entry["cases"] += 1
         entry["lettered"] += case.letters > 0
     return totals
+
+
+def record_onward(engine: Engine, case_id: int, provided: bool, user: str, note: str = "") -> None:
+    """Record whether a case's copy was provided onward (情報提供), from the deployment's provision records.
+
+    Audited; ``note`` says where it was looked up (never a number: it is redacted).
+    """
+    from guards.masking import redact
+    from sinks.audit import append_entry
+
+    with Session(engine) as session, session.begin():
+        case = session.get(ExposureCase, case_id)
+        if case is None:
+            raise ValueError(f"no exposure case {case_id}")
+        case.provided_onward = provided
+        system, record_id = case.system, case.record_id
+    append_entry(engine, user, "exposure_onward", system, record_id,
+                 f"case {case_id}: {'provided onward' if provided else 'not provided'}; {redact(note)}"[:2000])

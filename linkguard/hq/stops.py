@@ -18,6 +18,8 @@ from typing import Callable, Sequence
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
+from guards import four_eyes
 from guards.masking import redact
 from linkguard.catalogue import Catalogue, load_catalogue, normalize_code
 from sinks.audit import append_entry
@@ -30,7 +32,7 @@ __all__ = ["StopError", "StopService", "HQ_ROLES"]
 HQ_ROLES = frozenset({"headquarters", "admin"})
 
 
-class StopError(ValueError):
+class StopError(LinkguardError, ValueError):
     """A stop or resume that cannot be done; the message says why (never a number)."""
 
 
@@ -97,9 +99,9 @@ class StopService:
         name = self._require(user)
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             stop = self._locked(session, stop_id, "requested")
-            if stop.requested_by == name:
-                raise StopError(f"four-eyes: {name} requested this stop and cannot approve it too; "
-                                f"another person must")
+            refused = four_eyes.refusal(stop.requested_by, name, what="stop")
+            if refused:
+                raise StopError(refused)
             stop.status, stop.approved_by, stop.stopped_at = "stopped", name, _now()
             self.publish(control_message(stop.system, stopped=True, stop_id=stop.stop_id, changed_at=stop.stopped_at,
                                          requested_by=stop.requested_by, approved_by=name, reason=stop.reason))
@@ -122,9 +124,9 @@ class StopService:
         name = self._require(user)
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             stop = self._locked(session, stop_id, "resume_requested")
-            if stop.resume_requested_by == name:
-                raise StopError(f"four-eyes: {name} requested this resume and cannot approve it too; "
-                                f"another person must")
+            refused = four_eyes.refusal(stop.resume_requested_by, name, what="resume")
+            if refused:
+                raise StopError(refused)
             stop.status, stop.resume_approved_by, stop.resumed_at = "resumed", name, _now()
             self.publish(control_message(stop.system, stopped=False, stop_id=stop.stop_id,
                                          changed_at=stop.resumed_at, requested_by=stop.resume_requested_by or "",

@@ -32,6 +32,7 @@ import enum
 import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
+from guards.exceptions import LinkguardError
 
 __all__ = [
     "Method",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-class SurveyError(ValueError):
+class SurveyError(LinkguardError, ValueError):
     """A survey answer that cannot be read; the message says what is accepted."""
 
 

@@ -26,6 +26,7 @@ from typing import Iterator
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from guards import Reason, Severity
 from guards.masking import redact
 from linkguard.catalogue import Catalogue, load_catalogue, normalize_code
@@ -42,7 +43,7 @@ _TOTAL = "計"
 _REASON_HEADER = re.compile(r"^.*（([A-Z_]+)）$")
 
 
-class UploadError(ValueError):
+class UploadError(LinkguardError, ValueError):
     """An uploaded report refused: file, line and field, and what was expected."""
 
     def __init__(self, file: str, line: int, field_name: str, expected: str) -> None:

@@ -304,9 +304,9 @@ class DatabaseCollector:
         try:
             data = self.read()
         except Exception as e:  # noqa: BLE001 - the database is away: say so, do not fail the scrape
-            from sinks.writer import _db_error_text  # its text never carries row values
+            from sinks import db_error_text  # its text never carries row values
 
-            log.warning("metrics could not read the sink database: %s", _db_error_text(e))
+            log.warning("metrics could not read the sink database: %s", db_error_text(e))
             data = None
         families = list(self._families(data))
         duration = GaugeMetricFamily("linkguard_database_collect_seconds",

@@ -249,7 +249,7 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
     The file holds My Numbers, so it is created readable by its owner only (0600).
     """
     n = 0
-    with _atomic(path, "utf-8", private=True) as f:
+    with atomic_file(path, "utf-8", private=True) as f:
         w = csv_writer(f, lineterminator="\n")
         w.writerow(VERDICT_HEADER)
         for n, (record, verdict) in enumerate(rows, 1):
@@ -258,18 +258,18 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
     return n
 
 
-def _redact(value: str) -> str:
+def blank_numbers(value: str) -> str:
     """Blank out anything shaped like a My Number (12+ digits) from report text.
 
-    >>> _redact('6214-9832-0257'), _redact('６２１４　９８３２　０２５７'), _redact('（未登録）')
+    >>> blank_numbers('6214-9832-0257'), blank_numbers('６２１４　９８３２　０２５７'), blank_numbers('（未登録）')
     ('************', '************', '（未登録）')
     """
     return redact(value, lambda run: "*" * sum(c.isdigit() for c in run))
 
 
-def _cell(value: object) -> object:
+def report_cell(value: object) -> object:
     """A report.csv cell: text redacted and kept from running as a formula."""
-    return spreadsheet_safe(_redact(value) if isinstance(value, str) else value)
+    return spreadsheet_safe(blank_numbers(value) if isinstance(value, str) else value)
 
 
 def report_tables(report: Report) -> tuple[list[list[object]], list[list[object]]]:
@@ -291,11 +291,11 @@ def report_tables(report: Report) -> tuple[list[list[object]], list[list[object]
 
 def write_report_csv(report: Report, path: str | os.PathLike) -> None:
     t1, t2 = report_tables(report)
-    with _atomic(path, "utf-8-sig") as f:
+    with atomic_file(path, "utf-8-sig") as f:
         w = csv_writer(f, lineterminator="\n")
-        w.writerows([_cell(c) for c in row] for row in t1)
+        w.writerows([report_cell(c) for c in row] for row in t1)
         w.writerow([])
-        w.writerows([_cell(c) for c in row] for row in t2)
+        w.writerows([report_cell(c) for c in row] for row in t2)
 
 
 # fill patterns of the chart, one per 取得経路, in SOURCES order then 不明
@@ -314,7 +314,7 @@ def render_html(report: Report) -> str:
         lstrip_blocks=True,
     )
     env.filters["num"] = lambda n: f"{n:,}"
-    env.filters["redact"] = _redact
+    env.filters["redact"] = blank_numbers
     order = [s.source for s in report.sources]
     scale = max((line.held for line in report.processes), default=0) or 1
     width = 400.0
@@ -338,7 +338,7 @@ def render_html(report: Report) -> str:
 
 
 def write_report_html(report: Report, path: str | os.PathLike) -> None:
-    with _atomic(path, "utf-8") as f:
+    with atomic_file(path, "utf-8") as f:
         f.write(render_html(report))
 
 
@@ -356,7 +356,7 @@ def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = 
     return paths
 
 
-class _atomic:
+class atomic_file:
     """Write a text file next to its target, then rename it into place
     (a failed run leaves the previous file, never half a file). A private
     file keeps mode 0600; others get the usual 0666 minus the umask."""

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
 from sinks.models import Account, WebSession
 
 __all__ = ["Role", "User", "AccountStore", "AccountError", "parse_roles"]
@@ -38,7 +39,7 @@ class Role(str, enum.Enum):
 PERSONAL_DATA_ROLES = frozenset({Role.reviewer, Role.approver})
 
 
-class AccountError(ValueError):
+class AccountError(LinkguardError, ValueError):
     """A user cannot be created or changed; says how to fix it."""
 
 
@@ -170,8 +171,15 @@ class AccountStore:
             row = session.get(Account, username)
             if row is None:
                 raise AccountError(f"no user {username!r}; create it with `linkguard users add`")
+            was_admin = bool(row.active) and Role.admin in parse_roles(row.roles)
             for name, value in values.items():
                 setattr(row, name, value)
+            if was_admin and not (row.active and Role.admin in parse_roles(row.roles)):
+                others = [a for a in session.scalars(select(Account).where(Account.active.is_(True),
+                                                                           Account.username != username))
+                          if Role.admin in parse_roles(a.roles)]
+                if not others:  # nobody could manage users any more
+                    raise AccountError(f"{username} is the last active admin: make another user admin first")
             # a changed password, role or active flag ends every web session of the user at once
             session.execute(delete(WebSession).where(WebSession.username == username))
             return _user(row)

@@ -23,6 +23,8 @@ from typing import IO, Any, Literal, Protocol
 from sqlalchemy import Engine, and_, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from guards.exceptions import LinkguardError
+from guards import four_eyes
 from guards.masking import mask_number, mask_person, redact
 from linkguard.review.accounts import AccountStore, Role, User
 from sinks.audit import append_entry
@@ -39,7 +41,7 @@ __all__ = [
 
 
 # -- errors -------------------------------------------------------------------------
-class ReviewError(Exception):
+class ReviewError(LinkguardError):
     """A decision or view refused; the message says why and never holds a My Number."""
 
 
@@ -742,11 +744,11 @@ class ReviewService:
             if pending is None:
                 raise NotOpen(f"no release of {system}/{record_id} is requested (or the request has not "
                               f"reached the review store yet); a reviewer must request it first")
-            if pending.requested_by == user.username:
+            refused = four_eyes.refusal(pending.requested_by, user.username)
+            if refused:
                 self.audit.record(user.username, "refused:APPROVE_RELEASE", system, record_id,
                                   "four-eyes: the requester tried to approve")
-                raise FourEyesViolation(f"{user.username} requested this release and cannot approve it; "
-                                        f"a second, different approver must")
+                raise FourEyesViolation(refused)
             return self._publish(user, held, "APPROVE_RELEASE", comment)
 
     @staticmethod

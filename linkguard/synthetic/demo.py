@@ -29,6 +29,7 @@ from sinks import SinkWriter, make_engine
 from sinks.settings import DEFAULT_DATABASE_URL, DatabaseSettings
 from streams import topics
 from streams.broker import LocalBroker
+from streams.children import spawn, stop_on_termination
 from streams.lag import committed_offsets
 from streams.publish import Publisher
 from streams.settings import KafkaSettings
@@ -102,8 +103,9 @@ class Pipeline:
         """Run ``python -m <module> <args>`` with its output in ``<log_dir>/<name>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")
-        process = subprocess.Popen([sys.executable, "-m", module, *args], env=self.env,
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # own process group, ended by the kernel if the demo dies (streams.children)
+        process = spawn([sys.executable, "-m", module, *args], env=self.env,
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         self.processes[name] = process
         return process
@@ -152,6 +154,7 @@ def run_demo(*, residents: int, records_per_system: int, workers: int, serve: bo
     from linkguard.synthetic.sample import generate
     from streams.csvio import read_records, read_registry
 
+    stop_on_termination()  # `kill PID` runs the clean-up below, like Ctrl-C
     settings = KafkaSettings()
     broker = None
     if not settings.kafka_bootstrap:

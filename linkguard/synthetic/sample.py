@@ -44,6 +44,7 @@ from stdnum.jp import in_ as stdnum_in
 
 from guards.model import Record, Resident
 from guards.normalize import ERAS
+from streams.csvio import RECORD_FIELDS, REGISTRY_FIELDS, contract_header
 
 __all__ = [
     "DEFAULT_SYSTEMS",
@@ -161,12 +162,12 @@ _OUTSIDE_ADDRESSES: tuple[str, ...] = (
     "愛媛県松山市一番町一丁目{0}番{1}号", "香川県高松市番町三丁目{0}番{1}号", "徳島県徳島市幸町二丁目{0}番{1}号",
     "大阪府大阪市北区梅田一丁目{0}番{1}号", "東京都世田谷区太子堂四丁目{0}番{1}号", "岡山県岡山市北区表町一丁目{0}番{1}号",
 )
-_KANJI_NUMERALS = "〇一二三四五六七八九"
+KANJI_NUMERALS = "〇一二三四五六七八九"
 
-_NUMBER_SOURCES = ("申請書", "職員入力", "J-LIS照会", "住基連携", "本人確認書類")
-_SOURCE_WEIGHTS = list(itertools.accumulate((35, 25, 10, 25, 5)))
+NUMBER_SOURCES = ("申請書", "職員入力", "J-LIS照会", "住基連携", "本人確認書類")
+SOURCE_WEIGHTS = list(itertools.accumulate((35, 25, 10, 25, 5)))
 # how a wrong number typically got in
-_CAUSE_SOURCES: dict[str, tuple[str, ...]] = {
+CAUSE_SOURCES: dict[str, tuple[str, ...]] = {
     "typo": ("職員入力", "職員入力", "申請書"),
     "transposition": ("職員入力", "職員入力", "申請書"),
     "batch_swap": ("職員入力",),
@@ -211,7 +212,7 @@ def era_date(date: dt.date, letter: bool = False) -> str:
     return f"{era.kanji}{'元' if year == 1 else year}年{date.month}月{date.day}日"
 
 
-def _random_date(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
+def random_date(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
     if last <= first:
         return first
     return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
@@ -220,20 +221,20 @@ def _random_date(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
 def _birth_in(rng: random.Random, first_year: int, last_year: int) -> dt.date:
     first = max(_FIRST_BIRTH, dt.date(max(first_year, 1930), 1, 1))
     last = min(_LAST_BIRTH, dt.date(min(last_year, 2024), 12, 31))
-    return _random_date(rng, first, max(first, last))
+    return random_date(rng, first, max(first, last))
 
 
-def _kanji_number(n: int) -> str:
+def kanji_number(n: int) -> str:
     """1-99 in kanji, as 丁目 are written.
 
-    >>> _kanji_number(3), _kanji_number(10), _kanji_number(12), _kanji_number(20)
+    >>> kanji_number(3), kanji_number(10), kanji_number(12), kanji_number(20)
     ('三', '十', '十二', '二十')
     """
     tens, ones = divmod(n, 10)
-    return (_KANJI_NUMERALS[tens] if tens > 1 else "") + ("十" if tens else "") + (_KANJI_NUMERALS[ones] if ones else "")
+    return (KANJI_NUMERALS[tens] if tens > 1 else "") + ("十" if tens else "") + (KANJI_NUMERALS[ones] if ones else "")
 
 
-def _pick_weighted(rng: random.Random, items: Sequence, cumulative: list[float]):
+def pick_weighted(rng: random.Random, items: Sequence, cumulative: list[float]):
     return items[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
 
 
@@ -263,12 +264,17 @@ class _Person:
             name, kana = self.foreign
         else:
             name, kana = f"{self.family[0]}　{self.given[0]}", f"{self.family[1]}　{self.given[1]}"
-        return Resident(
-            my_number=self.my_number, name=name, birth_date=self.birth, sex=self.sex, address=self.address,
-            name_kana=kana, alias_name=self.alias, resident_code=self.resident_code, status=self.status,
-            status_date=self.status_date, previous_names=self.previous_names,
-            previous_addresses=self.previous_addresses, previous_my_numbers=self.previous_my_numbers,
-        )
+        return resident_from(self, name, kana)
+
+
+def resident_from(person, name: str, kana: str) -> Resident:
+    """The registry entry of a generated person (the sample's and the corpus's persons carry these fields)."""
+    return Resident(
+        my_number=person.my_number, name=name, birth_date=person.birth, sex=person.sex, address=person.address,
+        name_kana=kana, alias_name=person.alias, resident_code=person.resident_code, status=person.status,
+        status_date=person.status_date, previous_names=person.previous_names,
+        previous_addresses=person.previous_addresses, previous_my_numbers=person.previous_my_numbers,
+    )
 
 
 class _RegistryBuilder:
@@ -286,12 +292,12 @@ class _RegistryBuilder:
     def address(self) -> str:
         rng = self.rng
         for attempt in itertools.count():
-            city, _, towns = _pick_weighted(rng, _MUNICIPALITIES, _MUNICIPALITY_WEIGHTS)
+            city, _, towns = pick_weighted(rng, _MUNICIPALITIES, _MUNICIPALITY_WEIGHTS)
             town = rng.choice(towns)
             if town.endswith(("甲", "乙")):
                 text = f"{city}{town}{rng.randint(1, 4999)}番地"
             else:
-                text = f"{city}{town}{_kanji_number(rng.randint(1, 6))}丁目{rng.randint(1, 40)}番{rng.randint(1, 60)}号"
+                text = f"{city}{town}{kanji_number(rng.randint(1, 6))}丁目{rng.randint(1, 40)}番{rng.randint(1, 60)}号"
             if attempt > 8:
                 text += f"　{rng.choice(('コーポ', 'ハイツ', 'メゾン'))}{town[:2]}{rng.randint(1, 9)}0{rng.randint(1, 9)}号室"
             if text not in self.addresses:
@@ -303,11 +309,11 @@ class _RegistryBuilder:
         rng = self.rng
         if rng.random() < 0.5:
             return rng.choice(_OUTSIDE_ADDRESSES).format(rng.randint(1, 30), rng.randint(1, 40))
-        city, _, towns = _pick_weighted(rng, _MUNICIPALITIES, _MUNICIPALITY_WEIGHTS)
+        city, _, towns = pick_weighted(rng, _MUNICIPALITIES, _MUNICIPALITY_WEIGHTS)
         return f"{city}{rng.choice(towns)}{rng.randint(1, 3000)}番地"
 
     def family(self) -> tuple[str, str]:
-        return _pick_weighted(self.rng, _FAMILY_NAMES, _FAMILY_WEIGHTS)
+        return pick_weighted(self.rng, _FAMILY_NAMES, _FAMILY_WEIGHTS)
 
     def given(self, sex: int, birth: dt.date, avoid: Iterable[str] = ()) -> tuple[str, str]:
         pool = _GIVEN_NAMES[(sex, birth.year < 1975)]
@@ -399,16 +405,16 @@ class _RegistryBuilder:
         elderly = [p for p in people if p.birth.year < 1950]
         for person in self._choose(elderly or people, max(minimum, round(len(people) * 0.012))):
             person.status = "死亡"
-            person.status_date = _random_date(rng, max(dt.date(2016, 1, 1), person.birth + dt.timedelta(days=1)),
+            person.status_date = random_date(rng, max(dt.date(2016, 1, 1), person.birth + dt.timedelta(days=1)),
                                               REFERENCE_DATE - dt.timedelta(days=60))
         living = [p for p in people if p.status == "住民"]
         for person in self._choose(living, max(minimum, round(len(people) * 0.01))):
             person.status = "転出"
-            person.status_date = _random_date(rng, max(dt.date(2020, 1, 1), person.birth), REFERENCE_DATE)
+            person.status_date = random_date(rng, max(dt.date(2020, 1, 1), person.birth), REFERENCE_DATE)
         living = [p for p in people if p.status == "住民"]
         for person in self._choose(living, max(minimum // 3, round(len(people) * 0.001))):
             person.status = "消除"
-            person.status_date = _random_date(rng, dt.date(2020, 1, 1), REFERENCE_DATE)
+            person.status_date = random_date(rng, dt.date(2020, 1, 1), REFERENCE_DATE)
         living = [p for p in people if p.status == "住民"]
         for person in self._choose(living, max(minimum, round(len(people) * 0.003))):
             former = [new_my_number(rng, self.numbers) for _ in range(2 if rng.random() < 0.1 else 1)]
@@ -589,7 +595,7 @@ def _batches(slots: list[_Slot], rng: random.Random, prefix: str) -> list[_Batch
             size = len(slots) - position
         day = min(day + dt.timedelta(days=rng.randint(0, 3)), REFERENCE_DATE)
         batch = _Batch(f"{prefix}-{day:%Y%m%d}-{len(batches) + 1:04d}", rng.choice(staff),
-                       _pick_weighted(rng, _NUMBER_SOURCES, _SOURCE_WEIGHTS), day)
+                       pick_weighted(rng, NUMBER_SOURCES, SOURCE_WEIGHTS), day)
         for member in range(position, position + size):
             slots[member].batch = len(batches)
             batch.members.append(member)
@@ -644,9 +650,9 @@ def _render_record(population: Population, system: str, record_id: str, slot: _S
     if cause == "deceased":
         assert resident.status_date is not None
         death = resident.status_date
-        updated = dt.datetime.combine(_random_date(rng, death + dt.timedelta(days=1), REFERENCE_DATE),
+        updated = dt.datetime.combine(random_date(rng, death + dt.timedelta(days=1), REFERENCE_DATE),
                                       dt.time(rng.randint(9, 16), rng.randint(0, 59)))
-    source = rng.choice(_CAUSE_SOURCES[cause]) if cause in _CAUSE_SOURCES else batch.source
+    source = rng.choice(CAUSE_SOURCES[cause]) if cause in CAUSE_SOURCES else batch.source
     return Record(
         system=system,
         record_id=record_id,
@@ -761,7 +767,7 @@ def _business_payload(system: str, record_id: str, rng: random.Random) -> dict[s
         "障害区分": lambda: rng.choice(("肢体不自由", "視覚障害", "聴覚障害", "内部障害", "音声・言語機能障害")),
         "障害の程度": lambda: rng.choice(("A1", "A2", "B1", "B2")),
         "受給者番号": lambda: f"{rng.randint(1, 9999999):07d}",
-        "有効期限": lambda: f"{_random_date(rng, dt.date(2025, 4, 1), dt.date(2026, 3, 31)):%Y-%m-%d}",
+        "有効期限": lambda: f"{random_date(rng, dt.date(2025, 4, 1), dt.date(2026, 3, 31)):%Y-%m-%d}",
         "医療機関": lambda: rng.choice(("高知医療センター", "高知大学医学部附属病院", "近森病院", "細木病院")),
         "証書番号": lambda: f"{rng.randint(1, 99999):05d}",
         "児童数": lambda: str(rng.choice((1, 1, 1, 2, 2, 3))),
@@ -769,7 +775,7 @@ def _business_payload(system: str, record_id: str, rng: random.Random) -> dict[s
         "ケース番号": lambda: f"C-{rng.randint(1, 99999):05d}",
         "扶助種別": lambda: "|".join(sorted(rng.sample(("生活扶助", "住宅扶助", "医療扶助", "介護扶助"), rng.randint(1, 3)))),
         "世帯人員": lambda: str(rng.randint(1, 5)),
-        "決定日": lambda: f"{_random_date(rng, dt.date(2015, 4, 1), REFERENCE_DATE):%Y-%m-%d}",
+        "決定日": lambda: f"{random_date(rng, dt.date(2015, 4, 1), REFERENCE_DATE):%Y-%m-%d}",
     }
     return {column: values[column]() for column in _PAYLOADS.get(system, _DEFAULT_PAYLOAD)}
 
@@ -777,11 +783,8 @@ def _business_payload(system: str, record_id: str, rng: random.Random) -> dict[s
 # ---------------------------------------------------------------------------
 # the files
 
-REGISTRY_HEADER = ("個人番号", "住民票コード", "氏名", "氏名カナ", "通称", "生年月日", "性別", "住所",
-                   "異動区分", "異動日", "旧氏名", "旧住所", "旧個人番号")
-
-_RECORD_FIELDS = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date", "sex",
-                  "address", "number_source", "entered_by", "batch_id")
+# every header comes from the contract (streams.csvio): a generator cannot write one the importers refuse
+REGISTRY_HEADER = contract_header("registry", REGISTRY_FIELDS, aliases={"status": "異動区分"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -789,15 +792,14 @@ class FileStyle:
     """How one records file is written: its encoding and the header of each contract column."""
 
     encoding: str
-    headers: tuple[str, ...]  # in the order of _RECORD_FIELDS
+    headers: tuple[str, ...]  # in the order of streams.csvio.RECORD_FIELDS
 
 
 RECORD_STYLES: tuple[FileStyle, ...] = (
-    FileStyle("cp932", ("レコード番号", "事務", "宛名番号", "個人番号", "氏名", "氏名カナ", "生年月日", "性別", "住所",
-                        "取得経路", "入力者", "入力バッチ")),
-    FileStyle("utf-8", _RECORD_FIELDS),
-    FileStyle("utf-8-sig", ("管理番号", "事務", "宛名番号", "個人番号", "氏名", "ﾌﾘｶﾞﾅ", "生年月日", "性別", "住所",
-                            "取得経路", "入力者", "入力バッチ")),
+    FileStyle("cp932", contract_header("records", RECORD_FIELDS)),
+    FileStyle("utf-8", contract_header("records", RECORD_FIELDS, english=True)),
+    FileStyle("utf-8-sig", contract_header("records", RECORD_FIELDS,
+                                           aliases={"record_id": "管理番号", "name_kana": "ﾌﾘｶﾞﾅ"})),
 )
 
 
@@ -842,7 +844,7 @@ def write_records(path: Path, records: Sequence[Record], style: FileStyle) -> in
         writer = csv.writer(handle)
         writer.writerow((*style.headers, *payload_columns))
         for record in records:
-            writer.writerow((*(getattr(record, f) for f in _RECORD_FIELDS),
+            writer.writerow((*(getattr(record, f) for f in RECORD_FIELDS),
                              *(record.payload.get(column, "") for column in payload_columns)))
     return len(records)
 

@@ -80,13 +80,25 @@ async def set_active(request: Request, username: str, user: User = Depends(requi
     return RedirectResponse("/admin/users", status_code=303)
 
 
+def audit_cursor(before: str) -> int | None:
+    """The ``before`` id of an audit page, or None (the newest page) for anything that is not one.
+
+    >>> audit_cursor('120'), audit_cursor(''), audit_cursor('1' + '0' * 26), audit_cursor('-5'), audit_cursor('x')
+    (120, None, None, None, None)
+    """
+    if not before.isascii() or not before.isdigit() or len(before) > 19:
+        return None
+    value = int(before)
+    return value if 0 < value < 2 ** 63 else None
+
+
 @router.get("/audit")
 def audit(request: Request, user: User = Depends(require(Role.admin)), actor: str = "",
-                before: int | None = None) -> Response:
+          before: str = "") -> Response:
     s = services(request)
-    entries = s.audit.entries(100, before, actor or None)
+    entries = s.audit.entries(100, audit_cursor(before), actor or None)
     older = entries[-1].id if len(entries) == 100 else None
-    return render(request, "audit.html", entries=entries, actor=actor, older=older)
+    return render(request, "audit.html", entries=entries, actor=actor, older=older, chain=s.audit_chain.report())
 
 
 @router.get("/audit.csv")

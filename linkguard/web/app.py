@@ -35,6 +35,7 @@ from linkguard.web.core import (CsrfFailed, LoginRequired, RoleRequired, Service
 from linkguard.web.dashboard import Sampler
 from linkguard.web.handles import HandleBox
 from linkguard.web.throttle import LoginThrottle
+from sinks.audit import CachedChainCheck
 from linkguard.web.settings import WebSettings
 from streams.settings import KafkaSettings
 
@@ -106,7 +107,7 @@ def create_app(*, engine: Engine | None = None, settings: WebSettings | None = N
     audit = AuditLog(engine)
     sampler = Sampler(engine, kafka if kafka.kafka_bootstrap else None, keep=settings.web_sample_keep)
     state = Services(settings=settings, accounts=accounts, sessions=SessionStore(engine),
-                     failed_logins=FailedLogins(engine),
+                     failed_logins=FailedLogins(engine), audit_chain=CachedChainCheck(engine),
                      throttle=LoginThrottle(per_client=settings.web_login_per_client, total=settings.web_login_total),
                      hashing=asyncio.Semaphore(settings.web_login_hashing), audit=audit,
                      review=ReviewService(engine, publisher, audit=audit, accounts=accounts), sampler=sampler,

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.datastructures import FormData
 
+from guards.exceptions import LinkguardError
 from linkguard.catalogue import Catalogue
 from linkguard.review.accounts import AccountStore, Role, User
 from linkguard.review.credentials import FailedLogins, SessionStore
@@ -24,6 +25,7 @@ from linkguard.review.service import AuditLog, ReviewService
 from linkguard.web.dashboard import Sampler
 from linkguard.web.handles import HandleBox
 from linkguard.web.throttle import LoginThrottle
+from sinks.audit import CachedChainCheck
 from linkguard.web.i18n import ROLE_KEYS, pick_language, translator
 from linkguard.web.settings import WebSettings
 
@@ -41,6 +43,7 @@ class Services:
     sessions: SessionStore
     failed_logins: FailedLogins
     throttle: LoginThrottle
+    audit_chain: CachedChainCheck
     hashing: asyncio.Semaphore
     review: ReviewService
     audit: AuditLog
@@ -69,15 +72,15 @@ def template_environment() -> Environment:
     return env
 
 
-class LoginRequired(Exception):
+class LoginRequired(LinkguardError):
     """Not signed in: the handler redirects to the log-in page."""
 
 
-class RoleRequired(Exception):
+class RoleRequired(LinkguardError):
     """Signed in without the role the page needs: 403."""
 
 
-class CsrfFailed(Exception):
+class CsrfFailed(LinkguardError):
     """A POST without the session's CSRF token: 403."""
 
 

@@ -39,12 +39,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from guards.exceptions import LinkguardError
+
 __all__ = ["HandleBox", "BadHandle"]
 
 _SEP = "\x1f"  # unit separator: cannot occur in a system code or record id read from Avro strings we accept
 
 
-class BadHandle(ValueError):
+class BadHandle(LinkguardError, ValueError):
     """A handle that was altered, truncated or made under another secret."""
 
 

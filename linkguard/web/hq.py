@@ -24,7 +24,8 @@ from linkguard.hq.letters import RECIPIENTS, generate_batch
 from linkguard.hq.stops import StopError, StopService, kafka_publisher
 from linkguard.hq.uploads import UploadError, parse_report, register_report
 from linkguard.review.accounts import Role, User
-from linkguard.web.core import csrf_form, flash, render, require, services
+from linkguard.web.core import csrf_form, flash, language, render, require, services
+from linkguard.web.i18n import translator
 from sinks.audit import append_entry
 from streams.settings import KafkaSettings
 
@@ -85,7 +86,7 @@ async def add_round(request: Request, user: User = Depends(require(*HQ))) -> Res
                            dt.date.fromisoformat(str(form.get("starts_on") or "")),
                            dt.date.fromisoformat(str(form.get("due_on") or "")), user.username)
     except ValueError as e:
-        return render(request, "hq_message.html", status_code=400, title="点検回を登録できません", message=str(e))
+        return render(request, "hq_message.html", status_code=400, title="hq.round_error", message=str(e))
     return RedirectResponse(f"/hq?round={rnd.id}", status_code=303)
 
 
@@ -106,10 +107,10 @@ async def upload(request: Request, user: User = Depends(require(*HQ))) -> Respon
     round_id = int(round_value) if round_value.isdigit() else (all_rounds[0].id if all_rounds else None)
     if upload_file is None or not hasattr(upload_file, "read"):
         return render(request, "hq_upload.html", status_code=400, rounds=all_rounds, done="",
-                      error="report.csv を選択してください。")
+                      error=translator(language(request))("hq.pick_file"))
     if round_id is None or not body:
         return render(request, "hq_upload.html", status_code=400, rounds=all_rounds, done="",
-                      error="点検回と実施主体を指定してください。")
+                      error=translator(language(request))("hq.pick_round_body"))
     data = await upload_file.read()
     try:
         parsed = parse_report(data, name, services(request).catalogue)
@@ -117,7 +118,7 @@ async def upload(request: Request, user: User = Depends(require(*HQ))) -> Respon
     except (UploadError, ValueError) as e:
         return render(request, "hq_upload.html", status_code=400, rounds=all_rounds, done="", error=str(e))
     return render(request, "hq_upload.html", rounds=all_rounds, error="",
-                  done=f"{body} の点検結果（{n}事務）を登録しました。")
+                  done=translator(language(request))("hq.registered", body=body, n=n))
 
 
 @router.get("/hq/export.csv")
@@ -198,8 +199,8 @@ async def letters(request: Request, user: User = Depends(require(*HQ))) -> Respo
     ids = [int(v) for v in form.getlist("case") if str(v).isdigit()]
     recipients = [str(r) for r in form.getlist("recipient") if str(r) in RECIPIENTS] or list(RECIPIENTS)
     if not ids:
-        return render(request, "hq_message.html", status_code=400, title="通知文を作成できません",
-                      message="対象の事案を選択してください。")
+        return render(request, "hq_message.html", status_code=400, title="hq.letters_error",
+                      message=translator(language(request))("hq.pick_cases"))
     engine = _state(request).engine
     cases = list_exposures(engine, services(request).catalogue, case_ids=ids)
     _batch, html, _unaddressed = generate_batch(engine, cases, user.username, recipients=recipients,

@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from guards.exceptions import LinkguardError
 from streams.faust_fixes.offsets import (QUIET_SECONDS, ConsumerGuard, GuardedTopics, committable_offset,
                                          guard_of, reread_stalled)
 
@@ -46,7 +47,7 @@ SUPPORTED_FAUST = "0.15.3"
 STALL_CHECK_SECONDS = 5.0
 
 
-class FaustModeError(RuntimeError):
+class FaustModeError(LinkguardError, RuntimeError):
     """Faust is of a release, or runs in a mode, in which the guard cannot promise that no record is lost."""
 
 

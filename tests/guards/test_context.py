@@ -428,7 +428,7 @@ def test_an_earlier_row_of_a_record_is_judged_against_the_others_too():
 def test_the_batch_applied_last_gives_the_same_verdict():
     """The stream judges a record by its number first and adds its batch later (``with_batch``);
     on a corpus with every cause, that equals judging it with the batch in its context."""
-    from bench.corpus import make_corpus
+    from linkguard.synthetic.corpus import make_corpus
     from guards.check import Subject
     from guards.context import full_contexts, with_batch
 

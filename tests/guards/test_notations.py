@@ -380,3 +380,38 @@ def test_explanation_never_holds_a_number():
     text = " ".join(str(e) for e in explain(record_of(resident, name="山田 華子"), resident))
     assert resident.my_number not in text
     assert parse_subject(record_of(resident)).number == resident.my_number
+
+
+def test_the_exact_copy_shortcut_gives_the_full_paths_verdicts(monkeypatch):
+    """guards.check skips normalising a record that copies its resident's entry: same verdicts, same explanations."""
+    from linkguard.synthetic.corpus import make_corpus
+    import importlib
+
+    check_module = importlib.import_module("guards.check")
+
+    corpus = make_corpus(records=3_000, seed=11)
+    registry = index_by_number(corpus.residents)
+    quick = [check(r, registry) for r in corpus.records]
+    monkeypatch.setattr(check_module, "QUICK", False)
+    full = [check(r, registry) for r in corpus.records]
+    assert quick == full
+    assert [v.explanation for v in quick] == [v.explanation for v in full]
+    taken = sum(check_module._written_as_registered(r, registry) is not None for r in corpus.records)
+    assert taken > len(corpus.records) / 4  # the shortcut is really taken
+
+
+def test_the_stream_dead_letters_an_overlong_address_with_its_system_and_record_id():
+    """Issue 12 item 5: 一 × 5000 + 丁目 was dead-lettered as UNDECODABLE with system and record id blank."""
+    from streams.testing import TopologyDriver
+
+    resident = person()
+    driver = TopologyDriver(partitions=2, known_systems={"shintai-techo"}, seed=None)
+    driver.publish_residents([resident])
+    driver.publish_records([record_of(resident, record_id="LONG", address="高知市" + "一" * 5_000 + "丁目"),
+                            record_of(resident, record_id="HUGE", address="高知市" + "一" * 60_000)])
+    started = time.perf_counter()
+    driver.run()
+    assert time.perf_counter() - started < 60  # no stall (the quadratic expression took minutes)
+    letters = [driver.codec.decode("dead_letter", m.value) for m in driver.messages(driver.names.dlq)]
+    assert sorted((d["reason"], d["system"], d["record_id"]) for d in letters) == [
+        ("FIELD_TOO_LONG", "shintai-techo", "HUGE"), ("FIELD_TOO_LONG", "shintai-techo", "LONG")]

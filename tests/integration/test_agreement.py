@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from bench.corpus import make_corpus
+from linkguard.synthetic.corpus import make_corpus
 from guards import Outcome, Record, Resident
 from linkguard.ops.inspection import inspect
 from streams.publish import Publisher

@@ -14,7 +14,7 @@ from sinks import SinkWriter, make_engine
 from sinks.audit import GENESIS, AuditFields, append_entry, row_digest, verify_chain
 from sinks.models import AuditEntry
 from sinks.roles import RoleError, audit_guard, init_database
-from fixtures.support import postgres_url
+from fixtures.database_roles import pg_roles  # noqa: F401  (a fixture, used by name)
 
 
 def _fill(engine: Engine, count: int) -> None:
@@ -110,39 +110,6 @@ def test_sqlite_insert_or_replace_cannot_rewrite_a_row(tmp_path) -> None:
 
 
 # -- PostgreSQL: the schema's owner and an application role ------------------------------------
-@pytest.fixture
-def pg_roles() -> Iterator[tuple[Callable[[str], Engine], str, str]]:
-    """A fresh database owned by a fresh owner role, and a fresh application role; all dropped after."""
-    admin_url = postgres_url()
-    suffix = uuid.uuid4().hex[:10]
-    owner, app, database = f"lg_owner_{suffix}", f"lg_app_{suffix}", f"lg_roles_{suffix}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    engines: list[Engine] = []
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE ROLE {owner} LOGIN")
-            conn.exec_driver_sql(f"CREATE ROLE {app} LOGIN")
-            conn.exec_driver_sql(f"CREATE DATABASE {database} OWNER {owner}")
-    except sa.exc.OperationalError as e:
-        pytest.skip(f"PostgreSQL not reachable: {type(e.orig).__name__}")
-
-    def connect(role: str) -> Engine:
-        engine = make_engine(make_url(admin_url).set(username=role, database=database))
-        engines.append(engine)
-        return engine
-
-    try:
-        yield connect, owner, app
-    finally:
-        for engine in engines:
-            engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {app}")
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {owner}")
-        admin.dispose()
-
-
 def test_the_application_role_can_only_insert_and_select_the_audit_log(pg_roles) -> None:
     connect, owner, app = pg_roles
     owner_engine = connect(owner)

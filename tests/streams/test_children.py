@@ -101,3 +101,21 @@ def test_stop_ends_the_whole_process_group_of_a_child() -> None:
 def test_spawn_refuses_its_own_settings_being_overridden() -> None:
     with pytest.raises(TypeError, match="process group"):
         spawn(["true"], start_new_session=True)
+
+
+def test_kill_9_of_the_demo_takes_its_broker_and_workers(tmp_path) -> None:
+    """The demo's launcher (Pipeline) starts workers through spawn: a kill -9 of the demo ends them too."""
+    launcher, worker_pid = _launcher(
+        "import sys, time\nfrom pathlib import Path\nfrom linkguard.synthetic.demo import Pipeline\n"
+        f"p = Pipeline(env={{}}, log_dir=Path({str(tmp_path)!r}))\n"
+        "child = p.start('sleeper', '-n', '1', '-r', '1', 'import time; time.sleep(600)', module='timeit')\n"
+        "print(child.pid, flush=True)\ntime.sleep(600)\n")
+    try:
+        time.sleep(1)  # the worker is running, not just started
+        assert _alive(worker_pid), (tmp_path / "sleeper.log").read_text()
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(10)
+        _wait(lambda: not _alive(worker_pid), "the demo's worker must end with the killed demo")
+    finally:
+        if _alive(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)

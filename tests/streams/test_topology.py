@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from bench.corpus import CAUSES, EXPECTED_REASON, make_corpus
+from linkguard.synthetic.corpus import CAUSES, EXPECTED_REASON, make_corpus
 from guards import Outcome, Record, Resident
 from linkguard.ops.inspection import inspect
 from streams.testing import TopologyDriver

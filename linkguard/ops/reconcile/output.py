@@ -19,7 +19,7 @@ from rich.text import Text
 
 from linkguard.catalogue import Process
 from linkguard.ops.reconcile.compare import Reconciliation, Status
-from linkguard.ops.report import _atomic, _cell, _redact
+from linkguard.ops.report import atomic_file, blank_numbers, report_cell
 from streams.csvio import csv_writer
 
 __all__ = ["render_table", "write_csv", "render_html", "write_html", "CSV_HEADER"]
@@ -57,7 +57,7 @@ def render_table(result: Reconciliation, process: Process, *, limit: int | None 
     all_rows = rows(result)
     for _system, record_id, status, _ja, field, sink, extract, note in all_rows[:limit]:
         table.add_row(escape(record_id), Text(status, style=_STYLE[Status(status)]), escape(field),
-                      escape(_redact(sink)), escape(_redact(extract)), escape(note))
+                      escape(blank_numbers(sink)), escape(blank_numbers(extract)), escape(note))
     parts.append(table)
     if limit is not None and len(all_rows) > limit:
         parts.append(Text(f"… {len(all_rows) - limit:,} more rows in --csv/--html", style="dim"))
@@ -66,10 +66,10 @@ def render_table(result: Reconciliation, process: Process, *, limit: int | None 
 
 def write_csv(result: Reconciliation, path: str | os.PathLike) -> None:
     """UTF-8 with BOM (Excel on Japanese Windows reads it right), one row per differing field."""
-    with _atomic(path, "utf-8-sig", private=True) as f:
+    with atomic_file(path, "utf-8-sig", private=True) as f:
         w = csv_writer(f, lineterminator="\n")
         w.writerow(CSV_HEADER)
-        w.writerows([_cell(c) for c in row] for row in rows(result))
+        w.writerows([report_cell(c) for c in row] for row in rows(result))
 
 
 def render_html(result: Reconciliation, process: Process, *, generated_at: dt.datetime | None = None,
@@ -79,7 +79,7 @@ def render_html(result: Reconciliation, process: Process, *, generated_at: dt.da
     env = jinja2.Environment(loader=jinja2.PackageLoader("linkguard.ops", "templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = lambda n: f"{n:,}"
-    env.filters["redact"] = _redact
+    env.filters["redact"] = blank_numbers
     generated_at = generated_at or dt.datetime.now(dt.timezone.utc).astimezone()
     return env.get_template("reconcile.html").render(
         result=result, process=process, rows=rows(result), statuses=list(Status),
@@ -87,5 +87,5 @@ def render_html(result: Reconciliation, process: Process, *, generated_at: dt.da
 
 
 def write_html(result: Reconciliation, process: Process, path: str | os.PathLike, *, source: str = "") -> None:
-    with _atomic(path, "utf-8", private=True) as f:
+    with atomic_file(path, "utf-8", private=True) as f:
         f.write(render_html(result, process, source=source))

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 import schemas
 from guards.number import mask
 from linkguard.cli.root import app
-from linkguard.cli.dlq import describe
+from linkguard.ops.deadletters import describe
 from sinks import SinkMessage, SinkWriter, make_engine
 from streams import topics
 from fixtures.support import consume, my_number

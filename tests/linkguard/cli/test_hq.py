@@ -80,6 +80,9 @@ def test_stop_request_four_eyes_and_exposure_letters(database_url, engine, write
     [case] = json.loads(listed.stdout)
     assert case["number"] == "**** **** " + NUMBER[-4:] and case["number_holder"] == "鈴木 次郎"
     assert NUMBER not in listed.stdout
+    assert run(env, "hq", "onward", str(case["case"]), "--provided", "--note", "情報提供等記録",
+               "--user", "hq1").exit_code == 0
+    assert json.loads(run(env, "exposure", "--json").stdout)[0]["provided_onward"] is True
     written = run(env, "hq", "letters", "--out", str(tmp_path / "letters.html"), "--user", "hq1")
     assert written.exit_code == 0, written.output
     html = (tmp_path / "letters.html").read_text()

@@ -30,7 +30,7 @@ def test_every_command_has_help(command):
 
 def test_publishing_without_a_cluster_says_how_to_fix_it(tmp_path, monkeypatch):
     monkeypatch.delenv("LINKGUARD_KAFKA_BOOTSTRAP", raising=False)
-    (tmp_path / "r.csv").write_text("x\n")
+    (tmp_path / "r.csv").write_text("レコード番号,個人番号,氏名,生年月日,性別\nR-1,621498320257,山田 花子,1980-04-01,2\n")
     result = runner.invoke(app, ["publish", "--system", "shintai-techo", str(tmp_path / "r.csv")])
     assert result.exit_code == 2
     assert "LINKGUARD_KAFKA_BOOTSTRAP" in result.output
@@ -88,3 +88,49 @@ def test_inspect_refuses_unpaired_system_codes(sample_files, tmp_path):
                                  "--out", str(tmp_path)])
     assert result.exit_code == 1
     assert "one file after each --system" in result.output
+
+
+# -- issue 12 items 10 and 11: what a file holds is shown as text; each file has its own encoding --------
+REGISTRY = "個人番号,氏名,生年月日,性別,住所,状態\n{number},山田 花子,{birth},2,高知市本町1丁目1-1,{status}\n"
+RECORDS = "レコード番号,個人番号,氏名,生年月日,性別,[/b],[/b]\nR-1,{number},山田 花子,1980-04-01,2,x,y\n"
+
+
+def test_markup_and_withheld_numbers_in_file_errors_are_shown_as_text(tmp_path, monkeypatch):
+    from fixtures.support import my_number
+
+    monkeypatch.delenv("LINKGUARD_KAFKA_BOOTSTRAP", raising=False)
+    number = my_number(1)
+    registry = tmp_path / "registry.csv"
+    registry.write_text(REGISTRY.format(number=number, birth="1980-04-01", status="[/b]"), encoding="utf-8")
+    records = tmp_path / "records.csv"
+    records.write_text(RECORDS.format(number=number), encoding="utf-8")
+    loaded = runner.invoke(app, ["registry", "load", str(registry)])
+    assert loaded.exit_code == 1 and "'[/b]' is not a status" in loaded.output, loaded.output
+    published = runner.invoke(app, ["publish", "--system", "shintai-techo", str(records)])
+    assert published.exit_code == 1 and "[/b]: columns 6 and 7 have the same header" in published.output
+    inspected = runner.invoke(app, ["inspect", "--registry", str(registry), "--system", "shintai-techo",
+                                    str(records), "--out", str(tmp_path / "out")])
+    assert inspected.exit_code == 1 and "[/b]" in inspected.output and "MarkupError" not in inspected.output
+    registry.write_text(REGISTRY.format(number=number, birth="6214 9832 0257", status="住民"), encoding="utf-8")
+    withheld = runner.invoke(app, ["registry", "load", str(registry)])
+    assert withheld.exit_code == 1 and "[number withheld]" in withheld.output
+    assert "6214" not in withheld.output
+
+
+def test_inspect_reads_each_file_in_its_own_encoding(tmp_path):
+    from fixtures.support import my_number
+
+    registry = tmp_path / "registry.csv"
+    registry.write_text(REGISTRY.format(number=my_number(1), birth="1980-04-01", status="住民"), encoding="utf-8")
+    records = tmp_path / "records.csv"
+    records.write_bytes("レコード番号,個人番号,氏名,生年月日,性別\nR-1,{n},山田 花子,1980-04-01,2\n"
+                        .format(n=my_number(1)).encode("cp932"))
+    out = tmp_path / "out"
+    both = runner.invoke(app, ["inspect", "--registry", str(registry), "--system", "shintai-techo", str(records),
+                               "--out", str(out), "--encoding", "cp932"])
+    assert both.exit_code == 0, both.output  # --encoding is the extracts'; the UTF-8 registry is detected
+    assert "PASS" in (out / "verdicts.csv").read_text(encoding="utf-8")
+    for bad, says in (("rot13", "unknown encoding"), ("utf-16", "utf-16")):
+        refused = runner.invoke(app, ["inspect", "--registry", str(registry), "--system", "shintai-techo",
+                                      str(records), "--out", str(out), "--registry-encoding", bad])
+        assert refused.exit_code == 1 and says in refused.output and "Traceback" not in refused.output

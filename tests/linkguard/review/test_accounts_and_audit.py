@@ -103,3 +103,16 @@ def test_the_audit_log_refuses_updates_and_deletes_in_the_database(engine, write
             with engine.begin() as conn:
                 conn.execute(statement)
     assert [e.actor for e in AuditLog(engine).entries()] == ["sato"]
+
+
+def test_the_last_active_admin_can_neither_lose_the_role_nor_be_deactivated(accounts):
+    accounts.create_user("root", "password-root", "admin")
+    accounts.create_user("sato", "password-sato", "reviewer")
+    with pytest.raises(AccountError, match="last active admin"):
+        accounts.set_roles("root", "reviewer")
+    with pytest.raises(AccountError, match="last active admin"):
+        accounts.set_active("root", False)
+    assert accounts.get("root").can("admin") and accounts.get("root").active
+    accounts.set_roles("sato", "admin,reviewer")
+    accounts.set_active("root", False)  # another admin remains
+    assert not accounts.get("root").active

@@ -552,6 +552,41 @@ def test_admin_creates_users_sets_roles_deactivates_and_exports_the_audit_log(br
     assert {"login", "user-create", "user-roles", "user-deactivate"} <= {r[3] for r in rows[1:]}
 
 
+def test_the_last_admin_cannot_remove_their_own_admin_role(browser, accounts):
+    """Issue 12 item 14: an admin could remove their own admin role and leave no admin."""
+    browser.login("root")
+    refused = browser.post("/admin/users/root/roles", {"roles": ["reviewer"]}, token_from="/admin/users")
+    assert refused.status_code == 400 and "last active admin" in refused.text
+    assert accounts.get("root").can("admin")
+    assert browser.post("/admin/users/kato/roles", {"roles": ["admin"]}, token_from="/admin/users").status_code == 303
+    # with a second admin the first may step down (which ends their session, as any role change does)
+    assert browser.post("/admin/users/root/roles", {"roles": ["reviewer"]}, token_from="/admin/users").status_code == 303
+    assert not accounts.get("root").can("admin")
+
+
+@pytest.mark.parametrize("before", ["1" + "0" * 26, "-1", "abc", "9223372036854775808", "１２"])
+def test_a_bad_audit_cursor_shows_the_newest_page_not_a_500(browser, before):
+    browser.login("root")
+    page = browser.get(f"/admin/audit?before={before}")
+    assert page.status_code == 200 and "login" in page.text
+
+
+def test_the_audit_page_shows_whether_the_hash_chain_holds(browser, app, engine):
+    from sinks.audit import CachedChainCheck
+
+    app.state.services.audit_chain = CachedChainCheck(engine, ttl=0)
+    browser.login("root")
+    assert "正常" in browser.get("/admin/audit").text
+    with engine.begin() as conn:  # what the table's owner could do behind the application's back
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER audit_log_no_update")
+        conn.exec_driver_sql("UPDATE audit_log SET actor = 'someone' WHERE id = 1")
+    page = browser.get("/admin/audit").text
+    assert "#1 以降が改ざんされた疑い" in page
+
+
 # -- the catalogue of words ----------------------------------------------------------
 def test_every_word_a_template_uses_is_in_both_languages():
     from importlib import resources

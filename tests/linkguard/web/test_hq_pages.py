@@ -63,6 +63,8 @@ def test_a_headquarters_user_sees_the_board_and_cannot_reveal_a_number(hq_app, l
     board = b.get("/hq")
     assert board.status_code == 200 and "身体障害者手帳" in board.text and "総点検本部" in board.text
     assert NUMBER not in board.text and SUGGESTED not in board.text
+    english = b.get("/hq?lang=en").text
+    assert "Headquarters: inspection progress" in english and "Not started" in english
     assert b.get("/queue").status_code == 403  # no queue, so no record pages and no reveal
     token = b.csrf("/hq")
     assert b.client.post("/records/anything/reveal", data={"csrf_token": token, "which": "record"}).status_code == 403

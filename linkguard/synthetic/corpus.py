@@ -41,7 +41,6 @@ True
 
 from __future__ import annotations
 
-import bisect
 import csv
 import datetime as dt
 import itertools
@@ -56,9 +55,12 @@ from typing import Iterable, Sequence
 import jaconv
 from stdnum.jp import in_ as stdnum_in
 
-from bench import notations
 from guards.model import Record, Resident
-from linkguard.synthetic.sample import REFERENCE_DATE, era_date, new_my_number, write_registry
+from linkguard.synthetic import notations
+from linkguard.synthetic.sample import (CAUSE_SOURCES, KANJI_NUMERALS, NUMBER_SOURCES, REFERENCE_DATE, SOURCE_WEIGHTS,
+                                        era_date, kanji_number, new_my_number, pick_weighted, random_date,
+                                        resident_from, write_registry)
+from streams.csvio import RECORD_FIELDS, contract_header
 
 __all__ = [
     "CAUSES",
@@ -163,7 +165,7 @@ ERROR_VARIANTS: tuple[str, ...] = ("date_era_long", "date_era_short", "date_slas
                                    "space_width", "space_none", "number_spaced", "kanji_variant", "atena_empty",
                                    "address_empty", *notations.NOTATION_ERROR_VARIANTS)
 
-# the notations real municipal data carries (bench/notations.py): more causes and variants
+# the notations real municipal data carries (linkguard/synthetic/notations.py): more causes and variants
 CAUSES = (*CAUSES, *notations.NOTATION_CAUSES)
 EXPECTED_REASON.update(notations.NOTATION_CAUSES)
 VARIANTS.update(notations.NOTATION_VARIANTS)
@@ -194,16 +196,14 @@ _MIN_PER_CAUSE = 3
 SYSTEMS: tuple[str, ...] = ("shintai-techo", "jiritsu-shien", "jido-fuyo", "seikatsu-hogo", "tokubetsu-jido",
                             "ryoiku-techo")
 
-_JA = ("レコード番号", "事務", "宛名番号", "個人番号", "氏名", "氏名カナ", "生年月日", "性別", "住所", "取得経路", "入力者",
-       "入力バッチ", "更新日時")
-_JA_ALT = ("管理番号", "事務", "宛名番号", "マイナンバー", "氏名", "ﾌﾘｶﾞﾅ", "生年月日", "性別", "住所", "取得経路", "入力者",
-           "入力バッチ", "更新日時")
-_EN = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date", "sex", "address",
-       "number_source", "entered_by", "batch_id", "updated_at")
-_EN_ALT = ("Record ID", "System", "atena_no", "My Number", "Name", "Kana", "Date of Birth", "Gender", "Address",
-           "number_source", "entered_by", "Batch ID", "updated_at")
-_RECORD_FIELDS = ("record_id", "system", "atena_no", "my_number", "name", "name_kana", "birth_date", "sex",
-                  "address", "number_source", "entered_by", "batch_id")
+# the contract columns' headers come from the contract (streams.csvio), then the 更新日時/updated_at payload column
+_JA = (*contract_header("records", RECORD_FIELDS), "更新日時")
+_JA_ALT = (*contract_header("records", RECORD_FIELDS,
+                            aliases={"record_id": "管理番号", "my_number": "マイナンバー", "name_kana": "ﾌﾘｶﾞﾅ"}), "更新日時")
+_EN = (*contract_header("records", RECORD_FIELDS, english=True), "updated_at")
+_EN_ALT = (*contract_header("records", RECORD_FIELDS, english=True, aliases={
+    "record_id": "Record ID", "system": "System", "my_number": "My Number", "name": "Name", "name_kana": "Kana",
+    "birth_date": "Date of Birth", "sex": "Gender", "address": "Address", "batch_id": "Batch ID"}), "updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,18 +236,8 @@ _PAYLOAD = {
     "tokubetsu-jido": ("証書番号", "障害等級"), "ryoiku-techo": ("手帳番号", "障害の程度"),
 }
 
-_NUMBER_SOURCES = ("申請書", "職員入力", "J-LIS照会", "住基連携", "本人確認書類")
-_SOURCE_WEIGHTS = list(itertools.accumulate((35, 25, 10, 25, 5)))
-_CAUSE_SOURCES: dict[str, tuple[str, ...]] = {
-    "typo": ("職員入力", "職員入力", "申請書"),
-    "transposition": ("職員入力", "職員入力", "申請書"),
-    "batch_swap": ("職員入力",),
-    "family_number": ("申請書", "申請書", "職員入力"),
-    "same_name_stranger": ("J-LIS照会",),
-    "not_in_registry": ("職員入力", "申請書"),
-    "superseded_number": ("申請書", "本人確認書類"),
-    "shared_number": ("申請書", "職員入力"),
-}
+#: how a wrong number typically got in: the sample's causes, and the corpus's shared number
+_CAUSE_SOURCES: dict[str, tuple[str, ...]] = {**CAUSE_SOURCES, "shared_number": ("申請書", "職員入力")}
 
 # ---------------------------------------------------------------------------
 # names and places
@@ -327,7 +317,6 @@ _OUTSIDE: tuple[str, ...] = (
     "愛媛県松山市一番町一丁目{0}番{1}号", "香川県高松市番町三丁目{0}番{1}号", "徳島県徳島市幸町二丁目{0}番{1}号",
     "大阪府大阪市北区梅田一丁目{0}番{1}号", "東京都世田谷区太子堂四丁目{0}番{1}号",
 )
-_KANJI_DIGITS = "〇一二三四五六七八九"
 _BUILDING_NAMES = ("高知", "はりまや", "桜", "南", "中央", "グリーン", "サンシャイン")
 _BUILDING = re.compile(r"^(?P<base>.+?(?:号|番地))[ 　]?(?P<building>(?:ハイツ|コーポ|メゾン|レジデンス).+号室)$")
 _BANCHI = re.compile(r"^(?P<base>.+?\d+)番地$")
@@ -356,16 +345,6 @@ def _folded(name: str) -> str:
     return "".join(_GROUP_OF[c][-1] if c in _GROUP_OF else c for c in name.replace("　", "").replace(" ", ""))
 
 
-def _kanji_number(n: int) -> str:
-    """1-99 in kanji.
-
-    >>> _kanji_number(3), _kanji_number(10), _kanji_number(12), _kanji_number(40)
-    ('三', '十', '十二', '四十')
-    """
-    tens, ones = divmod(n, 10)
-    return (_KANJI_DIGITS[tens] if tens > 1 else "") + ("十" if tens else "") + (_KANJI_DIGITS[ones] if ones else "")
-
-
 def _arabic(kanji: str) -> int:
     """Kanji numerals up to 99 back to an int.
 
@@ -373,25 +352,15 @@ def _arabic(kanji: str) -> int:
     (3, 10, 12, 40)
     """
     if "十" not in kanji:
-        return _KANJI_DIGITS.index(kanji)
+        return KANJI_NUMERALS.index(kanji)
     tens, _, ones = kanji.partition("十")
-    return (_KANJI_DIGITS.index(tens) if tens else 1) * 10 + (_KANJI_DIGITS.index(ones) if ones else 0)
-
-
-def _pick(rng: random.Random, items: Sequence, cumulative: list[float]):
-    return items[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
-
-
-def _date_between(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
-    if last <= first:
-        return first
-    return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
+    return (KANJI_NUMERALS.index(tens) if tens else 1) * 10 + (KANJI_NUMERALS.index(ones) if ones else 0)
 
 
 def _birth(rng: random.Random, first_year: int, last_year: int) -> dt.date:
     first = max(_FIRST_BIRTH, dt.date(max(first_year, 1930), 1, 1))
     last = min(_LAST_BIRTH, dt.date(min(max(last_year, first.year), 2024), 12, 31))
-    return _date_between(rng, first, last)
+    return random_date(rng, first, last)
 
 
 def _cp932(text: str) -> bool:
@@ -439,12 +408,7 @@ class _Person:
         return f"{self.family_kana}{self.space}{self.given_kana}"
 
     def resident(self) -> Resident:
-        return Resident(
-            my_number=self.my_number, name=self.name, birth_date=self.birth, sex=self.sex, address=self.address,
-            name_kana=self.kana, alias_name=self.alias, resident_code=self.resident_code, status=self.status,
-            status_date=self.status_date, previous_names=self.previous_names,
-            previous_addresses=self.previous_addresses, previous_my_numbers=self.previous_my_numbers,
-        )
+        return resident_from(self, self.name, self.kana)
 
 
 class _RegistryBuilder:
@@ -459,9 +423,9 @@ class _RegistryBuilder:
     def address(self) -> str:
         rng = self.rng
         for attempt in itertools.count():
-            city, _, chome_towns, banchi_towns = _pick(rng, _PLACES, _PLACE_WEIGHTS)
+            city, _, chome_towns, banchi_towns = pick_weighted(rng, _PLACES, _PLACE_WEIGHTS)
             if chome_towns and (not banchi_towns or rng.random() < 0.85):
-                text = (f"{city}{rng.choice(chome_towns)}{_kanji_number(rng.randint(1, 6))}丁目"
+                text = (f"{city}{rng.choice(chome_towns)}{kanji_number(rng.randint(1, 6))}丁目"
                         f"{rng.randint(1, 40)}番{rng.randint(1, 60)}号")
             else:
                 text = f"{city}{rng.choice(banchi_towns)}{rng.randint(1, 4999)}番地"
@@ -479,7 +443,7 @@ class _RegistryBuilder:
         return self.rng.choice(_OUTSIDE).format(self.rng.randint(1, 30), self.rng.randint(1, 40))
 
     def family(self) -> tuple[str, str]:
-        forms, kana, _ = _pick(self.rng, _FAMILIES, _FAMILY_WEIGHTS)
+        forms, kana, _ = pick_weighted(self.rng, _FAMILIES, _FAMILY_WEIGHTS)
         if len(forms) == 1:
             return forms[0], kana
         rare = "𠮷" in "".join(forms)
@@ -600,16 +564,16 @@ class _RegistryBuilder:
         elderly = [p for p in people if p.birth.year < 1950]
         for person in self._choose(elderly or people, max(minimum, round(len(people) * 0.012))):
             person.status = "死亡"
-            person.status_date = _date_between(rng, max(dt.date(2016, 1, 1), person.birth + dt.timedelta(days=1)),
+            person.status_date = random_date(rng, max(dt.date(2016, 1, 1), person.birth + dt.timedelta(days=1)),
                                                REFERENCE_DATE - dt.timedelta(days=60))
         living = [p for p in people if p.status == "住民"]
         for person in self._choose(living, max(minimum, round(len(people) * 0.01))):
             person.status = "転出"
-            person.status_date = _date_between(rng, max(dt.date(2020, 1, 1), person.birth), REFERENCE_DATE)
+            person.status_date = random_date(rng, max(dt.date(2020, 1, 1), person.birth), REFERENCE_DATE)
         living = [p for p in people if p.status == "住民"]
         for person in self._choose(living, max(1, round(len(people) * 0.001))):
             person.status = "消除"
-            person.status_date = _date_between(rng, dt.date(2020, 1, 1), REFERENCE_DATE)
+            person.status_date = random_date(rng, dt.date(2020, 1, 1), REFERENCE_DATE)
         living = [p for p in people if p.status == "住民"]
         for person in self._choose(living, max(minimum, round(len(people) * 0.005))):
             person.previous_my_numbers = tuple(new_my_number(rng, self.numbers)
@@ -843,7 +807,7 @@ class _CorpusBuilder:
             draft.system = system
             self.used.setdefault(draft.subject, set()).add(system)
         self.units.append(unit)
-        notations.placed(self, unit)
+        notations.placed(self, unit, SYSTEMS)
         return True
 
     def fits(self, subjects: Sequence[int]) -> bool:
@@ -959,7 +923,7 @@ class _CorpusBuilder:
             if p.status not in ("死亡", "消除") or p.status_date is None:
                 return False
             first = max(dt.date(2016, 1, 1), p.birth + dt.timedelta(days=1))
-            day = _date_between(rng, first, p.status_date - dt.timedelta(days=1))
+            day = random_date(rng, first, p.status_date - dt.timedelta(days=1))
             draft.updated = dt.datetime.combine(day, dt.time(rng.randint(9, 16), rng.randint(0, 59)))
             days = (p.status_date - day).days
             detail = f"{days} day{'s' if days > 1 else ''} before"
@@ -1118,7 +1082,7 @@ class _CorpusBuilder:
         draft = self.plain(subject)  # with the current address: a same-name stranger is only seen by it
         draft.cause = cause
         draft.expected = EXPECTED_REASON[cause]
-        draft.source = rng.choice(_CAUSE_SOURCES.get(cause, _NUMBER_SOURCES))
+        draft.source = rng.choice(_CAUSE_SOURCES.get(cause, NUMBER_SOURCES))
         number = person.my_number
         if cause in ("typo", "transposition"):
             for _ in range(50):
@@ -1144,7 +1108,7 @@ class _CorpusBuilder:
             draft.my_number = person.previous_my_numbers[0]
         elif cause == "deceased":
             assert person.status_date is not None
-            day = _date_between(rng, person.status_date + dt.timedelta(days=1), REFERENCE_DATE)
+            day = random_date(rng, person.status_date + dt.timedelta(days=1), REFERENCE_DATE)
             draft.updated = dt.datetime.combine(day, dt.time(rng.randint(9, 16), rng.randint(0, 59)))
             draft.detail = f"updated {(day - person.status_date).days} days after death"
         elif cause == "family_number":
@@ -1320,7 +1284,7 @@ def _address_variant(variant: str, address: str, rng: random.Random) -> tuple[st
     if variant == "address_numerals":
         if rng.random() < 0.6:
             return f"{pref}{place}{number}丁目{ban}番{go}号", "1丁目"
-        return f"{pref}{place}{chome}丁目{_kanji_number(int(ban))}番{_kanji_number(int(go))}号", "番/号 in kanji"
+        return f"{pref}{place}{chome}丁目{kanji_number(int(ban))}番{kanji_number(int(go))}号", "番/号 in kanji"
     if variant == "address_hyphen":
         if rng.random() < 0.7:
             return f"{pref}{place}{number}-{ban}-{go}", "1-2-20"
@@ -1408,7 +1372,7 @@ def _assemble(builder: _CorpusBuilder, seed: int) -> Corpus:
                 batch_number += 1
                 day = min(day + dt.timedelta(days=rng.randint(0, 2)), REFERENCE_DATE)
                 batch_id = f"{prefix}-{day:%Y%m%d}-{batch_number:04d}"
-                batches[batch_id] = (rng.choice(staff), _pick(rng, _NUMBER_SOURCES, _SOURCE_WEIGHTS), day)
+                batches[batch_id] = (rng.choice(staff), pick_weighted(rng, NUMBER_SOURCES, SOURCE_WEIGHTS), day)
                 target = rng.randint(25, 35)
                 size = 0
             order = list(unit)
@@ -1471,7 +1435,7 @@ def _business_payload(system: str, rng: random.Random) -> dict[str, str]:
     values = {
         "手帳番号": lambda: f"第{rng.randint(1, 99999):05d}号", "等級": lambda: f"{rng.randint(1, 6)}級",
         "受給者番号": lambda: f"{rng.randint(1, 9999999):07d}",
-        "有効期限": lambda: f"{_date_between(rng, dt.date(2025, 4, 1), dt.date(2026, 3, 31)):%Y-%m-%d}",
+        "有効期限": lambda: f"{random_date(rng, dt.date(2025, 4, 1), dt.date(2026, 3, 31)):%Y-%m-%d}",
         "証書番号": lambda: f"{rng.randint(1, 99999):05d}", "支給区分": lambda: rng.choice(("全部支給", "一部支給")),
         "ケース番号": lambda: f"C-{rng.randint(1, 99999):05d}", "世帯人員": lambda: str(rng.randint(1, 5)),
         "障害等級": lambda: rng.choice(("1級", "2級")), "障害の程度": lambda: rng.choice(("A1", "A2", "B1", "B2")),
@@ -1500,7 +1464,7 @@ def write_corpus(corpus: Corpus, out_dir: str | Path) -> CorpusFiles:
             writer = csv.writer(handle)
             writer.writerow((*style.headers[:-1], *payload_columns))
             for record in rows:
-                writer.writerow((*(getattr(record, f) for f in _RECORD_FIELDS),
+                writer.writerow((*(getattr(record, f) for f in RECORD_FIELDS),
                                  *(record.payload.get(column, "") for column in payload_columns)))
         files.append((system, path))
         encodings[path.name] = style.encoding

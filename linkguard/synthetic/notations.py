@@ -1,6 +1,6 @@
 """Labelled cases of the notations real municipal systems and the registry write (issue 13).
 
-:mod:`bench.corpus` builds the registry and the records; this module adds, through a
+:mod:`linkguard.synthetic.corpus` builds the registry and the records; this module adds, through a
 few hooks, the ways real data writes one person differently on the two sides:
 
 * correct records (``NOTATION_VARIANTS``), each differing from the registry in one
@@ -38,14 +38,14 @@ import datetime as dt
 import random
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from stdnum.jp import in_ as stdnum_in
 
 from guards.model import Resident
 
 if TYPE_CHECKING:  # the corpus imports this module; these are only its types
-    from bench.corpus import _CorpusBuilder, _Draft
+    from linkguard.synthetic.corpus import _CorpusBuilder, _Draft
 
 __all__ = [
     "NOTATION_VARIANTS", "NOTATION_SHARES", "NOTATION_POOLS", "NOTATION_CAUSES", "NOTATION_ERROR_VARIANTS",
@@ -165,15 +165,13 @@ def registry_form(builder: "_CorpusBuilder", person) -> Resident:
     return replace(resident, **pending[1])
 
 
-def placed(builder: "_CorpusBuilder", unit: list["_Draft"]) -> None:
-    """After a unit is placed: a resident whose registry entry carries a notation gets no other record,
-    so the notation stays the one thing their record's label names."""
-    from bench.corpus import SYSTEMS
-
+def placed(builder: "_CorpusBuilder", unit: list["_Draft"], systems: Sequence[str]) -> None:
+    """After a unit is placed: a resident whose registry entry carries a notation gets no other record
+    (of any of the corpus's ``systems``), so the notation stays the one thing their record's label names."""
     for draft in unit:
         pending = _overrides(builder).get(draft.subject)
         if pending is not None and pending[0] is draft:
-            builder.used[draft.subject] = set(SYSTEMS)
+            builder.used[draft.subject] = set(systems)
 
 
 def _alone(builder: "_CorpusBuilder", subject: int) -> bool:

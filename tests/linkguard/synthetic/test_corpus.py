@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from stdnum.jp import in_ as stdnum_in
 
-import bench.corpus as corpus_module
-from bench.corpus import (
+import linkguard.synthetic.corpus as corpus_module
+from linkguard.synthetic.corpus import (
     CAUSES,
     EXPECTED_REASON,
     STYLES,
@@ -96,7 +96,7 @@ def test_every_cause_and_variant_present(corpus: Corpus) -> None:
 def test_mostly_plain_correct_records_and_few_errors(corpus: Corpus) -> None:
     causes, variants = corpus.composition()
     assert 0.01 <= corpus.errors / len(corpus.labels) <= 0.03  # small corpora round the minimum per cause up
-    # plain is still the largest group; the notations of bench/notations.py take about a tenth
+    # plain is still the largest group; the notations of linkguard/synthetic/notations.py take about a tenth
     assert variants["plain"] > len(corpus.labels) / 3
     assert variants["plain"] == max(variants.values())
 
@@ -311,7 +311,7 @@ def test_error_labels_are_consistent(corpus: Corpus, world) -> None:
             assert other_label.variant == "shared_partner" and not other_label.is_error
             assert compact(other.my_number) == number == other_label.true_my_number != label.true_my_number
             assert other.atena_no and other.atena_no != record.atena_no
-        elif label.cause == "typo_valid":  # bench/notations.py: a typo that is a living stranger's number
+        elif label.cause == "typo_valid":  # linkguard/synthetic/notations.py: a typo that is a living stranger's number
             differing = [i for i in range(12) if number[i] != label.true_my_number[i]]
             assert len(differing) == 1 and stdnum_in.is_valid(number)
             assert owner is not None and owner.my_number == number and owner.status == "住民"
@@ -454,13 +454,13 @@ def test_bytes_do_not_depend_on_the_hash_seed(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    script = ("import sys; from bench.corpus import make_corpus, write_corpus; "
+    script = ("import sys; from linkguard.synthetic.corpus import make_corpus, write_corpus; "
               "write_corpus(make_corpus(records=600, seed=4), sys.argv[1])")
     digests = []
     for hash_seed in ("1", "2"):
         out = tmp_path / hash_seed
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env,
-                       cwd=Path(__file__).resolve().parents[2])
+                       cwd=Path(__file__).resolve().parents[3])
         digests.append(digest(out))
     assert digests[0] == digests[1]

@@ -1,0 +1,39 @@
+"""THE four-eyes rule (四つの目): what one person requests, a second, different person approves.
+
+One pure function, used wherever a release or a stop is decided or applied: the
+review service before it publishes, the guard's decision agent before a release
+verdict is made (``streams.decisions``), the sink before a copy via review is
+written (``sinks.writer``), and the headquarters' stops (``linkguard.hq.stops``).
+
+>>> refusal('sato', 'ito') is None
+True
+>>> refusal('sato', 'sato')
+'four-eyes: sato requested this release and cannot approve it too; another approver must'
+>>> refusal('sato', ' sato ', what='stop')
+'four-eyes: sato requested this stop and cannot approve it too; another approver must'
+>>> refusal('', 'ito')
+'four-eyes: a release needs the user who requested it and a different one who approved it'
+"""
+
+from __future__ import annotations
+
+__all__ = ["refusal", "approved"]
+
+
+def refusal(requested_by: str | None, approved_by: str | None, *, what: str = "release") -> str | None:
+    """``None`` when two named, different people requested and approved; else why not (never a number)."""
+    requester, approver = (requested_by or "").strip(), (approved_by or "").strip()
+    if not requester or not approver:
+        return f"four-eyes: a {what} needs the user who requested it and a different one who approved it"
+    if requester == approver:
+        return f"four-eyes: {requester} requested this {what} and cannot approve it too; another approver must"
+    return None
+
+
+def approved(requested_by: str | None, approved_by: str | None) -> bool:
+    """Whether the rule holds.
+
+    >>> approved('sato', 'ito'), approved('sato', 'sato'), approved(None, 'ito')
+    (True, False, False)
+    """
+    return refusal(requested_by, approved_by) is None
