@@ -109,7 +109,7 @@ class ByNumber:
         position = dict(topic=names.records, partition=item.partition, offset=item.offset, key=item.key,
                         value=item.event)
         try:
-            decoded = self.codec.decode("record_changed", item.event)
+            decoded = item.fields if item.fields is not None else self.codec.decode("record_changed", item.event)
             record = event_to_record(decoded)
             basic = check(record, call.state.registry)
         except Exception as e:  # never stop the worker on one record

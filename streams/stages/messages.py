@@ -9,14 +9,14 @@ published with (decoded once per stage, never re-encoded or base64-wrapped).
 Structs are ``array_like`` (fields by position, no names on the wire): a new
 field goes at the end with a default, which old messages then take.
 
->>> item = RecordIn(partition=0, offset=7, key=b's\\x1f1', event=b'...')
+>>> item = RecordIn(partition=0, offset=7, key=b's\\x1f1', event=b'...', fields={'system': 's'})
 >>> decode_envelope(encode_envelope([item]))[0] == item
 True
 """
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Union
 
 import msgspec
 
@@ -66,12 +66,17 @@ class PeerFields(msgspec.Struct, array_like=True, frozen=True):
 # -- records-by-number ------------------------------------------------------------
 
 class RecordIn(_Item, tag="record"):
-    """A record event to judge under its number (``key`` None: a record without a key)."""
+    """A record event to judge under its number (``key`` None: a record without a key).
+
+    ``fields`` is the event as the repartition stage decoded it (msgpack reads it back
+    many times faster than Avro); ``event`` its Avro bytes, kept with the record.
+    """
 
     partition: int
     offset: int
     key: bytes | None
     event: bytes
+    fields: dict[str, Any] | None = None
 
 
 class Unlink(_Item, tag="unlink"):

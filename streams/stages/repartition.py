@@ -63,7 +63,7 @@ class Repartition:
             number = compact(decoded.get("my_number", ""))
             route = number.encode() if number else (message.key or b"")
             out.forward(names.by_number, config.partition_of(route),
-                        RecordIn(message.partition, message.offset, message.key, message.value or b""))
+                        RecordIn(message.partition, message.offset, message.key, message.value or b"", decoded))
             if message.key is None:
                 continue
             lid = link_id(message.key)
