@@ -96,11 +96,33 @@ class Outputs:
         self.internal[topic][partition].append(item)
 
     def all(self) -> Iterator[tuple[str, bytes | None, bytes | None, int | None]]:
-        """Every message to send: the plain ones, then one envelope per internal partition."""
+        """Every message to send: the plain ones, then one envelope per internal partition
+        (split in two until each fits :data:`ENVELOPE_BYTES`)."""
         yield from self.messages
         for topic, by_partition in self.internal.items():
             for partition, items in sorted(by_partition.items()):
-                yield topic, None, messages.encode_envelope(items), partition
+                for value in _envelopes(items):
+                    yield topic, None, value, partition
+
+
+#: an internal envelope stays under Kafka's default message.max.bytes (1 MB)
+ENVELOPE_BYTES = 900_000
+
+
+def _envelopes(items: list[Any]) -> Iterator[bytes]:
+    """The items as envelopes under :data:`ENVELOPE_BYTES` (one item alone may exceed it), in order.
+
+    >>> from streams.stages.messages import Recheck
+    >>> len(list(_envelopes([Recheck('1' * 400_000), Recheck('2' * 400_000), Recheck('3' * 400_000)])))
+    2
+    """
+    value = messages.encode_envelope(items)
+    if len(value) <= ENVELOPE_BYTES or len(items) == 1:
+        yield value
+        return
+    half = len(items) // 2
+    yield from _envelopes(items[:half])
+    yield from _envelopes(items[half:])
 
 
 class TableState(Generic[T]):
