@@ -121,10 +121,10 @@ def release_note(release: dict[str, Any], key: bytes, verdict: bytes = b"", ruli
     """The item that takes a release to the number stage (``number`` empty: linked to no number).
 
     >>> event = {'system': 's', 'record_id': '1', 'operation': 'update', 'my_number': '1234 5678 9018'}
-    >>> note = release_note({'version': 5 * 1024 + 32, 'record': event}, b'k')
+    >>> note = release_note({'version': 5 * REVISIONS + 32, 'record': event}, b'k')
     >>> note.offset, note.number, note.system
     (5, '123456789018', 's')
-    >>> release_note({'version': 1024, 'record': {**event, 'my_number': '12345'}}, b'k').number
+    >>> release_note({'version': REVISIONS, 'record': {**event, 'my_number': '12345'}}, b'k').number
     ''
     """
     from guards.context import link_key
