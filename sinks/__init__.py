@@ -25,7 +25,7 @@ guarantee:
    one never overwrites, withdraws or reopens anything. A delete marks the
    copy withdrawn (keeping its version, so an older create cannot revive it).
    A newer PASS closes an open hold as ``superseded``. The version is the
-   event's offset × 1024 plus the revision of its judgement: the guard
+   event's offset × 2**24 plus the revision of its judgement: the guard
    judges a record again when its context changes (the other half of a
    batch swap arrives, another record takes its number, the registry
    changes), and a HOLD that replaces the PASS of the *same event* withdraws

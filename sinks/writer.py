@@ -8,7 +8,7 @@ partition). So every write here is
   stored position are skipped, and rows are keyed by record (copies, holds)
   or by source position (dead letters);
 * **versioned** — a row is only replaced by a strictly newer ``version``
-  (the event's offset in its ``linkage.records`` partition × 1024 + the
+  (the event's offset in its ``linkage.records`` partition × 2**24 + the
   revision of its judgement, see ``streams.app.version_of``); an equal
   version is the same verdict, an older one is dropped; a HOLD of the same
   event with a higher version withdraws the copy as ``retracted`` (``stopped``

@@ -9,21 +9,27 @@ pure function over the decision and the open release request of its record
 
 * ``REQUEST_RELEASE`` opens a request (the held event travels with it);
 * ``APPROVE_RELEASE`` is accepted only when a request is open, for the same
-  version, by a *different* user; then the held event is published to
-  ``linkage.verified`` as a PASS ``via='review'``, naming both people;
+  version, by a *different* user; then the held event goes, as a PASS
+  ``via='review'`` naming both people, to the number stage, which alone knows
+  whether the record's process is stopped (連携停止): it publishes the PASS to
+  ``linkage.verified`` and the ruling, or, while the process is stopped,
+  rejects the approval (:func:`guards.four_eyes.refusal`) and sends nothing on
+  — whether or not the decision came through the review service;
 * ``RETURN`` is accepted and the decision goes to ``linkage.returned`` for
   the business system; ``CORRECT`` and ``ASSIGN`` are accepted as they are
   (a correction is a new RecordChanged event the guard checks like any other).
 
 Every ruling (ACCEPTED or REJECTED, with the reason) goes to
 ``linkage.decided``, where the sink records it. A rejected approval reaches
-nothing else.
+nothing else. :class:`DecisionStage` is the agent's work without Faust, so the
+in-memory driver (:mod:`streams.testing`) runs it too.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import faust
@@ -32,7 +38,7 @@ import schemas
 from guards import four_eyes
 from streams import topics
 from streams.events import event_to_record, released_verdict
-from streams.stages.base import REVISIONS, Outputs
+from streams.stages.base import REVISIONS, Message, Outputs, StageConfig, dead_letter
 from streams.stages.messages import Released
 
 if TYPE_CHECKING:
@@ -40,7 +46,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Ruling", "rule", "DecisionAgent"]
+__all__ = ["Ruling", "rule", "DecisionStage", "DecisionAgent"]
 
 Keep = Literal["keep", "open", "close"]
 
@@ -111,22 +117,65 @@ def rule(decision: dict[str, Any], request: dict[str, Any] | None) -> Ruling:
     return Ruling(_ruled(decision, "REJECTED", f"unknown action {action}"))
 
 
-def release_note(release: dict[str, Any], key: bytes) -> Released | None:
-    """The item that tells the number stage a held event was released (None: linked to no number).
+def release_note(release: dict[str, Any], key: bytes, verdict: bytes = b"", ruling: bytes = b"") -> Released:
+    """The item that takes a release to the number stage (``number`` empty: linked to no number).
 
     >>> event = {'system': 's', 'record_id': '1', 'operation': 'update', 'my_number': '1234 5678 9018'}
-    >>> note = release_note({'version': 5 * 1024 + 32, 'record': event}, b'k')
-    >>> note.offset, note.number
-    (5, '123456789018')
-    >>> release_note({'version': 1024, 'record': {**event, 'my_number': '12345'}}, b'k') is None
-    True
+    >>> note = release_note({'version': 5 * REVISIONS + 32, 'record': event}, b'k')
+    >>> note.offset, note.number, note.system
+    (5, '123456789018', 's')
+    >>> release_note({'version': REVISIONS, 'record': {**event, 'my_number': '12345'}}, b'k').number
+    ''
     """
     from guards.context import link_key
 
     number = link_key(event_to_record(release["record"]))  # the number stage files it under this
-    if number is None:
-        return None
-    return Released(number, key, int(release["version"]) // REVISIONS)
+    return Released(number or "", key, int(release["version"]) // REVISIONS, str(release["record"]["system"]),
+                    verdict, ruling)
+
+
+class DecisionStage:
+    """Rules on each decision; an approved release goes on to the number stage (see the module docstring)."""
+
+    def __init__(self, config: StageConfig, codec: schemas.Codec) -> None:
+        self.config = config
+        self.codec = codec
+
+    def handle(self, batch: list[Message], requests: MutableMapping[bytes, bytes]) -> Outputs:
+        """Rule on a batch of ``linkage.decisions`` messages; ``requests`` is the open release requests table."""
+        names, codec, out = self.config.names, self.codec, Outputs()
+        for message in batch:
+            try:
+                decision = codec.decode("decision", message.value)
+            except schemas.DecodeError as e:
+                dead_letter(codec, out, self.config, topic=message.topic, partition=message.partition,
+                            offset=message.offset, key=message.key, value=message.value, reason="UNDECODABLE",
+                            error=str(e), stage="review", dlq_key=message.key)
+                continue
+            if decision["status"] != "SUBMITTED":  # rulings are not re-ruled
+                continue
+            key = topics.record_key(decision["system"], decision["record_id"])
+            raw = requests.get(key)
+            request = codec.decode("decision", raw) if raw is not None else None
+            ruling = rule(decision, request)
+            if ruling.request == "open":
+                requests[key] = message.value
+            elif ruling.request == "close" and raw is not None:
+                del requests[key]
+            ruled = codec.encode("decision", ruling.decision)
+            if ruling.release is not None:
+                # the number stage sends the PASS and the ruling on, or rejects a release of a stopped process
+                note = release_note(ruling.release, key, codec.encode("verdict", ruling.release), ruled)
+                out.forward(names.by_number, self.config.partition_of(note.number or key), note)
+                continue
+            if ruling.returned:
+                out.add(names.returned, key, ruled)
+            out.add(names.decided, key, ruled)
+            if not ruling.accepted:
+                log.warning("decision %s (%s) on %s/%s rejected: %s", decision["decision_id"],
+                            decision["action"], decision["system"], decision["record_id"],
+                            ruling.decision["rejection"])
+        return out
 
 
 class DecisionAgent:
@@ -140,44 +189,11 @@ class DecisionAgent:
                                partitions=guard.partitions)
         self.requests = app.Table("release_requests", key_type=bytes, value_type=bytes,
                                   partitions=guard.partitions)
+        self.stage = DecisionStage(guard.config, guard.codec)
         app.agent(self.topic, name="decisions")(self._decide)
 
     async def _decide(self, stream: faust.StreamT) -> None:
-        guard = self.guard
-        codec = guard.codec
-        names = guard.topics
         async for event in stream.events():
-            message = event.message
-            out = Outputs()
-            try:
-                decision = codec.decode("decision", message.value)
-            except schemas.DecodeError as e:
-                out.add(names.dlq, message.key, guard.dead_letter_bytes(
-                    message.topic, message.partition, message.offset, message.key, message.value,
-                    "UNDECODABLE", str(e), stage="review"))
-                await guard.send(out)
-                continue
-            if decision["status"] != "SUBMITTED":  # rulings are not re-ruled
-                continue
-            key = topics.record_key(decision["system"], decision["record_id"])
-            raw = self.requests.get(key)
-            request = codec.decode("decision", raw) if raw is not None else None
-            ruling = rule(decision, request)
-            if ruling.request == "open":
-                self.requests[key] = message.value
-            elif ruling.request == "close" and raw is not None:
-                del self.requests[key]
-            if ruling.release is not None:
-                out.add(names.verified, key, codec.encode("verdict", ruling.release))
-                note = release_note(ruling.release, key)
-                if note is not None:  # the number stage must know: a later hold of it is a retraction
-                    out.forward(names.by_number, guard.config.partition_of(note.number), note)
-            ruled = codec.encode("decision", ruling.decision)
-            if ruling.returned:
-                out.add(names.returned, key, ruled)
-            out.add(names.decided, key, ruled)
-            if not ruling.accepted:
-                log.warning("decision %s (%s) on %s/%s rejected: %s", decision["decision_id"],
-                            decision["action"], decision["system"], decision["record_id"],
-                            ruling.decision["rejection"])
-            await guard.send(out)
+            m = event.message
+            await self.guard.send(self.stage.handle([Message(m.topic, m.partition, m.offset, m.key, m.value)],
+                                                    self.requests))

@@ -34,6 +34,7 @@ from streams.stages.base import Message, RawTable, RegistryView, StageConfig, Ta
 from streams.stages.by_batch import BatchStageState, ByBatch
 from streams.stages.by_number import ByNumber, NumberState
 from streams.stages.identity import BucketIndex, IdentityStage, IdentityState
+from streams.decisions import DecisionStage
 from streams.stages.control import ControlRouter
 from streams.stages.messages import BatchState, Filed, LinkSet, ProcessState, Waiting, decode_envelope
 from streams.stages.registry import RegistryLoader, RegistryState
@@ -45,7 +46,7 @@ __all__ = ["TopologyDriver"]
 class TopologyDriver:
     """The guard's stages over in-memory topics. :meth:`publish_records`, :meth:`run`, :meth:`final`."""
 
-    TABLES = ("filed", "registry", "links", "process_stops", "identities", "waiting", "batches")
+    TABLES = ("filed", "registry", "links", "process_stops", "identities", "waiting", "batches", "release_requests")
 
     def __init__(self, partitions: int = 3, *, known_systems: Iterable[str] | None = None, chunk: int = 200,
                  seed: int | None = 0, names: topics.TopicNames | None = None) -> None:
@@ -67,6 +68,7 @@ class TopologyDriver:
             self.names.by_identity: IdentityStage(self.config, self.codec),
             self.names.by_batch: ByBatch(self.config, self.codec),
             self.names.control: ControlRouter(self.config, self.codec),
+            self.names.decisions: DecisionStage(self.config, self.codec),
         }
         self._views = [RegistryView(self.stores["registry"][p], self.codec) for p in range(partitions)]
         self._indexes = [BucketIndex(self.stores["identities"][p]) for p in range(partitions)]
@@ -99,6 +101,11 @@ class TopologyDriver:
                                   changed_at=dt.datetime.now(dt.timezone.utc))
         self.send(self.names.control, system.encode(), self.codec.encode("process_control", message))
 
+    def decide(self, decision: dict) -> None:
+        """Publish a reviewer's decision (``streams.events.decision_message``) as any client could."""
+        self.send(self.names.decisions, topics.record_key(decision["system"], decision["record_id"]),
+                  self.codec.encode("decision", decision))
+
     def remove_resident(self, resident: Resident) -> None:
         """A tombstone for each of the resident's numbers: they left the registry."""
         for key in registry_keys(resident):
@@ -116,7 +123,7 @@ class TopologyDriver:
             return False
         topic, partition = self.rng.choice(pending) if self.rng is not None else pending[0]
         log, start = self.log[topic][partition], self.read[(topic, partition)]
-        if topic in (self.names.records, self.names.residents, self.names.control):
+        if topic in (self.names.records, self.names.residents, self.names.control, self.names.decisions):
             size = self.rng.randint(1, self.chunk) if self.rng is not None else self.chunk
             batch = log[start:start + size]
             self.read[(topic, partition)] = start + len(batch)
@@ -136,6 +143,8 @@ class TopologyDriver:
     def _run_source(self, topic: str, partition: int, batch: list[Message]) -> None:
         if topic == self.names.control:
             out = self.stages[topic].handle(batch)
+        elif topic == self.names.decisions:
+            out = self.stages[topic].handle(batch, self.stores["release_requests"][partition])
         elif topic == self.names.records:
             state = RepartitionState(TableState(self.stores["filed"][partition], Filed))
             out = self.stages[topic].handle(batch, state)

@@ -29,9 +29,16 @@ __all__ = ["StageConfig", "Outputs", "TableState", "RawTable", "RegistryView", "
 T = TypeVar("T", bound=msgspec.Struct)
 
 #: a verdict's version: its event's offset in linkage.records, times this, plus its revision
-REVISIONS = 1024
-#: the revision is the number stage's (× 64), the identity stage's (× 8) and the batch stage's
-_NUMBER_STEP, _IDENTITY_STEP = 64, 8
+#: (2**24: offsets up to 2**39 per partition still fit a signed 64-bit Avro long / BIGINT)
+REVISIONS = 1 << 24
+#: the revision is the number stage's (× 2**14: 1,024 of them), the identity stage's (× 2**5: 512
+#: per number revision) and the batch stage's (32 per identity revision). Every stop/resume (連携停止)
+#: costs two number revisions of each record of the process; with 16 (the earlier 2**10 layout) the
+#: 8th pair gave a HOLD and a PASS the same version and the sink kept whichever came first.
+_NUMBER_STEP, _IDENTITY_STEP = 1 << 14, 1 << 5
+#: Upgrading from the 2**10 layout: a re-judgement of an event always outranks what the sink holds
+#: of it, but an *older* event replayed across the upgrade would outrank a newer one judged before it
+#: until that one is replayed too (same partition, later offset): deploy with the guard's lag at 0.
 
 
 def version_of(offset: int, revision: int = 0, identity_revision: int = 0, sub_revision: int = 0) -> int:
@@ -42,8 +49,14 @@ def version_of(offset: int, revision: int = 0, identity_revision: int = 0, sub_r
     (its judgement supersedes what the later stages completed), then the identity look-up's,
     then the batch's.
 
-    >>> version_of(7), version_of(7, 1) > version_of(7, 0, 7, 7), version_of(8) > version_of(7, 99)
-    (7168, True, True)
+    >>> version_of(7), version_of(7, 1) > version_of(7, 0, 511, 31), version_of(8) > version_of(7, 1023)
+    (117440512, True, True)
+
+    Each part is clamped to its width, beyond which newer judgements would share a
+    version (a newer event always has a higher one):
+
+    >>> version_of(7, 1023) == version_of(7, 5000), version_of(7, 1, 600) < version_of(7, 2)
+    (True, True)
     """
     return (offset * REVISIONS + min(revision, REVISIONS // _NUMBER_STEP - 1) * _NUMBER_STEP
             + min(identity_revision, _NUMBER_STEP // _IDENTITY_STEP - 1) * _IDENTITY_STEP

@@ -30,6 +30,7 @@ import schemas
 from guards import Outcome, Record, Verdict, check
 from guards.check import Subject, matches_person, parse_subject
 from guards.context import Context, Peer, atena, check_in_context, link_key
+from guards import four_eyes
 from guards.stops import hold_if_stopped
 from streams import topics
 from streams.events import event_to_record, verdict_message
@@ -241,13 +242,36 @@ class ByNumber:
             self._rejudge(item.number, other, call)
 
     def _note_release(self, item: Released, call: _Call) -> None:
-        """Reviewers released the held event: if it is held again later, its copy is retracted."""
+        """Reviewers released the held event: if it is held again later, its copy is retracted.
+
+        A release still to be sent on (``item.verdict``) goes out here, where the process's
+        state is known: while it is stopped (連携停止) the approval is rejected and nothing is sent.
+        """
+        if item.verdict and not self._send_release(item, call):
+            return
+        if not item.number:
+            return
         links = call.links(item.number)
         entry = links.entries.get(link_id(item.key))
         if entry is None or entry.offset != item.offset or entry.released:
             return  # a newer event of the record stands (its own judgement decides), or noted already
         entry.released = True
         call.changed(item.number)
+
+    def _send_release(self, item: Released, call: _Call) -> bool:
+        """Send a release and its ruling on, or reject it when its process is stopped; True: sent."""
+        names = self.config.names
+        verdict = self.codec.decode("verdict", item.verdict)
+        refused = four_eyes.refusal(verdict.get("requested_by"), verdict.get("approved_by"),
+                                    process_stopped=self._stopped(item.system, call))
+        if refused is None:
+            call.out.add(names.verified, item.key, item.verdict)
+            call.out.add(names.decided, item.key, item.ruling)
+            return True
+        ruling = {**self.codec.decode("decision", item.ruling), "status": "REJECTED", "rejection": refused}
+        call.out.add(names.decided, item.key, self.codec.encode("decision", ruling))
+        log.warning("release of %s/%s rejected: %s", item.system, verdict["record"]["record_id"], refused)
+        return False
 
     def _stopped(self, system: str, call: _Call) -> bool:
         state = call.state.stops.get(state_key(call.state.partition, system))

@@ -94,11 +94,20 @@ class Recheck(_Item, tag="recheck"):
 
 
 class Released(_Item, tag="released"):
-    """Reviewers released the held event at ``offset``: a later hold of it is a retraction."""
+    """Reviewers released the held event at ``offset``: a later hold of it is a retraction.
+
+    With ``verdict`` (the release's PASS via review) and ``ruling`` (the ACCEPTED
+    approval), the number stage sends them on only if the record's ``system`` is
+    not stopped (連携停止); otherwise it rejects the approval. ``number`` is
+    empty for a record linked to no number.
+    """
 
     number: str
     key: bytes
     offset: int
+    system: str = ""
+    verdict: bytes = b""
+    ruling: bytes = b""
 
 
 class ProcessControl(_Item, tag="control"):

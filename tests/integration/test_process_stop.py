@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 import schemas
 from guards import Record, Resident
 from sinks import make_engine
-from sinks.models import HeldRecord, IntermediateCopy
+from sinks.models import HeldRecord, IntermediateCopy, ReviewDecision
 from streams.publish import Publisher
 from streams.stops import control_message, publish_process_state
 from streams.topics import names
@@ -96,6 +96,26 @@ def test_a_stop_holds_and_withdraws_survives_a_restart_and_a_resume_sends_again(
     codec = schemas.Codec()
     announced = {codec.decode("verdict", m.value)["record"]["record_id"] for m in retracted}
     assert announced == {"S0", "S1", "S2"}
+
+    # -- a release published straight to linkage.decisions, around the review service ------------
+    from linkguard.review.service import KafkaDecisionPublisher
+    from streams.events import decision_message
+
+    wrong = store.held(STOPPED)["WRONG"]
+    event = {**wrong.record, "occurred_at": dt.datetime.fromisoformat(wrong.record["occurred_at"]),
+             "payload": {str(k): str(v) for k, v in (wrong.record.get("payload") or {}).items()}}
+    common = dict(system=STOPPED, record_id="WRONG", version=wrong.version, event_id=wrong.event_id, comment="x")
+    rogue = KafkaDecisionPublisher(harness.settings)
+    rogue.publish_decision(decision_message(action="REQUEST_RELEASE", user="sato", record=event, **common))
+    approval = decision_message(action="APPROVE_RELEASE", user="ito", **common)
+    rogue.publish_decision(approval)
+
+    def ruled() -> list[ReviewDecision]:
+        return [d for d in store.all(ReviewDecision, decision_id=approval["decision_id"]) if d.status != "SUBMITTED"]
+
+    harness.wait_until(lambda: ruled(), "the guard's ruling on the approval")
+    assert ruled()[0].status == "REJECTED" and "連携停止" in ruled()[0].rejection
+    assert "WRONG" not in store.copies(STOPPED) and store.held(STOPPED)["WRONG"].status == "open"
 
     # -- a worker killed and started again while the process is stopped ------------------------
     harness.kill("worker")
