@@ -68,7 +68,7 @@ class GuardApp:
     """Builds the Faust app, its topics, tables and agents from settings."""
 
     def __init__(self, settings: KafkaSettings, *, store: str = "memory://",
-                 batch_size: int = 1000, batch_within: float = 0.2, web_port: int | None = None,
+                 batch_size: int = 1000, batch_within: float = 0.1, web_port: int | None = None,
                  known_systems: Collection[str] | None = None) -> None:
         self.settings = settings
         self.codec = schemas.Codec()
