@@ -250,13 +250,17 @@ def _stops(engine, *, publishing: bool):
     return StopService(engine, publish, _catalogue())
 
 
-def _stop_call(fn, *args: Any, **kw: Any):
+def _stop_step(action: str, target: str, username: str | None, *more: str, publishing: bool) -> None:
+    """One step of a stop (``action`` names the StopService method) by headquarters or an admin; prints the stop."""
     from linkguard.hq.stops import StopError
 
+    engine = _engine()
+    step = getattr(_stops(engine, publishing=publishing), action)
     try:
-        return fn(*args, **kw)
+        stop = step(target, _acting(engine, username, "headquarters", "admin"), *more)
     except StopError as e:
         fail(str(e))
+    _print_stop(stop)
 
 
 def _print_stop(stop) -> None:
@@ -271,42 +275,32 @@ def stop_request(code: Annotated[str, typer.Argument(help="process code, e.g. sh
                  reason: Annotated[str, typer.Option(help="why the linkage must stop")],
                  user: UserOption = None) -> None:
     """Request a stop of the process's linkage (another person approves it)."""
-    engine = _engine()
-    _print_stop(_stop_call(_stops(engine, publishing=False).request_stop, code,
-                           _acting(engine, user, "headquarters", "admin"), reason))
+    _stop_step("request_stop", code, user, reason, publishing=False)
 
 
 @stop_app.command("approve")
 def stop_approve(stop_id: str, user: UserOption = None) -> None:
     """Approve a requested stop: the guard holds the process's records and withdraws its copies."""
-    engine = _engine()
-    _print_stop(_stop_call(_stops(engine, publishing=True).approve_stop, stop_id,
-                           _acting(engine, user, "headquarters", "admin")))
+    _stop_step("approve_stop", stop_id, user, publishing=True)
 
 
 @stop_app.command("resume")
 def stop_resume(stop_id: str, reason: Annotated[str, typer.Option(help="what was inspected and corrected")],
                 user: UserOption = None) -> None:
     """Request the resumption of a stopped process (another person approves it)."""
-    engine = _engine()
-    _print_stop(_stop_call(_stops(engine, publishing=False).request_resume, stop_id,
-                           _acting(engine, user, "headquarters", "admin"), reason))
+    _stop_step("request_resume", stop_id, user, reason, publishing=False)
 
 
 @stop_app.command("approve-resume")
 def stop_approve_resume(stop_id: str, user: UserOption = None) -> None:
     """Approve a resumption: the guard judges the held records again and sends on what passes."""
-    engine = _engine()
-    _print_stop(_stop_call(_stops(engine, publishing=True).approve_resume, stop_id,
-                           _acting(engine, user, "headquarters", "admin")))
+    _stop_step("approve_resume", stop_id, user, publishing=True)
 
 
 @stop_app.command("refuse")
 def stop_refuse(stop_id: str, user: UserOption = None) -> None:
     """Refuse an open stop or resume request."""
-    engine = _engine()
-    _print_stop(_stop_call(_stops(engine, publishing=False).refuse, stop_id,
-                           _acting(engine, user, "headquarters", "admin")))
+    _stop_step("refuse", stop_id, user, publishing=False)
 
 
 @stop_app.command("list")
