@@ -170,6 +170,7 @@ def register_report(engine: Engine, round_id: int, body: str, report: ParsedRepo
     body = body.strip()
     if not body:
         raise ValueError("the implementing body (実施主体) is required")
+    file = redact(file)[-200:]  # a name the uploader chose: like UploadError, never a number in the table or log
     now = dt.datetime.now(dt.timezone.utc)
     with Session(engine) as session, session.begin():
         if session.get(InspectionRound, round_id) is None:
@@ -183,7 +184,7 @@ def register_report(engine: Engine, round_id: int, body: str, report: ParsedRepo
                 session.add(row)
             row.checked, row.held, row.invalid, row.by_reason = p.checked, p.held, p.invalid, dict(p.by_reason)
             row.by_source = dict(report.held_by_source)
-            row.source_file, row.uploaded_by, row.uploaded_at = file[-200:], user, now
+            row.source_file, row.uploaded_by, row.uploaded_at = file, user, now
     append_entry(engine, user, "report_upload", "", "",
-                 f"round {round_id} {body}: {len(report.processes)} processes from {file[-200:]}")
+                 f"round {round_id} {body}: {len(report.processes)} processes from {file}")
     return len(report.processes)
