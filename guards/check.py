@@ -422,24 +422,24 @@ def _explain_kana(record: Record, resident: Resident) -> FieldExplanation:
     return FieldExplanation("name_kana", FieldMatch.MISMATCH)
 
 
+def _explain_plain(field: str, written: str, registered: str, same_once_normalised: bool) -> FieldExplanation:
+    """A field without variants: absent, written as registered, equal once normalised, or different."""
+    if not normalize.text(written):
+        return FieldExplanation(field, FieldMatch.ABSENT)
+    if written.strip() == registered:
+        return FieldExplanation(field, FieldMatch.EXACT)
+    if same_once_normalised:
+        return FieldExplanation(field, FieldMatch.NORMALISED)
+    return FieldExplanation(field, FieldMatch.MISMATCH)
+
+
 def _explain_birth_date(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
-    if not normalize.text(record.birth_date):
-        return FieldExplanation("birth_date", FieldMatch.ABSENT)
-    if record.birth_date.strip() == resident.birth_date.isoformat():
-        return FieldExplanation("birth_date", FieldMatch.EXACT)
-    if subject is not None and subject.birth_date == resident.birth_date:
-        return FieldExplanation("birth_date", FieldMatch.NORMALISED)
-    return FieldExplanation("birth_date", FieldMatch.MISMATCH)
+    return _explain_plain("birth_date", record.birth_date, resident.birth_date.isoformat(),
+                          subject is not None and subject.birth_date == resident.birth_date)
 
 
 def _explain_sex(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
-    if not normalize.text(record.sex):
-        return FieldExplanation("sex", FieldMatch.ABSENT)
-    if record.sex.strip() == str(resident.sex):
-        return FieldExplanation("sex", FieldMatch.EXACT)
-    if subject is not None and subject.sex == resident.sex:
-        return FieldExplanation("sex", FieldMatch.NORMALISED)
-    return FieldExplanation("sex", FieldMatch.MISMATCH)
+    return _explain_plain("sex", record.sex, str(resident.sex), subject is not None and subject.sex == resident.sex)
 
 
 def _explain_address(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from guards.exceptions import LinkguardError
+from guards.masking import redact
 from guards import normalize
 from linkguard.hq.survey import Method, SurveyError, parse_method
 
@@ -124,7 +125,7 @@ def _category(text: str, source: str, line: int) -> Category | None:
     found = next((c for c in categories if str(c.number) == text or normalize.text(c.name) == text
                   or f"{normalize.text(c.group)}/{normalize.text(c.name)}" == text), None)
     if found is None:
-        raise CatalogueError(f"{source} line {line}: マイナポータル区分 {text!r} is not one of the 29 categories "
+        raise CatalogueError(f"{source} line {line}: マイナポータル区分 {redact(text)!r} is not one of the 29 categories "
                              f"(a number 1-29 or a name such as 障害保健福祉)")
     return found
 
@@ -255,7 +256,7 @@ def parse_catalogue(data: bytes, source: str = "<catalogue>") -> Catalogue:
         cells = {f: row[i].strip() if i < len(row) else "" for f, i in columns.items()}
         code = normalize_code(cells["code"])
         if not _SLUG.match(code):
-            raise CatalogueError(f"{source} line {line}: code {code!r} is not a lower-case slug "
+            raise CatalogueError(f"{source} line {line}: code {redact(code)!r} is not a lower-case slug "
                                  f"(letters a-z, digits, hyphens)")
         if code in seen:
             raise CatalogueError(f"{source} line {line}: code {code!r} already given on line {seen[code]}")
@@ -283,7 +284,7 @@ def _survey_fields(cells: dict[str, str], source: str, line: int) -> dict:
             raise CatalogueError(f"{source} line {line}: 取得方法: {e}") from None
     reliably_text = normalize.text(cells.get("reliably", "")).lower()
     if reliably_text not in _YES and reliably_text not in _NO:
-        raise CatalogueError(f"{source} line {line}: 確実に実施 {cells['reliably']!r}: expected はい or いいえ")
+        raise CatalogueError(f"{source} line {line}: 確実に実施 {redact(cells['reliably'])!r}: expected はい or いいえ")
     bodies = tuple(b for b in (part.strip() for part in cells.get("body", "").split("|")) if b)
     return {"category": _category(cells.get("category", ""), source, line), "bodies": bodies, "method": method,
             "method_detail": cells.get("survey_detail", ""), "reliably": reliably_text not in _NO}

@@ -19,6 +19,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from guards.masking import redact
 from linkguard.cli.common import console, fail
 
 __all__ = ["hq_app", "exposure_command"]
@@ -147,7 +148,7 @@ def _date(text: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        fail(f"{option}: a date as YYYY-MM-DD, not {text!r}")
+        fail(f"{option}: a date as YYYY-MM-DD, not {redact(text)!r}")
         raise
 
 

@@ -126,10 +126,15 @@ class Board:
         return [row for group in self.groups for row in group.rows]
 
 
+def _latest_round(session: Session) -> InspectionRound | None:
+    """The round due last (the newest of those due the same day)."""
+    return session.scalars(select(InspectionRound).order_by(InspectionRound.due_on.desc(),
+                                                            InspectionRound.id.desc())).first()
+
+
 def latest_round(engine: Engine) -> InspectionRound | None:
     with Session(engine) as session:
-        found = session.scalars(select(InspectionRound).order_by(InspectionRound.due_on.desc(),
-                                                                 InspectionRound.id.desc())).first()
+        found = _latest_round(session)
         if found is not None:
             session.expunge(found)
         return found
@@ -172,8 +177,7 @@ def build_board(engine: Engine, catalogue: Catalogue | None = None, *, round_id:
     with Session(engine) as session:
         rnd = session.get(InspectionRound, round_id) if round_id is not None else None
         if rnd is None and round_id is None:
-            rnd = session.scalars(select(InspectionRound).order_by(InspectionRound.due_on.desc(),
-                                                                    InspectionRound.id.desc())).first()
+            rnd = _latest_round(session)
         if rnd is not None:
             session.expunge(rnd)
         reports = list(session.scalars(select(InspectionReport).where(InspectionReport.round_id == rnd.id))) \

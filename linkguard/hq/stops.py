@@ -79,7 +79,7 @@ class StopService:
         name = self._require(user)
         code = normalize_code(system)
         if code not in self.catalogue:
-            raise StopError(f"process {code!r} is not in the process catalogue")
+            raise StopError(f"process {redact(code)!r} is not in the process catalogue")  # as typed
         reason = redact(reason)  # free text: a number typed into it never reaches the table, topic or log
         if not reason.strip():
             raise StopError("a stop needs a reason (why the linkage must stop)")
@@ -150,7 +150,7 @@ class StopService:
         stop = session.scalars(select(ProcessStop).where(ProcessStop.stop_id == stop_id)
                                .with_for_update()).first()
         if stop is None:
-            raise StopError(f"no stop {stop_id!r}")
+            raise StopError(f"no stop {redact(stop_id)!r}")  # as typed
         if stop.status not in states:
             raise StopError(f"stop {stop_id} is {stop.status}, not {' or '.join(states)}")
         return stop

@@ -33,6 +33,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping
 from guards.exceptions import LinkguardError
+from guards.masking import redact
 
 __all__ = [
     "Method",
@@ -114,7 +115,7 @@ def parse_method(text: str) -> Method:
         method = _ALIASES[key[:1]]
     if method is None:
         hint = " (③ needs the number of items: ③4 or ③3)" if key in ("3", "jlis照会") else ""
-        raise SurveyError(f"survey answer {text!r} is not one of ① ② ③4 ③3 ④{hint}")
+        raise SurveyError(f"survey answer {redact(text)!r} is not one of ① ② ③4 ③3 ④{hint}")
     return method
 
 

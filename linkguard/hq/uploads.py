@@ -48,6 +48,7 @@ class UploadError(LinkguardError, ValueError):
 
     def __init__(self, file: str, line: int, field_name: str, expected: str) -> None:
         # the cells quoted back may hold anything a person typed: never a number in the message
+        # (callers cutting a cell short redact it first, so no cut leaves part of a number unmatched)
         file, field_name, expected = redact(file), redact(field_name), redact(expected)
         self.file, self.line, self.field, self.expected = file, line, field_name, expected
         super().__init__(f"{file} line {line}, field {field_name}: {expected}")
@@ -77,7 +78,7 @@ def _rows(text: str) -> Iterator[tuple[int, list[str]]]:
 def _count(file: str, line: int, name: str, value: str) -> int:
     text = value.strip()
     if not text.isascii() or not text.isdigit():
-        raise UploadError(file, line, name, f"a whole number of records (0 or more), not {text[:20]!r}")
+        raise UploadError(file, line, name, f"a whole number of records (0 or more), not {redact(text)[:20]!r}")
     return int(text)
 
 
@@ -121,7 +122,7 @@ def parse_report(data: bytes, file: str, catalogue: Catalogue | None = None) -> 
             raise UploadError(file, line, "項番", "no process row after the 計 row")
         code = normalize_code(row[1])
         if code not in catalogue:
-            raise UploadError(file, line, "事務コード", f"a process code of the catalogue, not {row[1][:40]!r}")
+            raise UploadError(file, line, "事務コード", f"a process code of the catalogue, not {redact(row[1])[:40]!r}")
         if code in seen:
             raise UploadError(file, line, "事務コード", f"each process once ({code} is on line {seen[code]} already)")
         seen[code] = line
@@ -159,7 +160,7 @@ def parse_report(data: bytes, file: str, catalogue: Catalogue | None = None) -> 
                                   f"{sum(held_by_source.values())}")
             return ParsedReport(tuple(processes), held_by_source)
         if source not in _SOURCES:
-            raise UploadError(file, line, "取得経路", f"one of {', '.join(_SOURCES)}, not {source[:20]!r}")
+            raise UploadError(file, line, "取得経路", f"one of {', '.join(_SOURCES)}, not {redact(source)[:20]!r}")
         held_by_source[source] = _count(file, line, "うち紐付け誤りの疑い", row[2] if len(row) > 2 else "")
     raise UploadError(file, line, "取得経路", "a 計 (total) row closing the cause table")
 
@@ -170,6 +171,7 @@ def register_report(engine: Engine, round_id: int, body: str, report: ParsedRepo
     body = body.strip()
     if not body:
         raise ValueError("the implementing body (実施主体) is required")
+    file = redact(file)[-200:]  # a name the uploader chose: like UploadError, never a number in the table or log
     now = dt.datetime.now(dt.timezone.utc)
     with Session(engine) as session, session.begin():
         if session.get(InspectionRound, round_id) is None:
@@ -183,7 +185,7 @@ def register_report(engine: Engine, round_id: int, body: str, report: ParsedRepo
                 session.add(row)
             row.checked, row.held, row.invalid, row.by_reason = p.checked, p.held, p.invalid, dict(p.by_reason)
             row.by_source = dict(report.held_by_source)
-            row.source_file, row.uploaded_by, row.uploaded_at = file[-200:], user, now
+            row.source_file, row.uploaded_by, row.uploaded_at = file, user, now
     append_entry(engine, user, "report_upload", "", "",
-                 f"round {round_id} {body}: {len(report.processes)} processes from {file[-200:]}")
+                 f"round {round_id} {body}: {len(report.processes)} processes from {file}")
     return len(report.processes)

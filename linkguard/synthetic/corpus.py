@@ -56,10 +56,10 @@ import jaconv
 from stdnum.jp import in_ as stdnum_in
 
 from guards.model import Record, Resident
-from linkguard.synthetic import notations
+from linkguard.synthetic import notations, sample
 from linkguard.synthetic.sample import (CAUSE_SOURCES, KANJI_NUMERALS, NUMBER_SOURCES, REFERENCE_DATE, SOURCE_WEIGHTS,
                                         era_date, kanji_number, new_my_number, pick_weighted, random_date,
-                                        resident_from, write_registry)
+                                        resident_from, write_records, write_registry)
 from streams.csvio import RECORD_FIELDS, contract_header
 
 __all__ = [
@@ -1458,14 +1458,8 @@ def write_corpus(corpus: Corpus, out_dir: str | Path) -> CorpusFiles:
     for system in SYSTEMS:
         style = corpus.styles[system]
         path = out / _file_name(system)
-        rows = by_system[system]
-        payload_columns = list(dict.fromkeys(key for record in rows for key in record.payload))
-        with open(path, "w", encoding=style.encoding, newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow((*style.headers[:-1], *payload_columns))
-            for record in rows:
-                writer.writerow((*(getattr(record, f) for f in RECORD_FIELDS),
-                                 *(record.payload.get(column, "") for column in payload_columns)))
+        # the contract columns' headers; the updated_at header comes in with the payload columns
+        write_records(path, by_system[system], sample.FileStyle(style.encoding, style.headers[:-1]))
         files.append((system, path))
         encodings[path.name] = style.encoding
     truth = out / "truth.csv"

@@ -550,22 +550,16 @@ def make_error(builder: "_CorpusBuilder", cause: str) -> bool:
                 return False
             other = rng.choice(parents)
         detail = "twin" if cause == "twin_number" else "parent"
-    elif cause == "deceased_number":
+    elif cause in ("deceased_number", "former_number_stranger"):
+        deceased = cause == "deceased_number"
         subject = rng.choice(pools.living)
-        if not pools.deceased:
+        donors = pools.deceased if deceased else pools.renumbered
+        if not donors:
             return False
-        other = rng.choice(pools.deceased)
+        other = rng.choice(donors)
         if people[other].household == people[subject].household:
             return False
-        detail = "a deceased resident's number"
-    elif cause == "former_number_stranger":
-        subject = rng.choice(pools.living)
-        if not pools.renumbered:
-            return False
-        other = rng.choice(pools.renumbered)
-        if people[other].household == people[subject].household:
-            return False
-        detail = "a stranger's former number"
+        detail = "a deceased resident's number" if deceased else "a stranger's former number"
     elif cause == "typo_valid":
         return _typo_valid(builder)
     else:  # pragma: no cover - a typo in a cause name

@@ -14,14 +14,12 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from fixtures import sink_store
 from fixtures.support import birth, my_number
 from guards import Record, Resident
 from linkguard.hq.exposure import list_exposures
 from linkguard.hq.letters import generate_batch
-from linkguard.review.accounts import AccountStore
-from linkguard.review.service import KafkaDecisionPublisher, ReviewService
-from sinks import make_engine
-from sinks.models import AuditEntry, HeldRecord, IntermediateCopy, PendingRelease
+from sinks.models import AuditEntry, IntermediateCopy, PendingRelease
 from streams.publish import Publisher
 
 pytestmark = pytest.mark.integration
@@ -29,40 +27,14 @@ pytestmark = pytest.mark.integration
 SYSTEM = "jido-fuyo"
 
 
-class Store:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-
-    def one(self, model, **key):
-        with self.engine.connect() as conn:
-            try:
-                return conn.execute(sa.select(model).filter_by(**key)).first()
-            except sa.exc.DBAPIError:
-                return None  # tables not created yet
-
-    def copy(self, record_id: str):
-        return self.one(IntermediateCopy, system=SYSTEM, record_id=record_id)
-
-
 def one_held_record(harness):
     """The pipeline running with a stranger's record held on taro's number, a reviewer and an approver."""
     residents = [Resident(my_number(i), f"山田 太郎{i}", birth(1950 + i), 1, f"高知市丸ノ内{i}-2-20")
                  for i in range(1, 6)]
     taro = residents[2]
-    harness.start("worker", "worker")
-    harness.start("sink", "sink")
-    harness.load_registry(residents)
-    with Publisher(harness.settings) as publisher:
-        publisher.publish_records([Record(SYSTEM, "RELEASE", taro.my_number, "高橋 一郎", "1990-01-01", "1",
-                                          taro.address, payload={"証書番号": "第77号", "支給額": "43160"})])
-    store = Store(harness.database_url)
-    harness.wait_until(lambda: store.one(HeldRecord, system=SYSTEM, record_id="RELEASE") is not None,
-                       "the held record")
-    accounts = AccountStore(store.engine)
-    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
-    ito = accounts.create_user("ito", "password-ito", ["approver"])
-    publisher = KafkaDecisionPublisher(harness.settings)
-    return residents, store, publisher, ReviewService(store.engine, publisher, accounts=accounts), sato, ito
+    stranger = Record(SYSTEM, "RELEASE", taro.my_number, "高橋 一郎", "1990-01-01", "1", taro.address,
+                      payload={"証書番号": "第77号", "支給額": "43160"})
+    return (residents, *sink_store.one_held_record(harness, residents, stranger))
 
 
 @pytest.mark.parametrize("pipeline_database", ["postgresql"], indirect=True)

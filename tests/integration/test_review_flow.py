@@ -11,18 +11,18 @@ from __future__ import annotations
 import time
 
 import pytest
-import sqlalchemy as sa
 
 import schemas
 from guards import Record, Resident
 from linkguard.review.accounts import AccountStore
 from linkguard.review.service import FourEyesViolation, KafkaDecisionPublisher, ReviewService
-from sinks import make_engine
-from sinks.models import HeldRecord, IntermediateCopy, PendingRelease, ReviewDecision
+from sinks.models import IntermediateCopy, PendingRelease, ReviewDecision
 from streams.events import decision_message
 from streams.publish import Publisher
 from streams.topics import names
 
+from fixtures import sink_store
+from fixtures.sink_store import Store
 from fixtures.support import birth, consume, my_number
 
 pytestmark = pytest.mark.integration
@@ -52,40 +52,10 @@ def records(residents: list[Resident]) -> list[Record]:
     ]
 
 
-class Store:
-    def __init__(self, url: str) -> None:
-        self.engine = make_engine(url)
-
-    def one(self, model, **key):
-        with self.engine.connect() as conn:
-            try:
-                return conn.execute(sa.select(model).filter_by(**key)).first()
-            except sa.exc.DBAPIError:
-                return None  # tables not created yet
-
-    def held(self, record_id: str):
-        return self.one(HeldRecord, system=SYSTEM, record_id=record_id)
-
-    def copy(self, record_id: str):
-        return self.one(IntermediateCopy, system=SYSTEM, record_id=record_id)
-
-
 def one_held_record(harness):
     """The pipeline running with one record held (``RELEASE``), a reviewer and an approver."""
     residents = registry()
-    harness.start("worker", "worker")
-    harness.start("sink", "sink")
-    harness.load_registry(residents)
-    with Publisher(harness.settings) as publisher:
-        publisher.publish_records(records(residents)[:1])
-    store = Store(harness.database_url)
-    harness.wait_until(lambda: store.held("RELEASE") is not None, "the held record")
-    accounts = AccountStore(store.engine)
-    sato = accounts.create_user("sato", "password-sato", ["reviewer"])
-    ito = accounts.create_user("ito", "password-ito", ["approver"])
-    publisher = KafkaDecisionPublisher(harness.settings)
-    service = ReviewService(store.engine, publisher, accounts=accounts)
-    return residents, store, publisher, service, sato, ito
+    return (residents, *sink_store.one_held_record(harness, residents, records(residents)[0]))
 
 
 @DATABASES
@@ -96,7 +66,7 @@ def test_release_correct_return_and_a_refused_self_approval(harness):
     harness.load_registry(residents)
     with Publisher(harness.settings) as publisher:
         publisher.publish_records(records(residents))
-    store = Store(harness.database_url)
+    store = Store(harness.database_url, SYSTEM)
     harness.wait_until(lambda: all(store.held(r) is not None for r in
                                    ("RELEASE", "RETURN", "SAME-USER", "OLD-NUMBER")), "four held records")
     held = store.held("OLD-NUMBER")

@@ -28,6 +28,19 @@ def run(env: dict[str, str], *args: str, input: str | None = None):
     return runner.invoke(app, list(args), env=env, input=input)
 
 
+def fresh_topics(env: dict[str, str], local_broker):
+    """Topics of their own on the local broker: their settings, and ``env`` pointing the CLI at them."""
+    from streams.settings import KafkaSettings
+    from streams.topics import ensure_topics
+
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    settings = KafkaSettings(kafka_bootstrap=local_broker.bootstrap, local_mode=True, topic_prefix=prefix,
+                             topic_partitions=1)
+    ensure_topics(settings)
+    return settings, {**env, "LINKGUARD_KAFKA_BOOTSTRAP": local_broker.bootstrap, "LINKGUARD_LOCAL_MODE": "1",
+                      "LINKGUARD_TOPIC_PREFIX": prefix, "LINKGUARD_TOPIC_PARTITIONS": "1"}
+
+
 def test_users_add_takes_the_password_from_the_environment_and_list_never_shows_a_hash(database_url, writer):
     env = {"LINKGUARD_DATABASE_URL": database_url, "LINKGUARD_USER_PASSWORD": "a-long-password"}
     result = run(env, "users", "add", "yamada", "--role", "reviewer", "--role", "approver",
@@ -96,15 +109,9 @@ def test_decisions_need_kafka_and_say_so(env, loop):
 
 @pytest.mark.integration
 def test_correct_reads_the_number_from_a_hidden_prompt_and_publishes_through_kafka(env, loop, local_broker):
-    from streams.settings import KafkaSettings
-    from streams.topics import ensure_topics, names
+    from streams.topics import names
 
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    settings = KafkaSettings(kafka_bootstrap=local_broker.bootstrap, local_mode=True, topic_prefix=prefix,
-                             topic_partitions=1)
-    ensure_topics(settings)
-    kafka_env = {**env, "LINKGUARD_KAFKA_BOOTSTRAP": local_broker.bootstrap, "LINKGUARD_LOCAL_MODE": "1",
-                 "LINKGUARD_TOPIC_PREFIX": prefix, "LINKGUARD_TOPIC_PARTITIONS": "1"}
+    settings, kafka_env = fresh_topics(env, local_broker)
     loop.hold("R-1")
     new_number = my_number(55555555555)
     result = run(kafka_env, "review", "correct", SYSTEM, "R-1", "--number", "-", "--user", "sato",
@@ -179,15 +186,9 @@ def test_once_an_admin_exists_only_an_admin_adds_users(env):
 def test_one_shell_cannot_release_and_approve_in_two_names(env, loop, local_broker, service):
     """Before: `review release --user reviewer` then `review approve --user approver` from one shell, with
     no password, put a held record into the sink via review with two people credited."""
-    from streams.settings import KafkaSettings
-    from streams.topics import ensure_topics, names
+    from streams.topics import names
 
-    prefix = f"t{uuid.uuid4().hex[:8]}."
-    settings = KafkaSettings(kafka_bootstrap=local_broker.bootstrap, local_mode=True, topic_prefix=prefix,
-                             topic_partitions=1)
-    ensure_topics(settings)
-    kafka_env = {**env, "LINKGUARD_KAFKA_BOOTSTRAP": local_broker.bootstrap, "LINKGUARD_LOCAL_MODE": "1",
-                 "LINKGUARD_TOPIC_PREFIX": prefix, "LINKGUARD_TOPIC_PARTITIONS": "1"}
+    settings, kafka_env = fresh_topics(env, local_broker)
     loop.hold("R-1")
     made = run(env, "users", "token", "create", "sato", "--user", "root")
     sato = {**kafka_env, "LINKGUARD_TOKEN": made.stdout.strip().splitlines()[-1]}
