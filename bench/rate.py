@@ -198,7 +198,7 @@ def hop_latencies(sent: dict[str, float], hops: dict[str, dict[str, float]],
     """p50/p90/p99 of each hop, over the events timed at both of its ends (percentiles do not add up).
 
     >>> hop_latencies({"e": 0.0}, {"forwarded": {"e": 0.5}, "judged": {"e": 0.75}}, {"e": 1.0})["verdict → row"]
-    {'p50': 0.25, 'p90': 0.25, 'p99': 0.25, 'events': 1}
+    {'p50': 0.25, 'p90': 0.25, 'p99': 0.25, 'max': 0.25, 'events': 1}
     """
     ends = [("publish", sent), ("repartitioned", hops["forwarded"]), ("verdict", hops["judged"]),
             ("row", committed)]
@@ -206,7 +206,8 @@ def hop_latencies(sent: dict[str, float], hops: dict[str, dict[str, float]],
     for (start_name, starts), (end_name, finishes) in zip(ends, ends[1:]):
         spans = sorted(finishes[e] - at for e, at in starts.items() if e in finishes)
         result[f"{start_name} → {end_name}"] = {"p50": percentile(spans, 50), "p90": percentile(spans, 90),
-                                               "p99": percentile(spans, 99), "events": len(spans)}
+                                               "p99": percentile(spans, 99), "max": spans[-1] if spans else 0.0,
+                                               "events": len(spans)}
     return result
 
 
@@ -325,10 +326,10 @@ def report(f: dict) -> None:
         table.add_row(f"end-to-end latency {name} (publish → row committed)", f"{lat[name] * 1000:,.0f} ms")
     console.print(table)
     hops = Table(title="where the time goes: each hop, from the messages' timestamps (percentiles do not add up)")
-    for column in ("hop", "p50", "p90", "p99", "events"):
+    for column in ("hop", "p50", "p90", "p99", "max", "events"):
         hops.add_column(column, justify="right")
     for name, h in f["hops"].items():
-        hops.add_row(name, *(f"{h[q] * 1000:,.0f} ms" for q in ("p50", "p90", "p99")), f"{h['events']:,}")
+        hops.add_row(name, *(f"{h[q] * 1000:,.0f} ms" for q in ("p50", "p90", "p99", "max")), f"{h['events']:,}")
     console.print(hops)
     guard, sink = f["groups"]
     curve = Table(title="lag (records not yet committed by each group), one sample a second")
