@@ -755,9 +755,10 @@ _MAX_KANJI_RUN = 8  # 千二百三十四 is six; a longer run is no address numb
 _UNIT_AFTER = ("丁目", "番地", "番", "号", "地割", "条", "線", "-")
 _UNIT_CHARS = frozenset("丁目番地号割の-")
 _KANJI_FOLLOWS_UNIT = re.compile(r"\d(?:丁目|番地|番|号|地割|の|-)+$")
-# ノ and 之 (丸之内) between two kanji or two numbers (2ノ20)
-_NO_BETWEEN = re.compile(r"(?<=[\u3400-\u9fff\d])[ノ之](?=[\u3400-\u9fff\d])")
-_KE_BETWEEN = re.compile(r"(?<=[\u3400-\u9fff])[ヶヵケがガ](?=[\u3400-\u9fff])")
+# ノ and 之 (丸之内) between two kanji or two numbers (2ノ20); a placeholder counts as a kanji (●ノ内)
+_KANJI_OR_PLACEHOLDER = "\\u3400-\\u9fff\\ue000-\\uf8ff〓●■□?_*\\ufffd"
+_NO_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_OR_PLACEHOLDER}\\d])")
+_KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}])[ヶヵケがガ](?=[{_KANJI_OR_PLACEHOLDER}])")
 _AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
 # a postal code written before the address (〒780-0850, 780-0850)
 _POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
