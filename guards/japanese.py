@@ -968,6 +968,7 @@ _CITY_HEAD = re.compile(r"[^\d市区町村]{1,6}市")
 _WARD_HEAD = re.compile(r"[^\d市区町村]{1,4}区")
 _TOWN_HEAD = re.compile(r"[^\d市区町村]{1,5}[区町村]")
 _NOT_DIGITS = re.compile(r"\D+")
+_KOAZA_NAME = re.compile(f"[^\\d{''.join(_LOT_LETTERS)}]+")
 # a 小字 name is short and is none of: a lot letter, a direction or position a town name
 # carries (朝倉東, 朝倉本町), a 町/丁/条/通 of the town itself
 _NOT_A_KOAZA = re.compile(r".{6,}|^[東西南北上下中新本元]$|[甲乙丙丁戊己庚辛市区町村郡丁条通\-]")
@@ -985,6 +986,8 @@ def _written_apart(a: str, b: str) -> str | None:
     (None, None)
     >>> _written_apart('高知市朝倉東1-1', '高知市朝倉1-1'), _written_apart('南国市大埇甲1234', '南国市大埇1234')
     (None, None)
+    >>> _written_apart('高知市大津浜甲123', '高知市大津甲123'), _written_apart('高知市大津浜甲123', '高知市大津乙123')
+    ('koaza', None)
     >>> _written_apart('〓〓町1-1', '本通町1-1') is None  # more placeholders than characters kept
     True
     """
@@ -1048,9 +1051,11 @@ def _koaza_left_out(x: str, y: str) -> str | None:
         if p != q:
             break
         common += 1
-    if common < 2 or not y[common:common + 1].isdigit() or x[common - 1] in "市区町村郡-" or x[common - 1].isdigit():
+    lot_starts = y[common:common + 1]
+    if (common < 2 or not (lot_starts.isdigit() or lot_starts in _LOT_LETTERS) or x[common - 1] in "市区町村郡-"
+            or x[common - 1].isdigit()):
         return None
-    name = _NOT_DIGITS.match(x, common)
+    name = _KOAZA_NAME.match(x, common)
     if name is None or name.end() == len(x) or _NOT_A_KOAZA.search(name.group()):
         return None
     return x[:common] + x[name.end():]

@@ -23,7 +23,10 @@ drop 大字/字, the prefecture and the 郡, write the lot as 2番地20, 2番地
 2-20 or 2番20号, numbers in kanji (百二十三番地) or full width, the 方書 with or
 without 号室 or as a fourth number; the My Number card writes the 旧氏 in
 brackets (山田［佐藤］花子); foreign names come in any order and case, with
-or without middle names, with the 通称 in brackets.
+or without middle names, with the 通称 in brackets. Conversions and exports add
+their own: ?? for one kanji (byte-wise Shift_JIS, UTF-16), a time of day after a
+date, the era code before YYMMDD (3550401), a code with its label (1:男), a postal
+code before the address; a city's own systems leave the municipality out.
 
 >>> sorted(NOTATION_CAUSES) == sorted(('typo_valid', 'deceased_number', 'former_number_stranger',
 ...                                    'twin_number', 'parent_number'))
@@ -637,10 +640,15 @@ _KOAZA = ("浜", "松原", "東谷", "宮ノ前", "川原", "中島")
 
 def _address_koaza(builder, draft, person, rng) -> str | None:
     lot = _BANCHI_LOT.match(person.address)
-    if not lot or not _alone(builder, draft.subject) or lot.group("head")[-1:] in "市町村甲乙丙丁":
+    if not lot or not _alone(builder, draft.subject):
+        return None
+    head, letter = lot.group("head"), ""
+    if head[-1:] in "甲乙丙丁":  # the lot letter stays with the lot: 大津字浜甲3023
+        head, letter = head[:-1], head[-1]
+    if head[-1:] in "市町村":  # no 大字 to write a 小字 under
         return None
     koaza = rng.choice(_KOAZA)
-    with_koaza = f"{lot.group('head')}字{koaza}{lot.group('lot')}番地{lot.group('tail')}"
+    with_koaza = f"{head}字{koaza}{letter}{lot.group('lot')}番地{lot.group('tail')}"
     if rng.random() < 0.6:
         _set_registry(builder, draft, address=with_koaza)
         return f"字{koaza} only in the registry"
