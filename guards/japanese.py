@@ -102,6 +102,7 @@ __all__ = [
     "NameMatch",
     "NameParts",
     "JOYO_KANJI",
+    "EXTRA_VARIANTS",
     "PLACEHOLDERS",
     "clean",
     "name_text",
@@ -605,18 +606,28 @@ def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[t
     return tuple(joined), tuple(out)
 
 
+#: Forms of one character the MJ 縮退マップ keeps apart because JIS X 0208/0213 codes both,
+#: the representative first: the 許容字体 of the 常用漢字表 (剝/剥, 叱/𠮟, 塡/填, 頰/頬), the
+#: pairs the 人名用漢字 table (戸籍法施行規則 別表第二) lists as one character (亘/亙, 凜/凛,
+#: 巌/巖, 晃/晄, 桧/檜, 穣/穰, 遥/遙), the everyday 俗字 of names (薮/藪/籔, 篭/籠), and the
+#: Chinese form a GB-based conversion writes (值 for 値). 斎/斉 are two characters, not one.
+EXTRA_VARIANTS: tuple[str, ...] = ("剝剥", "叱𠮟", "塡填", "頰頬", "亘亙", "凜凛", "巌巖", "晃晄", "桧檜", "穣穰",
+                                   "遥遙", "藪薮籔", "籠篭", "値值")
+_EXTRA = {char: group for group in EXTRA_VARIANTS for char in group}
+
+
 @lru_cache(maxsize=_CACHE)
 def variants(char: str) -> frozenset[str]:
-    """The character and its MJ 縮退マップ candidates (all four schemes).
+    """The character and its MJ 縮退マップ candidates (all four schemes), with :data:`EXTRA_VARIANTS`.
 
     >>> sorted(variants('齋')), sorted(variants('斎')), sorted(variants('斉'))
     (['斎', '齋'], ['斎'], ['斉'])
-    >>> sorted(variants('髙')), sorted(variants('邉'))
-    (['高', '髙'], ['辺', '邉', '邊'])
+    >>> sorted(variants('髙')), sorted(variants('邉')), sorted(variants('檜'))
+    (['高', '髙'], ['辺', '邉', '邊'], ['桧', '檜'])
     """
     if char.isascii():
         return frozenset((char,))
-    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES)))
+    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES), *_EXTRA.get(char, "")))
 
 
 def chars_match(a: str, b: str) -> bool:
@@ -628,9 +639,13 @@ def chars_match(a: str, b: str) -> bool:
     [True, True, True, True, True, True, True, True]
     >>> chars_match('斎', '斉'), chars_match('玉', '王'), chars_match('a', 'b')
     (False, False, False)
+    >>> chars_match('𠮟', '叱'), chars_match('桧', '檜'), chars_match('薮', '籔'), chars_match('篭', '籠')
+    (True, True, True, True)
     """
     if a == b:
         return True
+    if a in _EXTRA:
+        return b in _EXTRA[a]
     if a in JOYO_KANJI and b in JOYO_KANJI:
         return False
     return not variants(a).isdisjoint(variants(b))
@@ -638,7 +653,10 @@ def chars_match(a: str, b: str) -> bool:
 
 @lru_cache(maxsize=_CACHE)
 def _fold_char(char: str) -> str:
-    """One representative of a character's variants: the 常用漢字 among them, else the smallest."""
+    """One representative of a character's variants: the 常用漢字 among them, else the smallest
+    (the first of its :data:`EXTRA_VARIANTS` group)."""
+    if char in _EXTRA:
+        return _EXTRA[char][0]
     if char in JOYO_KANJI:
         return char
     candidates = variants(char)

@@ -390,3 +390,19 @@ def test_shortened_addresses_together_and_their_explanation(registered, written,
     resident = person(address=registered)
     explained = {e.field: e for e in explain(record_of(resident, address=written), resident)}["address"]
     assert explained.detail == detail
+
+
+@pytest.mark.parametrize("registered,written", [
+    ("檜山　花子", "桧山 花子"), ("藪内　花子", "薮内 花子"), ("籔内　花子", "藪内 花子"), ("大籠　花子", "大篭 花子"),
+    ("山田　遙", "山田 遥"), ("山田　凜", "山田 凛"), ("山田　晄", "山田 晃"), ("山田　巖", "山田 巌"), ("山田　穰", "山田 穣"),
+    ("山田　亙", "山田 亘"), ("𠮟田　花子", "叱田 花子"),
+])
+def test_one_character_in_forms_the_mj_map_keeps_apart(registered, written):
+    assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("registered,written", [("斎藤　花子", "斉藤 花子"), ("齋藤　花子", "齊藤 花子"), ("檜山　花子", "桧川 花子"),
+                                                ("遥　花子", "遙 華子")])
+def test_other_characters_stay_other(registered, written):
+    for verdict in both_sides("name", registered, written):
+        assert verdict.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in verdict.reasons
