@@ -807,7 +807,9 @@ _PREFECTURE_NAMES = tuple(_PREFECTURES)
 _KE_CHARS = frozenset("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
-_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−─━﹣⁃"})
+# every kind of dash is "-"; brackets (a building written in brackets) carry nothing
+_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)・(?=\d)")
 _LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
 _SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 _KANJI_NUMERAL = "〇○零一二三四五六七八九十百千壱弐参拾"
@@ -937,6 +939,9 @@ def address_key(value: str | None) -> str:
     ('高知市丸の内1-2-20', '高知市大津乙2769', '高知市1-10')
     >>> address_key('横浜市つつじヶ丘1-1コ－ポ3') == address_key('横浜市つつじが丘1-1コーポ3')
     True
+    >>> address_key('高知市丸ノ内1・2・20（コーポ・丸ノ内101）')
+    '高知市丸の内1-2-20コーポ丸の内101'
+
     >>> address_key('高知市' + '一' * 5000 + '丁目')[:6]
     '高知市一一一'
     """
@@ -947,6 +952,8 @@ def address_key(value: str | None) -> str:
     if " " in text or "\t" in text or not text.isprintable():
         text = "".join(_SPACE_BETWEEN_DIGITS.sub("-", text).split())
     text = text.translate(_DASHES)
+    if "・" in text:  # 1・2・20 is a lot; elsewhere (コーポ・丸ノ内) a dot carries nothing
+        text = _DOT_BETWEEN_DIGITS.sub("-", text).replace("・", "")
     if text[:1] == "〒" or text[:1].isdigit():
         text = _POSTAL_CODE.sub("", text, count=1)
     if "ー" in text or "ｰ" in text:
@@ -975,6 +982,7 @@ def _room(building: str) -> str:
     return _ROOM_SUFFIX.sub("", building.replace("-", "").replace("棟", ""))
 
 
+@lru_cache(maxsize=_CACHE)
 def address_difference(a: str, b: str) -> str | None:
     """How two address keys (:func:`address_key`) name the same place: ``''`` when
     equal, ``'building'`` when only the building and room (方書) is written on one
