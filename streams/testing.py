@@ -33,6 +33,7 @@ from streams.events import record_to_event, resident_to_message
 from streams.stages.base import Message, RawTable, RegistryView, StageConfig, TableState
 from streams.stages.by_batch import BatchStageState, ByBatch
 from streams.stages.by_number import ByNumber, NumberState
+from streams.stages.chunked import ChunkedStore
 from streams.stages.identity import BucketIndex, IdentityStage, IdentityState
 from streams.decisions import DecisionStage
 from streams.stages.control import ControlRouter
@@ -70,6 +71,7 @@ class TopologyDriver:
             self.names.control: ControlRouter(self.config, self.codec),
             self.names.decisions: DecisionStage(self.config, self.codec),
         }
+        self._filed = [ChunkedStore(chunks) for chunks in self.stores["filed"]]  # as the app keeps it
         self._views = [RegistryView(self.stores["registry"][p], self.codec) for p in range(partitions)]
         self._indexes = [BucketIndex(self.stores["identities"][p]) for p in range(partitions)]
 
@@ -146,9 +148,9 @@ class TopologyDriver:
         elif topic == self.names.decisions:
             out = self.stages[topic].handle(batch, self.stores["release_requests"][partition])
         elif topic == self.names.records:
-            state = RepartitionState(TableState(self.stores["filed"][partition], Filed))
+            state = RepartitionState(TableState(self._filed[partition], Filed))
             out = self.stages[topic].handle(batch, state)
-            self._flush("filed", state.filed)
+            self.changelog["filed"] += len(self._filed[partition].seal(state.filed.flush(), partition))
         else:
             registry = RawTable(self.stores["registry"][partition])
             state = RegistryState(registry, self.stores["links"][partition])
@@ -183,6 +185,13 @@ class TopologyDriver:
     def _send(self, out: Any) -> None:
         for topic, key, value, partition in out.all():
             self.send(topic, key, value, partition)
+
+    def recover(self) -> None:
+        """A restart of every worker: the indexes over the tables are built again from the stores
+        (as after a changelog recovery), so nothing only in memory survives."""
+        self._filed = [ChunkedStore(chunks) for chunks in self.stores["filed"]]
+        self._views = [RegistryView(self.stores["registry"][p], self.codec) for p in range(self.partitions)]
+        self._indexes = [BucketIndex(self.stores["identities"][p]) for p in range(self.partitions)]
 
     # -- what came out ----------------------------------------------------------------------
     def messages(self, topic: str) -> list[Message]:
