@@ -102,7 +102,7 @@ class GuardApp:
         self.filed = table("filed")
         #: number → the resident's Avro bytes, under every current and former number (registry loader)
         self.registry = table("registry")
-        #: number → the records carrying it (by number)
+        #: number → the records carrying it (by number); chunked like ``filed``
         self.links = table("links")
         #: partition U+001F process code → the process's linkage state (by number)
         self.process_stops = table("process_stops")
@@ -114,7 +114,7 @@ class GuardApp:
         self.batches = table("batches")
 
         #: the tables whose changes go to their changelog as chunks (streams/stages/chunked.py)
-        self.chunked = {"filed": ChunkedStore(self.filed.data)}
+        self.chunked = {"filed": ChunkedStore(self.filed.data), "links": ChunkedStore(self.links.data)}
         for name, store in self.chunked.items():
             getattr(self, name).on_recover(self._invalidator(store))
         self.registry_view = RegistryView(self.registry.data, self.codec)
@@ -162,7 +162,7 @@ class GuardApp:
             with acked_only_when_done(stream):
                 registry = RawTable(self.registry.data)
                 out = self.registry_loader.handle(_messages(events),
-                                                  RegistryState(registry, self.links.data))
+                                                  RegistryState(registry, self.chunked["links"]))
                 await self.send(out, (self.registry, registry))
 
     async def _process_control(self, stream: faust.StreamT) -> None:
@@ -171,7 +171,7 @@ class GuardApp:
 
     async def _guard(self, stream: faust.StreamT) -> None:
         def handle(items: list, partition: int) -> tuple[Outputs, list]:
-            state = NumberState(TableState(self.links.data, LinkSet), self.registry_view,
+            state = NumberState(TableState(self.chunked["links"], LinkSet), self.registry_view,
                                 TableState(self.process_stops.data, ProcessState), partition)
             return self.by_number.handle(items, state), [(self.links, state.links),
                                                          (self.process_stops, state.stops)]
