@@ -31,6 +31,7 @@ installed once here.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
@@ -369,9 +370,29 @@ def create_app(settings: KafkaSettings | None = None, **kwargs: Any) -> GuardApp
     return GuardApp(settings or KafkaSettings(), **kwargs)
 
 
+#: young objects between two passes of the cyclic garbage collector (Python's default: 700)
+GC_YOUNG = 50_000
+
+
+def _quiet_collector() -> None:
+    """Fewer passes of the cyclic garbage collector over a heap that is mostly long-lived.
+
+    A worker holds its tables, caches and Faust's own objects for its whole life,
+    and nearly all it allocates per record is freed by reference counting. With
+    Python's defaults the collector walked that heap again and again (about a tenth
+    of the stage time in the in-memory driver); what is alive at start is frozen out
+    of its passes, and it runs after 50,000 new objects instead of 700.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 20, 20)
+
+
 def run_worker(app: faust.App, *, loglevel: str = "warning") -> None:
     """Run the Faust worker in this process until it is stopped (SIGTERM/SIGINT)."""
     from faust.worker import Worker
+
+    _quiet_collector()
 
     level = logging.getLevelName(loglevel.upper())
 
