@@ -264,6 +264,8 @@ def atena(value: str) -> str:
     >>> atena('０００１２３'), atena(' 123 '), atena('A-0012'), atena('')
     ('123', '123', 'A-0012', '')
     """
+    if value.isdigit() and value.isascii():  # as most systems write it: nothing to normalise
+        return value.lstrip("0") or "0"
     text = normalize.text(value).replace(" ", "")
     return (text.lstrip("0") or "0") if text.isdigit() else text
 

@@ -39,7 +39,7 @@ _INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Zl", "Zp"})
 
 def invisible_problem(value: str) -> str | None:
     """What is invisible in ``value`` (code points and 1-based positions), or None if nothing is."""
-    if value.isprintable():  # no Cf, Cc, Zl or Zp character (nor any other unprintable one): the common case
+    if value.isprintable():  # every Cf, Cc, Zl and Zp character is unprintable: one C loop for the common case
         return None
     found = [(position, char) for position, char in enumerate(value, start=1)
              if unicodedata.category(char) in _INVISIBLE_CATEGORIES]

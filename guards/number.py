@@ -69,6 +69,8 @@ def number_problem(number: str) -> str | None:
 
 # the weights of the eleven digits, left to right (the ordinance's Qn, n counted from the right)
 _WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_ASCII_ZEROS = 48 * sum(_WEIGHTS)  # what the weighted ASCII codes of eleven zeros add up to
+_CHECK_DIGITS = ("0", "0", *(str(11 - remainder) for remainder in range(2, 11)))  # by remainder
 
 
 def _check_digit(digits: str) -> str:
@@ -78,10 +80,11 @@ def _check_digit(digits: str) -> str:
     >>> _check_digit('621498320257'), _check_digit('12345678901')
     ('7', '8')
     """
-    d = digits
-    remainder = (int(d[0]) * 6 + int(d[1]) * 5 + int(d[2]) * 4 + int(d[3]) * 3 + int(d[4]) * 2 + int(d[5]) * 7
-                 + int(d[6]) * 6 + int(d[7]) * 5 + int(d[8]) * 4 + int(d[9]) * 3 + int(d[10]) * 2) % 11
-    return "0" if remainder <= 1 else str(11 - remainder)
+    # on the ASCII bytes (a digit is its byte minus 48): a sixth of the time of eleven int() calls
+    b = digits.encode("ascii")
+    remainder = (b[0] * 6 + b[1] * 5 + b[2] * 4 + b[3] * 3 + b[4] * 2 + b[5] * 7
+                 + b[6] * 6 + b[7] * 5 + b[8] * 4 + b[9] * 3 + b[10] * 2 - _ASCII_ZEROS) % 11
+    return _CHECK_DIGITS[remainder]
 
 
 def validate(number: str) -> str:

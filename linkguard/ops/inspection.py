@@ -276,8 +276,12 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
     for record, verdict in result.rows:
         outcome = verdict.outcome.value
         by_verdict[outcome] += 1
-        by_system.setdefault(record.system, {o.value: 0 for o in Outcome})[outcome] += 1
-        by_reason.update({r.value for r in verdict.reasons})
+        counts = by_system.get(record.system)
+        if counts is None:
+            counts = by_system[record.system] = {o.value: 0 for o in Outcome}
+        counts[outcome] += 1
+        if verdict.findings:
+            by_reason.update({f.reason.value for f in verdict.findings})
         suggestions += bool(verdict.suggested_my_number)
     return InspectionSummary(
         total=len(result.rows), by_verdict=by_verdict, by_system=by_system,

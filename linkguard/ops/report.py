@@ -195,16 +195,25 @@ def build_report(rows: Iterable[tuple[Record, Verdict]], catalogue: Catalogue | 
     lines: dict[str, ProcessLine] = {}
     sources = {s: SourceLine(s, note) for s, note in [*SOURCES.items(), (UNKNOWN_SOURCE, _UNKNOWN_SOURCE_NOTE)]}
     suggestions = 0
+    line_of: dict[str, ProcessLine] = {}  # by the system as written (a few codes, 244,246 rows)
+    source_line_of: dict[str, SourceLine] = {}  # by the number_source as written
     for record, verdict in rows:
-        code = normalize_code(record.system)
-        line = lines.get(code)
+        line = line_of.get(record.system)
         if line is None:
-            line = lines[code] = ProcessLine(None)
-        line.add(record, verdict)
-        source = sources[source_of(record.number_source)]
+            code = normalize_code(record.system)
+            line = line_of[record.system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
+        source = source_line_of.get(record.number_source)
+        if source is None:
+            source = source_line_of[record.number_source] = sources[source_of(record.number_source)]
         source.checked += 1
-        source.held += verdict.outcome is Outcome.HOLD
-        source.invalid += verdict.outcome is Outcome.INVALID
+        outcome = verdict.outcome
+        if outcome is Outcome.PASS:
+            line.checked += 1
+            suggestions += bool(verdict.suggested_my_number)
+            continue
+        line.add(record, verdict)
+        source.held += outcome is Outcome.HOLD
+        source.invalid += outcome is Outcome.INVALID
         suggestions += bool(verdict.suggested_my_number)
     processes = []
     for process in catalogue.ordered([*lines, *systems]):
@@ -249,12 +258,22 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
     The file holds My Numbers, so it is created readable by its owner only (0600).
     """
     n = 0
+    plain_pass = (Outcome.PASS.value, "", "")
     with atomic_file(path, "utf-8", private=True) as f:
         w = csv_writer(f, lineterminator="\n")
         w.writerow(VERDICT_HEADER)
-        for n, (record, verdict) in enumerate(rows, 1):
-            w.writerow((record.system, record.record_id, verdict.outcome.value,
-                        verdict.reason_codes, verdict.suggested_my_number))
+
+        def lines() -> Iterable[tuple[str, ...]]:
+            nonlocal n
+            for n, (record, verdict) in enumerate(rows, 1):
+                # a plain PASS (most rows) without building its codes; the verdict's own cells are
+                # codes and digits the guard wrote, so only system and record_id need the text escaping
+                cells = plain_pass if verdict.outcome is Outcome.PASS and not verdict.findings and not (
+                    verdict.suggested_my_number) else (verdict.outcome.value, verdict.reason_codes,
+                                                       verdict.suggested_my_number)
+                yield (record.system, record.record_id, *cells)
+
+        w.writerows(lines(), text_columns=2)
     return n
 
 

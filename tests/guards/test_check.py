@@ -131,3 +131,17 @@ def test_every_reason_has_labels_and_a_severity():
 
 def test_mask_shows_only_the_last_four_digits():
     assert mask(HANAKO.my_number) == "**** **** " + HANAKO.my_number[-4:]
+
+
+def test_invisible_problem_fast_path_agrees_with_the_category_scan():
+    """isprintable() is False for every Cf, Cc, Zl and Zp character, so the shortcut never hides one."""
+    import sys
+    import unicodedata
+
+    from guards.identifiers import invisible_problem
+
+    invisible = {"Cf", "Cc", "Zl", "Zp"}
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char) in invisible:
+            assert invisible_problem("R-" + char) is not None, hex(code)
