@@ -469,6 +469,15 @@ def _explain_sex(record: Record, resident: Resident, subject: Subject | None) ->
     return _explain_plain("sex", record.sex, str(resident.sex), subject is not None and subject.sex == resident.sex)
 
 
+#: how an address written differently still names the resident's place (japanese.address_difference)
+_ADDRESS_DIFFERENCES = {
+    "building": "building/room (方書) written differently",
+    "municipality": "municipality left out",
+    "koaza": "小字 left out",
+    "placeholder": "placeholder in the place name",
+}
+
+
 def _explain_address(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
     if not normalize.text(record.address):
         return FieldExplanation("address", FieldMatch.ABSENT)
@@ -478,7 +487,7 @@ def _explain_address(record: Record, resident: Resident, subject: Subject | None
     difference = japanese.address_difference(mine, normalize.address(resident.address))
     if difference is not None:
         return FieldExplanation("address", FieldMatch.NORMALISED,
-                                "building/room (方書) written differently" if difference else "")
+                                "; ".join(_ADDRESS_DIFFERENCES[d] for d in difference.split(",") if d))
     if any(japanese.addresses_match(mine, normalize.address(a)) for a in resident.previous_addresses):
         return FieldExplanation("address", FieldMatch.FORMER)
     return FieldExplanation("address", FieldMatch.MISMATCH)

@@ -102,6 +102,7 @@ __all__ = [
     "NameMatch",
     "NameParts",
     "JOYO_KANJI",
+    "EXTRA_VARIANTS",
     "PLACEHOLDERS",
     "clean",
     "name_text",
@@ -174,11 +175,11 @@ def is_placeholder(char: str) -> bool:
 # the Ideographic Variation Sequences' U+E0100–E01EF that MJ-based registry
 # systems export, Mongolian free variation selectors), zero-width spaces and
 # joiners, word joiner and invisible operators, bidi controls, BOM, soft hyphen,
-# the combining grapheme joiner. NFKC keeps all of them, so they go first.
+# the combining grapheme joiner, the tag characters. NFKC keeps all of them, so they go first.
 _INVISIBLE: dict[int, None] = dict.fromkeys((
     0x00AD, 0x034F, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0xFEFF,
     *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x2070),
-    *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0),
+    *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0xE0000, 0xE0080),
 ))
 
 
@@ -217,9 +218,21 @@ _SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴ
 _SEPARATORS = re.compile(r"[\s・･=＝,、.。]+")
 
 
+_DASH_CHARACTERS = "-‐‑‒–—―−─━~〜"
+# a dash keyed for the long vowel mark after a kana (ル－カス, コ-ポ: a Shift_JIS system's － or ―)
+_DASH_AS_LONG_MARK = re.compile(f"(?<=[\u30a1-\u30fa\u30fc])[{_DASH_CHARACTERS}]")
+
+
 def _fold_kana(value: str) -> str:
-    # hiragana to katakana (jaconv), then small kana written large
-    return jaconv.hira2kata(value).translate(_SMALL_KANA)
+    """Hiragana as katakana (jaconv), small kana written large, a dash after a kana as ー.
+
+    >>> _fold_kana('きょうこ'), _fold_kana(clean('ル－カス')), _fold_kana('ル―カス'), _fold_kana('ルカ-2')
+    ('キヨウコ', 'ルーカス', 'ルーカス', 'ルカー2')
+    """
+    value = jaconv.hira2kata(value).translate(_SMALL_KANA)
+    if any(c in value for c in _DASH_CHARACTERS):
+        value = _DASH_AS_LONG_MARK.sub("ー", value)
+    return value
 
 
 @lru_cache(maxsize=_CACHE)
@@ -517,6 +530,7 @@ def alphabet_words(value: str | None) -> tuple[str, ...]:
     return tuple(sorted(text.split())) if text and text.isascii() else ()
 
 
+@lru_cache(maxsize=_CACHE)
 def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> bool:
     """Two alphabet names that differ only in their middle names.
 
@@ -535,7 +549,17 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
     True
     >>> alphabet_names_match(alphabet_words('NGUYEN VAN'), ('NGUYEN', 'VAN', 'NAM', 'ANH', 'THI'))
     False
+
+    A family name of two words may be written as one (DELA CRUZ = DELACRUZ):
+
+    >>> alphabet_names_match(alphabet_words('Rosa Delacruz'), ('DELA', 'CRUZ', 'ROSA'))
+    True
+    >>> alphabet_names_match(alphabet_words('DE LA CRUZ ROSA'), ('DELACRUZ', 'ROSA'))
+    True
     """
+    if len(mine) < 2 or len(registered) < 2:
+        return False
+    mine, registered = _joined_words(mine, registered)
     if len(mine) < 2 or len(registered) < 2 or abs(len(mine) - len(registered)) > 2:
         return False
     if registered[0] not in mine:  # the family name, written in full
@@ -559,18 +583,51 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
     return True
 
 
+def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Both names with the words one side writes as one word joined on the other side too
+    (two or three neighbouring words of the registry's name; any of the record's, whose
+    order is not known)."""
+    mine_set, registered_set = set(mine), set(registered)
+    out = list(registered)
+    for size in (3, 2):
+        i = 0
+        while i + size <= len(out):
+            if "".join(out[i:i + size]) in mine_set:
+                out[i:i + size] = ["".join(out[i:i + size])]
+            i += 1
+    joined = list(mine)
+    for size in (3, 2):
+        for combination in itertools.permutations(joined, size) if len(joined) <= 6 else ():
+            word = "".join(combination)
+            if word in registered_set and all(w in joined for w in combination):
+                for w in combination:
+                    joined.remove(w)
+                joined.append(word)
+    return tuple(joined), tuple(out)
+
+
+#: Forms of one character the MJ 縮退マップ keeps apart because JIS X 0208/0213 codes both,
+#: the representative first: the 許容字体 of the 常用漢字表 (剝/剥, 叱/𠮟, 塡/填, 頰/頬), the
+#: pairs the 人名用漢字 table (戸籍法施行規則 別表第二) lists as one character (亘/亙, 凜/凛,
+#: 巌/巖, 晃/晄, 桧/檜, 穣/穰, 遥/遙), the everyday 俗字 of names (薮/藪/籔, 篭/籠), and the
+#: Chinese form a GB-based conversion writes (值 for 値). 斎/斉 are two characters, not one.
+EXTRA_VARIANTS: tuple[str, ...] = ("剝剥", "叱𠮟", "塡填", "頰頬", "亘亙", "凜凛", "巌巖", "晃晄", "桧檜", "穣穰",
+                                   "遥遙", "藪薮籔", "籠篭", "値值")
+_EXTRA = {char: group for group in EXTRA_VARIANTS for char in group}
+
+
 @lru_cache(maxsize=_CACHE)
 def variants(char: str) -> frozenset[str]:
-    """The character and its MJ 縮退マップ candidates (all four schemes).
+    """The character and its MJ 縮退マップ candidates (all four schemes), with :data:`EXTRA_VARIANTS`.
 
     >>> sorted(variants('齋')), sorted(variants('斎')), sorted(variants('斉'))
     (['斎', '齋'], ['斎'], ['斉'])
-    >>> sorted(variants('髙')), sorted(variants('邉'))
-    (['高', '髙'], ['辺', '邉', '邊'])
+    >>> sorted(variants('髙')), sorted(variants('邉')), sorted(variants('檜'))
+    (['高', '髙'], ['辺', '邉', '邊'], ['桧', '檜'])
     """
     if char.isascii():
         return frozenset((char,))
-    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES)))
+    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES), *_EXTRA.get(char, "")))
 
 
 def chars_match(a: str, b: str) -> bool:
@@ -582,9 +639,13 @@ def chars_match(a: str, b: str) -> bool:
     [True, True, True, True, True, True, True, True]
     >>> chars_match('斎', '斉'), chars_match('玉', '王'), chars_match('a', 'b')
     (False, False, False)
+    >>> chars_match('𠮟', '叱'), chars_match('桧', '檜'), chars_match('薮', '籔'), chars_match('篭', '籠')
+    (True, True, True, True)
     """
     if a == b:
         return True
+    if a in _EXTRA:
+        return b in _EXTRA[a]
     if a in JOYO_KANJI and b in JOYO_KANJI:
         return False
     return not variants(a).isdisjoint(variants(b))
@@ -592,7 +653,10 @@ def chars_match(a: str, b: str) -> bool:
 
 @lru_cache(maxsize=_CACHE)
 def _fold_char(char: str) -> str:
-    """One representative of a character's variants: the 常用漢字 among them, else the smallest."""
+    """One representative of a character's variants: the 常用漢字 among them, else the smallest
+    (the first of its :data:`EXTRA_VARIANTS` group)."""
+    if char in _EXTRA:
+        return _EXTRA[char][0]
     if char in JOYO_KANJI:
         return char
     candidates = variants(char)
@@ -758,7 +822,11 @@ _KANJI_FOLLOWS_UNIT = re.compile(r"\d(?:丁目|番地|番|号|地割|の|-)+$")
 # ノ and 之 (丸之内) between two kanji or two numbers (2ノ20); a placeholder counts as a kanji (●ノ内)
 _KANJI_OR_PLACEHOLDER = "\\u3400-\\u9fff\\ue000-\\uf8ff〓●■□?_*\\ufffd"
 _NO_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_OR_PLACEHOLDER}\\d])")
-_KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}])[ヶヵケがガ](?=[{_KANJI_OR_PLACEHOLDER}])")
+# ヶ/ケ/が/ガ after a kanji or a kana (つつじヶ丘 = つつじが丘), before a kanji
+_KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
+                         f"(?=[{_KANJI_OR_PLACEHOLDER}])")
+# a dash keyed for ー between two katakana of a building's name (コ－ポ = コーポ)
+_DASH_IN_KATAKANA = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])-(?=[\u30a1-\u30fa])")
 _AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
 # a postal code written before the address (〒780-0850, 780-0850)
 _POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
@@ -867,6 +935,8 @@ def address_key(value: str | None) -> str:
     True
     >>> address_key('〒780-0850 高知市丸之内1ノ2ノ20'), address_key('高知市大津乙二七六九'), address_key('高知市壱丁目拾番')
     ('高知市丸の内1-2-20', '高知市大津乙2769', '高知市1-10')
+    >>> address_key('横浜市つつじヶ丘1-1コ－ポ3') == address_key('横浜市つつじが丘1-1コーポ3')
+    True
     >>> address_key('高知市' + '一' * 5000 + '丁目')[:6]
     '高知市一一一'
     """
@@ -895,7 +965,7 @@ def address_key(value: str | None) -> str:
         text = _KE_BETWEEN.sub("ケ", text)
     text = _MARKERS.sub("-", text)
     if "-" in text:
-        text = _HYPHEN_BEFORE_TEXT.sub("", text)
+        text = _HYPHEN_BEFORE_TEXT.sub("", _DASH_IN_KATAKANA.sub("ー", text))
     return fold_variants(text)
 
 
@@ -990,17 +1060,30 @@ def _written_apart(a: str, b: str) -> str | None:
     ('koaza', None)
     >>> _written_apart('〓〓町1-1', '本通町1-1') is None  # more placeholders than characters kept
     True
+
+    Together: a city's own system leaves the municipality and the 小字 out, or writes a placeholder:
+
+    >>> _written_apart('黒潮町入野浜123', '入野123'), _written_apart('入野浜123', '黒潮町入野123')
+    ('municipality,koaza', 'municipality,koaza')
+    >>> _written_apart('高知市〓町1-1コーポ101', '𠮷町1-1')
+    'placeholder,municipality,building'
+
     """
     for x, y in ((a, b), (b, a)):
-        for how, rewritten in (("placeholder", _placeholders_filled(x, y)), ("municipality", None),
-                               ("koaza", _koaza_left_out(x, y))):
-            candidates = [rewritten] if how != "municipality" else _without_municipality(x, y)
-            for candidate in candidates:
-                if candidate is None:
+        for municipality in (x, *_without_municipality(x, y)):
+            for filled in (municipality, _placeholders_filled(municipality, y)):
+                if filled is None:
                     continue
-                same = _same_lot(candidate, y)
-                if same is not None:
-                    return f"{how},{same}" if same else how
+                for mine, theirs in ((filled, y), (_koaza_left_out(filled, y), y), (filled, _koaza_left_out(y, filled))):
+                    if mine is None or theirs is None or (mine, theirs) == (x, y):
+                        continue
+                    same = _same_lot(mine, theirs)
+                    if same is not None:
+                        how = [name for name, applies in (("placeholder", filled is not municipality),
+                                                          ("municipality", municipality is not x),
+                                                          ("koaza", (mine, theirs) != (filled, y)),
+                                                          ("building", same)) if applies]
+                        return ",".join(how)
     return None
 
 

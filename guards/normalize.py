@@ -37,6 +37,11 @@ forms and the 戸籍 write them):
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
 >>> parse_date('昭和五十五年四月一日'), parse_date('平成元年一月八日'), parse_date('昭和五拾五年四月壱日')
 (datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
+
+平成 went on being written after 令和 began (forms and systems not yet changed):
+
+>>> parse_date('平成31年5月1日'), parse_date('H32.2.3')
+(datetime.date(2019, 5, 1), datetime.date(2020, 2, 3))
 >>> parse_date('昭和64年1月8日')
 Traceback (most recent call last):
 ...
@@ -69,6 +74,10 @@ class Era(NamedTuple):
     letter: str
     first_day: dt.date
     last_day: dt.date | None  # None: the current era
+    # still written after its last day: forms and systems not yet changed for 令和 wrote
+    # 平成31年5月1日 and 平成32年 (the government let printed forms stand), so such a date is
+    # the calendar day it counts to
+    written_on: bool = False
 
 
 # Era boundaries as the Cabinet Office gives them (明治 from its Gregorian start).
@@ -76,7 +85,7 @@ ERAS: tuple[Era, ...] = (
     Era("明治", "M", dt.date(1868, 1, 25), dt.date(1912, 7, 29)),
     Era("大正", "T", dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
     Era("昭和", "S", dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
-    Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+    Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30), written_on=True),
     Era("令和", "R", dt.date(2019, 5, 1), None),
 )
 _ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
@@ -206,7 +215,8 @@ def _read_date(field: str, raw: str) -> dt.date | None:
         if year_in_era < 1:
             raise InvalidDate(field, f"{raw}: era years start at 1 (元年)")
         date = _make_date(field, raw, era.first_day.year + year_in_era - 1, int(month), int(day))
-        if date < era.first_day or (era.last_day is not None and date > era.last_day):
+        if date < era.first_day or (era.last_day is not None and date > era.last_day
+                                    and not era.written_on):
             span = f"it began on {era.first_day.isoformat()}"
             if era.last_day is not None and date > era.last_day:
                 span = f"it ended on {era.last_day.isoformat()}"

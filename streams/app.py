@@ -147,7 +147,8 @@ class GuardApp:
         # record not yet checked
         faust_fixes.install(app, contiguous=[names.records, names.by_number, names.by_identity, names.by_batch,
                                              names.decisions],
-                            compacted=[names.residents], local_broker=settings if settings.local_mode else None)
+                            compacted=[names.residents], local_broker=settings if settings.local_mode else None,
+                            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
 
     # -- the agents: read, call the stage, write ---------------------------------------------
     async def _repartition(self, stream: faust.StreamT) -> None:

@@ -133,7 +133,7 @@ NOTATION_ERROR_VARIANTS: tuple[str, ...] = (
 )
 
 _PLACEHOLDERS = ("〓", "●", "■", "□", "？", "?", "＿", "\ufffd", "\ue0a1", "\ue7a0")
-_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u00ad")
 _EDGE_SPACES = (" ", "\u3000", "\u00a0", "\u2002")
 _KANJI = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]")
 _DIGITS = "〇一二三四五六七八九"
@@ -651,9 +651,18 @@ def _address_koaza(builder, draft, person, rng) -> str | None:
     with_koaza = f"{head}字{koaza}{letter}{lot.group('lot')}番地{lot.group('tail')}"
     if rng.random() < 0.6:
         _set_registry(builder, draft, address=with_koaza)
+        if rng.random() < 0.3 and _without_city(person.address):  # and the record without the municipality
+            draft.address = _without_city(person.address)
+            return f"字{koaza} only in the registry, the municipality only there too"
         return f"字{koaza} only in the registry"
     draft.address = with_koaza.replace("字", "") if rng.random() < 0.3 else with_koaza
     return f"字{koaza} only in the record"
+
+
+def _without_city(address: str) -> str | None:
+    """The address as a municipality's own system writes it: from the town on."""
+    match = _MUNICIPALITY.match(address)
+    return match.group("rest") if match else None
 
 
 def _address_placeholder(builder, draft, person, rng) -> str | None:

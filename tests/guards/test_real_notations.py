@@ -202,7 +202,7 @@ def test_a_foreign_name_without_its_family_name_or_with_one_word_in_common_is_he
     ("S550401", BIRTH), ("昭和五十五年四月一日", BIRTH), ("昭和五五年四月一日", BIRTH), ("1980年4月1日生まれ", BIRTH),
     ("平成元年1月8日", dt.date(1989, 1, 8)), ("H1.1.8", dt.date(1989, 1, 8)), ("平成０１年０１月０８日", dt.date(1989, 1, 8)),
     ("4010108", dt.date(1989, 1, 8)), ("昭和64年1月7日", dt.date(1989, 1, 7)), ("S64.1.7", dt.date(1989, 1, 7)),
-    ("平成31年4月30日", dt.date(2019, 4, 30)), ("令和元年5月1日", dt.date(2019, 5, 1)), ("R1.5.1", dt.date(2019, 5, 1)),
+    ("平成31年4月30日", dt.date(2019, 4, 30)), ("平成32年2月3日", dt.date(2020, 2, 3)), ("令和元年5月1日", dt.date(2019, 5, 1)), ("R1.5.1", dt.date(2019, 5, 1)),
     ("令和元年５月１日", dt.date(2019, 5, 1)), ("㋿1年5月1日", dt.date(2019, 5, 1)), ("5010501", dt.date(2019, 5, 1)),
     ("昭和元年12月25日", dt.date(1926, 12, 25)), ("大正15年12月24日", dt.date(1926, 12, 24)),
 ])
@@ -212,7 +212,7 @@ def test_date_notations(written, day):
     assert check(record_of(resident, birth_date=written), index_by_number([resident])).outcome is Outcome.PASS
 
 
-@pytest.mark.parametrize("written", ["昭和64年1月8日", "平成31年5月1日", "令和元年4月30日", "S640108", "1980-02-30", "3551301"])
+@pytest.mark.parametrize("written", ["昭和64年1月8日", "大正15年12月25日", "令和元年4月30日", "S640108", "1980-02-30", "3551301"])
 def test_dates_outside_their_era_or_the_calendar_are_bad(written):
     resident = person()
     assert check(record_of(resident, birth_date=written), index_by_number([resident])).reason_codes == "BAD_DATE"
@@ -348,3 +348,61 @@ def test_no_suggestion_when_a_notation_makes_two_residents_fit():
     unknown = person("田中　一郎", "タナカ イチロウ", "本町1-1", serial=3, sex=1)
     verdict = _judge(record_of(unknown, address="本町1-1"), [here, there])
     assert verdict.outcome is Outcome.HOLD and verdict.suggested_my_number == ""
+
+
+@pytest.mark.parametrize("registered,written", [("DELA CRUZ ROSA", "Rosa Delacruz"), ("DELACRUZ ROSA", "DE LA CRUZ, ROSA"),
+                                                ("SILVA LUCAS", "silva lucas")])
+def test_a_family_name_of_two_words_written_as_one(registered, written):
+    resident = person(registered, "")
+    assert check(record_of(resident, name=written), index_by_number([resident])).outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize("registered,written", [("山田　ルーカス", "山田 ル－カス"), ("山田　ルーカス", "山田 ル―カス"),
+                                                ("山田　ルーシー", "山田 ルーシ－")])
+def test_a_dash_keyed_for_the_long_vowel_mark(registered, written):
+    assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("registered,written", [("横浜市青葉区つつじヶ丘1-1", "横浜市青葉区つつじが丘1-1"),
+                                                ("高知市丸ノ内1-2-20 コーポ丸ノ内101", "高知市丸ノ内1-2-20 コ－ポ丸ノ内101"),
+                                                ("高知市丸ノ内1-2-20 コーポ丸ノ内101", "高知市丸ノ内1-2-20 コーポ丸ノ内一〇一号室")])
+def test_kana_place_names_and_building_names_keyed_differently(registered, written):
+    assert_pass(both_sides("address", registered, written))
+
+
+def test_heisei_written_after_its_end():
+    """Forms and systems not yet changed for 令和 went on writing 平成31年5月1日, 平成32年…"""
+    resident = person(birth_date=dt.date(2019, 5, 1))
+    for written in ("平成31年5月1日", "H31.5.1", "令和元年5月1日"):
+        assert check(record_of(resident, birth_date=written), index_by_number([resident])).outcome is Outcome.PASS
+
+
+@pytest.mark.parametrize("registered,written,detail", [
+    ("高知県幡多郡黒潮町大字入野字浜123番地", "入野123", "municipality left out; 小字 left out"),
+    ("高知県高知市〓町1-1", "𠮷町1-1 コーポ101", "placeholder in the place name; municipality left out; "
+                                               "building/room (方書) written differently"),
+    ("高知市丸ノ内1-2-20", "丸ノ内1-2-20", "municipality left out"),
+])
+def test_shortened_addresses_together_and_their_explanation(registered, written, detail):
+    from guards.check import explain
+
+    assert_pass(both_sides("address", registered, written))
+    resident = person(address=registered)
+    explained = {e.field: e for e in explain(record_of(resident, address=written), resident)}["address"]
+    assert explained.detail == detail
+
+
+@pytest.mark.parametrize("registered,written", [
+    ("檜山　花子", "桧山 花子"), ("藪内　花子", "薮内 花子"), ("籔内　花子", "藪内 花子"), ("大籠　花子", "大篭 花子"),
+    ("山田　遙", "山田 遥"), ("山田　凜", "山田 凛"), ("山田　晄", "山田 晃"), ("山田　巖", "山田 巌"), ("山田　穰", "山田 穣"),
+    ("山田　亙", "山田 亘"), ("𠮟田　花子", "叱田 花子"),
+])
+def test_one_character_in_forms_the_mj_map_keeps_apart(registered, written):
+    assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("registered,written", [("斎藤　花子", "斉藤 花子"), ("齋藤　花子", "齊藤 花子"), ("檜山　花子", "桧川 花子"),
+                                                ("遥　花子", "遙 華子")])
+def test_other_characters_stay_other(registered, written):
+    for verdict in both_sides("name", registered, written):
+        assert verdict.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in verdict.reasons
