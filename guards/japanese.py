@@ -726,6 +726,9 @@ def _relation(a: str, b: str) -> NameMatch | None:
     return NameMatch.VARIANT if variant else NameMatch.EXACT
 
 
+_LONGEST_NAME = 40  # characters of a name key; a longer one is no name a placeholder stands in
+
+
 def _doubled_placeholders(a: str, b: str) -> NameMatch | None:
     """Two placeholders standing for one character: a byte-wise Shift_JIS conversion writes
     ``??`` for one kanji it cannot map, a UTF-16 system ``??`` for one character beyond the
@@ -739,8 +742,10 @@ def _doubled_placeholders(a: str, b: str) -> NameMatch | None:
     if len(a) < len(b):
         a, b = b, a
     extra = len(a) - len(b)
+    if extra > 3 or len(a) > _LONGEST_NAME:
+        return None
     pairs = [i for i in range(len(a) - 1) if is_placeholder(a[i]) and is_placeholder(a[i + 1])]
-    if not pairs or extra > 3 or len(pairs) < extra:
+    if not pairs or len(pairs) < extra or len(pairs) > 8:  # a name has a few; never try thousands of ways
         return None
     for chosen in itertools.combinations(pairs, extra):
         if any(q - p < 2 for p, q in zip(chosen, chosen[1:])):
@@ -997,6 +1002,10 @@ def address_difference(a: str, b: str) -> str | None:
     'building'
     >>> address_difference('高知市丸の内1-2-20ハイツ101', '高知市丸の内1-2-20ハイツ102') is None
     True
+    >>> address_difference('高知市丸の内1-2-20サンハイツ丸の内101', '高知市丸の内1-2-20サンハイツ101')
+    'building'
+    >>> address_difference('高知市丸の内1-2-20コーポA101', '高知市丸の内1-2-20メゾンB101') is None
+    True
     >>> address_difference('南国市大埇甲1234', '南国市大埇甲1234-101') is None  # 枝番, not a room
     True
     >>> address_difference('高知市丸の内1-2-20', '丸の内1-2-20コーポ101'), address_difference('黒潮町入野浜123', '黒潮町入野123')
@@ -1038,10 +1047,17 @@ def _same_lot(a: str, b: str) -> str | None:
     if room_a == room_b or (room_a and room_b and (room_a.endswith(room_b) or room_b.endswith(room_a))
                             and room_a[-1:].isdigit()):
         return "building"
+    # one room of one building whose name one side shortens (サンハイツ丸の内101 / サンハイツ101)
+    numbered_a, numbered_b = _NUMBERED_ROOM.fullmatch(room_a), _NUMBERED_ROOM.fullmatch(room_b)
+    if (numbered_a and numbered_b and numbered_a["room"] == numbered_b["room"] and numbered_a["building"]
+            and numbered_b["building"] and (numbered_a["building"] in numbered_b["building"]
+                                            or numbered_b["building"] in numbered_a["building"])):
+        return "building"
     return None
 
 
 _ROOM_HYPHEN = re.compile(r"-\d{3,4}(?:号室|号|室)?")
+_NUMBERED_ROOM = re.compile(r"(?P<building>.*?\D)(?P<room>\d{2,4})")
 _CITY_HEAD = re.compile(r"[^\d市区町村]{1,6}市")
 _WARD_HEAD = re.compile(r"[^\d市区町村]{1,4}区")
 _TOWN_HEAD = re.compile(r"[^\d市区町村]{1,5}[区町村]")

@@ -412,6 +412,7 @@ def test_other_characters_stay_other(registered, written):
     ("高知市丸ノ内1丁目2番20号 コーポ丸ノ内101号室", "高知市丸ノ内1-2-20（コーポ丸ノ内101）"),
     ("高知市丸ノ内1丁目2番20号 コーポ丸ノ内101号室", "高知市丸ノ内1・2・20 コーポ・丸ノ内101"),
     ("高知市丸ノ内1丁目2番地ノ20", "高知市丸ノ内1-2-20"),
+    ("高知市丸ノ内1丁目2番20号 サンハイツ丸ノ内101号室", "高知市丸ノ内1-2-20 サンハイツ101"),  # the name shortened
 ])
 def test_brackets_and_dots_in_an_address(registered, written):
     assert_pass(both_sides("address", registered, written))
