@@ -71,6 +71,7 @@ class Subject(NamedTuple):
     former_key: str = ""
     alias_key: str = ""
     name_words: tuple[str, ...] = ()
+    former_surname: str = ""  # a 旧氏 written beside a name without a space (山田花子（旧姓 佐藤）)
 
 
 def check(record: Record, registry: RegistryView) -> Verdict:
@@ -186,7 +187,7 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
         return findings
     keys = japanese.name_keys(record.name)
     return Subject(number, keys.key, birth_date, sex, normalize.address(record.address),
-                   japanese.kana_key(record.name_kana), keys.former, keys.alias, keys.words)
+                   japanese.kana_key(record.name_kana), keys.former, keys.alias, keys.words, keys.former_surname)
 
 
 def _blank(value: str) -> bool:
@@ -303,7 +304,7 @@ def _name_match(subject: Subject, resident: Resident) -> _NameMatch | None:
         if how is japanese.NameMatch.GAIJI:
             return _NameMatch((_VARIANT_NOTE,), FieldMatch.PLACEHOLDER, pairs)
         return _NameMatch((_VARIANT_NOTE,), FieldMatch.VARIANT, pairs)
-    if subject.name_words and japanese.middle_names_match(subject.name_words, japanese.alphabet_words(resident.name)):
+    if subject.name_words and japanese.alphabet_names_match(subject.name_words, _registered_words(resident.name)):
         return _NameMatch((), FieldMatch.NORMALISED, "middle name")
     own_former = (subject.former_key,) if subject.former_key else ()
     for names, reason, match in ((_former_keys(resident.name, resident.previous_names), Reason.FORMER_NAME,
@@ -325,7 +326,33 @@ def _name_match(subject: Subject, resident: Resident) -> _NameMatch | None:
                 variant_pair = (mine, theirs)
         if variant_pair is not None:
             return _NameMatch((Finding(reason), _VARIANT_NOTE), match, _pairs(*variant_pair))
+    return _former_surname_alone(subject, resident, current)
+
+
+def _former_surname_alone(subject: Subject, resident: Resident, current: str) -> _NameMatch | None:
+    """A 旧氏 written beside a name without a space (``山田花子（旧姓 佐藤）``), on either side:
+    the name with that surname for its own (:func:`guards.japanese.former_surname_match`)."""
+    tried = []
+    if subject.former_surname:
+        tried += [(subject.name_key, subject.former_surname, n)
+                  for n in (current, *_former_keys(resident.name, resident.previous_names))]
+    registered = japanese.name_parts(resident.name).former_surname
+    if registered:
+        tried.append((current, registered, subject.name_key))
+    for whole, surname, other in tried:
+        how = japanese.former_surname_match(whole, surname, other)
+        if how is japanese.NameMatch.EXACT:
+            return _NameMatch((Finding(Reason.FORMER_NAME),), FieldMatch.FORMER)
+        if how is japanese.NameMatch.VARIANT:
+            return _NameMatch((Finding(Reason.FORMER_NAME), _VARIANT_NOTE), FieldMatch.FORMER,
+                              _pairs(surname + whole[len(surname) - len(other):], other))
     return None
+
+
+def _registered_words(name: str) -> tuple[str, ...]:
+    """The words of a registry's alphabet name in its own order (family name first); ``()`` for another name."""
+    text = japanese.name_text(name)
+    return tuple(text.split()) if text and text.isascii() else ()
 
 
 def _pairs(a: str, b: str) -> str:
@@ -417,7 +444,7 @@ def _explain_kana(record: Record, resident: Resident) -> FieldExplanation:
     mine, theirs = japanese.kana_key(record.name_kana), japanese.kana_key(resident.name_kana)
     if mine == theirs:
         return FieldExplanation("name_kana", FieldMatch.NORMALISED)
-    if japanese.reading_key(mine) == japanese.reading_key(theirs):
+    if japanese.readings_match(mine, theirs):
         return FieldExplanation("name_kana", FieldMatch.VARIANT, f"{mine}/{theirs}")
     return FieldExplanation("name_kana", FieldMatch.MISMATCH)
 
@@ -442,6 +469,15 @@ def _explain_sex(record: Record, resident: Resident, subject: Subject | None) ->
     return _explain_plain("sex", record.sex, str(resident.sex), subject is not None and subject.sex == resident.sex)
 
 
+#: how an address written differently still names the resident's place (japanese.address_difference)
+_ADDRESS_DIFFERENCES = {
+    "building": "building/room (方書) written differently",
+    "municipality": "municipality left out",
+    "koaza": "小字 left out",
+    "placeholder": "placeholder in the place name",
+}
+
+
 def _explain_address(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
     if not normalize.text(record.address):
         return FieldExplanation("address", FieldMatch.ABSENT)
@@ -451,7 +487,7 @@ def _explain_address(record: Record, resident: Resident, subject: Subject | None
     difference = japanese.address_difference(mine, normalize.address(resident.address))
     if difference is not None:
         return FieldExplanation("address", FieldMatch.NORMALISED,
-                                "building/room (方書) written differently" if difference else "")
+                                "; ".join(_ADDRESS_DIFFERENCES[d] for d in difference.split(",") if d))
     if any(japanese.addresses_match(mine, normalize.address(a)) for a in resident.previous_addresses):
         return FieldExplanation("address", FieldMatch.FORMER)
     return FieldExplanation("address", FieldMatch.MISMATCH)

@@ -89,6 +89,7 @@ False
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 import unicodedata
 from functools import lru_cache
@@ -101,6 +102,7 @@ __all__ = [
     "NameMatch",
     "NameParts",
     "JOYO_KANJI",
+    "EXTRA_VARIANTS",
     "PLACEHOLDERS",
     "clean",
     "name_text",
@@ -109,12 +111,14 @@ __all__ = [
     "name_keys",
     "NameKeys",
     "former_key",
+    "former_surname_match",
     "alias_key",
     "name_index_key",
     "alphabet_words",
-    "middle_names_match",
+    "alphabet_names_match",
     "kana_key",
     "reading_key",
+    "readings_match",
     "variants",
     "chars_match",
     "fold_variants",
@@ -147,9 +151,9 @@ class NameMatch(str, enum.Enum):
     GAIJI = "gaiji"  # a placeholder for an unstorable character, supported by the kana
 
 
-#: Characters a system writes for a character it cannot store (after NFKC: ？ is ?, ＿ is _).
-#: The intermediate server itself writes ● for a character it cannot hold.
-PLACEHOLDERS = frozenset("〓?□■●_\ufffd")
+#: Characters a system writes for a character it cannot store (after NFKC: ？ is ?, ＿ is _,
+#: ＊ is *). The intermediate server itself writes ● for a character it cannot hold.
+PLACEHOLDERS = frozenset("〓?□■●_*\ufffd")
 
 
 def is_placeholder(char: str) -> bool:
@@ -157,6 +161,8 @@ def is_placeholder(char: str) -> bool:
 
     >>> is_placeholder('〓'), is_placeholder('●'), is_placeholder('\\ue001'), is_placeholder('吉')
     (True, True, True, False)
+    >>> [is_placeholder(clean(c)) for c in '？＿＊\\ufffd\\uf8ff']
+    [True, True, True, True, True]
     """
     return char in PLACEHOLDERS or unicodedata.category(char) == "Co"
 
@@ -169,16 +175,21 @@ def is_placeholder(char: str) -> bool:
 # the Ideographic Variation Sequences' U+E0100–E01EF that MJ-based registry
 # systems export, Mongolian free variation selectors), zero-width spaces and
 # joiners, word joiner and invisible operators, bidi controls, BOM, soft hyphen,
-# the combining grapheme joiner. NFKC keeps all of them, so they go first.
+# the combining grapheme joiner, the tag characters. NFKC keeps all of them, so they go first.
 _INVISIBLE: dict[int, None] = dict.fromkeys((
     0x00AD, 0x034F, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0xFEFF,
     *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x2070),
-    *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0),
+    *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0xE0000, 0xE0080),
 ))
 
 
 #: every character that is blank once normalised: white space of any width and the invisible ones
 BLANK_CHARACTERS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "".join(map(chr, _INVISIBLE))
+
+# Before NFKC: the invisible characters go, and the spacing (semi-)voiced sound marks ゛゜ that a
+# system keys after a kana (カ゛) become the combining ones, so NFKC composes them (カ゛ = ガ),
+# as it already does for the half-width ﾞ ﾟ (ｶﾞ = ガ).
+_BEFORE_NFKC: dict[int, str | None] = {**_INVISIBLE, 0x309B: "\u3099", 0x309C: "\u309a"}
 
 
 def clean(value: str | None) -> str:
@@ -188,12 +199,14 @@ def clean(value: str | None) -> str:
 
     >>> clean('葛\\U000E0100城'), clean('辻\\ufe00'), clean('\\ufeff山田\\u200b花子\\u00a0'), clean(None)
     ('葛城', '辻', '山田花子 ', '')
+    >>> clean('ｶﾞﾝﾀﾞﾑ'), clean('カ゛ン'), clean('ハ゜ク')
+    ('ガンダム', 'ガン', 'パク')
     """
     if not value:
         return ""
     if value.isascii():
         return value
-    return unicodedata.normalize("NFKC", value.translate(_INVISIBLE))
+    return unicodedata.normalize("NFKC", value.translate(_BEFORE_NFKC))
 
 
 # ---------------------------------------------------------------------------
@@ -205,9 +218,21 @@ _SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴ
 _SEPARATORS = re.compile(r"[\s・･=＝,、.。]+")
 
 
+_DASH_CHARACTERS = "-‐‑‒–—―−─━~〜"
+# a dash keyed for the long vowel mark after a kana (ル－カス, コ-ポ: a Shift_JIS system's － or ―)
+_DASH_AS_LONG_MARK = re.compile(f"(?<=[\u30a1-\u30fa\u30fc])[{_DASH_CHARACTERS}]")
+
+
 def _fold_kana(value: str) -> str:
-    # hiragana to katakana (jaconv), then small kana written large
-    return jaconv.hira2kata(value).translate(_SMALL_KANA)
+    """Hiragana as katakana (jaconv), small kana written large, a dash after a kana as ー.
+
+    >>> _fold_kana('きょうこ'), _fold_kana(clean('ル－カス')), _fold_kana('ル―カス'), _fold_kana('ルカ-2')
+    ('キヨウコ', 'ルーカス', 'ルーカス', 'ルカー2')
+    """
+    value = jaconv.hira2kata(value).translate(_SMALL_KANA)
+    if any(c in value for c in _DASH_CHARACTERS):
+        value = _DASH_AS_LONG_MARK.sub("ー", value)
+    return value
 
 
 @lru_cache(maxsize=_CACHE)
@@ -224,6 +249,10 @@ def kana_key(value: str | None) -> str:
     return _SEPARATORS.sub("", _fold_kana(clean(value)))
 
 
+# kana one sound is written with: the old ヰ ヱ ヲ, ヷ–ヺ; ヂ/ジ and ヅ/ズ (ミカヅキ = ミカズキ)
+# only in readings_match (ヂ is also チ voiced, and reading_key folds the voicing)
+_SAME_SOUND = str.maketrans("ヰヱヲヷヸヹヺ", "イエオバビベボ")
+_JI_ZU = str.maketrans("ヂヅ", "ジズ")
 # ヴ and its combinations as the ba-row (ヴァイオリン = バイオリン)
 _VU = (("ヴア", "バ"), ("ヴイ", "ビ"), ("ヴエ", "ベ"), ("ヴオ", "ボ"), ("ヴ", "ブ"))
 # voiced and semi-voiced katakana to their unvoiced kana (ザ→サ, パ→ハ)
@@ -240,7 +269,8 @@ _LENGTHENS = {"a": "ア", "i": "イ", "u": "ウ", "e": "イエ", "o": "ウオ"}
 def reading_key(value: str | None) -> str:
     """A kana reading with the differences one name is read and written with folded:
     voiced and unvoiced (ヤマサキ = ヤマザキ), long vowels (ヨーコ = ヨウコ = ヨオコ),
-    small and large kana, ヴ for ブ (ヴァ = バ), dots and spaces.
+    small and large kana, ヴ for ブ (ヴァ = バ), the old kana ヰ ヱ ヲ (for イ エ
+    オ), dots and spaces. Two readings are compared by :func:`readings_match`.
 
     Used only where the reading supports a name (a placeholder) and in the
     explanation; the kana never makes a match on its own.
@@ -249,12 +279,17 @@ def reading_key(value: str | None) -> str:
     (True, True)
     >>> reading_key('ヴァン・ナム') == reading_key('バン ナム'), reading_key('ｼｮｳｺ') == reading_key('ショーコ')
     (True, True)
+    >>> reading_key('ヰヅツ') == reading_key('イツツ'), reading_key('チヂワ') == reading_key('チチワ')
+    (True, True)
+    >>> reading_key('カ゛ク') == reading_key('ｶﾞｸ') == reading_key('ガク')
+    True
     >>> reading_key('ヤマダ') == reading_key('ヤマモト')
     False
     """
     key = kana_key(value)
     if not key:
         return ""
+    key = key.translate(_SAME_SOUND)
     if "ヴ" in key:
         for old, new in _VU:
             key = key.replace(old, new)
@@ -269,6 +304,26 @@ def reading_key(value: str | None) -> str:
     return "".join(out)
 
 
+def readings_match(a: str | None, b: str | None) -> bool:
+    """Whether two kana readings are one reading (:func:`reading_key`), also when one writes
+    ヂ/ヅ and the other ジ/ズ (ミカヅキ = ミカズキ, チヂワ = チジワ). Two empty readings do not match.
+
+    >>> readings_match('ミカヅキ', 'みかずき'), readings_match('チヂワ', 'チジワ'), readings_match('ﾁﾁﾜ', 'チヂワ')
+    (True, True, True)
+    >>> readings_match('ヤマダ', 'ヤマモト'), readings_match('', '')
+    (False, False)
+    """
+    first = reading_key(a)
+    if not first:
+        return False
+    if first == reading_key(b):
+        return True
+    mine, theirs = kana_key(a), kana_key(b)
+    if not any(c in "ヂヅ" for c in mine + theirs):
+        return False
+    return reading_key(mine.translate(_JI_ZU)) == reading_key(theirs.translate(_JI_ZU))
+
+
 # ---------------------------------------------------------------------------
 # names
 # ---------------------------------------------------------------------------
@@ -276,9 +331,12 @@ def reading_key(value: str | None) -> str:
 _LATIN_NAME = re.compile(r"[A-Z][A-Z\s,.'\-]*")
 _LATIN_WORD = re.compile(r"[A-Z]+")
 _ITERATION = re.compile(r"(.)々")
-_OPENERS = "[(【〔<《"
-_CLOSERS = "])】〕>》"
+_OPENERS = "[(【〔<《「『〈{〖"
+_CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+
+
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u0060\u00b4\u2032", "'"))
 
 
 def _strip_accents(value: str) -> str:
@@ -289,7 +347,7 @@ def _strip_accents(value: str) -> str:
 def _alphabet(text: str) -> str | None:
     """An alphabet name's words, upper case, one space apart; ``None`` if ``text`` is not one."""
     if text and ord(text[0]) < 0x250:  # starts with a Latin letter: maybe an alphabet name
-        latin = text if text.isascii() else _strip_accents(text)
+        latin = text if text.isascii() else _strip_accents(text.translate(_APOSTROPHES))
         if _LATIN_NAME.fullmatch(latin):
             return " ".join(_LATIN_WORD.findall(latin.replace("'", "")))
     return None
@@ -310,11 +368,17 @@ def _plain_name(text: str) -> str:
 class NameParts(NamedTuple):
     """A name as written, split: the current name, the name with the 旧氏 (former
     surname) written beside it, the alias (通称) written beside an alphabet name.
-    Each in :func:`name_text` form; ``''`` where the name carries none."""
+    Each in :func:`name_text` form; ``''`` where the name carries none.
+
+    ``former_surname`` is the 旧氏 alone, when the name is written without a
+    space (``山田花子（旧姓 佐藤）``) so that its given name cannot be told: it is
+    matched by :func:`former_surname_match` against a whole name.
+    """
 
     current: str
     former: str = ""
     alias: str = ""
+    former_surname: str = ""
 
 
 @lru_cache(maxsize=_CACHE)
@@ -326,12 +390,14 @@ def name_parts(value: str | None) -> NameParts:
     also write ``山田（佐藤）花子`` or ``山田花子（旧姓 佐藤）``. A bracket after
     an alphabet name holds its 通称.
 
-    >>> name_parts('山田［佐藤］花子'), name_parts('山田（佐藤）花子')
-    (NameParts(current='山田 花子', former='佐藤 花子', alias=''), NameParts(current='山田 花子', former='佐藤 花子', alias=''))
-    >>> name_parts('山田 花子（旧姓 佐藤）'), name_parts('山田　花子')
-    (NameParts(current='山田 花子', former='佐藤 花子', alias=''), NameParts(current='山田 花子', former='', alias=''))
+    >>> name_parts('山田［佐藤］花子')[:2], name_parts('山田（佐藤）花子')[:2], name_parts('山田「佐藤」花子')[:2]
+    (('山田 花子', '佐藤 花子'), ('山田 花子', '佐藤 花子'), ('山田 花子', '佐藤 花子'))
+    >>> name_parts('山田 花子（旧姓 佐藤）')[:2], name_parts('山田　花子')[:2]
+    (('山田 花子', '佐藤 花子'), ('山田 花子', ''))
+    >>> name_parts('山田花子（旧氏：佐藤）')
+    NameParts(current='山田花子', former='', alias='', former_surname='佐藤')
     >>> name_parts('NGUYEN VAN NAM（山田 太郎）')
-    NameParts(current='NGUYEN VAN NAM', former='', alias='山田 太郎')
+    NameParts(current='NGUYEN VAN NAM', former='', alias='山田 太郎', former_surname='')
     """
     if not value:
         return NameParts("")
@@ -349,8 +415,8 @@ def name_parts(value: str | None) -> NameParts:
         given = after
     elif " " in before:
         given = before.split(" ", 1)[1]
-    else:
-        return NameParts(current)
+    else:  # 山田花子（旧姓 佐藤）: where the given name starts is not written
+        return NameParts(current, former_surname=_plain_name(inside.translate(_NO_BRACKETS)).replace(" ", ""))
     return NameParts(current, former=_plain_name(f"{inside} {given}".translate(_NO_BRACKETS)))
 
 
@@ -403,6 +469,7 @@ class NameKeys(NamedTuple):
     former: str  # former_key
     alias: str  # alias_key
     words: tuple[str, ...]  # alphabet_words
+    former_surname: str = ""  # NameParts.former_surname
 
 
 @lru_cache(maxsize=_CACHE)
@@ -410,12 +477,29 @@ def name_keys(value: str | None) -> NameKeys:
     """:func:`name_key`, :func:`former_key`, :func:`alias_key` and :func:`alphabet_words` at once.
 
     >>> name_keys('山田［佐藤］花子')
-    NameKeys(key='山田花子', former='佐藤花子', alias='', words=())
+    NameKeys(key='山田花子', former='佐藤花子', alias='', words=(), former_surname='')
     """
     parts = name_parts(value)
     text = parts.current
     words = tuple(sorted(text.split())) if text and text.isascii() else ()
-    return NameKeys(_key_of_text(text), _key_of_text(parts.former), _key_of_text(parts.alias), words)
+    return NameKeys(_key_of_text(text), _key_of_text(parts.former), _key_of_text(parts.alias), words,
+                    parts.former_surname)
+
+
+def former_surname_match(whole: str, surname: str, other: str) -> NameMatch | None:
+    """How ``other`` matches the name ``whole`` (a key) with its surname replaced by
+    ``surname``, when ``whole`` does not say where its surname ends: the given
+    name is taken as the part of ``whole`` as long as ``other``'s given name.
+
+    >>> former_surname_match('山田花子', '佐藤', '佐藤花子'), former_surname_match('山田花子', '齋藤', '斎藤花子')
+    (<NameMatch.EXACT: 'exact'>, <NameMatch.VARIANT: 'variant'>)
+    >>> former_surname_match('山田花子', '佐藤', '佐藤春子'), former_surname_match('山田花子', '佐藤', '佐藤')
+    (None, None)
+    """
+    given = len(other) - len(surname)
+    if not surname or given < 1 or given >= len(whole):
+        return None
+    return compare_names(surname + whole[-given:], other)
 
 
 def former_key(value: str | None) -> str:
@@ -446,42 +530,104 @@ def alphabet_words(value: str | None) -> tuple[str, ...]:
     return tuple(sorted(text.split())) if text and text.isascii() else ()
 
 
-def middle_names_match(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Two alphabet names (:func:`alphabet_words`) of which one leaves out middle names.
+@lru_cache(maxsize=_CACHE)
+def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> bool:
+    """Two alphabet names that differ only in their middle names.
 
-    The shorter keeps at least two words, all of them in the longer; at most
-    two words are left out.
+    ``mine`` are the record's words in any order; ``registered`` the registry's
+    words in its own order, the family name first (as the residence card writes
+    it). One side may leave out up to two words or write a word as its
+    initial (``JOHN W. SMITH``), as long as the family name is written in full
+    and at least two words are written in full on both sides.
 
-    >>> middle_names_match(alphabet_words('SMITH JOHN WILLIAM'), alphabet_words('John Smith'))
+    >>> reg = tuple('SMITH JOHN WILLIAM'.split())
+    >>> [alphabet_names_match(alphabet_words(n), reg) for n in ('John Smith', 'John W. Smith', 'SMITH, JOHN W')]
+    [True, True, True]
+    >>> [alphabet_names_match(alphabet_words(n), reg) for n in ('JOHN WILLIAM', 'J W SMITH', 'SMITH JANE', 'SMITH')]
+    [False, False, False, False]
+    >>> alphabet_names_match(alphabet_words('NGUYEN VAN NAM ANH'), ('NGUYEN', 'VAN', 'NAM'))
     True
-    >>> middle_names_match(alphabet_words('SMITH JOHN'), alphabet_words('SMITH JANE'))
+    >>> alphabet_names_match(alphabet_words('NGUYEN VAN'), ('NGUYEN', 'VAN', 'NAM', 'ANH', 'THI'))
     False
-    >>> middle_names_match(alphabet_words('NGUYEN VAN NAM'), alphabet_words('NGUYEN'))
-    False
+
+    A family name of two words may be written as one (DELA CRUZ = DELACRUZ):
+
+    >>> alphabet_names_match(alphabet_words('Rosa Delacruz'), ('DELA', 'CRUZ', 'ROSA'))
+    True
+    >>> alphabet_names_match(alphabet_words('DE LA CRUZ ROSA'), ('DELACRUZ', 'ROSA'))
+    True
     """
-    short, long = (a, b) if len(a) <= len(b) else (b, a)
-    if len(short) < 2 or len(short) == len(long) or len(long) - len(short) > 2:
+    if len(mine) < 2 or len(registered) < 2:
         return False
+    mine, registered = _joined_words(mine, registered)
+    if len(mine) < 2 or len(registered) < 2 or abs(len(mine) - len(registered)) > 2:
+        return False
+    if registered[0] not in mine:  # the family name, written in full
+        return False
+    short, long = (mine, registered) if len(mine) <= len(registered) else (registered, mine)
     rest = list(long)
-    for word in short:
-        if word not in rest:
+    initials = []
+    for word in short:  # full words first: an initial must not take a word another writes in full
+        if word in rest:
+            rest.remove(word)
+        else:
+            initials.append(word)
+    if len(short) - len(initials) < 2:
+        return False
+    for word in initials:
+        fits = next((w for w in rest if (len(word) == 1 and w.startswith(word))
+                     or (len(w) == 1 and word.startswith(w))), None)
+        if fits is None:
             return False
-        rest.remove(word)
+        rest.remove(fits)
     return True
+
+
+def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Both names with the words one side writes as one word joined on the other side too
+    (two or three neighbouring words of the registry's name; any of the record's, whose
+    order is not known)."""
+    mine_set, registered_set = set(mine), set(registered)
+    out = list(registered)
+    for size in (3, 2):
+        i = 0
+        while i + size <= len(out):
+            if "".join(out[i:i + size]) in mine_set:
+                out[i:i + size] = ["".join(out[i:i + size])]
+            i += 1
+    joined = list(mine)
+    for size in (3, 2):
+        for combination in itertools.permutations(joined, size) if len(joined) <= 6 else ():
+            word = "".join(combination)
+            if word in registered_set and all(w in joined for w in combination):
+                for w in combination:
+                    joined.remove(w)
+                joined.append(word)
+    return tuple(joined), tuple(out)
+
+
+#: Forms of one character the MJ 縮退マップ keeps apart because JIS X 0208/0213 codes both,
+#: the representative first: the 許容字体 of the 常用漢字表 (剝/剥, 叱/𠮟, 塡/填, 頰/頬), the
+#: pairs the 人名用漢字 table (戸籍法施行規則 別表第二) lists as one character (亘/亙, 凜/凛,
+#: 巌/巖, 晃/晄, 桧/檜, 穣/穰, 遥/遙), the everyday 俗字 of names (薮/藪/籔, 篭/籠), and the
+#: Chinese form a GB-based conversion writes (值 for 値). 斎/斉 are two characters, not one.
+EXTRA_VARIANTS: tuple[str, ...] = ("剝剥", "叱𠮟", "塡填", "頰頬", "亘亙", "凜凛", "巌巖", "晃晄", "桧檜", "穣穰",
+                                   "遥遙", "藪薮籔", "籠篭", "値值")
+_EXTRA = {char: group for group in EXTRA_VARIANTS for char in group}
 
 
 @lru_cache(maxsize=_CACHE)
 def variants(char: str) -> frozenset[str]:
-    """The character and its MJ 縮退マップ candidates (all four schemes).
+    """The character and its MJ 縮退マップ candidates (all four schemes), with :data:`EXTRA_VARIANTS`.
 
     >>> sorted(variants('齋')), sorted(variants('斎')), sorted(variants('斉'))
     (['斎', '齋'], ['斎'], ['斉'])
-    >>> sorted(variants('髙')), sorted(variants('邉'))
-    (['高', '髙'], ['辺', '邉', '邊'])
+    >>> sorted(variants('髙')), sorted(variants('邉')), sorted(variants('檜'))
+    (['高', '髙'], ['辺', '邉', '邊'], ['桧', '檜'])
     """
     if char.isascii():
         return frozenset((char,))
-    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES)))
+    return frozenset((char, *mj_shrink_candidates(char, _ALL_SCHEMES), *_EXTRA.get(char, "")))
 
 
 def chars_match(a: str, b: str) -> bool:
@@ -493,9 +639,13 @@ def chars_match(a: str, b: str) -> bool:
     [True, True, True, True, True, True, True, True]
     >>> chars_match('斎', '斉'), chars_match('玉', '王'), chars_match('a', 'b')
     (False, False, False)
+    >>> chars_match('𠮟', '叱'), chars_match('桧', '檜'), chars_match('薮', '籔'), chars_match('篭', '籠')
+    (True, True, True, True)
     """
     if a == b:
         return True
+    if a in _EXTRA:
+        return b in _EXTRA[a]
     if a in JOYO_KANJI and b in JOYO_KANJI:
         return False
     return not variants(a).isdisjoint(variants(b))
@@ -503,7 +653,10 @@ def chars_match(a: str, b: str) -> bool:
 
 @lru_cache(maxsize=_CACHE)
 def _fold_char(char: str) -> str:
-    """One representative of a character's variants: the 常用漢字 among them, else the smallest."""
+    """One representative of a character's variants: the 常用漢字 among them, else the smallest
+    (the first of its :data:`EXTRA_VARIANTS` group)."""
+    if char in _EXTRA:
+        return _EXTRA[char][0]
     if char in JOYO_KANJI:
         return char
     candidates = variants(char)
@@ -555,7 +708,7 @@ def name_index_key(value: str | None) -> str:
 def _relation(a: str, b: str) -> NameMatch | None:
     """Character-by-character relation of two keys; GAIJI still needs the kana."""
     if len(a) != len(b):
-        return None
+        return _doubled_placeholders(a, b)
     variant = False
     placeholders = 0
     for x, y in zip(a, b):
@@ -571,6 +724,39 @@ def _relation(a: str, b: str) -> NameMatch | None:
         # at least as many intact characters as placeholders
         return NameMatch.GAIJI if len(a) - placeholders >= placeholders else None
     return NameMatch.VARIANT if variant else NameMatch.EXACT
+
+
+_LONGEST_NAME = 40  # characters of a name key; a longer one is no name a placeholder stands in
+
+
+def _doubled_placeholders(a: str, b: str) -> NameMatch | None:
+    """Two placeholders standing for one character: a byte-wise Shift_JIS conversion writes
+    ``??`` for one kanji it cannot map, a UTF-16 system ``??`` for one character beyond the
+    BMP (𠮷 is two code units). Each such pair counts as one placeholder.
+
+    >>> _doubled_placeholders('??田花子', '𠮷田花子'), _doubled_placeholders('〓〓田花子', '髙田花子')
+    (<NameMatch.GAIJI: 'gaiji'>, <NameMatch.GAIJI: 'gaiji'>)
+    >>> _doubled_placeholders('??田花子', '田花子') is None, _doubled_placeholders('山田花子', '山田花')
+    (True, None)
+    """
+    if len(a) < len(b):
+        a, b = b, a
+    extra = len(a) - len(b)
+    if extra > 3 or len(a) > _LONGEST_NAME:
+        return None
+    pairs = [i for i in range(len(a) - 1) if is_placeholder(a[i]) and is_placeholder(a[i + 1])]
+    if not pairs or len(pairs) < extra or len(pairs) > 8:  # a name has a few; never try thousands of ways
+        return None
+    for chosen in itertools.combinations(pairs, extra):
+        if any(q - p < 2 for p, q in zip(chosen, chosen[1:])):
+            continue  # overlapping pairs
+        collapsed = a
+        for at in reversed(chosen):
+            collapsed = collapsed[:at] + collapsed[at + 1:]
+        relation = _relation(collapsed, b)
+        if relation is not None:
+            return relation
+    return None
 
 
 def compare_names(a: str, b: str, a_kana: str = "", b_kana: str = "") -> NameMatch | None:
@@ -593,8 +779,7 @@ def compare_names(a: str, b: str, a_kana: str = "", b_kana: str = "") -> NameMat
         return NameMatch.EXACT if a else None
     relation = _relation(a, b)
     if relation is NameMatch.GAIJI:
-        reading = reading_key(a_kana)
-        if not (reading and reading == reading_key(b_kana)):
+        if not readings_match(a_kana, b_kana):
             return None
     return relation
 
@@ -627,23 +812,34 @@ _PREFECTURE_NAMES = tuple(_PREFECTURES)
 _KE_CHARS = frozenset("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
-_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−─━﹣⁃"})
+# every kind of dash is "-"; brackets (a building written in brackets) carry nothing
+_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)・(?=\d)")
 _LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
 _SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
-_KANJI_NUMERAL = "〇○零一二三四五六七八九十百千"
+_KANJI_NUMERAL = "〇○零一二三四五六七八九十百千壱弐参拾"
 _KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
-_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0}
-_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
+# 壱 弐 参 拾: the 大字 (formal numerals) older address lines and the 戸籍 write
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "壱": 1, "弐": 2, "参": 3}
+_KANJI_UNITS = {"十": 10, "拾": 10, "百": 100, "千": 1000}
 _MAX_KANJI_RUN = 8  # 千二百三十四 is six; a longer run is no address number
 _UNIT_AFTER = ("丁目", "番地", "番", "号", "地割", "条", "線", "-")
 _UNIT_CHARS = frozenset("丁目番地号割の-")
 _KANJI_FOLLOWS_UNIT = re.compile(r"\d(?:丁目|番地|番|号|地割|の|-)+$")
-_NO_BETWEEN = re.compile(r"(?<=[\u3400-\u9fff])ノ(?=[\u3400-\u9fff])")
-_KE_BETWEEN = re.compile(r"(?<=[\u3400-\u9fff])[ヶヵケがガ](?=[\u3400-\u9fff])")
-_AZA = re.compile(r"大字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
+# ノ and 之 (丸之内) between two kanji or two numbers (2ノ20); a placeholder counts as a kanji (●ノ内)
+_KANJI_OR_PLACEHOLDER = "\\u3400-\\u9fff\\ue000-\\uf8ff〓●■□?_*\\ufffd"
+_NO_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_OR_PLACEHOLDER}\\d])")
+# ヶ/ケ/が/ガ after a kanji or a kana (つつじヶ丘 = つつじが丘), before a kanji
+_KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
+                         f"(?=[{_KANJI_OR_PLACEHOLDER}])")
+# a dash keyed for ー between two katakana of a building's name (コ－ポ = コーポ)
+_DASH_IN_KATAKANA = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])-(?=[\u30a1-\u30fa])")
+_AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
+# a postal code written before the address (〒780-0850, 780-0850)
+_POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
+_LOT_LETTERS = tuple("甲乙丙丁戊己庚辛")  # a part of the lot (南国市大埇甲1234), never a building
 _MARKERS = re.compile(r"(?<=\d)(?:丁目|番地|番|号|地割|の|-)+")
 _HYPHEN_BEFORE_TEXT = re.compile(r"-+(?=[^\d]|$)")
-_NOT_A_BUILDING = frozenset("甲乙丙丁戊")
 _ROOM_SUFFIX = re.compile(r"(?:号室|号|室)$")
 
 
@@ -683,7 +879,8 @@ def _kanji_numbers_to_arabic(text: str) -> str:
 
     A run is converted when a marker follows it (丁目, 番地, 番, 号, 地割, 条,
     線, a hyphen, or の and another number), or when it follows a number and
-    a marker (2番地の二十). Linear in the text: each run is looked at once.
+    a marker (2番地の二十) or a lot letter (乙二七六九). Linear in the text: each
+    run is looked at once.
     """
     out: list[str] = []
     tail = ""  # the last few characters written (never the whole output: that would be quadratic)
@@ -699,7 +896,7 @@ def _kanji_numbers_to_arabic(text: str) -> str:
             rest = text[end:end + 3]
             if (rest.startswith(_UNIT_AFTER)
                     or (rest[:1] == "の" and (rest[1:2].isdigit() or rest[1:2] in _KANJI_NUMERAL))
-                    or _KANJI_FOLLOWS_UNIT.search(tail)):
+                    or _KANJI_FOLLOWS_UNIT.search(tail) or tail.endswith(_LOT_LETTERS)):
                 run = str(kanji_number(run))
         out.append(run)
         tail = (tail + run[-12:])[-12:]
@@ -714,14 +911,18 @@ def address_key(value: str | None) -> str:
     - NFKC without invisible characters (:func:`clean`); spaces dropped
       (between two numbers, a space is a hyphen: ``20 101`` is a room);
       every kind of dash (and ー between digits) is ``-``;
+    - a postal code before the address is dropped (〒780-0850), letters are
+      upper case (a building's name);
     - the prefecture is dropped (高知県高知市… = 高知市…), so is a 郡 before
-      its 町 or 村 (高岡郡四万十町 = 四万十町), and 大字 and 字;
-    - kanji numbers next to 丁目/番地/番/号/の/条/地割 become Arabic
-      (一丁目 = 1丁目, 二十号 = 20号, 百二十三番地 = 123番地);
+      its 町 or 村 (高岡郡四万十町 = 四万十町), and 大字, 小字 and 字;
+    - ノ and 之 between kanji or numbers are written の (丸ノ内 = 丸之内 =
+      丸の内, 2ノ20 = 2の20); ヶ/ケ/が/ガ between kanji are written ケ
+      (霞ヶ関 = 霞ケ関 = 霞が関);
+    - kanji numbers (also 壱 弐 参 拾) next to 丁目/番地/番/号/の/条/地割, or
+      after 甲/乙…, become Arabic (一丁目 = 1丁目, 二十号 = 20号,
+      百二十三番地 = 123番地, 乙二七六九 = 乙2769);
     - after a number, 丁目, 番地, 番, 号, の and hyphens are one ``-``,
       dropped at the end and before a building name (方書);
-    - ノ and ヶ/ケ/が/ガ between kanji are written の and ケ (丸ノ内 = 丸の内,
-      霞ヶ関 = 霞ケ関 = 霞が関);
     - variant characters are folded (:func:`fold_variants`).
 
     Every step is linear in the input (an address of 180,000 characters takes
@@ -739,16 +940,27 @@ def address_key(value: str | None) -> str:
     1
     >>> address_key('千代田区霞ヶ関1丁目') == address_key('千代田区霞が関一丁目') == address_key('千代田区霞ケ関1')
     True
+    >>> address_key('〒780-0850 高知市丸之内1ノ2ノ20'), address_key('高知市大津乙二七六九'), address_key('高知市壱丁目拾番')
+    ('高知市丸の内1-2-20', '高知市大津乙2769', '高知市1-10')
+    >>> address_key('横浜市つつじヶ丘1-1コ－ポ3') == address_key('横浜市つつじが丘1-1コーポ3')
+    True
+    >>> address_key('高知市丸ノ内1・2・20（コーポ・丸ノ内101）')
+    '高知市丸の内1-2-20コーポ丸の内101'
+
     >>> address_key('高知市' + '一' * 5000 + '丁目')[:6]
     '高知市一一一'
     """
     if not value:
         return ""
     # each step only where its character occurs: most addresses need few of them
-    text = clean(value)
+    text = clean(value).upper()
     if " " in text or "\t" in text or not text.isprintable():
         text = "".join(_SPACE_BETWEEN_DIGITS.sub("-", text).split())
     text = text.translate(_DASHES)
+    if "・" in text:  # 1・2・20 is a lot; elsewhere (コーポ・丸ノ内) a dot carries nothing
+        text = _DOT_BETWEEN_DIGITS.sub("-", text).replace("・", "")
+    if text[:1] == "〒" or text[:1].isdigit():
+        text = _POSTAL_CODE.sub("", text, count=1)
     if "ー" in text or "ｰ" in text:
         text = _LONG_MARK_DASH.sub("-", text)
     if text.startswith(_PREFECTURE_NAMES):
@@ -757,27 +969,32 @@ def address_key(value: str | None) -> str:
         text = _GUN.sub("", text, count=1)
     if "字" in text:
         text = _AZA.sub("", text)
+    if "ノ" in text or "之" in text:
+        text = _NO_BETWEEN.sub("の", text)
     if _KANJI_RUN.search(text):
         text = _kanji_numbers_to_arabic(text)
-    if "ノ" in text:
-        text = _NO_BETWEEN.sub("の", text)
     if _KE_CHARS.intersection(text):
         text = _KE_BETWEEN.sub("ケ", text)
     text = _MARKERS.sub("-", text)
     if "-" in text:
-        text = _HYPHEN_BEFORE_TEXT.sub("", text)
+        text = _HYPHEN_BEFORE_TEXT.sub("", _DASH_IN_KATAKANA.sub("ー", text))
     return fold_variants(text)
 
 
 def _room(building: str) -> str:
-    """A building-and-room part as compared: no hyphens, no 号室/号/室 at the end."""
-    return _ROOM_SUFFIX.sub("", building.replace("-", ""))
+    """A building-and-room part as compared: no hyphens or 棟, no 号室/号/室 at the end
+    (コーポA棟101号室 = コーポA-101)."""
+    return _ROOM_SUFFIX.sub("", building.replace("-", "").replace("棟", ""))
 
 
+@lru_cache(maxsize=_CACHE)
 def address_difference(a: str, b: str) -> str | None:
     """How two address keys (:func:`address_key`) name the same place: ``''`` when
     equal, ``'building'`` when only the building and room (方書) is written on one
-    side or written differently; ``None`` when they are different places.
+    side or written differently; ``'placeholder'``, ``'municipality'`` or ``'koaza'``
+    (each perhaps with ``',building'``) when one side writes a placeholder in the
+    place name, leaves out the municipality or the 小字 (:func:`_written_apart`);
+    ``None`` when they are different places.
 
     >>> address_difference('高知市本町1-1', '高知市本町1-1'), address_difference('高知市本町1-1', '高知市本町1-1コーポ本町2F')
     ('', 'building')
@@ -785,9 +1002,23 @@ def address_difference(a: str, b: str) -> str | None:
     'building'
     >>> address_difference('高知市丸の内1-2-20ハイツ101', '高知市丸の内1-2-20ハイツ102') is None
     True
+    >>> address_difference('高知市丸の内1-2-20サンハイツ丸の内101', '高知市丸の内1-2-20サンハイツ101')
+    'building'
+    >>> address_difference('高知市丸の内1-2-20コーポA101', '高知市丸の内1-2-20メゾンB101') is None
+    True
     >>> address_difference('南国市大埇甲1234', '南国市大埇甲1234-101') is None  # 枝番, not a room
     True
+    >>> address_difference('高知市丸の内1-2-20', '丸の内1-2-20コーポ101'), address_difference('黒潮町入野浜123', '黒潮町入野123')
+    ('municipality,building', 'koaza')
     """
+    same = _same_lot(a, b)
+    if same is not None or not a or not b:
+        return same
+    return _written_apart(a, b)
+
+
+def _same_lot(a: str, b: str) -> str | None:
+    """:func:`address_difference` of two keys that write the place alike: ``''``, ``'building'`` or ``None``."""
     if a == b:
         return "" if a else None
     common = 0
@@ -796,15 +1027,16 @@ def address_difference(a: str, b: str) -> str | None:
             break
         common += 1
     # the shared part must end a number: the rest on either side is a building or nothing
-    while common and a[common - 1] == "-":
+    # (a building name both write alike up to a point is part of the rest: コーポA棟101/コーポA-101)
+    while common and not a[common - 1].isdigit():
         common -= 1
-    if not common or not a[common - 1].isdigit():
+    if not common:
         return None
     rest_a, rest_b = a[common:], b[common:]
     # a room written as one more number ("1-2-20-101") only after a full 丁目-番-号
     room_number_allowed = a[:common].count("-") >= 2
     for rest in (rest_a, rest_b):
-        if rest and (rest[0].isdigit() or rest[0] in _NOT_A_BUILDING):
+        if rest and (rest[0].isdigit() or rest[0] in _LOT_LETTERS):
             return None
         if rest.startswith("-") and not (room_number_allowed and _ROOM_HYPHEN.match(rest)):
             return None
@@ -815,10 +1047,125 @@ def address_difference(a: str, b: str) -> str | None:
     if room_a == room_b or (room_a and room_b and (room_a.endswith(room_b) or room_b.endswith(room_a))
                             and room_a[-1:].isdigit()):
         return "building"
+    # one room of one building whose name one side shortens (サンハイツ丸の内101 / サンハイツ101)
+    numbered_a, numbered_b = _NUMBERED_ROOM.fullmatch(room_a), _NUMBERED_ROOM.fullmatch(room_b)
+    if (numbered_a and numbered_b and numbered_a["room"] == numbered_b["room"] and numbered_a["building"]
+            and numbered_b["building"] and (numbered_a["building"] in numbered_b["building"]
+                                            or numbered_b["building"] in numbered_a["building"])):
+        return "building"
     return None
 
 
 _ROOM_HYPHEN = re.compile(r"-\d{3,4}(?:号室|号|室)?")
+_NUMBERED_ROOM = re.compile(r"(?P<building>.*?\D)(?P<room>\d{2,4})")
+_CITY_HEAD = re.compile(r"[^\d市区町村]{1,6}市")
+_WARD_HEAD = re.compile(r"[^\d市区町村]{1,4}区")
+_TOWN_HEAD = re.compile(r"[^\d市区町村]{1,5}[区町村]")
+_NOT_DIGITS = re.compile(r"\D+")
+_KOAZA_NAME = re.compile(f"[^\\d{''.join(_LOT_LETTERS)}]+")
+# a 小字 name is short and is none of: a lot letter, a direction or position a town name
+# carries (朝倉東, 朝倉本町), a 町/丁/条/通 of the town itself
+_NOT_A_KOAZA = re.compile(r".{6,}|^[東西南北上下中新本元]$|[甲乙丙丁戊己庚辛市区町村郡丁条通\-]")
+
+
+def _written_apart(a: str, b: str) -> str | None:
+    """Two keys of one place that one side writes with less: a placeholder (〓, ●…, a 外字
+    code) for a character of the place name it could not store; no municipality (a city's
+    own system writes 丸ノ内1-2-20 for 高知市丸ノ内…, a ward's 中央区… for 札幌市中央区…);
+    no 小字 (黒潮町入野123 for 黒潮町入野字浜123). The rest must be :func:`_same_lot`.
+
+    >>> _written_apart('高知市〓町1-1', '高知市𠮷町1-1'), _written_apart('札幌市中央区北1条西2-1', '中央区北1条西2-1')
+    ('placeholder', 'municipality')
+    >>> _written_apart('高知市本町1-1', '南国市本町1-1'), _written_apart('高知市丸の内1-2-20', '高知市1-2-20')
+    (None, None)
+    >>> _written_apart('高知市朝倉東1-1', '高知市朝倉1-1'), _written_apart('南国市大埇甲1234', '南国市大埇1234')
+    (None, None)
+    >>> _written_apart('高知市大津浜甲123', '高知市大津甲123'), _written_apart('高知市大津浜甲123', '高知市大津乙123')
+    ('koaza', None)
+    >>> _written_apart('〓〓町1-1', '本通町1-1') is None  # more placeholders than characters kept
+    True
+
+    Together: a city's own system leaves the municipality and the 小字 out, or writes a placeholder:
+
+    >>> _written_apart('黒潮町入野浜123', '入野123'), _written_apart('入野浜123', '黒潮町入野123')
+    ('municipality,koaza', 'municipality,koaza')
+    >>> _written_apart('高知市〓町1-1コーポ101', '𠮷町1-1')
+    'placeholder,municipality,building'
+
+    """
+    for x, y in ((a, b), (b, a)):
+        for municipality in (x, *_without_municipality(x, y)):
+            for filled in (municipality, _placeholders_filled(municipality, y)):
+                if filled is None:
+                    continue
+                for mine, theirs in ((filled, y), (_koaza_left_out(filled, y), y), (filled, _koaza_left_out(y, filled))):
+                    if mine is None or theirs is None or (mine, theirs) == (x, y):
+                        continue
+                    same = _same_lot(mine, theirs)
+                    if same is not None:
+                        how = [name for name, applies in (("placeholder", filled is not municipality),
+                                                          ("municipality", municipality is not x),
+                                                          ("koaza", (mine, theirs) != (filled, y)),
+                                                          ("building", same)) if applies]
+                        return ",".join(how)
+    return None
+
+
+def _placeholders_filled(x: str, y: str) -> str | None:
+    """``x`` with the placeholders of its place name (the part before the first number)
+    taken from ``y``, if the rest of the place name is ``y``'s and more is kept than filled."""
+    place_x, place_y = _NOT_DIGITS.match(x), _NOT_DIGITS.match(y)
+    if not place_x or not place_y or place_x.end() != place_y.end():
+        return None
+    filled = 0
+    chars = []
+    for p, q in zip(place_x.group(), place_y.group()):
+        if p != q and is_placeholder(p) and not is_placeholder(q):
+            filled += 1
+            chars.append(q)
+        elif p == q:
+            chars.append(p)
+        else:
+            return None
+    if not filled or filled * 2 > place_x.end():
+        return None
+    return "".join(chars) + x[place_x.end():]
+
+
+def _without_municipality(x: str, y: str) -> list[str]:
+    """``x`` without its municipality (city, city and ward, or a town or village), each way it
+    can be cut, when ``y`` starts with a place name that is not that municipality."""
+    if not y[:1] or y[0].isdigit() or y[0] == "-":
+        return []
+    heads = []
+    city = _CITY_HEAD.match(x)
+    if city:
+        heads.append(city.end())
+        ward = _WARD_HEAD.match(x, city.end())
+        if ward:
+            heads.append(ward.end())
+    else:
+        town = _TOWN_HEAD.match(x)
+        if town:
+            heads.append(town.end())
+    return [x[h:] for h in heads if x[h:h + 1] and not x[h].isdigit() and not y.startswith(x[:h])]
+
+
+def _koaza_left_out(x: str, y: str) -> str | None:
+    """``x`` without the 小字 name ``y`` leaves out just before the lot number, or ``None``."""
+    common = 0
+    for p, q in zip(x, y):
+        if p != q:
+            break
+        common += 1
+    lot_starts = y[common:common + 1]
+    if (common < 2 or not (lot_starts.isdigit() or lot_starts in _LOT_LETTERS) or x[common - 1] in "市区町村郡-"
+            or x[common - 1].isdigit()):
+        return None
+    name = _KOAZA_NAME.match(x, common)
+    if name is None or name.end() == len(x) or _NOT_A_KOAZA.search(name.group()):
+        return None
+    return x[:common] + x[name.end():]
 
 
 def addresses_match(a: str, b: str) -> bool:

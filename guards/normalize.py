@@ -25,6 +25,25 @@ abbreviations, a Gregorian date with 年月日, stray spaces and invisible chara
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
 >>> parse_date('令和元年５月１日'), parse_date('R01.05.01'), parse_date('H.1.1.8')
 (datetime.date(2019, 5, 1), datetime.date(2019, 5, 1), datetime.date(1989, 1, 8))
+
+Forms exported by databases, spreadsheets and older municipal systems: a time of
+day after the date, a weekday, 生まれ, the era code (1 明治 … 5 令和) or letter
+before a compact YYMMDD (``3550401``, ``S550401``), kanji numerals (as paper
+forms and the 戸籍 write them):
+
+>>> parse_date('1980/04/01 0:00:00'), parse_date('1980-04-01T00:00:00'), parse_date('1980/4/1(火)')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('1980/04/01 午前 0:00:00'), parse_date('1980/4/1 12:00 AM'), parse_date('昭和55年4月1日（火曜日）')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('3550401'), parse_date('S550401'), parse_date('4010108'), parse_date('1980年4月1日生まれ')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
+>>> parse_date('昭和五十五年四月一日'), parse_date('平成元年一月八日'), parse_date('昭和五拾五年四月壱日')
+(datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
+
+平成 went on being written after 令和 began (forms and systems not yet changed):
+
+>>> parse_date('平成31年5月1日'), parse_date('H32.2.3')
+(datetime.date(2019, 5, 1), datetime.date(2020, 2, 3))
 >>> parse_date('昭和64年1月8日')
 Traceback (most recent call last):
 ...
@@ -57,6 +76,10 @@ class Era(NamedTuple):
     letter: str
     first_day: dt.date
     last_day: dt.date | None  # None: the current era
+    # still written after its last day: forms and systems not yet changed for 令和 wrote
+    # 平成31年5月1日 and 平成32年 (the government let printed forms stand), so such a date is
+    # the calendar day it counts to
+    written_on: bool = False
 
 
 # Era boundaries as the Cabinet Office gives them (明治 from its Gregorian start).
@@ -64,7 +87,7 @@ ERAS: tuple[Era, ...] = (
     Era("明治", "M", dt.date(1868, 1, 25), dt.date(1912, 7, 29)),
     Era("大正", "T", dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
     Era("昭和", "S", dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
-    Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+    Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30), written_on=True),
     Era("令和", "R", dt.date(2019, 5, 1), None),
 )
 _ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
@@ -75,6 +98,13 @@ _JAPANESE = re.compile(
     r"^(明治|大正|昭和|平成|令和|[明大昭平令MTSHR])\.?\s*(元|\d{1,2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?$"
 )
 _ERA_ABBREVIATIONS = {"明": "明治", "大": "大正", "昭": "昭和", "平": "平成", "令": "令和"}
+_ERA_CODES = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}  # the registry's era code digit
+# what surrounds a date in an export: a time of day, a weekday, 生まれ
+_TIME_OF_DAY = re.compile(r"(?:[T ]|(?<=日))(?:(?:午前|午後|AM|PM) ?)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                          r"(?: ?(?:AM|PM))?(?:Z|[+-]\d{2}:?\d{2})?$")
+_DATE_TRIMMINGS = re.compile(r"(?:\((?:[月火水木金土日](?:曜日?)?|[A-Z]{3})\)|生まれ|生)$")
+_ERA_COMPACT = re.compile(r"^([1-5]|[MTSHR])(\d{2})(\d{2})(\d{2})$")
+_KANJI_DATE_NUMBER = re.compile("[〇一二三四五六七八九十拾壱弐参]+")
 
 
 def text(value: str | None) -> str:
@@ -134,6 +164,48 @@ def parse_date(value: str | None, field: str = "date") -> dt.date:
     raw = text(value).replace(" ", "")
     if not raw:
         raise InvalidDate(field, "empty; expected a date such as 1980-04-01 or 昭和55年4月1日")
+    date = _read_date(field, raw)
+    if date is None:
+        loose = _loose_date(text(value))
+        if loose is not None and loose != raw:
+            date = _read_date(field, loose)
+    if date is None:
+        raise InvalidDate(
+            field,
+            f"{raw!r} is not a date; expected 1980-04-01, 1980/4/1, 19800401, 昭和55年4月1日 or S55.4.1",
+        )
+    return date
+
+
+def _loose_date(value: str) -> str | None:
+    """A date written with what surrounds it in an export, or in an older form, rewritten in a
+    form :func:`_read_date` reads: without a time of day, a weekday or 生まれ; an era code or
+    letter before a compact YYMMDD written as ``S55.04.01``; kanji numerals as digits.
+    ``None`` if nothing applies."""
+    value = _TIME_OF_DAY.sub("", value.upper()).replace(" ", "")
+    value = _DATE_TRIMMINGS.sub("", value)
+    compact = _ERA_COMPACT.match(value)
+    if compact:
+        era, year, month, day = compact.groups()
+        return f"{_ERA_CODES.get(era, era)}{year}.{month}.{day}"
+    if _KANJI_DATE_NUMBER.search(value):
+        value = _KANJI_DATE_NUMBER.sub(lambda m: _kanji_date_number(m.group()), value)
+    return value
+
+
+def _kanji_date_number(run: str) -> str:
+    """A kanji numeral of a date in digits (五十五, 五五, 五拾五, 壱); an unreadable run is kept."""
+    try:
+        return str(japanese.kanji_number(run.replace("拾", "十").translate(_DAIJI)))
+    except (ValueError, KeyError):
+        return run
+
+
+_DAIJI = str.maketrans("壱弐参", "一二三")
+
+
+def _read_date(field: str, raw: str) -> dt.date | None:
+    """The date of ``raw`` (normalised, no spaces) if it is in one of the plain forms, else ``None``."""
     match = _GREGORIAN.match(raw)
     if match:
         year, month, day, compact_month, compact_day = match.groups()
@@ -146,16 +218,14 @@ def parse_date(value: str | None, field: str = "date") -> dt.date:
         if year_in_era < 1:
             raise InvalidDate(field, f"{raw}: era years start at 1 (元年)")
         date = _make_date(field, raw, era.first_day.year + year_in_era - 1, int(month), int(day))
-        if date < era.first_day or (era.last_day is not None and date > era.last_day):
+        if date < era.first_day or (era.last_day is not None and date > era.last_day
+                                    and not era.written_on):
             span = f"it began on {era.first_day.isoformat()}"
             if era.last_day is not None and date > era.last_day:
                 span = f"it ended on {era.last_day.isoformat()}"
             raise InvalidDate(field, f"{raw} is not a date of the {era.kanji} era ({span})")
         return date
-    raise InvalidDate(
-        field,
-        f"{raw!r} is not a date; expected 1980-04-01, 1980/4/1, 19800401, 昭和55年4月1日 or S55.4.1",
-    )
+    return None
 
 
 def _make_date(field: str, raw: str, year: int, month: int, day: int) -> dt.date:
@@ -165,14 +235,21 @@ def _make_date(field: str, raw: str, year: int, month: int, day: int) -> dt.date
         raise InvalidDate(field, f"{raw} is not a calendar date") from None
 
 
+_SEX_PARTS = re.compile(r"[\s:：()（）/・,-]+")
 _SEX = {"1": 1, "男": 1, "M": 1, "MALE": 1, "男性": 1, "2": 2, "女": 2, "F": 2, "FEMALE": 2, "女性": 2}
 
 
 def parse_sex(value: str | None, field: str = "sex") -> int:
     """Sex as the registry codes it: 1 (男) or 2 (女).
 
-    >>> parse_sex('男'), parse_sex('２'), parse_sex('m'), parse_sex('F')
-    (1, 2, 1, 2)
+    >>> parse_sex('男'), parse_sex('２'), parse_sex('m'), parse_sex('F'), parse_sex('女性')
+    (1, 2, 1, 2, 2)
+    >>> parse_sex('1:男'), parse_sex('女(2)'), parse_sex('２ 女性')
+    (1, 2, 2)
+    >>> parse_sex('1:女')
+    Traceback (most recent call last):
+    ...
+    guards.exceptions.InvalidSex: sex: '1:女' is not a sex code; expected 1/2, 男/女 or M/F
     >>> parse_sex('x')
     Traceback (most recent call last):
     ...
@@ -182,6 +259,10 @@ def parse_sex(value: str | None, field: str = "sex") -> int:
     try:
         return _SEX[raw]
     except KeyError:
+        # a code with its label, as some exports write it: 1:男, 2 女, 男(1), 1（男性）
+        codes = {_SEX.get(part) for part in _SEX_PARTS.split(raw) if part}
+        if len(codes) == 1 and None not in codes and len(_SEX_PARTS.split(raw)) > 1:
+            return codes.pop()
         if not raw:
             raise InvalidSex(field, "empty; expected 1/2, 男/女 or M/F") from None
         raise InvalidSex(field, f"{raw!r} is not a sex code; expected 1/2, 男/女 or M/F") from None

@@ -44,8 +44,12 @@ def compact(number: str) -> str:
     >>> compact('')
     ''
     """
-    if len(number) == 12 and number.isascii() and number.isdigit():
-        return number  # the common case, without stdnum's character-by-character clean
+    if number.isascii():  # the common cases, without NFKC and stdnum's character-by-character clean
+        if len(number) == 12 and number.isdigit():
+            return number
+        digits = number.replace(" ", "").replace("-", "")
+        if len(digits) == 12 and digits.isdigit():
+            return digits
     return stdnum_in.compact(unicodedata.normalize("NFKC", number or ""))
 
 

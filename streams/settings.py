@@ -37,6 +37,16 @@ class KafkaSettings(BaseSettings):
         1024 * 1024, ge=1024,
         description="largest RecordChanged event the guard accepts (Kafka's default message.max.bytes is 1 MB); "
                     "a larger one is dead-lettered as TOO_LARGE without its bytes")
+    # How long the broker may hold a fetch that found nothing new, for the guard workers (Faust hard-codes
+    # 1500 ms: streams/faust_fixes/fetch_wait.py) and the sink. Apache Kafka answers a held fetch as soon as
+    # data arrives, so there this only bounds idle round trips (100 ms: ten small requests a second per idle
+    # consumer, nothing next to the traffic of a busy one). The local broker holds every such fetch for a
+    # fixed share of the wait, and each of a record's hops (repartition, by number, identity, batch, sink)
+    # pays it: at 1500 ms that was most of make bench-rate's p99 (mean 365 ms per hop, up to 730 ms; 28 ms
+    # at 100 ms).
+    consumer_fetch_max_wait_ms: int = Field(
+        100, ge=0, le=30_000,
+        description="longest wait of a consumer fetch that finds no new data (guard workers and sink)")
 
     def kafka_python_config(self) -> dict:
         """Connection options for kafka-python clients."""

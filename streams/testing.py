@@ -33,6 +33,7 @@ from streams.events import record_to_event, resident_to_message
 from streams.stages.base import Message, RawTable, RegistryView, StageConfig, TableState
 from streams.stages.by_batch import BatchStageState, ByBatch
 from streams.stages.by_number import ByNumber, NumberState
+from streams.stages.chunked import ChunkedStore
 from streams.stages.identity import BucketIndex, IdentityStage, IdentityState
 from streams.decisions import DecisionStage
 from streams.stages.control import ControlRouter
@@ -47,6 +48,8 @@ class TopologyDriver:
     """The guard's stages over in-memory topics. :meth:`publish_records`, :meth:`run`, :meth:`final`."""
 
     TABLES = ("filed", "registry", "links", "process_stops", "identities", "waiting", "batches", "release_requests")
+    #: tables written to their changelog as chunks (streams/stages/chunked.py): ``stores`` holds their chunks
+    CHUNKED = ("filed", "links")
 
     def __init__(self, partitions: int = 3, *, known_systems: Iterable[str] | None = None, chunk: int = 200,
                  seed: int | None = 0, names: topics.TopicNames | None = None) -> None:
@@ -70,6 +73,8 @@ class TopologyDriver:
             self.names.control: ControlRouter(self.config, self.codec),
             self.names.decisions: DecisionStage(self.config, self.codec),
         }
+        self.chunked = {name: [ChunkedStore(chunks) for chunks in self.stores[name]]  # as the app keeps them
+                        for name in self.CHUNKED}
         self._views = [RegistryView(self.stores["registry"][p], self.codec) for p in range(partitions)]
         self._indexes = [BucketIndex(self.stores["identities"][p]) for p in range(partitions)]
 
@@ -146,12 +151,12 @@ class TopologyDriver:
         elif topic == self.names.decisions:
             out = self.stages[topic].handle(batch, self.stores["release_requests"][partition])
         elif topic == self.names.records:
-            state = RepartitionState(TableState(self.stores["filed"][partition], Filed))
+            state = RepartitionState(TableState(self.chunked["filed"][partition], Filed))
             out = self.stages[topic].handle(batch, state)
-            self._flush("filed", state.filed)
+            self._flush("filed", state.filed, partition)
         else:
             registry = RawTable(self.stores["registry"][partition])
-            state = RegistryState(registry, self.stores["links"][partition])
+            state = RegistryState(registry, self.chunked["links"][partition])
             out = self.stages[topic].handle(batch, state)
             self._flush("registry", registry)
         self._send(out)
@@ -159,10 +164,10 @@ class TopologyDriver:
     def _run_internal(self, topic: str, partition: int, message: Message) -> None:
         items = decode_envelope(message.value)
         if topic == self.names.by_number:
-            state = NumberState(TableState(self.stores["links"][partition], LinkSet), self._views[partition],
+            state = NumberState(TableState(self.chunked["links"][partition], LinkSet), self._views[partition],
                                 TableState(self.stores["process_stops"][partition], ProcessState), partition)
             out = self.stages[topic].handle(items, state)
-            self._flush("links", state.links)
+            self._flush("links", state.links, partition)
             self._flush("process_stops", state.stops)
         elif topic == self.names.by_identity:
             identities = RawTable(self.stores["identities"][partition])
@@ -177,12 +182,27 @@ class TopologyDriver:
             self._flush("batches", state.batches)
         self._send(out)
 
-    def _flush(self, table: str, state: Any) -> None:
-        self.changelog[table] += len(state.flush())
+    def _flush(self, table: str, state: Any, partition: int | None = None) -> None:
+        changes = state.flush()
+        if table in self.CHUNKED:
+            changes = self.chunked[table][partition].seal(changes, partition)
+        self.changelog[table] += len(changes)
+
+    def table(self, name: str) -> dict[bytes, bytes]:
+        """A table's entries over every partition, as the stages see them."""
+        stores = self.chunked.get(name) or self.stores[name]
+        return {k: v for store in stores for k, v in store.items()}
 
     def _send(self, out: Any) -> None:
         for topic, key, value, partition in out.all():
             self.send(topic, key, value, partition)
+
+    def recover(self) -> None:
+        """A restart of every worker: the indexes over the tables are built again from the stores
+        (as after a changelog recovery), so nothing only in memory survives."""
+        self.chunked = {name: [ChunkedStore(chunks) for chunks in self.stores[name]] for name in self.CHUNKED}
+        self._views = [RegistryView(self.stores["registry"][p], self.codec) for p in range(self.partitions)]
+        self._indexes = [BucketIndex(self.stores["identities"][p]) for p in range(self.partitions)]
 
     # -- what came out ----------------------------------------------------------------------
     def messages(self, topic: str) -> list[Message]:

@@ -23,7 +23,10 @@ drop 大字/字, the prefecture and the 郡, write the lot as 2番地20, 2番地
 2-20 or 2番20号, numbers in kanji (百二十三番地) or full width, the 方書 with or
 without 号室 or as a fourth number; the My Number card writes the 旧氏 in
 brackets (山田［佐藤］花子); foreign names come in any order and case, with
-or without middle names, with the 通称 in brackets.
+or without middle names, with the 通称 in brackets. Conversions and exports add
+their own: ?? for one kanji (byte-wise Shift_JIS, UTF-16), a time of day after a
+date, the era code before YYMMDD (3550401), a code with its label (1:男), a postal
+code before the address; a city's own systems leave the municipality out.
 
 >>> sorted(NOTATION_CAUSES) == sorted(('typo_valid', 'deceased_number', 'former_number_stranger',
 ...                                    'twin_number', 'parent_number'))
@@ -37,6 +40,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
+import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING, Sequence
 
@@ -75,6 +79,20 @@ NOTATION_VARIANTS: dict[str, str] = {
     "foreign_middle_name": "a foreign name with a middle name left out or added, or with a comma",
     "alias_bracket": "a foreign name with its 通称 in brackets (NGUYEN VAN NAM（山田 太郎）), or the registry so",
     "date_notations": "dates as 1980年04月01日, 昭和５５年４月１日, 昭55.4.1, S55/04/01, R01.05.01",
+    "placeholder_doubled": "two placeholders for one kanji of the record's name (a byte-wise Shift_JIS or UTF-16 "
+                           "conversion: ??田 for 𠮷田), the kana present",
+    "former_surname_nospace": "the 旧氏 beside a name written without a space (山田花子（旧姓 佐藤）), or in another "
+                              "bracket (【】「」〈〉); on the record's side or the registry's",
+    "foreign_initials": "a foreign name's middle name written as its initial (NGUYEN V. NAM), in another order",
+    "date_exports": "a date as exports and older systems write it: with a time of day or weekday, 生まれ, the era "
+                    "code or letter before YYMMDD (3550401, S550401), kanji numerals (昭和五十五年四月一日)",
+    "sex_notations": "sex as 男性/女性, full-width Ｍ/Ｆ, or a code with its label (1:男, 女(2))",
+    "address_postal_code": "a postal code written before the address (〒780-0850 高知市…)",
+    "address_municipality": "the municipality left out (a city's own system: 上町2-29-46 for 高知市上町…), on the "
+                            "record's side or the registry's",
+    "address_koaza": "the registry writes a 小字 before the lot (いの町大内字浜1964番地), the record not (or the reverse)",
+    "address_placeholder": "one character of the place name written as a placeholder (〓, ●, a 外字 code)",
+    "address_no_separator": "the lot joined with ノ (2ノ29ノ46), the town's の written 之 or ノ",
 }
 
 NOTATION_SHARES: dict[str, float] = {
@@ -83,7 +101,10 @@ NOTATION_SHARES: dict[str, float] = {
     "address_kanji_numbers": 0.005, "address_building_forms": 0.004, "address_building_registry": 0.002,
     "address_no_ke": 0.005, "address_gun": 0.003, "former_surname_bracket": 0.005,
     "former_surname_registry": 0.003, "former_surname_column": 0.003, "foreign_middle_name": 0.002,
-    "alias_bracket": 0.002, "date_notations": 0.008,
+    "alias_bracket": 0.002, "date_notations": 0.008, "placeholder_doubled": 0.003, "former_surname_nospace": 0.004,
+    "foreign_initials": 0.002, "date_exports": 0.006, "sex_notations": 0.006, "address_postal_code": 0.004,
+    "address_municipality": 0.006, "address_koaza": 0.003, "address_placeholder": 0.003,
+    "address_no_separator": 0.004,
 }
 
 #: the corpus's subject pool (an attribute of its ``_Pools``) each variant draws from; else every living resident
@@ -91,7 +112,8 @@ NOTATION_POOLS: dict[str, str] = {
     "foreign_middle_name": "foreign", "alias_bracket": "alias", "former_surname_bracket": "former_name",
     "former_surname_registry": "former_name", "former_surname_column": "former_name", "address_aza": "banchi",
     "address_building_forms": "building", "address_building_registry": "living", "address_lot_forms": "living",
-    "address_kanji_numbers": "living",
+    "address_kanji_numbers": "living", "former_surname_nospace": "former_name", "foreign_initials": "foreign",
+    "address_koaza": "banchi",
 }
 
 #: error causes and the reason code each must be held with
@@ -106,11 +128,12 @@ NOTATION_CAUSES: dict[str, str] = {
 NOTATION_ERROR_VARIANTS: tuple[str, ...] = (
     "ivs_record", "ivs_registry", "placeholder_record", "placeholder_registry", "stray_characters",
     "address_lot_forms", "address_kanji_numbers", "former_surname_bracket", "former_surname_registry",
-    "date_notations",
+    "date_notations", "placeholder_doubled", "date_exports", "sex_notations", "address_postal_code",
+    "address_municipality", "address_no_separator",
 )
 
 _PLACEHOLDERS = ("〓", "●", "■", "□", "？", "?", "＿", "\ufffd", "\ue0a1", "\ue7a0")
-_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
+_INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u00ad")
 _EDGE_SPACES = (" ", "\u3000", "\u00a0", "\u2002")
 _KANJI = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]")
 _DIGITS = "〇一二三四五六七八九"
@@ -123,6 +146,7 @@ _BUILDING = re.compile(r"^(?P<base>.+?(?:号|番地))(?P<space>[ 　]?)(?P<name>
 _VOICED = str.maketrans("カキクケコサシスセソタチツテトハヒフヘホガギグゲゴザジズゼゾダヂヅデドバビブベボ",
                         "ガギグゲゴザジズゼゾダヂヅデドバビブベボカキクケコサシスセソタチツテトハヒフヘホ")
 _O_ROW = "オコソトノホモヨロゴゾドボポョ"
+_MARKED = frozenset(c for c in map(chr, range(0x30A1, 0x30F7)) if len(unicodedata.normalize("NFD", c)) == 2)
 #: place names written with ケ/が (the corpus's towns have none): a resident given one, registry and record
 _KE_TOWNS = (("旭ケ丘", ("旭ヶ丘", "旭が丘", "旭ガ丘")), ("霞ケ丘", ("霞ヶ丘", "霞が丘")),
              ("桜ケ丘", ("桜ヶ丘", "桜が丘", "桜ガ丘")), ("月ケ瀬", ("月ヶ瀬", "月が瀬")))
@@ -239,6 +263,11 @@ def _reading_variant(kana: str, rng: random.Random) -> tuple[str, str]:
             options.append(("long vowel", kana[:i] + rng.choice("ーオ") + kana[i + 1:]))
         if char == "ヴ":
             options.append(("ヴ/ブ", kana[:i] + "ブ" + kana[i + 1:]))
+        if char in _MARKED:  # the (semi-)voiced mark keyed as its own character: ガ as カ゛
+            base = unicodedata.normalize("NFD", char)
+            options.append(("゛ apart", kana[:i] + base[0] + ("゛" if base[1] == "\u3099" else "゜") + kana[i + 1:]))
+        if char in "ジズヂヅ" and i > 0:
+            options.append(("ヂ/ジ", kana[:i] + "ジズヂヅ"["ヂヅジズ".index(char)] + kana[i + 1:]))
     if not options:
         return kana, ""
     what, text = rng.choice(options)
@@ -435,7 +464,7 @@ def _former_surname_bracket(builder, draft, person, rng) -> str | None:
     maiden = _maiden(person)
     if maiden is None:
         return None
-    opener, closer = rng.choice((("［", "］"), ("（", "）"), ("(", ")")))
+    opener, closer = rng.choice(_BRACKETS)
     draft.name = f"{person.family}{opener}{maiden}{closer}{person.given}"
     return f"{opener}{closer}"
 
@@ -506,6 +535,163 @@ def _date_notations(builder, draft, person, rng) -> str | None:
     return what
 
 
+def _placeholder_doubled(builder, draft, person, rng) -> str | None:
+    if person.foreign or not draft.name_kana:
+        return None
+    spots = _kanji_spots(draft.name)
+    if not spots or len(draft.name.replace(person.space, "")) < 3:
+        return None
+    spot = rng.choice(spots)
+    pair = rng.choice(("??", "？？", "〓〓", "??"))
+    draft.name = draft.name[:spot] + pair + draft.name[spot + 1:]
+    return f"{pair} for {person.name[spot]}"
+
+
+_BRACKETS = (("［", "］"), ("（", "）"), ("【", "】"), ("「", "」"), ("〈", "〉"), ("(", ")"))
+
+
+def _former_surname_nospace(builder, draft, person, rng) -> str | None:
+    maiden = _maiden(person)
+    if maiden is None:
+        return None
+    opener, closer = rng.choice(_BRACKETS)
+    label = rng.choice(("旧姓 ", "旧氏：", "旧氏 ", ""))
+    written = f"{person.family}{person.given}{opener}{label}{maiden}{closer}"
+    if rng.random() < 0.7 or not _free(builder, draft.subject) or draft.subject in builder.pools.has_namesake:
+        draft.name = written
+        return f"record {opener}{closer} without a space"
+    _set_registry(builder, draft, name=written)
+    draft.name = rng.choice((f"{maiden}{person.space}{person.given}", person.name))
+    return f"registry {opener}{closer} without a space"
+
+
+def _foreign_initials(builder, draft, person, rng) -> str | None:
+    if not person.foreign:
+        return None
+    words = person.given.split(" ")
+    if len(words) < 2:
+        return None
+    initial = words[0][0] + rng.choice((".", ""))
+    if rng.random() < 0.5:
+        draft.name = f"{words[-1].title()} {initial} {person.family.title()}"
+    else:
+        draft.name = f"{person.family}, {initial} {words[-1]}"
+    return f"{words[0]} as {initial}"
+
+
+_ERA_CODE = {"明治": "1", "大正": "2", "昭和": "3", "平成": "4", "令和": "5"}
+_KANJI_DATE_DIGITS = "〇一二三四五六七八九"
+
+
+def _date_exports(builder, draft, person, rng) -> str | None:
+    birth = person.birth
+    era = next(((kanji, letter, start) for kanji, letter, start in _ERA if birth >= start), None)
+    forms = [("time of day", f"{birth.year}/{birth.month:02d}/{birth.day:02d} 0:00:00"),
+             ("ISO time", f"{birth.isoformat()}T00:00:00"),
+             ("weekday", f"{birth.year}/{birth.month}/{birth.day}({'月火水木金土日'[birth.weekday()]})"),
+             ("生まれ", f"{birth.year}年{birth.month}月{birth.day}日生まれ")]
+    if era is not None:
+        kanji, letter, start = era
+        year = birth.year - start.year + 1
+        forms += [("era code", f"{_ERA_CODE[kanji]}{year:02d}{birth.month:02d}{birth.day:02d}"),
+                  ("era letter compact", f"{letter}{year:02d}{birth.month:02d}{birth.day:02d}"),
+                  ("kanji numerals", f"{kanji}{'元' if year == 1 else kanji_numeral(year)}年"
+                                     f"{kanji_numeral(birth.month)}月{kanji_numeral(birth.day)}日"),
+                  ("positional kanji", f"{kanji}{_positional(year)}年{_positional(birth.month)}月"
+                                       f"{_positional(birth.day)}日")]
+    what, text = rng.choice(forms)
+    draft.birth_date = text
+    return what
+
+
+def _sex_notations(builder, draft, person, rng) -> str | None:
+    label = "男" if person.sex == 1 else "女"
+    letter = "Ｍ" if person.sex == 1 else "Ｆ"
+    what, text = rng.choice((("男性/女性", f"{label}性"), ("full-width letter", letter),
+                             ("code:label", f"{person.sex}:{label}"), ("label(code)", f"{label}({person.sex})"),
+                             ("full-width code", "１" if person.sex == 1 else "２")))
+    draft.sex = text
+    return what
+
+
+def _postal_code(rng: random.Random) -> str:
+    return f"{rng.randint(780, 789)}-{rng.randint(0, 9999):04d}"
+
+
+def _address_postal_code(builder, draft, person, rng) -> str | None:
+    code = _postal_code(rng)
+    draft.address = rng.choice((f"〒{code} ", f"〒{code}", f"{code} ", "〒" + code.replace("-", ""))) + person.address
+    return "postal code"
+
+
+def _address_municipality(builder, draft, person, rng) -> str | None:
+    match = _MUNICIPALITY.match(person.address)
+    if not match or "郡" in match.group("city"):
+        return None
+    if rng.random() < 0.7 or not _alone(builder, draft.subject):
+        draft.address = match.group("rest")
+        return f"{match.group('city')} left out in the record"
+    _set_registry(builder, draft, address=match.group("rest"))
+    return f"{match.group('city')} left out in the registry"
+
+
+_KOAZA = ("浜", "松原", "東谷", "宮ノ前", "川原", "中島")
+
+
+def _address_koaza(builder, draft, person, rng) -> str | None:
+    lot = _BANCHI_LOT.match(person.address)
+    if not lot or not _alone(builder, draft.subject):
+        return None
+    head, letter = lot.group("head"), ""
+    if head[-1:] in "甲乙丙丁":  # the lot letter stays with the lot: 大津字浜甲3023
+        head, letter = head[:-1], head[-1]
+    if head[-1:] in "市町村":  # no 大字 to write a 小字 under
+        return None
+    koaza = rng.choice(_KOAZA)
+    with_koaza = f"{head}字{koaza}{letter}{lot.group('lot')}番地{lot.group('tail')}"
+    if rng.random() < 0.6:
+        _set_registry(builder, draft, address=with_koaza)
+        if rng.random() < 0.3 and _without_city(person.address):  # and the record without the municipality
+            draft.address = _without_city(person.address)
+            return f"字{koaza} only in the registry, the municipality only there too"
+        return f"字{koaza} only in the registry"
+    draft.address = with_koaza.replace("字", "") if rng.random() < 0.3 else with_koaza
+    return f"字{koaza} only in the record"
+
+
+def _without_city(address: str) -> str | None:
+    """The address as a municipality's own system writes it: from the town on."""
+    match = _MUNICIPALITY.match(address)
+    return match.group("rest") if match else None
+
+
+def _address_placeholder(builder, draft, person, rng) -> str | None:
+    match = _MUNICIPALITY.match(person.address)
+    if not match:
+        return None
+    rest = match.group("rest")
+    town = re.match(r"[^\d一二三四五六七八九十甲乙丙丁]+", rest)
+    spots = [i for i in (_kanji_spots(town.group()) if town else []) if town.group()[i] not in "町村字大"]
+    if not spots or len(town.group()) < 2:
+        return None
+    spot = rng.choice(spots)
+    placeholder = rng.choice(("〓", "●", "\ue0a1", "？"))
+    draft.address = (person.address[:match.start("rest")] + rest[:spot] + placeholder + rest[spot + 1:])
+    return f"{placeholder!a} for {rest[spot]} in the place name"
+
+
+def _address_no_separator(builder, draft, person, rng) -> str | None:
+    match = _LOT.match(person.address)
+    if match:
+        head, chome, ban, go, tail = match.group("head", "chome", "ban", "go", "tail")
+        draft.address = f"{head}{_kanji_to_int(chome)}ノ{ban}ノ{go}{tail}"
+        return "lot joined with ノ"
+    if "の" in person.address or "ノ" in person.address:
+        draft.address = person.address.replace("ノ", "之", 1).replace("の", "之", 1)
+        return "之 for ノ/の"
+    return None
+
+
 _WRITERS = {
     "ivs_record": _ivs_record, "ivs_registry": _ivs_registry, "placeholder_record": _placeholder_record,
     "placeholder_registry": _placeholder_registry, "stray_characters": _stray_characters,
@@ -515,7 +701,11 @@ _WRITERS = {
     "address_gun": _address_gun, "former_surname_bracket": _former_surname_bracket,
     "former_surname_registry": _former_surname_registry, "former_surname_column": _former_surname_column,
     "foreign_middle_name": _foreign_middle_name, "alias_bracket": _alias_bracket,
-    "date_notations": _date_notations,
+    "date_notations": _date_notations, "placeholder_doubled": _placeholder_doubled,
+    "former_surname_nospace": _former_surname_nospace, "foreign_initials": _foreign_initials,
+    "date_exports": _date_exports, "sex_notations": _sex_notations, "address_postal_code": _address_postal_code,
+    "address_municipality": _address_municipality, "address_koaza": _address_koaza,
+    "address_placeholder": _address_placeholder, "address_no_separator": _address_no_separator,
 }
 assert set(_WRITERS) == set(NOTATION_VARIANTS)
 

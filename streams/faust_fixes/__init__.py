@@ -13,7 +13,9 @@ pyproject.toml); a worker refuses any other, and Faust's pure-Python mode.
   handling was interrupted;
 - :func:`require_compiled_streams`: the pure-Python stream iterator
   (``NO_CYTHON``) acknowledges the messages it drops;
-- :mod:`streams.faust_fixes.tansu`: the local broker's wrong end offsets.
+- :mod:`streams.faust_fixes.tansu`: the local broker's wrong end offsets;
+- :mod:`streams.faust_fixes.fetch_wait`: Faust's hard-coded 1.5 s fetch wait,
+  which the local broker spends in full at every hop (latency), made a setting.
 
 Call :func:`install` once when the app is built (calling it again is
 harmless); everything the fixes remember is held per consumer
@@ -93,7 +95,8 @@ def require_compiled_streams() -> None:
 
 
 def install(app: "faust.App", *, contiguous: Iterable[str], compacted: Iterable[str] = (),
-            local_broker: "KafkaSettings | None" = None, stall_check_seconds: float = STALL_CHECK_SECONDS) -> None:
+            local_broker: "KafkaSettings | None" = None, stall_check_seconds: float = STALL_CHECK_SECONDS,
+            fetch_max_wait_ms: int | None = None) -> None:
     """Install every fix for ``app``; idempotent (a second call only adds topics).
 
     ``contiguous``: the app's own topics, which have no legitimate offset gaps
@@ -101,15 +104,21 @@ def install(app: "faust.App", *, contiguous: Iterable[str], compacted: Iterable[
     again); ``compacted``: topics with real gaps, where only a message
     delivered and dropped is read again. ``local_broker``: the settings of the
     embedded local broker, whose end offsets are taken from a fetch instead.
+    ``fetch_max_wait_ms``: how long the broker may hold the worker's fetch
+    (``KafkaSettings.consumer_fetch_max_wait_ms``); None keeps Faust's 1.5 s.
     Raises :class:`FaustModeError` (with what to do) on an unsupported Faust.
     """
     require_supported_faust()
     require_compiled_streams()
+    from streams.faust_fixes.fetch_wait import patch_fetch_wait
     from streams.faust_fixes.offsets import patch_consumer_class
     from streams.faust_fixes.tansu import patch_highwaters
 
     patch_consumer_class()
     patch_highwaters()
+    patch_fetch_wait()
+    if fetch_max_wait_ms is not None:
+        app._linkguard_fetch_max_wait_ms = fetch_max_wait_ms  # type: ignore[attr-defined]
     topics: GuardedTopics | None = getattr(app, "_linkguard_topics", None)
     first = topics is None
     if topics is None:

@@ -311,8 +311,8 @@ class ByNumber:
               retract: bool = False) -> None:
         """Send a PASS (or a deletion's) verdict at the entry's current revision."""
         names = self.config.names
-        value = self.codec.encode("verdict", verdict_message(decoded, verdict, version=version_of(
-            entry.offset, entry.revision)))
+        value = self.codec.encode_verdict(verdict_message(decoded, verdict, version=version_of(
+            entry.offset, entry.revision)), entry.event)  # ``decoded`` is the event: its bytes are copied
         out.add(names.held if verdict.outcome is Outcome.HOLD else names.verified, key, value)
         if retract:  # pragma: no cover - only a HOLD retracts, and the identity stage emits those
             out.add(names.retracted, key, value)

@@ -43,6 +43,7 @@ class Repartition:
     def handle(self, batch: list[Message], state: RepartitionState) -> Outputs:
         config, names = self.config, self.config.names
         out = Outputs()
+        batch_partitions: dict[str, int] = {}  # a batch's records arrive together: its partition computed once
         for message in batch:
             try:
                 decoded = self.codec.decode("record_changed", message.value)
@@ -73,7 +74,10 @@ class Repartition:
             except Exception:  # unreadable fields: the number stage dead-letters the event itself
                 record, now = None, Filed()
             if now.batch:  # every record of a batch may be the partner of another's swap
-                out.forward(names.by_batch, config.partition_of(now.batch),
+                at = batch_partitions.get(now.batch)
+                if at is None:
+                    at = batch_partitions[now.batch] = config.partition_of(now.batch)
+                out.forward(names.by_batch, at,
                             Member(now.batch, lid, message.offset, fields_of(record))
                             if record.operation != "delete" else Remove(now.batch, lid, message.offset))
             before = state.filed.get(message.key) or Filed()

@@ -259,7 +259,8 @@ def test_address_keys_agree(a, b):
 
 @pytest.mark.parametrize("a,b", [
     ("郡山市1-1", "山市1-1"),  # 郡山市 is a city, not a 郡
-    ("京都市東山区1", "東山区1"),  # only a prefecture is dropped
+    ("高知市本町1-1", "南国市本町1-1"),  # one town name in two cities
+    ("京都市東山区1", "大阪市東山区1"),  # a municipality left out matches, another one does not
     ("高知市本町1-1", "高知市本町1-11"),
 ])
 def test_address_keys_differ(a, b):

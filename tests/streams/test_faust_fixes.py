@@ -338,3 +338,27 @@ def test_the_pin_in_pyproject_is_the_supported_release():
 
     project = tomllib.loads((pathlib.Path(__file__).parents[2] / "pyproject.toml").read_text())
     assert f"faust-streaming=={faust_fixes.SUPPORTED_FAUST}" in project["project"]["dependencies"]
+
+
+def test_the_worker_consumer_fetches_with_the_configured_wait_not_faust_hard_coded_one():
+    """Faust builds its worker consumer with fetch_max_wait_ms=1500 whatever the settings say."""
+    from streams.faust_fixes.fetch_wait import FAUST_FETCH_MAX_WAIT_MS
+    from streams.settings import KafkaSettings
+
+    configured = faust.App("fix-test-wait", broker="kafka://127.0.0.1:1", store="memory://")
+    faust_fixes.install(configured, contiguous=[GUARDED],
+                        fetch_max_wait_ms=KafkaSettings(kafka_bootstrap="x:1").consumer_fetch_max_wait_ms)
+    untouched = faust.App("fix-test-no-wait", broker="kafka://127.0.0.1:1", store="memory://")
+    faust_fixes.install(untouched, contiguous=[GUARDED])
+
+    async def fetch_waits() -> list[int]:
+        waits = []
+        for app in (configured, untouched):
+            built = app.consumer._thread._create_worker_consumer(app.transport)
+            waits.append(built._fetch_max_wait_ms)
+            await built.stop()
+        return waits
+
+    assert asyncio.run(fetch_waits()) == [100, FAUST_FETCH_MAX_WAIT_MS]
+    for app in (configured, untouched):
+        app.loop.close()
