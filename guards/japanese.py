@@ -243,10 +243,18 @@ def kana_key(value: str | None) -> str:
     ('キヨウコ', 'キヨウコ', 'キヨウコ', 'リーミンホ')
     >>> kana_key(None), kana_key(' ヤマダ\\u200b　ハナコ\\u00a0')
     ('', 'ヤマダハナコ')
+
+    The reading of a 旧氏 written in brackets, as beside the name, is left out:
+
+    >>> kana_key('ヤマダ（サトウ）ハナコ'), kana_key('ヤマダ ハナコ［サトウ］')
+    ('ヤマダハナコ', 'ヤマダハナコ')
     """
     if not value:
         return ""
-    return _SEPARATORS.sub("", _fold_kana(clean(value)))
+    text = clean(value)
+    if any(c in _OPENERS for c in text):
+        text = _BRACKETED.sub(" ", text)
+    return _SEPARATORS.sub("", _fold_kana(text))
 
 
 # kana one sound is written with: the old ヰ ヱ ヲ, ヷ–ヺ; ヂ/ジ and ヅ/ズ (ミカヅキ = ミカズキ)
@@ -334,6 +342,7 @@ _ITERATION = re.compile(r"(.)々")
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+_BRACKETED = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
 
 
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u0060\u00b4\u2032", "'"))

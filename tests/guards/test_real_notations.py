@@ -422,3 +422,10 @@ def test_brackets_and_dots_in_an_address(registered, written):
                                      "1980-04-01 00:00:00.000", "1980-04-01T00:00:00+09:00"])
 def test_dates_as_spreadsheets_and_databases_export_them(written):
     assert parse_date(written) == BIRTH
+
+
+@pytest.mark.parametrize("registered_kana", ["ヤマザキ（サトウ）ハナコ", "ヤマザキ ハナコ［サトウ］", "ヤマザキ　ハナコ"])
+def test_a_former_surnames_reading_beside_the_kana_does_not_break_a_placeholder(registered_kana):
+    resident = person("山﨑（佐藤）花子", registered_kana)
+    verdict = check(record_of(resident, name="山〓 花子", name_kana="ﾔﾏｻﾞｷ ﾊﾅｺ"), index_by_number([resident]))
+    assert verdict.outcome is Outcome.PASS, verdict
