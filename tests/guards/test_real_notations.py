@@ -490,3 +490,33 @@ def test_notations_together_on_corpus_residents_pass_and_errors_are_still_held()
         # the same record on a stranger's number is held
         wrong = replace(record, my_number=stranger.my_number)
         assert check(wrong, index_by_number([resident, stranger])).outcome is Outcome.HOLD
+
+
+@pytest.mark.parametrize("written", ["生", "生まれ", "(火)", "0:00:00", "T00:00", "午前 0:00", "昭和"])
+def test_what_is_left_of_a_date_once_its_trimmings_are_gone_is_a_bad_date(written):
+    resident = person()
+    assert check(record_of(resident, birth_date=written), index_by_number([resident])).reason_codes == "BAD_DATE"
+
+
+def test_no_mix_of_the_notations_raises():
+    """Random mixes of the characters every rule reacts to, in every field, on both sides."""
+    import random
+
+    rng = random.Random(7)
+    letters = ("〓●■□？?＿_＊\ufffd\ue000山田花子高橋𠮷﨑邊齋斉髙 　\u200b\U000E0100\ufe00（）［］【】「」旧姓氏：:ABC abc,.'-ー－‐―"
+               "ヶケがノの之丁目番地号字大小甲乙〒0123456789０１２一二三十百千壱拾市町村郡区県高知ハイツコーポ棟室・")
+    date_letters = "0123456789０１年月日/.-: 元昭和平成令和SHRMTshr午前AM()（火曜）生まれ一二三四五六七八九十拾壱T"
+
+    def text(alphabet, longest):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest)))
+
+    known = person(previous_names=("佐藤",))
+    other = person("𠮷田　花子", "ヨシダ ハナコ", "高知市本町1-1", serial=8)
+    registry, context = index_by_number([known, other]), Context(identities=build_identity_index([known, other]))
+    for i in range(1_500):
+        record = Record("s", str(i), rng.choice((known.my_number, other.my_number)), text(letters, 20),
+                        text(date_letters, 18), text("12男女性MF:() ", 5), text(letters, 40), text("ヤマダハナコ ｶﾞ゛・（）", 12))
+        check_in_context(record, registry, context)
+        odd = person(text(letters, 20), text("ヤマダハナコ（）", 10), text(letters, 40), serial=9,
+                     previous_names=(text(letters, 8),))
+        check(record_of(known, my_number=odd.my_number), index_by_number([odd]))
