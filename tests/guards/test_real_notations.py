@@ -520,3 +520,8 @@ def test_no_mix_of_the_notations_raises():
         odd = person(text(letters, 20), text("ヤマダハナコ（）", 10), text(letters, 40), serial=9,
                      previous_names=(text(letters, 8),))
         check(record_of(known, my_number=odd.my_number), index_by_number([odd]))
+
+
+@pytest.mark.parametrize("registered,written", [("鈴木　すゞ", "鈴木 すず"), ("鈴木　いすゝ", "鈴木 いすす"), ("鈴木　スヾ", "鈴木 すず")])
+def test_kana_iteration_marks_in_older_names(registered, written):
+    assert_pass(both_sides("name", registered, written))
