@@ -114,6 +114,7 @@ class Codec:
             for version in versions(name):
                 self._by_fingerprint[version.fingerprint] = version
         self.registry = registry_from_environment() if registry is _FROM_ENVIRONMENT else registry
+        self._verdict_header: bytes | None = None  # encode_verdict's, looked up once
         self._foreign: dict[int, tuple[str, dict]] = {}  # registry id -> (full name, parsed) of a schema not in schemas/
 
     def _header(self, name: str) -> bytes:
@@ -187,8 +188,10 @@ class Codec:
         if parts is None or event[:_HEADER] != MAGIC + latest("record_changed").fingerprint:
             return self.encode("verdict", verdict)
         head, tail = parts
+        if self._verdict_header is None:  # with a schema registry, _header reads every version's file
+            self._verdict_header = self._header("verdict")
         buffer = io.BytesIO()
-        buffer.write(self._header("verdict"))
+        buffer.write(self._verdict_header)
         fastavro.schemaless_writer(buffer, head, verdict)
         buffer.write(memoryview(event)[_HEADER:])
         fastavro.schemaless_writer(buffer, tail, verdict)
