@@ -157,7 +157,7 @@ class TableState(Generic[T]):
 
     def __init__(self, store: MutableMapping[bytes, bytes], kind: type[T]) -> None:
         self.store = store
-        self._decoder = msgspec.msgpack.Decoder(kind)
+        self._decoder = messages.decoder(kind)
         self._cache: dict[bytes, T | None] = {}
         self._dirty: dict[bytes, int | None] = {}
 
