@@ -243,10 +243,18 @@ def kana_key(value: str | None) -> str:
     ('キヨウコ', 'キヨウコ', 'キヨウコ', 'リーミンホ')
     >>> kana_key(None), kana_key(' ヤマダ\\u200b　ハナコ\\u00a0')
     ('', 'ヤマダハナコ')
+
+    The reading of a 旧氏 written in brackets, as beside the name, is left out:
+
+    >>> kana_key('ヤマダ（サトウ）ハナコ'), kana_key('ヤマダ ハナコ［サトウ］')
+    ('ヤマダハナコ', 'ヤマダハナコ')
     """
     if not value:
         return ""
-    return _SEPARATORS.sub("", _fold_kana(clean(value)))
+    text = clean(value)
+    if any(c in _OPENERS for c in text):
+        text = _BRACKETED.sub(" ", text)
+    return _SEPARATORS.sub("", _fold_kana(text))
 
 
 # kana one sound is written with: the old ヰ ヱ ヲ, ヷ–ヺ; ヂ/ジ and ヅ/ズ (ミカヅキ = ミカズキ)
@@ -334,6 +342,7 @@ _ITERATION = re.compile(r"(.)々")
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+_BRACKETED = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
 
 
 _APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u0060\u00b4\u2032", "'"))
@@ -726,6 +735,9 @@ def _relation(a: str, b: str) -> NameMatch | None:
     return NameMatch.VARIANT if variant else NameMatch.EXACT
 
 
+_LONGEST_NAME = 40  # characters of a name key; a longer one is no name a placeholder stands in
+
+
 def _doubled_placeholders(a: str, b: str) -> NameMatch | None:
     """Two placeholders standing for one character: a byte-wise Shift_JIS conversion writes
     ``??`` for one kanji it cannot map, a UTF-16 system ``??`` for one character beyond the
@@ -739,8 +751,10 @@ def _doubled_placeholders(a: str, b: str) -> NameMatch | None:
     if len(a) < len(b):
         a, b = b, a
     extra = len(a) - len(b)
+    if extra > 3 or len(a) > _LONGEST_NAME:
+        return None
     pairs = [i for i in range(len(a) - 1) if is_placeholder(a[i]) and is_placeholder(a[i + 1])]
-    if not pairs or extra > 3 or len(pairs) < extra:
+    if not pairs or len(pairs) < extra or len(pairs) > 8:  # a name has a few; never try thousands of ways
         return None
     for chosen in itertools.combinations(pairs, extra):
         if any(q - p < 2 for p, q in zip(chosen, chosen[1:])):
@@ -807,7 +821,9 @@ _PREFECTURE_NAMES = tuple(_PREFECTURES)
 _KE_CHARS = frozenset("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
-_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−─━﹣⁃"})
+# every kind of dash is "-"; brackets (a building written in brackets) carry nothing
+_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)・(?=\d)")
 _LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
 _SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 _KANJI_NUMERAL = "〇○零一二三四五六七八九十百千壱弐参拾"
@@ -937,6 +953,9 @@ def address_key(value: str | None) -> str:
     ('高知市丸の内1-2-20', '高知市大津乙2769', '高知市1-10')
     >>> address_key('横浜市つつじヶ丘1-1コ－ポ3') == address_key('横浜市つつじが丘1-1コーポ3')
     True
+    >>> address_key('高知市丸ノ内1・2・20（コーポ・丸ノ内101）')
+    '高知市丸の内1-2-20コーポ丸の内101'
+
     >>> address_key('高知市' + '一' * 5000 + '丁目')[:6]
     '高知市一一一'
     """
@@ -947,6 +966,8 @@ def address_key(value: str | None) -> str:
     if " " in text or "\t" in text or not text.isprintable():
         text = "".join(_SPACE_BETWEEN_DIGITS.sub("-", text).split())
     text = text.translate(_DASHES)
+    if "・" in text:  # 1・2・20 is a lot; elsewhere (コーポ・丸ノ内) a dot carries nothing
+        text = _DOT_BETWEEN_DIGITS.sub("-", text).replace("・", "")
     if text[:1] == "〒" or text[:1].isdigit():
         text = _POSTAL_CODE.sub("", text, count=1)
     if "ー" in text or "ｰ" in text:
@@ -975,6 +996,7 @@ def _room(building: str) -> str:
     return _ROOM_SUFFIX.sub("", building.replace("-", "").replace("棟", ""))
 
 
+@lru_cache(maxsize=_CACHE)
 def address_difference(a: str, b: str) -> str | None:
     """How two address keys (:func:`address_key`) name the same place: ``''`` when
     equal, ``'building'`` when only the building and room (方書) is written on one
@@ -988,6 +1010,10 @@ def address_difference(a: str, b: str) -> str | None:
     >>> address_difference('高知市丸の内1-2-20コーポ丸の内101室', '高知市丸の内1-2-20-101')
     'building'
     >>> address_difference('高知市丸の内1-2-20ハイツ101', '高知市丸の内1-2-20ハイツ102') is None
+    True
+    >>> address_difference('高知市丸の内1-2-20サンハイツ丸の内101', '高知市丸の内1-2-20サンハイツ101')
+    'building'
+    >>> address_difference('高知市丸の内1-2-20コーポA101', '高知市丸の内1-2-20メゾンB101') is None
     True
     >>> address_difference('南国市大埇甲1234', '南国市大埇甲1234-101') is None  # 枝番, not a room
     True
@@ -1030,10 +1056,17 @@ def _same_lot(a: str, b: str) -> str | None:
     if room_a == room_b or (room_a and room_b and (room_a.endswith(room_b) or room_b.endswith(room_a))
                             and room_a[-1:].isdigit()):
         return "building"
+    # one room of one building whose name one side shortens (サンハイツ丸の内101 / サンハイツ101)
+    numbered_a, numbered_b = _NUMBERED_ROOM.fullmatch(room_a), _NUMBERED_ROOM.fullmatch(room_b)
+    if (numbered_a and numbered_b and numbered_a["room"] == numbered_b["room"] and numbered_a["building"]
+            and numbered_b["building"] and (numbered_a["building"] in numbered_b["building"]
+                                            or numbered_b["building"] in numbered_a["building"])):
+        return "building"
     return None
 
 
 _ROOM_HYPHEN = re.compile(r"-\d{3,4}(?:号室|号|室)?")
+_NUMBERED_ROOM = re.compile(r"(?P<building>.*?\D)(?P<room>\d{2,4})")
 _CITY_HEAD = re.compile(r"[^\d市区町村]{1,6}市")
 _WARD_HEAD = re.compile(r"[^\d市区町村]{1,4}区")
 _TOWN_HEAD = re.compile(r"[^\d市区町村]{1,5}[区町村]")

@@ -33,6 +33,8 @@ forms and the 戸籍 write them):
 
 >>> parse_date('1980/04/01 0:00:00'), parse_date('1980-04-01T00:00:00'), parse_date('1980/4/1(火)')
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('1980/04/01 午前 0:00:00'), parse_date('1980/4/1 12:00 AM'), parse_date('昭和55年4月1日（火曜日）')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
 >>> parse_date('3550401'), parse_date('S550401'), parse_date('4010108'), parse_date('1980年4月1日生まれ')
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
 >>> parse_date('昭和五十五年四月一日'), parse_date('平成元年一月八日'), parse_date('昭和五拾五年四月壱日')
@@ -98,8 +100,9 @@ _JAPANESE = re.compile(
 _ERA_ABBREVIATIONS = {"明": "明治", "大": "大正", "昭": "昭和", "平": "平成", "令": "令和"}
 _ERA_CODES = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}  # the registry's era code digit
 # what surrounds a date in an export: a time of day, a weekday, 生まれ
-_TIME_OF_DAY = re.compile(r"(?:[T ]|(?<=日))\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?$")
-_DATE_TRIMMINGS = re.compile(r"(?:\((?:[月火水木金土日]|[A-Z]{3})\)|生まれ|生)$")
+_TIME_OF_DAY = re.compile(r"(?:[T ]|(?<=日))(?:(?:午前|午後|AM|PM) ?)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                          r"(?: ?(?:AM|PM))?(?:Z|[+-]\d{2}:?\d{2})?$")
+_DATE_TRIMMINGS = re.compile(r"(?:\((?:[月火水木金土日](?:曜日?)?|[A-Z]{3})\)|生まれ|生)$")
 _ERA_COMPACT = re.compile(r"^([1-5]|[MTSHR])(\d{2})(\d{2})(\d{2})$")
 _KANJI_DATE_NUMBER = re.compile("[〇一二三四五六七八九十拾壱弐参]+")
 

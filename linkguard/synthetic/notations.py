@@ -69,7 +69,8 @@ NOTATION_VARIANTS: dict[str, str] = {
     "address_aza": "大字/字 written on one side and not on the other",
     "address_lot_forms": "the lot written 2番地20, 2番地の20, 2の20, 2番20, with ー or − for hyphens",
     "address_kanji_numbers": "every number of the address in kanji, with 十/百/千 (二十三番地, 百五号)",
-    "address_building_forms": "the 方書 written differently: without 号室, 号 for 号室, the room as a fourth number",
+    "address_building_forms": "the 方書 written differently: without 号室, 号 for 号室, the room as a fourth number, in "
+                              "brackets, with ・, the building's name shortened, the room in kanji",
     "address_building_registry": "the registry holds the 方書, the record not (or the reverse)",
     "address_no_ke": "ノ/の and ケ/ヶ/が/ガ written the other way in the place name (丸ノ内/丸の内, 旭ケ丘/旭が丘)",
     "address_gun": "the 郡 (and the prefecture) left out, or written where the registry leaves it out",
@@ -392,8 +393,19 @@ def _address_building_forms(builder, draft, person, rng) -> str | None:
     if not match:
         return None
     base, name, room = match.group("base", "name", "room")
-    form = rng.choice(("no 号室", "号", "space", "room number") if _LOT.match(base) else ("no 号室", "号", "space"))
-    if form == "no 号室":
+    forms = ("no 号室", "号", "space", "brackets", "dots", "short name", "kanji room")
+    form = rng.choice((*forms, "room number") if _LOT.match(base) else forms)
+    if form == "brackets":
+        draft.address = f"{base}（{name}{room}号室）"
+    elif form == "dots":  # ハイツ南 → ハイツ・南
+        kana = re.match(r"[\u30a1-\u30fc]+", name)
+        draft.address = f"{base} {kana.group()}・{name[kana.end():]}{room}号室" if kana else f"{base}{name}{room}"
+    elif form == "short name":  # the building's name cut to its first word (ハイツ南 → ハイツ)
+        kana = re.match(r"[\u30a1-\u30fc]+", name)
+        draft.address = f"{base} {kana.group() if kana else name}{room}"
+    elif form == "kanji room":
+        draft.address = f"{base}{name}{_positional(int(room))}号室"
+    elif form == "no 号室":
         draft.address = f"{base}{name}{room}"
     elif form == "号":
         draft.address = f"{base}{name}{room}号"

@@ -406,3 +406,26 @@ def test_one_character_in_forms_the_mj_map_keeps_apart(registered, written):
 def test_other_characters_stay_other(registered, written):
     for verdict in both_sides("name", registered, written):
         assert verdict.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in verdict.reasons
+
+
+@pytest.mark.parametrize("registered,written", [
+    ("高知市丸ノ内1丁目2番20号 コーポ丸ノ内101号室", "高知市丸ノ内1-2-20（コーポ丸ノ内101）"),
+    ("高知市丸ノ内1丁目2番20号 コーポ丸ノ内101号室", "高知市丸ノ内1・2・20 コーポ・丸ノ内101"),
+    ("高知市丸ノ内1丁目2番地ノ20", "高知市丸ノ内1-2-20"),
+    ("高知市丸ノ内1丁目2番20号 サンハイツ丸ノ内101号室", "高知市丸ノ内1-2-20 サンハイツ101"),  # the name shortened
+])
+def test_brackets_and_dots_in_an_address(registered, written):
+    assert_pass(both_sides("address", registered, written))
+
+
+@pytest.mark.parametrize("written", ["1980/04/01 午前 0:00:00", "1980/4/1 12:00 AM", "昭和55年4月1日（火曜日）",
+                                     "1980-04-01 00:00:00.000", "1980-04-01T00:00:00+09:00"])
+def test_dates_as_spreadsheets_and_databases_export_them(written):
+    assert parse_date(written) == BIRTH
+
+
+@pytest.mark.parametrize("registered_kana", ["ヤマザキ（サトウ）ハナコ", "ヤマザキ ハナコ［サトウ］", "ヤマザキ　ハナコ"])
+def test_a_former_surnames_reading_beside_the_kana_does_not_break_a_placeholder(registered_kana):
+    resident = person("山﨑（佐藤）花子", registered_kana)
+    verdict = check(record_of(resident, name="山〓 花子", name_kana="ﾔﾏｻﾞｷ ﾊﾅｺ"), index_by_number([resident]))
+    assert verdict.outcome is Outcome.PASS, verdict
