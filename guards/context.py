@@ -230,8 +230,14 @@ def build_identity_index(residents: Iterable[Resident],
     """
     index = IdentityIndex()
     if only is None:
+        buckets = index._map  # IdentityIndex.add written out: 300,000 calls in a prefecture's inspection
         for resident in residents:
-            index.add(resident)
+            key = (resident.birth_date, resident.sex)
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = [resident]
+            else:
+                bucket.append(resident)
         return index
     wanted = set(only)
     for resident in residents:

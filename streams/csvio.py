@@ -42,7 +42,7 @@ from guards.exceptions import LinkguardError, GuardError
 from guards.identifiers import identifier_problems
 from guards.masking import number_like, redact
 from guards.model import Record, Resident
-from guards.number import compact, number_problem
+from guards.number import compact, number_problem, plain_valid
 
 __all__ = [
     "CsvError",
@@ -528,19 +528,21 @@ def _rows(path: Path, layout: _Layout) -> Iterator[tuple[int, list[str]]]:
     """
     with open(path, encoding=layout.encoding, newline="") as handle:
         reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
+        width, joins = layout.width, layout.joins
         try:
             next(reader, None)
             previous_end = reader.line_num
             for row in reader:
                 start = previous_end + 1
                 previous_end = reader.line_num
-                if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
-                    continue  # a blank line, or a row of separators only (as spreadsheets leave)
-                if len(row) != layout.width:
-                    raise CsvError(path, start, None,
-                                   f"the row has {len(row)} cells but the header has {layout.width}; "
-                                   "quote values that contain commas or quotes")
-                for _, parts in layout.joins:  # split columns (氏 / 名 …) as the contract's one field
+                if len(row) != width or not row[0] or row[0].isspace():  # else a plain row: on at once
+                    if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
+                        continue  # a blank line, or a row of separators only (as spreadsheets leave)
+                    if len(row) != width:
+                        raise CsvError(path, start, None,
+                                       f"the row has {len(row)} cells but the header has {width}; "
+                                       "quote values that contain commas or quotes")
+                for _, parts in joins:  # split columns (氏 / 名 …) as the contract's one field
                     row.append(join_parts([row[i] for i in parts]))
                 yield start, row
         except csv.Error as error:
@@ -599,9 +601,7 @@ class _RegistryRowParser:
         row.append("")
         raw_number = row[self.my_number]
         # the common case (12 ASCII digits, right check digit) in one call, else the full diagnosis
-        my_number = raw_number if (len(raw_number) == 12 and raw_number.isascii()
-                                   and number_problem(raw_number) is None) else (
-            _registry_number(raw_number, "my_number"))
+        my_number = raw_number if plain_valid(raw_number) else _registry_number(raw_number, "my_number")
         name = row[self.name].strip()
         if not name:
             raise GuardError("name", "empty; every resident needs a name (氏名)")
@@ -650,7 +650,8 @@ class _RegistryRowParser:
 
 def _registry_number(raw: str, field: str) -> str:
     """Compact and validate a registry number; the error never repeats it."""
-    number = compact(raw)
+    plain = raw.replace("-", "").replace(" ", "") if raw.isascii() else raw  # 6214-9832-0257, as often written
+    number = plain if len(plain) == 12 and plain.isdigit() and plain.isascii() else compact(raw)
     problem = number_problem(number)
     if problem is None:
         return number

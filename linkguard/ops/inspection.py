@@ -357,12 +357,16 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
             for index, ((code, path), total) in enumerate(zip(files, lines)):
                 task = bar.add_task(escape(f"{code or '-'} {path.name}"), total=total or None)
                 line = 0
+                # the first line of this file where a helper's slice begins (past the end: none)
+                next_start = _next_start(slices, starts, index)
                 for n, (line, record) in enumerate(
                         csvio.read_records_with_lines(path, system=code or None, encoding=encoding), 1):
+                    if line >= next_start:
+                        while len(starts) < len(slices) and (index, line) >= slices[len(starts)][0]:
+                            starts.append(len(records))
+                        next_start = _next_start(slices, starts, index)
                     if n % 2000 == 0:
                         bar.update(task, completed=line)
-                    while len(starts) < len(slices) and (index, line) >= slices[len(starts)][0]:
-                        starts.append(len(records))
                     records.append(record)
                 bar.update(task, total=line, completed=line)
             starts += [len(records)] * (len(slices) - len(starts))
@@ -378,6 +382,14 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
 
 # where a slice of the extracts starts and stops: (file index, physical line)
 _Position = tuple[int, int]
+
+
+def _next_start(slices: list[tuple[_Position, _Position]], starts: list[int], index: int) -> float:
+    """The line of file ``index`` where the next helper slice not yet begun starts (``inf``: none there)."""
+    if len(starts) == len(slices):
+        return float("inf")
+    file, line = slices[len(starts)][0]
+    return line if file == index else (0 if file < index else float("inf"))
 
 
 def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _Position]]:
