@@ -228,11 +228,25 @@ def _fold_kana(value: str) -> str:
 
     >>> _fold_kana('きょうこ'), _fold_kana(clean('ル－カス')), _fold_kana('ル―カス'), _fold_kana('ルカ-2')
     ('キヨウコ', 'ルーカス', 'ルーカス', 'ルカー2')
+    >>> _fold_kana('すゞ'), _fold_kana('いすゝ'), _fold_kana('ハヽ')
+    ('スズ', 'イスス', 'ハハ')
     """
     value = jaconv.hira2kata(value).translate(_SMALL_KANA)
     if any(c in value for c in _DASH_CHARACTERS):
         value = _DASH_AS_LONG_MARK.sub("ー", value)
+    if "ヽ" in value or "ヾ" in value:
+        value = _KANA_ITERATION.sub(_repeat_kana, value)
     return value
+
+
+# the kana iteration marks (すゞ = すず, いすゝ = いすす), as older names are written
+_KANA_ITERATION = re.compile(r"([\u30a1-\u30fa])([ヽヾ])")
+
+
+def _repeat_kana(match: re.Match) -> str:
+    kana, mark = match.groups()
+    base = unicodedata.normalize("NFD", kana)[0]
+    return kana + (unicodedata.normalize("NFC", base + "\u3099") if mark == "ヾ" else base)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -822,7 +836,7 @@ _KE_CHARS = frozenset("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
 # every kind of dash is "-"; brackets (a building written in brackets) carry nothing
-_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃˗"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
 _DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)・(?=\d)")
 _LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
 _SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")

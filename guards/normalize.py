@@ -167,7 +167,7 @@ def parse_date(value: str | None, field: str = "date") -> dt.date:
     date = _read_date(field, raw)
     if date is None:
         loose = _loose_date(text(value))
-        if loose is not None and loose != raw:
+        if loose and loose != raw:
             date = _read_date(field, loose)
     if date is None:
         raise InvalidDate(

@@ -27,7 +27,7 @@ from stdnum.jp import in_ as stdnum_in
 from guards.exceptions import InvalidNumber
 from guards.masking import mask  # re-exported: guards.masking is the one masking module
 
-__all__ = ["compact", "number_problem", "validate", "is_valid", "mask", "NUMBER_FIELD"]
+__all__ = ["compact", "number_problem", "plain_valid", "validate", "is_valid", "mask", "NUMBER_FIELD"]
 
 #: The field name errors carry; the number itself never appears in a message.
 NUMBER_FIELD = "my_number"
@@ -85,6 +85,16 @@ def _check_digit(digits: str) -> str:
     remainder = (b[0] * 6 + b[1] * 5 + b[2] * 4 + b[3] * 3 + b[4] * 2 + b[5] * 7
                  + b[6] * 6 + b[7] * 5 + b[8] * 4 + b[9] * 3 + b[10] * 2 - _ASCII_ZEROS) % 11
     return _CHECK_DIGITS[remainder]
+
+
+def plain_valid(number: str) -> bool:
+    """Whether ``number`` is written as 12 ASCII digits with the right check digit: the
+    common case, without :func:`number_problem`'s compacting (a registry's 300,000 rows).
+
+    >>> plain_valid('621498320257'), plain_valid('621498320258'), plain_valid('6214-9832-0257')
+    (True, False, False)
+    """
+    return len(number) == 12 and number.isdigit() and number.isascii() and _check_digit(number) == number[11]
 
 
 def validate(number: str) -> str:

@@ -38,6 +38,9 @@ def index_by_number(residents: Iterable[Resident]) -> dict[str, Resident]:
     index: dict[str, Resident] = {}
     former: dict[str, Resident] = {}
     for resident in residents:
+        if not resident.previous_my_numbers:  # most residents: one number, no tuple to build
+            index[resident.my_number] = resident
+            continue
         keys = registry_keys(resident)
         index[keys[0]] = resident
         for key in keys[1:]:

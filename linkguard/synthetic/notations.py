@@ -94,6 +94,9 @@ NOTATION_VARIANTS: dict[str, str] = {
     "address_koaza": "the registry writes a 小字 before the lot (いの町大内字浜1964番地), the record not (or the reverse)",
     "address_placeholder": "one character of the place name written as a placeholder (〓, ●, a 外字 code)",
     "address_no_separator": "the lot joined with ノ (2ノ29ノ46), the town's の written 之 or ノ",
+    "notations_together": "several of the record-side notations at once, one per field: a selector or placeholder in "
+                          "the name, a reading variant, an exported or era date, sex with its label, an address "
+                          "without its municipality, with a postal code, ノ-joined or in kanji numbers",
 }
 
 NOTATION_SHARES: dict[str, float] = {
@@ -105,7 +108,7 @@ NOTATION_SHARES: dict[str, float] = {
     "alias_bracket": 0.002, "date_notations": 0.008, "placeholder_doubled": 0.003, "former_surname_nospace": 0.004,
     "foreign_initials": 0.002, "date_exports": 0.006, "sex_notations": 0.006, "address_postal_code": 0.004,
     "address_municipality": 0.006, "address_koaza": 0.003, "address_placeholder": 0.003,
-    "address_no_separator": 0.004,
+    "address_no_separator": 0.004, "notations_together": 0.01,
 }
 
 #: the corpus's subject pool (an attribute of its ``_Pools``) each variant draws from; else every living resident
@@ -130,7 +133,7 @@ NOTATION_ERROR_VARIANTS: tuple[str, ...] = (
     "ivs_record", "ivs_registry", "placeholder_record", "placeholder_registry", "stray_characters",
     "address_lot_forms", "address_kanji_numbers", "former_surname_bracket", "former_surname_registry",
     "date_notations", "placeholder_doubled", "date_exports", "sex_notations", "address_postal_code",
-    "address_municipality", "address_no_separator",
+    "address_municipality", "address_no_separator", "notations_together",
 )
 
 _PLACEHOLDERS = ("〓", "●", "■", "□", "？", "?", "＿", "\ufffd", "\ue0a1", "\ue7a0")
@@ -698,10 +701,38 @@ def _address_no_separator(builder, draft, person, rng) -> str | None:
         head, chome, ban, go, tail = match.group("head", "chome", "ban", "go", "tail")
         draft.address = f"{head}{_kanji_to_int(chome)}ノ{ban}ノ{go}{tail}"
         return "lot joined with ノ"
-    if "の" in person.address or "ノ" in person.address:
-        draft.address = person.address.replace("ノ", "之", 1).replace("の", "之", 1)
+    written = _NO_IN_A_NAME.sub("之", person.address, count=1)  # 丸ノ内 → 丸之内 (not いの町)
+    if written != person.address:
+        draft.address = written
         return "之 for ノ/の"
     return None
+
+
+_NO_IN_A_NAME = re.compile(r"(?<=[\u4e00-\u9fff])[ノの](?=[\u4e00-\u9fff])")
+
+
+#: the record-side writers "notations_together" draws one from per field
+_TOGETHER: tuple[tuple[str, ...], ...] = (
+    ("ivs_record", "placeholder_record", "placeholder_doubled", "stray_characters"),
+    ("date_exports", "date_notations"),
+    ("sex_notations",),
+    ("address_postal_code", "address_no_separator", "address_kanji_numbers", "address_lot_forms"),
+)
+
+
+def _notations_together(builder, draft, person, rng) -> str | None:
+    done = []
+    for writers in _TOGETHER:
+        name = rng.choice(writers)
+        detail = _WRITERS[name](builder, draft, person, rng)
+        if detail is not None:
+            done.append(f"{name}: {detail}")
+    if rng.random() < 0.4:  # and the municipality left out, after the other address notation
+        rest = _without_city(draft.address)
+        if rest and not draft.address.startswith(("〒", "7")):
+            draft.address = rest
+            done.append("municipality left out")
+    return "; ".join(done) if len(done) >= 2 else None
 
 
 _WRITERS = {
@@ -718,6 +749,7 @@ _WRITERS = {
     "date_exports": _date_exports, "sex_notations": _sex_notations, "address_postal_code": _address_postal_code,
     "address_municipality": _address_municipality, "address_koaza": _address_koaza,
     "address_placeholder": _address_placeholder, "address_no_separator": _address_no_separator,
+    "notations_together": _notations_together,
 }
 assert set(_WRITERS) == set(NOTATION_VARIANTS)
 

@@ -9,6 +9,7 @@ driver (``streams/testing.py``) do the reading and writing around it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Collection, MutableMapping
@@ -64,9 +65,21 @@ def version_of(offset: int, revision: int = 0, identity_revision: int = 0, sub_r
 
 
 def digest_of(verdict: Verdict) -> str:
-    """A short fingerprint of a verdict: outcome, findings with details, suggestion."""
-    text = "\x1f".join([verdict.outcome.value, *(f"{f.reason.value}\x1e{f.detail}" for f in verdict.findings),
-                        verdict.suggested_my_number])
+    """A short fingerprint of a verdict: outcome, findings with details, suggestion.
+
+    >>> from guards import Outcome
+    >>> digest_of(Verdict(Outcome.PASS)) == _digest_of_text('PASS\x1f')
+    True
+    """
+    if not verdict.findings and not verdict.suggested_my_number:  # a plain PASS, most of them
+        return _digest_of_text(verdict.outcome.value + "\x1f")
+    return _digest_of_text("\x1f".join([verdict.outcome.value,
+                                        *(f"{f.reason.value}\x1e{f.detail}" for f in verdict.findings),
+                                        verdict.suggested_my_number]))
+
+
+@functools.lru_cache(maxsize=1024)
+def _digest_of_text(text: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -157,7 +170,7 @@ class TableState(Generic[T]):
 
     def __init__(self, store: MutableMapping[bytes, bytes], kind: type[T]) -> None:
         self.store = store
-        self._decoder = msgspec.msgpack.Decoder(kind)
+        self._decoder = messages.decoder(kind)
         self._cache: dict[bytes, T | None] = {}
         self._dirty: dict[bytes, int | None] = {}
 

@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Union
 
 import msgspec
@@ -297,7 +298,10 @@ def encode(value: msgspec.Struct) -> bytes:
     return _encoder.encode(value)
 
 
+@functools.cache
 def decoder(kind: type) -> msgspec.msgpack.Decoder:
+    """The msgpack decoder of a table entry or message type (built once per type: stages make a
+    :class:`~streams.stages.base.TableState` per input chunk)."""
     return msgspec.msgpack.Decoder(kind)
 
 

@@ -429,3 +429,99 @@ def test_a_former_surnames_reading_beside_the_kana_does_not_break_a_placeholder(
     resident = person("山﨑（佐藤）花子", registered_kana)
     verdict = check(record_of(resident, name="山〓 花子", name_kana="ﾔﾏｻﾞｷ ﾊﾅｺ"), index_by_number([resident]))
     assert verdict.outcome is Outcome.PASS, verdict
+
+
+# --------------------------------------------------------------------------
+# notations together, on real-looking residents
+# --------------------------------------------------------------------------
+
+def _written_otherwise(resident: Resident, rng) -> dict[str, str]:
+    """The resident's fields, each written in one of the ways real systems write it."""
+    import re
+
+    from linkguard.synthetic.notations import kanji_numeral
+
+    day = resident.birth_date
+    era, letter, start = next(e for e in (("令和", "R", dt.date(2019, 5, 1)), ("平成", "H", dt.date(1989, 1, 8)),
+                                          ("昭和", "S", dt.date(1926, 12, 25)), ("大正", "T", dt.date(1912, 7, 30)))
+                              if day >= e[2])
+    year = day.year - start.year + 1
+    full = str.maketrans("0123456789-", "０１２３４５６７８９－")
+    birth = rng.choice((f"{era}{'元' if year == 1 else year}年{day.month}月{day.day}日".translate(full),
+                        f"{letter}{year:02d}.{day.month:02d}.{day.day:02d}", f"{day.year}/{day.month}/{day.day} 0:00:00",
+                        f"{'MTSHR'.index(letter) + 1}{year:02d}{day.month:02d}{day.day:02d}",
+                        f"{era}{kanji_numeral(year)}年{kanji_numeral(day.month)}月{kanji_numeral(day.day)}日"))
+    sex = rng.choice(("男性", "Ｍ", "1:男") if resident.sex == 1 else ("女性", "Ｆ", "2:女"))
+    name, kana = resident.name, resident.name_kana
+    if not name.isascii():
+        spots = [i for i, c in enumerate(name) if "\u4e00" <= c <= "\u9fff"]
+        spot = rng.choice(spots)
+        name = name[:spot + 1] + "\U000E0101" + name[spot + 1:] if rng.random() < 0.5 else (
+            name[:spot] + rng.choice(PLACEHOLDERS) + name[spot + 1:])
+        name = rng.choice((name.replace("\u3000", ""), " " + name.replace("\u3000", "\u00a0"), name + "\u200b"))
+        kana = rng.choice((kana.replace("\u3000", " "), "\u200b" + kana))
+    address = re.sub(r"^高知県", "", resident.address)
+    address = re.sub(r"\d+", lambda m: kanji_numeral(int(m.group())) if rng.random() < 0.5 else m.group().translate(full),
+                     address)
+    if rng.random() < 0.3:
+        address = re.sub(r"^(?:[^市町村郡]+郡)?[^市町村]+?[市町村]", "", address)
+    address = rng.choice(("", "〒780-0850 ", "高知県")) + address
+    return {"name": name, "name_kana": kana, "birth_date": birth, "sex": sex, "address": address}
+
+
+def test_notations_together_on_corpus_residents_pass_and_errors_are_still_held():
+    import random
+    from dataclasses import replace
+
+    from linkguard.synthetic.corpus import make_corpus
+
+    rng = random.Random(13)
+    living = [r for r in make_corpus(records=2_000, seed=13).residents if r.status == "住民" and r.name_kana]
+    sample = rng.sample(living, 150)
+    for resident, stranger in zip(sample, sample[1:]):
+        written = _written_otherwise(resident, rng)
+        record = record_of(resident, **written)
+        verdict = check(record, index_by_number([resident]))
+        assert verdict.outcome is Outcome.PASS, (written, resident, verdict)
+        # the registry writes it so, the record plainly
+        registered = replace(resident, name=written["name"], name_kana=written["name_kana"],
+                             address=written["address"])
+        assert check(record_of(resident), index_by_number([registered])).outcome is Outcome.PASS, registered
+        # the same record on a stranger's number is held
+        wrong = replace(record, my_number=stranger.my_number)
+        assert check(wrong, index_by_number([resident, stranger])).outcome is Outcome.HOLD
+
+
+@pytest.mark.parametrize("written", ["生", "生まれ", "(火)", "0:00:00", "T00:00", "午前 0:00", "昭和"])
+def test_what_is_left_of_a_date_once_its_trimmings_are_gone_is_a_bad_date(written):
+    resident = person()
+    assert check(record_of(resident, birth_date=written), index_by_number([resident])).reason_codes == "BAD_DATE"
+
+
+def test_no_mix_of_the_notations_raises():
+    """Random mixes of the characters every rule reacts to, in every field, on both sides."""
+    import random
+
+    rng = random.Random(7)
+    letters = ("〓●■□？?＿_＊\ufffd\ue000山田花子高橋𠮷﨑邊齋斉髙 　\u200b\U000E0100\ufe00（）［］【】「」旧姓氏：:ABC abc,.'-ー－‐―"
+               "ヶケがノの之丁目番地号字大小甲乙〒0123456789０１２一二三十百千壱拾市町村郡区県高知ハイツコーポ棟室・")
+    date_letters = "0123456789０１年月日/.-: 元昭和平成令和SHRMTshr午前AM()（火曜）生まれ一二三四五六七八九十拾壱T"
+
+    def text(alphabet, longest):
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, longest)))
+
+    known = person(previous_names=("佐藤",))
+    other = person("𠮷田　花子", "ヨシダ ハナコ", "高知市本町1-1", serial=8)
+    registry, context = index_by_number([known, other]), Context(identities=build_identity_index([known, other]))
+    for i in range(1_500):
+        record = Record("s", str(i), rng.choice((known.my_number, other.my_number)), text(letters, 20),
+                        text(date_letters, 18), text("12男女性MF:() ", 5), text(letters, 40), text("ヤマダハナコ ｶﾞ゛・（）", 12))
+        check_in_context(record, registry, context)
+        odd = person(text(letters, 20), text("ヤマダハナコ（）", 10), text(letters, 40), serial=9,
+                     previous_names=(text(letters, 8),))
+        check(record_of(known, my_number=odd.my_number), index_by_number([odd]))
+
+
+@pytest.mark.parametrize("registered,written", [("鈴木　すゞ", "鈴木 すず"), ("鈴木　いすゝ", "鈴木 いすす"), ("鈴木　スヾ", "鈴木 すず")])
+def test_kana_iteration_marks_in_older_names(registered, written):
+    assert_pass(both_sides("name", registered, written))

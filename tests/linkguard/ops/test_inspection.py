@@ -321,3 +321,94 @@ def test_the_basic_checks_on_a_process_pool_equal_the_serial_ones():
     assert pooled == serial
     assert [v.explanation for v in pooled] == [v.explanation for v in serial]  # carried across processes
     assert inspect(REGISTRY, records, workers=2).rows == inspect(REGISTRY, records, workers=1).rows
+
+
+def _many_records_csv(first: int, count: int) -> str:
+    """Rows of every verdict: copies, notations, a wrong person, a former number, no number, a batch swap."""
+    n = _numbers()
+    kinds = [f"{{i}},{n['hanako']},山田 花子,1980-04-01,2,高知市丸ノ内1-2-20,B-{{b}},",
+             f"{{i}},{n['hanako']},山田　花子,S55.4.1,女,高知市丸ノ内１－２－２０,B-{{b}},",
+             f"{{i}},{n['hanako']},山田 太郎,1975-01-02,男,,B-{{b}},",
+             f"{{i}},{n['jiro_old']},鈴木 次郎,1990-05-05,男,,B-{{b}},",
+             "{i},,山田 太郎,1975-01-02,1,,B-{b},",
+             f"{{i}},{n['taro']},佐藤 花子,1980-04-01,2,,B-{{b}},"]
+    rows = [kinds[i % len(kinds)].format(i=f"R-{i}", b=i // 4) for i in range(first, first + count)]
+    return "管理番号,個人番号,氏名,生年月日,性別,住所,入力バッチ,宛名番号\n" + "\n".join(rows) + "\n"
+
+
+def _inspect_files(tmp_path: Path, name: str) -> dict[str, str]:
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    files = []
+    for k, (first, count) in enumerate([(0, 700), (700, 50), (750, 1000)]):
+        path = tmp_path / f"records-{k}.csv"
+        path.write_text(_many_records_csv(first, count), encoding="utf-8")
+        files.append((f"system-{k}", path))
+    out = tmp_path / name
+    run_inspection(registry, files, out, progress=False)
+    return {f: (out / f).read_text(encoding="utf-8") for f in ("verdicts.csv", "explanations.csv")}
+
+
+def failing_slice_check(*args):
+    raise RuntimeError("a helper that dies")
+
+
+def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_verdicts(tmp_path, monkeypatch):
+    import linkguard.ops.inspection as inspection
+
+    monkeypatch.setattr(inspection, "_cores", lambda: 1)
+    alone = _inspect_files(tmp_path, "alone")
+    assert "BATCH_SWAP" in alone["verdicts.csv"] and "NOT_LINKED" in alone["verdicts.csv"]
+    monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(inspection, "_cores", lambda: 4)  # three helpers, slices cut inside the files
+    assert [start for start, _ in inspection._helper_slices([701, 51, 1001], 4)] == [(0, 440), (2, 127), (2, 564)]
+    checked_here = []
+
+    def counting_check(record, registry):
+        checked_here.append(record.record_id)
+        return check(record, registry)
+
+    monkeypatch.setattr(inspection, "check", counting_check)  # the helpers' calls count in their own copies
+    assert _inspect_files(tmp_path, "helped") == alone
+    assert len(checked_here) == 438  # this process checked the head only: file 0's lines 2-439
+    monkeypatch.setattr(inspection, "_check_slice", failing_slice_check)  # their slices are checked here
+    assert _inspect_files(tmp_path, "helpers-failed") == alone
+    assert len(checked_here) == 438 + 1750
+
+
+def _registry_rows(count: int) -> list[str]:
+    people = [HANAKO, TARO, JIRO]
+    return [f"{people[i % 3].my_number},{people[i % 3].name} {i},{people[i % 3].birth_date.isoformat()},"
+            f"{people[i % 3].sex},高知市本町{i}" for i in range(count)]
+
+
+@pytest.mark.parametrize("trouble", ["none", "bad row in the second half", "quoted newline at the cut"])
+def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, monkeypatch, trouble):
+    import linkguard.ops.inspection as inspection
+    from streams import csvio
+
+    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    monkeypatch.setattr(inspection, "_cores", lambda: 2)
+    rows = _registry_rows(400)
+    if trouble == "bad row in the second half":
+        rows[300] = rows[300].replace(HANAKO.my_number, wrong_check_digit(HANAKO.my_number))
+    if trouble == "quoted newline at the cut":  # an address so long the middle byte is inside it
+        rows[200] = rows[200].rsplit(",", 1)[0] + ',"高知市' + "本" * 5000 + '\n町"'
+    path = tmp_path / "registry.csv"
+    path.write_text("個人番号,氏名,生年月日,性別,住所\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    halves = csvio.registry_halves(path, smallest=0)
+    assert halves is not None
+    if trouble == "bad row in the second half":
+        with pytest.raises(csvio.CsvError) as whole:
+            list(csvio.read_registry(path))
+        assert inspection._read_registry_on_two_cores(path, None) is None  # the caller reads it whole
+        assert whole.value.line == 302
+        return
+    if trouble == "quoted newline at the cut":
+        assert path.read_bytes()[halves.cut:].startswith('町"'.encode("utf-8"))  # cut inside the quotes
+        with pytest.raises(csvio.CsvError):
+            csvio.registry_part(halves, 0)  # the first half ends inside the quoted value
+        assert inspection._read_registry_on_two_cores(path, None) is None
+        return
+    assert inspection._read_registry_on_two_cores(path, None) == list(csvio.read_registry(path))
+    assert len(csvio.registry_part(halves, 0)) + len(csvio.registry_part(halves, 1)) == 400
