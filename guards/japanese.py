@@ -356,6 +356,7 @@ _ITERATION = re.compile(r"(.)々")
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+_ALIAS_PREFIX = re.compile(r"^通称(?:名)?[:：\s]*")
 _BRACKETED = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
 
 
@@ -421,6 +422,9 @@ def name_parts(value: str | None) -> NameParts:
     NameParts(current='山田花子', former='', alias='', former_surname='佐藤')
     >>> name_parts('NGUYEN VAN NAM（山田 太郎）')
     NameParts(current='NGUYEN VAN NAM', former='', alias='山田 太郎', former_surname='')
+    >>> name_parts('NGUYEN VAN NAM（通称：山田 太郎）').alias
+    '山田 太郎'
+
     """
     if not value:
         return NameParts("")
@@ -432,7 +436,7 @@ def name_parts(value: str | None) -> NameParts:
     before, inside, after = text[:opener].strip(), text[opener + 1:closer].strip(), text[closer + 1:].strip()
     current = _plain_name(f"{before} {after}".translate(_NO_BRACKETS))
     if _alphabet(current) is not None and current:
-        return NameParts(current, alias=_plain_name(inside.translate(_NO_BRACKETS)))
+        return NameParts(current, alias=_plain_name(_ALIAS_PREFIX.sub("", inside).translate(_NO_BRACKETS)))
     inside = _FORMER_PREFIX.sub("", inside)
     if after:
         given = after
