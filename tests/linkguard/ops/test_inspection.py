@@ -374,3 +374,41 @@ def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_ve
     monkeypatch.setattr(inspection, "_check_slice", failing_slice_check)  # their slices are checked here
     assert _inspect_files(tmp_path, "helpers-failed") == alone
     assert len(checked_here) == 438 + 1750
+
+
+def _registry_rows(count: int) -> list[str]:
+    people = [HANAKO, TARO, JIRO]
+    return [f"{people[i % 3].my_number},{people[i % 3].name} {i},{people[i % 3].birth_date.isoformat()},"
+            f"{people[i % 3].sex},高知市本町{i}" for i in range(count)]
+
+
+@pytest.mark.parametrize("trouble", ["none", "bad row in the second half", "quoted newline at the cut"])
+def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, monkeypatch, trouble):
+    import linkguard.ops.inspection as inspection
+    from streams import csvio
+
+    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    monkeypatch.setattr(inspection, "_cores", lambda: 2)
+    rows = _registry_rows(400)
+    if trouble == "bad row in the second half":
+        rows[300] = rows[300].replace(HANAKO.my_number, wrong_check_digit(HANAKO.my_number))
+    if trouble == "quoted newline at the cut":  # an address so long the middle byte is inside it
+        rows[200] = rows[200].rsplit(",", 1)[0] + ',"高知市' + "本" * 5000 + '\n町"'
+    path = tmp_path / "registry.csv"
+    path.write_text("個人番号,氏名,生年月日,性別,住所\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    halves = csvio.registry_halves(path, smallest=0)
+    assert halves is not None
+    if trouble == "bad row in the second half":
+        with pytest.raises(csvio.CsvError) as whole:
+            list(csvio.read_registry(path))
+        assert inspection._read_registry_on_two_cores(path, None) is None  # the caller reads it whole
+        assert whole.value.line == 302
+        return
+    if trouble == "quoted newline at the cut":
+        assert path.read_bytes()[halves.cut:].startswith('町"'.encode("utf-8"))  # cut inside the quotes
+        with pytest.raises(csvio.CsvError):
+            csvio.registry_part(halves, 0)  # the first half ends inside the quoted value
+        assert inspection._read_registry_on_two_cores(path, None) is None
+        return
+    assert inspection._read_registry_on_two_cores(path, None) == list(csvio.read_registry(path))
+    assert len(csvio.registry_part(halves, 0)) + len(csvio.registry_part(halves, 1)) == 400
