@@ -228,11 +228,25 @@ def _fold_kana(value: str) -> str:
 
     >>> _fold_kana('きょうこ'), _fold_kana(clean('ル－カス')), _fold_kana('ル―カス'), _fold_kana('ルカ-2')
     ('キヨウコ', 'ルーカス', 'ルーカス', 'ルカー2')
+    >>> _fold_kana('すゞ'), _fold_kana('いすゝ'), _fold_kana('ハヽ')
+    ('スズ', 'イスス', 'ハハ')
     """
     value = jaconv.hira2kata(value).translate(_SMALL_KANA)
     if any(c in value for c in _DASH_CHARACTERS):
         value = _DASH_AS_LONG_MARK.sub("ー", value)
+    if "ヽ" in value or "ヾ" in value:
+        value = _KANA_ITERATION.sub(_repeat_kana, value)
     return value
+
+
+# the kana iteration marks (すゞ = すず, いすゝ = いすす), as older names are written
+_KANA_ITERATION = re.compile(r"([\u30a1-\u30fa])([ヽヾ])")
+
+
+def _repeat_kana(match: re.Match) -> str:
+    kana, mark = match.groups()
+    base = unicodedata.normalize("NFD", kana)[0]
+    return kana + (unicodedata.normalize("NFC", base + "\u3099") if mark == "ヾ" else base)
 
 
 @lru_cache(maxsize=_CACHE)
@@ -342,6 +356,7 @@ _ITERATION = re.compile(r"(.)々")
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+_ALIAS_PREFIX = re.compile(r"^通称(?:名)?[:：\s]*")
 _BRACKETED = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
 
 
@@ -407,6 +422,9 @@ def name_parts(value: str | None) -> NameParts:
     NameParts(current='山田花子', former='', alias='', former_surname='佐藤')
     >>> name_parts('NGUYEN VAN NAM（山田 太郎）')
     NameParts(current='NGUYEN VAN NAM', former='', alias='山田 太郎', former_surname='')
+    >>> name_parts('NGUYEN VAN NAM（通称：山田 太郎）').alias
+    '山田 太郎'
+
     """
     if not value:
         return NameParts("")
@@ -418,7 +436,7 @@ def name_parts(value: str | None) -> NameParts:
     before, inside, after = text[:opener].strip(), text[opener + 1:closer].strip(), text[closer + 1:].strip()
     current = _plain_name(f"{before} {after}".translate(_NO_BRACKETS))
     if _alphabet(current) is not None and current:
-        return NameParts(current, alias=_plain_name(inside.translate(_NO_BRACKETS)))
+        return NameParts(current, alias=_plain_name(_ALIAS_PREFIX.sub("", inside).translate(_NO_BRACKETS)))
     inside = _FORMER_PREFIX.sub("", inside)
     if after:
         given = after
@@ -822,7 +840,7 @@ _KE_CHARS = frozenset("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
 # every kind of dash is "-"; brackets (a building written in brackets) carry nothing
-_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃˗"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
 _DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)・(?=\d)")
 _LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
 _SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")

@@ -11,6 +11,7 @@ to Kafka too, after the database, only so that lag can be watched.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -166,6 +167,11 @@ def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
     worker = SinkWorker(settings, writer, metrics=metrics)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
+    # What start-up made (modules, SQLAlchemy's metadata, the schemas: ~100,000 objects) lives as long as
+    # the process; frozen, the collector stops re-scanning it each time a batch's decoded messages
+    # trigger a collection (about a tenth of the sink's CPU per record, measured).
+    gc.collect()
+    gc.freeze()
     try:
         worker.run()
     finally:

@@ -38,6 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Literal, TypeVar
 
 from sqlalchemy import (JSON, Engine, String, Table, and_, bindparam, case, delete, exists, func, literal, select,
@@ -292,10 +293,16 @@ class _ExecuteMany:
         return cls(str(compiled), names, processors)
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
-        columns = list(zip(self.names, self.processors))
-        values = [tuple(row[name] if process is None else process(row[name]) for name, process in columns)
-                  for row in rows]
-        return _count(conn.exec_driver_sql(self.sql, values))
+        # the row's values in the statement's order at C speed, then a plain loop per processed column
+        if len(self.names) > 1:
+            values = [list(row) for row in map(itemgetter(*self.names), rows)]
+        else:  # itemgetter of one name gives the value, not a tuple
+            values = [[row[name] for name in self.names] for row in rows]
+        for index, process in enumerate(self.processors):
+            if process is not None:
+                for row in values:
+                    row[index] = process(row[index])
+        return _count(conn.exec_driver_sql(self.sql, list(map(tuple, values))))
 
 
 def _with_binary_arrays(statement: Any, dialect: Any, arrays: Sequence[str]) -> _DriverStatement:

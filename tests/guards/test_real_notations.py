@@ -520,3 +520,17 @@ def test_no_mix_of_the_notations_raises():
         odd = person(text(letters, 20), text("ヤマダハナコ（）", 10), text(letters, 40), serial=9,
                      previous_names=(text(letters, 8),))
         check(record_of(known, my_number=odd.my_number), index_by_number([odd]))
+
+
+@pytest.mark.parametrize("registered,written", [("鈴木　すゞ", "鈴木 すず"), ("鈴木　いすゝ", "鈴木 いすす"), ("鈴木　スヾ", "鈴木 すず")])
+def test_kana_iteration_marks_in_older_names(registered, written):
+    assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("registered,written", [("NGUYEN VAN NAM（通称：山田 太郎）", "山田太郎"),
+                                                ("NGUYEN VAN NAM", "Nguyen Van Nam（通称 山田太郎）"),
+                                                ("NGUYEN VAN NAM（山田 太郎）", "nguyen nam")])
+def test_the_alias_written_beside_a_foreign_name(registered, written):
+    resident = person(registered, "", sex=1, alias_name="" if "（" in registered else "山田 太郎")
+    verdict = check(record_of(resident, name=written), index_by_number([resident]))
+    assert verdict.outcome is Outcome.PASS, verdict
