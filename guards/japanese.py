@@ -583,13 +583,23 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
     True
     >>> alphabet_names_match(alphabet_words('DE LA CRUZ ROSA'), ('DELACRUZ', 'ROSA'))
     True
+
+    A particle before the family name may be left out (DA SILVA), never the family name:
+
+    >>> reg = ('DA', 'SILVA', 'SANTOS', 'MARIA')
+    >>> alphabet_names_match(alphabet_words('Maria Silva Santos'), reg), alphabet_names_match(alphabet_words('MARIA DA SANTOS'), reg)
+    (True, False)
+    >>> alphabet_names_match(alphabet_words('LE DUC'), ('LE', 'VAN', 'DUC')), alphabet_names_match(alphabet_words('DO LAN'), ('DO', 'THI', 'LAN'))
+    (True, True)
     """
     if len(mine) < 2 or len(registered) < 2:
         return False
     mine, registered = _joined_words(mine, registered)
     if len(mine) < 2 or len(registered) < 2 or abs(len(mine) - len(registered)) > 2:
         return False
-    if registered[0] not in mine:  # the family name, written in full
+    # the family name, written in full (its particles may be left out: DA SILVA, VAN DER BERG)
+    family = next((word for word in registered if word not in _NAME_PARTICLES), registered[0])
+    if family not in mine:
         return False
     short, long = (mine, registered) if len(mine) <= len(registered) else (registered, mine)
     rest = list(long)
@@ -608,6 +618,10 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
             return False
         rest.remove(fits)
     return True
+
+
+# particles before a family name (never DO or LE: Vietnamese family names)
+_NAME_PARTICLES = frozenset("DA DE DI DOS DAS DEL DELLA LA VAN VON DER DEN TER BIN BINTI AL EL".split())
 
 
 def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:

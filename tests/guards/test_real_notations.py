@@ -535,3 +535,13 @@ def test_the_alias_written_beside_a_foreign_name(registered, written):
     resident = person(registered, "", sex=1, alias_name="" if "（" in registered else "山田 太郎")
     verdict = check(record_of(resident, name=written), index_by_number([resident]))
     assert verdict.outcome is Outcome.PASS, verdict
+
+
+@pytest.mark.parametrize("registered,written,outcome", [
+    ("DA SILVA SANTOS MARIA", "Maria Silva Santos", Outcome.PASS), ("DA SILVA SANTOS MARIA", "MARIA DA SANTOS", Outcome.HOLD),
+    ("VAN DER BERG JAN", "Jan Berg", Outcome.PASS), ("LE VAN DUC", "LE DUC", Outcome.PASS), ("DO THI LAN", "DO LAN", Outcome.PASS),
+    ("DO THI LAN", "THI LAN", Outcome.HOLD),
+])
+def test_particles_before_a_family_name(registered, written, outcome):
+    resident = person(registered, "")
+    assert check(record_of(resident, name=written), index_by_number([resident])).outcome is outcome
