@@ -272,6 +272,7 @@ DIFFERENT_PLACES = [
     ("黒潮町入野123", "黒潮町佐賀123"), ("黒潮町入野浜123", "黒潮町入野松原123"), ("高知市丸ノ内1-2-20", "丸ノ内1-2-2"),
     ("高知市〓町1-1", "高知市本町1-2"), ("〓〓町1-1", "本通町1-1"), ("高知県高岡郡四万十町窪川955番地", "四万十町窪川955番地1号"),
     ("高知市丸ノ内1-2-20 コーポA101", "高知市丸ノ内1-2-20 メゾンB101"), ("札幌市北1条西2-1", "札幌市北1条東2-1"),
+    ("南国市大埇甲浜1234", "南国市大埇甲1234"),  # a 小字 stands before the lot letter, never after it
 ]
 
 
@@ -534,3 +535,13 @@ def test_the_alias_written_beside_a_foreign_name(registered, written):
     resident = person(registered, "", sex=1, alias_name="" if "（" in registered else "山田 太郎")
     verdict = check(record_of(resident, name=written), index_by_number([resident]))
     assert verdict.outcome is Outcome.PASS, verdict
+
+
+@pytest.mark.parametrize("registered,written,outcome", [
+    ("DA SILVA SANTOS MARIA", "Maria Silva Santos", Outcome.PASS), ("DA SILVA SANTOS MARIA", "MARIA DA SANTOS", Outcome.HOLD),
+    ("VAN DER BERG JAN", "Jan Berg", Outcome.PASS), ("LE VAN DUC", "LE DUC", Outcome.PASS), ("DO THI LAN", "DO LAN", Outcome.PASS),
+    ("DO THI LAN", "THI LAN", Outcome.HOLD),
+])
+def test_particles_before_a_family_name(registered, written, outcome):
+    resident = person(registered, "")
+    assert check(record_of(resident, name=written), index_by_number([resident])).outcome is outcome
