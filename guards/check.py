@@ -122,24 +122,34 @@ _PASS = Verdict.of(())
 
 
 def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
-    """The verdict of a record that copies its resident's entry character for character
-    (name, ISO birth date, sex code, address or none), without normalising anything:
-    the full path would find exactly the same (equal strings normalise equally), so
-    only the number's status can still speak. ``None`` for every other record.
+    """The verdict of a record that writes its resident's name character for character and
+    whose birth date, sex and address (or none) are the registry's as written or once read
+    (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``), without the name's normalisation:
+    the full path would find exactly the same (equal names give equal keys, and the other
+    fields are read by the very functions it uses), so only the number's status can still
+    speak. ``None`` for every other record.
 
-    Most records of a municipal extract are such copies; normalising them is most of
-    the work of a check.
+    Most records of a municipal extract are such copies, or differ in one of those
+    fields' notation only; normalising names is most of the work of a check.
     """
     number = record.my_number
     if len(number) != 12 or not number.isdigit() or not number.isascii():
         return None
     resident = registry.get(number)
     if (resident is None or resident.my_number != number or record.name != resident.name
-            or record.sex != _SEX_CODES.get(resident.sex) or (record.address and record.address != resident.address)
-            or record.birth_date != resident.birth_date.isoformat()
             or not record.name.strip() or len(record.name) > 200 or len(record.address) > 300
             or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
         return None
+    if record.birth_date != resident.birth_date.isoformat() and not _reads_as(
+            normalize.parse_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):
+        return None
+    if record.sex != _SEX_CODES.get(resident.sex) and not _reads_as(
+            normalize.parse_sex, record.sex, FIELD_LIMITS["sex"], resident.sex):
+        return None
+    if record.address and record.address != resident.address:
+        written = normalize.address(record.address)  # what the full path compares, by the same function
+        if written and not japanese.addresses_match(written, normalize.address(resident.address)):
+            return None
     if resident.status in ("死亡", "消除"):
         return None  # a HOLD: the full path explains it
     status = _status(resident)
@@ -147,6 +157,17 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
 
 
 _SEX_CODES = {1: "1", 2: "2"}
+
+
+def _reads_as(parse, written: str, limit: int, registered: object) -> bool:
+    """Whether a field reads as the registry's value (as :func:`parse_subject` reads it);
+    ``False`` for a value too long, blank or unreadable, which the full path reports."""
+    if len(written) > limit:
+        return False
+    try:
+        return parse(written) == registered
+    except GuardError:
+        return False
 
 
 def parse_subject(record: Record) -> Subject | list[Finding]:

@@ -743,7 +743,8 @@ def check_all(records: Sequence[Record], registry: RegistryView,
                            and records[members[0]].system == records[i].system):
             return ()
         shared = one_atena[key] if key in one_atena else one_atena.setdefault(key, _one_atena(records, members))
-        if shared is not None and atena(records[i].atena_no) == shared:
+        # a member's atena_no is the shared one by its definition; only an earlier row of a repeated key is read
+        if shared is not None and (i in members or atena(records[i].atena_no) == shared):
             return ()
         if key not in link_peers:
             link_peers[key] = peers(members)

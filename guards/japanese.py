@@ -356,6 +356,7 @@ _ITERATION = re.compile(r"(.)々")
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+_ALIAS_PREFIX = re.compile(r"^通称(?:名)?[:：\s]*")
 _BRACKETED = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
 
 
@@ -421,6 +422,9 @@ def name_parts(value: str | None) -> NameParts:
     NameParts(current='山田花子', former='', alias='', former_surname='佐藤')
     >>> name_parts('NGUYEN VAN NAM（山田 太郎）')
     NameParts(current='NGUYEN VAN NAM', former='', alias='山田 太郎', former_surname='')
+    >>> name_parts('NGUYEN VAN NAM（通称：山田 太郎）').alias
+    '山田 太郎'
+
     """
     if not value:
         return NameParts("")
@@ -432,7 +436,7 @@ def name_parts(value: str | None) -> NameParts:
     before, inside, after = text[:opener].strip(), text[opener + 1:closer].strip(), text[closer + 1:].strip()
     current = _plain_name(f"{before} {after}".translate(_NO_BRACKETS))
     if _alphabet(current) is not None and current:
-        return NameParts(current, alias=_plain_name(inside.translate(_NO_BRACKETS)))
+        return NameParts(current, alias=_plain_name(_ALIAS_PREFIX.sub("", inside).translate(_NO_BRACKETS)))
     inside = _FORMER_PREFIX.sub("", inside)
     if after:
         given = after
@@ -579,13 +583,23 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
     True
     >>> alphabet_names_match(alphabet_words('DE LA CRUZ ROSA'), ('DELACRUZ', 'ROSA'))
     True
+
+    A particle before the family name may be left out (DA SILVA), never the family name:
+
+    >>> reg = ('DA', 'SILVA', 'SANTOS', 'MARIA')
+    >>> alphabet_names_match(alphabet_words('Maria Silva Santos'), reg), alphabet_names_match(alphabet_words('MARIA DA SANTOS'), reg)
+    (True, False)
+    >>> alphabet_names_match(alphabet_words('LE DUC'), ('LE', 'VAN', 'DUC')), alphabet_names_match(alphabet_words('DO LAN'), ('DO', 'THI', 'LAN'))
+    (True, True)
     """
     if len(mine) < 2 or len(registered) < 2:
         return False
     mine, registered = _joined_words(mine, registered)
     if len(mine) < 2 or len(registered) < 2 or abs(len(mine) - len(registered)) > 2:
         return False
-    if registered[0] not in mine:  # the family name, written in full
+    # the family name, written in full (its particles may be left out: DA SILVA, VAN DER BERG)
+    family = next((word for word in registered if word not in _NAME_PARTICLES), registered[0])
+    if family not in mine:
         return False
     short, long = (mine, registered) if len(mine) <= len(registered) else (registered, mine)
     rest = list(long)
@@ -604,6 +618,10 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
             return False
         rest.remove(fits)
     return True
+
+
+# particles before a family name (never DO or LE: Vietnamese family names)
+_NAME_PARTICLES = frozenset("DA DE DI DOS DAS DEL DELLA LA VAN VON DER DEN TER BIN BINTI AL EL".split())
 
 
 def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -1081,7 +1099,7 @@ def _same_lot(a: str, b: str) -> str | None:
 
 _ROOM_HYPHEN = re.compile(r"-\d{3,4}(?:号室|号|室)?")
 _NUMBERED_ROOM = re.compile(r"(?P<building>.*?\D)(?P<room>\d{2,4})")
-_CITY_HEAD = re.compile(r"[^\d市区町村]{1,6}市")
+_HAS_DIGIT = re.compile(r"\d")
 _WARD_HEAD = re.compile(r"[^\d市区町村]{1,4}区")
 _TOWN_HEAD = re.compile(r"[^\d市区町村]{1,5}[区町村]")
 _NOT_DIGITS = re.compile(r"\D+")
@@ -1101,6 +1119,8 @@ def _written_apart(a: str, b: str) -> str | None:
     ('placeholder', 'municipality')
     >>> _written_apart('高知市本町1-1', '南国市本町1-1'), _written_apart('高知市丸の内1-2-20', '高知市1-2-20')
     (None, None)
+    >>> _written_apart('四日市市本町1-1', '本町1-1'), _written_apart('市川市本町1-1', '本町1-1')
+    ('municipality', 'municipality')
     >>> _written_apart('高知市朝倉東1-1', '高知市朝倉1-1'), _written_apart('南国市大埇甲1234', '南国市大埇1234')
     (None, None)
     >>> _written_apart('高知市大津浜甲123', '高知市大津甲123'), _written_apart('高知市大津浜甲123', '高知市大津乙123')
@@ -1161,13 +1181,13 @@ def _without_municipality(x: str, y: str) -> list[str]:
     if not y[:1] or y[0].isdigit() or y[0] == "-":
         return []
     heads = []
-    city = _CITY_HEAD.match(x)
-    if city:
-        heads.append(city.end())
-        ward = _WARD_HEAD.match(x, city.end())
+    # a city's name may hold 市 itself (市川市, 四日市市): every 市 of the first seven characters ends one
+    for city_end in (i + 1 for i in range(1, min(len(x), 7)) if x[i] == "市" and not _HAS_DIGIT.search(x, 0, i)):
+        heads.append(city_end)
+        ward = _WARD_HEAD.match(x, city_end)
         if ward:
             heads.append(ward.end())
-    else:
+    if not heads:
         town = _TOWN_HEAD.match(x)
         if town:
             heads.append(town.end())
@@ -1183,7 +1203,7 @@ def _koaza_left_out(x: str, y: str) -> str | None:
         common += 1
     lot_starts = y[common:common + 1]
     if (common < 2 or not (lot_starts.isdigit() or lot_starts in _LOT_LETTERS) or x[common - 1] in "市区町村郡-"
-            or x[common - 1].isdigit()):
+            or x[common - 1].isdigit() or x[common - 1] in _LOT_LETTERS):
         return None
     name = _KOAZA_NAME.match(x, common)
     if name is None or name.end() == len(x) or _NOT_A_KOAZA.search(name.group()):

@@ -64,6 +64,9 @@ __all__ = ["GuardApp", "Outbox", "create_app", "run_worker", "table_digest", "ve
 
 #: the tables a worker's dump shows (hashes only), for the restart tests
 DUMPED = ("registry", "links", "filed", "process_stops", "identities", "waiting", "batches")
+#: the tables written to their changelog as chunks (streams/stages/chunked.py): one message per partition
+#: and input chunk instead of one per changed entry
+CHUNKED = ("filed", "links", "waiting", "batches")
 
 
 class GuardApp:
@@ -115,7 +118,7 @@ class GuardApp:
         self.batches = table("batches")
 
         #: the tables whose changes go to their changelog as chunks (streams/stages/chunked.py)
-        self.chunked = {"filed": ChunkedStore(self.filed.data), "links": ChunkedStore(self.links.data)}
+        self.chunked = {name: ChunkedStore(getattr(self, name).data) for name in CHUNKED}
         for name, store in self.chunked.items():
             getattr(self, name).on_recover(self._invalidator(store))
         self.registry_view = RegistryView(self.registry.data, self.codec)
@@ -183,7 +186,7 @@ class GuardApp:
     async def _identity(self, stream: faust.StreamT) -> None:
         def handle(items: list, partition: int) -> tuple[Outputs, list]:
             identities = RawTable(self.identities.data)
-            state = IdentityState(identities, self.bucket_index, TableState(self.waiting.data, Waiting),
+            state = IdentityState(identities, self.bucket_index, TableState(self.chunked["waiting"], Waiting),
                                   self.registry_view)
             return self.identity.handle(items, state), [(self.identities, identities), (self.waiting, state.waiting)]
 
@@ -191,7 +194,7 @@ class GuardApp:
 
     async def _batch(self, stream: faust.StreamT) -> None:
         def handle(items: list, partition: int) -> tuple[Outputs, list]:
-            state = BatchStageState(TableState(self.batches.data, BatchState))
+            state = BatchStageState(TableState(self.chunked["batches"], BatchState))
             return self.by_batch.handle(items, state), [(self.batches, state.batches)]
 
         await self._each_envelope(stream, "batch", handle)

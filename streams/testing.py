@@ -49,7 +49,7 @@ class TopologyDriver:
 
     TABLES = ("filed", "registry", "links", "process_stops", "identities", "waiting", "batches", "release_requests")
     #: tables written to their changelog as chunks (streams/stages/chunked.py): ``stores`` holds their chunks
-    CHUNKED = ("filed", "links")
+    CHUNKED = ("filed", "links", "waiting", "batches")
 
     def __init__(self, partitions: int = 3, *, known_systems: Iterable[str] | None = None, chunk: int = 200,
                  seed: int | None = 0, names: topics.TopicNames | None = None) -> None:
@@ -172,14 +172,14 @@ class TopologyDriver:
         elif topic == self.names.by_identity:
             identities = RawTable(self.stores["identities"][partition])
             state = IdentityState(identities, self._indexes[partition],
-                                  TableState(self.stores["waiting"][partition], Waiting), self._views[partition])
+                                  TableState(self.chunked["waiting"][partition], Waiting), self._views[partition])
             out = self.stages[topic].handle(items, state)
             self._flush("identities", identities)
-            self._flush("waiting", state.waiting)
+            self._flush("waiting", state.waiting, partition)
         else:
-            state = BatchStageState(TableState(self.stores["batches"][partition], BatchState))
+            state = BatchStageState(TableState(self.chunked["batches"][partition], BatchState))
             out = self.stages[topic].handle(items, state)
-            self._flush("batches", state.batches)
+            self._flush("batches", state.batches, partition)
         self._send(out)
 
     def _flush(self, table: str, state: Any, partition: int | None = None) -> None:

@@ -67,6 +67,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import re
 import tempfile
@@ -258,23 +259,37 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
     The file holds My Numbers, so it is created readable by its owner only (0600).
     """
     n = 0
-    plain_pass = (Outcome.PASS.value, "", "")
+    plain_pass = f"{Outcome.PASS.value},,\n"
     with atomic_file(path, "utf-8", private=True) as f:
         w = csv_writer(f, lineterminator="\n")
         w.writerow(VERDICT_HEADER)
-
-        def lines() -> Iterable[tuple[str, ...]]:
-            nonlocal n
-            for n, (record, verdict) in enumerate(rows, 1):
-                # a plain PASS (most rows) without building its codes; the verdict's own cells are
-                # codes and digits the guard wrote, so only system and record_id need the text escaping
-                cells = plain_pass if verdict.outcome is Outcome.PASS and not verdict.findings and not (
-                    verdict.suggested_my_number) else (verdict.outcome.value, verdict.reason_codes,
-                                                       verdict.suggested_my_number)
-                yield (record.system, record.record_id, *cells)
-
-        w.writerows(lines(), text_columns=2)
+        careful = io.StringIO()  # a row with a value to quote or escape goes through the writer, here
+        careful_writer = csv_writer(careful, lineterminator="\n")
+        lines: list[str] = []
+        for n, (record, verdict) in enumerate(rows, 1):
+            # a plain PASS (most rows) without building its codes; the verdict's own cells are codes
+            # and digits the guard wrote, so only system and record_id can need quoting or escaping
+            cells = plain_pass if verdict.outcome is Outcome.PASS and not verdict.findings and not (
+                verdict.suggested_my_number) else (f"{verdict.outcome.value},{verdict.reason_codes},"
+                                                   f"{verdict.suggested_my_number}\n")
+            system, record_id = record.system, record.record_id
+            if _NEEDS_CARE.search(system) or _NEEDS_CARE.search(record_id):
+                careful_writer.writerow((system, record_id, *cells[:-1].split(",")))
+                lines.append(careful.getvalue())
+                careful.seek(0)
+                careful.truncate()
+            else:
+                lines.append(f"{system},{record_id},{cells}")
+            if len(lines) >= 10_000:
+                f.write("".join(lines))
+                lines.clear()
+        f.write("".join(lines))
     return n
+
+
+# what csv_writer would quote (the delimiter, a quote, a line break) or escape (a formula's first
+# character); a value without any is written as it is, exactly as the writer writes it
+_NEEDS_CARE = re.compile(r'[,"\r\n]|^[=+\-@\t]')
 
 
 def blank_numbers(value: str) -> str:

@@ -10,11 +10,19 @@ or ``None`` for a removal), under a key that orders the chunks of a partition
 (:func:`chunk_key`: partition and a sequence number).
 
 The Faust table holds the chunks (a changelog recovery fills it); the store
-indexes them: every key points at the newest chunk that mentions it. A chunk
-no key points at any more is deleted (a tombstone in the same changelog
-batch, after the chunk that replaces it), so the table stays about as large
-as the live entries. Entries written by an earlier release, one per key,
-count as older than every chunk and are deleted once replaced.
+indexes them: every key points at the newest chunk that mentions it, and a
+long value is kept as a view into its chunk, not a copy. A chunk no key points
+at any more is deleted (a tombstone in the same changelog batch, after the
+chunk that replaces it); one left holding fewer than half live entries has
+them copied into the new chunk and is deleted too, so the chunks hold at most
+about twice the live entries, whatever the churn. Entries written by an
+earlier release, one per key, count as older than every chunk and are
+deleted once replaced.
+
+Memory per live entry, against a table written one message per key: the
+same value bytes (up to twice, in a half-dead chunk), plus the index's two
+dict entries (measured on the bench corpus: ``links`` 0.72 KB per record
+against 0.48 KB, ``filed`` 0.27 against 0.16).
 
 >>> chunks = {}
 >>> store = ChunkedStore(chunks)
@@ -48,8 +56,16 @@ class Chunk(msgspec.Struct, array_like=True):
     entries: dict[bytes, bytes | None]
 
 
+class _ChunkView(msgspec.Struct, array_like=True):
+    """A :class:`Chunk` read without copying its values (views into the chunk's bytes)."""
+
+    entries: dict[bytes, memoryview | None]
+
+
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Chunk)
+_decoder = msgspec.msgpack.Decoder(_ChunkView)
+#: a value longer than this is kept as a view into its chunk (a memoryview costs 184 bytes of its own)
+_VIEW_FROM = 256
 
 
 def chunk_key(partition: int, sequence: int) -> bytes:
@@ -81,37 +97,47 @@ class ChunkedStore(MutableMapping[bytes, bytes]):
     def __init__(self, chunks: MutableMapping[bytes, bytes]) -> None:
         self.chunks = chunks
         self._built = False
-        self._values: dict[bytes, bytes] = {}
+        self._values: dict[bytes, bytes | memoryview] = {}
         self._where: dict[bytes, bytes] = {}  # key → the chunk holding its newest entry (a removal too)
         self._live: dict[bytes, int] = {}  # chunk → how many keys it holds the newest entry of
+        self._size: dict[bytes, int] = {}  # chunk → how many entries it holds
         self._next: dict[int, int] = {}  # partition → its next chunk's sequence
-        self._dead: list[bytes] = []  # dead chunks found when indexing, deleted with the next chunk
+        self._sparse: set[bytes] = set()  # chunks that lost entries since the last seal
 
     def invalidate(self) -> None:
         """``chunks`` was filled behind our back (a changelog recovery): index it again when next used."""
         self._built = False
 
-    def _index(self) -> dict[bytes, bytes]:
+    def _index(self) -> dict[bytes, bytes | memoryview]:
         if not self._built:
-            self._values, self._where, self._live, self._next, self._dead = {}, {}, {}, {}, []
+            self._values, self._where, self._live, self._size, self._next = {}, {}, {}, {}, {}
+            self._sparse = set()
             ordered = sorted(((_position(k) or (-1, -1), k) for k in list(self.chunks.keys())))
             for position, key in ordered:
                 raw = self.chunks.get(key)
                 if raw is None:
                     continue
                 if position == (-1, -1):  # one entry per key, as an earlier release wrote it
+                    self._size[key] = 1
                     self._note(key, key, raw)
                     continue
                 self._next[position[0]] = max(self._next.get(position[0], 0), position[1] + 1)
-                for entry, value in _decoder.decode(raw).entries.items():
-                    died = self._note(key, entry, value)
-                    if died is not None and _position(died) is not None:
-                        self._dead.append(died)  # its tombstone was lost: written with the next chunk
+                self._add(key, raw)
+            self._sparse = {c for c in self._sparse if _position(c) is not None}  # compacted at the next seal
+            self._sparse.update(c for c, size in self._size.items()  # dead before their tombstone was written
+                                if c not in self._live and _position(c) is not None)
             self._built = True
         return self._values
 
-    def _note(self, chunk: bytes, key: bytes, value: bytes | None) -> bytes | None:
-        """The newest entry of ``key`` is now in ``chunk``; returns a chunk that died of it."""
+    def _add(self, chunk: bytes, raw: bytes) -> None:
+        """Index a chunk's entries: each is now its key's newest."""
+        entries = _decoder.decode(raw).entries
+        self._size[chunk] = len(entries)
+        for key, value in entries.items():
+            self._note(chunk, key, value if value is None or len(value) > _VIEW_FROM else bytes(value))
+
+    def _note(self, chunk: bytes, key: bytes, value: bytes | memoryview | None) -> None:
+        """The newest entry of ``key`` is now in ``chunk``."""
         if value is None:
             self._values.pop(key, None)
         else:
@@ -119,12 +145,11 @@ class ChunkedStore(MutableMapping[bytes, bytes]):
         before = self._where.get(key)
         self._where[key] = chunk
         self._live[chunk] = self._live.get(chunk, 0) + 1
-        if before is not None:
+        if before is not None and before != chunk:
             self._live[before] -= 1
-            if not self._live[before]:
-                del self._live[before]
-                return before
-        return None
+            self._sparse.add(before)
+        elif before == chunk:
+            self._live[chunk] -= 1  # the same chunk again (indexing a chunk): counted once
 
     # -- the mapping -------------------------------------------------------------------------
     def __getitem__(self, key: bytes) -> bytes:
@@ -154,7 +179,10 @@ class ChunkedStore(MutableMapping[bytes, bytes]):
         """The changelog messages for ``changes`` (key, new value or None, partition or None: ``partition``).
 
         One chunk per partition, then a tombstone for each chunk that no longer holds
-        any key's newest entry; ``chunks`` is updated the same way.
+        any key's newest entry. A chunk left holding fewer than half of its entries has
+        the live ones copied into the new chunk of its partition and is deleted too, so
+        the chunks never hold more than about twice the live entries. ``chunks`` is
+        updated the same way.
         """
         self._index()
         by_partition: dict[int, dict[bytes, bytes | None]] = {}
@@ -163,10 +191,35 @@ class ChunkedStore(MutableMapping[bytes, bytes]):
             if at is None:
                 raise ValueError("a chunked table's change needs a partition")
             by_partition.setdefault(at, {})[key] = value
+        writing = set()
+        for at, entries in by_partition.items():  # point the keys at the chunks about to be written
+            key = chunk_key(at, self._next.get(at, 0))
+            writing.add(key)
+            for entry, value in entries.items():
+                self._note(key, entry, value)
+        dead: list[tuple[bytes, int]] = []
+        for chunk in sorted(self._sparse - writing):
+            live = self._live.get(chunk, 0)
+            position = _position(chunk)
+            if live and (position is None or live * 2 >= self._size.get(chunk, 0)):
+                continue  # still mostly live (an earlier release's entry lives until replaced)
+            raw = self.chunks.get(chunk)
+            if live and raw is not None:  # move its live entries on, into this seal's chunk of its partition
+                at = position[0]  # type: ignore[index]
+                moving = by_partition.setdefault(at, {})
+                key = chunk_key(at, self._next.get(at, 0))
+                for entry, value in _decoder.decode(raw).entries.items():
+                    if self._where.get(entry) == chunk:
+                        moving[entry] = None if value is None else bytes(value)
+                        self._note(key, entry, moving[entry])
+            self._size.pop(chunk, None)
+            self._live.pop(chunk, None)
+            if chunk in self.chunks:
+                # an earlier release's entry lives in the partition of its key's change
+                dead.append((chunk, position[0] if position else next(
+                    at for at, entries in by_partition.items() if chunk in entries)))
+        self._sparse = set()
         messages: list[tuple[bytes, bytes | None, int]] = []
-        dead: list[tuple[bytes, int]] = [(key, _position(key)[0]) for key in self._dead  # type: ignore[index]
-                                         if key in self.chunks and key not in self._live]
-        self._dead = []
         for at, entries in sorted(by_partition.items()):
             sequence = self._next.get(at, 0)
             self._next[at] = sequence + 1
@@ -174,11 +227,11 @@ class ChunkedStore(MutableMapping[bytes, bytes]):
             raw = _encoder.encode(Chunk(entries))
             self.chunks[key] = raw
             messages.append((key, raw, at))
-            for entry, value in entries.items():
-                died = self._note(key, entry, value)
-                if died is not None:  # an earlier release's entry lives in the partition of its key's change
-                    dead.append((died, _position(died)[0] if died != entry else at))  # type: ignore[index]
-        for key, at in dead:
-            self.chunks.pop(key, None)
-            messages.append((key, None, at))
+            self._size[key] = len(entries)
+            for entry, value in _decoder.decode(raw).entries.items():  # views into the chunk, not copies
+                if value is not None and len(value) > _VIEW_FROM:
+                    self._values[entry] = value
+        for chunk, at in dead:
+            self.chunks.pop(chunk, None)
+            messages.append((chunk, None, at))
         return messages

@@ -272,6 +272,7 @@ DIFFERENT_PLACES = [
     ("黒潮町入野123", "黒潮町佐賀123"), ("黒潮町入野浜123", "黒潮町入野松原123"), ("高知市丸ノ内1-2-20", "丸ノ内1-2-2"),
     ("高知市〓町1-1", "高知市本町1-2"), ("〓〓町1-1", "本通町1-1"), ("高知県高岡郡四万十町窪川955番地", "四万十町窪川955番地1号"),
     ("高知市丸ノ内1-2-20 コーポA101", "高知市丸ノ内1-2-20 メゾンB101"), ("札幌市北1条西2-1", "札幌市北1条東2-1"),
+    ("南国市大埇甲浜1234", "南国市大埇甲1234"),  # a 小字 stands before the lot letter, never after it
 ]
 
 
@@ -525,3 +526,37 @@ def test_no_mix_of_the_notations_raises():
 @pytest.mark.parametrize("registered,written", [("鈴木　すゞ", "鈴木 すず"), ("鈴木　いすゝ", "鈴木 いすす"), ("鈴木　スヾ", "鈴木 すず")])
 def test_kana_iteration_marks_in_older_names(registered, written):
     assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("registered,written", [("NGUYEN VAN NAM（通称：山田 太郎）", "山田太郎"),
+                                                ("NGUYEN VAN NAM", "Nguyen Van Nam（通称 山田太郎）"),
+                                                ("NGUYEN VAN NAM（山田 太郎）", "nguyen nam")])
+def test_the_alias_written_beside_a_foreign_name(registered, written):
+    resident = person(registered, "", sex=1, alias_name="" if "（" in registered else "山田 太郎")
+    verdict = check(record_of(resident, name=written), index_by_number([resident]))
+    assert verdict.outcome is Outcome.PASS, verdict
+
+
+@pytest.mark.parametrize("registered,written,outcome", [
+    ("DA SILVA SANTOS MARIA", "Maria Silva Santos", Outcome.PASS), ("DA SILVA SANTOS MARIA", "MARIA DA SANTOS", Outcome.HOLD),
+    ("VAN DER BERG JAN", "Jan Berg", Outcome.PASS), ("LE VAN DUC", "LE DUC", Outcome.PASS), ("DO THI LAN", "DO LAN", Outcome.PASS),
+    ("DO THI LAN", "THI LAN", Outcome.HOLD),
+])
+def test_particles_before_a_family_name(registered, written, outcome):
+    resident = person(registered, "")
+    assert check(record_of(resident, name=written), index_by_number([resident])).outcome is outcome
+
+
+@pytest.mark.parametrize("registered,kana,written", [
+    ("髙\U000E0100橋　花子", "タカハシ ハナコ", "高橋 花子"),  # the true person's registry name carries a selector
+    ("〓橋　花子", "タカハシ ハナコ", "髙橋 花子"),  # … a placeholder it never converted
+    ("山田［髙橋］花子", "ヤマダ ハナコ", "高橋 花子"),  # … the 旧氏 beside the name
+    ("山田花子（旧姓 髙橋）", "ヤマダ ハナコ", "高橋花子"),
+    ("NGUYEN VAN NAM（通称：髙橋 花男）", "グエン ヴァン ナム", "高橋 花男"),
+])
+def test_the_suggestion_finds_a_true_person_whose_registry_name_carries_a_notation(registered, kana, written):
+    true = person(registered, kana, "高知市本町1-1", serial=30)
+    stranger = person("鈴木　次郎", "スズキ ジロウ", "南国市大埇甲1-1", serial=31, sex=1, birth_date=dt.date(1970, 1, 1))
+    wrong = record_of(true, my_number=stranger.my_number, name=written, name_kana="ﾀｶﾊｼ ﾊﾅｺ")
+    verdict = _judge(wrong, [true, stranger])
+    assert Reason.IDENTITY_MISMATCH in verdict.reasons and verdict.suggested_my_number == true.my_number, verdict

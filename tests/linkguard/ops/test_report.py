@@ -291,3 +291,30 @@ def test_catalogue_env_override_and_errors(tmp_path, monkeypatch):
         load_catalogue(dup)
     with pytest.raises(CatalogueError, match="cannot read"):
         load_catalogue(tmp_path / "missing.csv")
+
+
+def test_verdicts_csv_is_byte_for_byte_what_the_escaping_csv_writer_writes(tmp_path):
+    """write_verdicts writes plain rows itself: the bytes must be the writer's, whatever the values."""
+    import io
+    import random
+
+    from guards import Finding, Outcome, Reason, Record, Verdict
+    from linkguard.ops.report import VERDICT_HEADER, write_verdicts
+    from streams.csvio import csv_writer
+
+    rng = random.Random(13)
+    pieces = ["R-1", "山田", ",", '"', "\r", "\n", "\r\n", "=", "+", "-", "@", "\t", " ", "'", ";", "ａ", "0"]
+    verdicts = [Verdict(Outcome.PASS), Verdict.of([Finding(Reason.FORMER_NAME)]),
+                Verdict.of([Finding(Reason.IDENTITY_MISMATCH), Finding(Reason.SHARED_NUMBER)], "621498320257"),
+                Verdict.of([Finding(Reason.NOT_LINKED)])]
+    rows = [(Record("".join(rng.choices(pieces, k=rng.randint(1, 4))),
+                    "".join(rng.choices(pieces, k=rng.randint(1, 5))), "", "", "", ""), rng.choice(verdicts))
+            for _ in range(3000)]
+    expected = io.StringIO()
+    writer = csv_writer(expected, lineterminator="\n")
+    writer.writerow(VERDICT_HEADER)
+    for record, verdict in rows:
+        writer.writerow((record.system, record.record_id, verdict.outcome.value, verdict.reason_codes,
+                         verdict.suggested_my_number))
+    assert write_verdicts(rows, tmp_path / "verdicts.csv") == 3000
+    assert (tmp_path / "verdicts.csv").read_bytes() == expected.getvalue().encode("utf-8")
