@@ -15,7 +15,9 @@ pyproject.toml); a worker refuses any other, and Faust's pure-Python mode.
   (``NO_CYTHON``) acknowledges the messages it drops;
 - :mod:`streams.faust_fixes.tansu`: the local broker's wrong end offsets;
 - :mod:`streams.faust_fixes.fetch_wait`: Faust's hard-coded 1.5 s fetch wait,
-  which the local broker spends in full at every hop (latency), made a setting.
+  which the local broker spends in full at every hop (latency), made a setting;
+- :mod:`streams.faust_fixes.delivery`: the fetcher's four tasks per message
+  (CPU), skipped when handing the message over does not wait.
 
 Call :func:`install` once when the app is built (calling it again is
 harmless); everything the fixes remember is held per consumer
@@ -110,6 +112,7 @@ def install(app: "faust.App", *, contiguous: Iterable[str], compacted: Iterable[
     """
     require_supported_faust()
     require_compiled_streams()
+    from streams.faust_fixes.delivery import patch_delivery
     from streams.faust_fixes.fetch_wait import patch_fetch_wait
     from streams.faust_fixes.offsets import patch_consumer_class
     from streams.faust_fixes.tansu import patch_highwaters
@@ -117,6 +120,7 @@ def install(app: "faust.App", *, contiguous: Iterable[str], compacted: Iterable[
     patch_consumer_class()
     patch_highwaters()
     patch_fetch_wait()
+    patch_delivery()
     if fetch_max_wait_ms is not None:
         app._linkguard_fetch_max_wait_ms = fetch_max_wait_ms  # type: ignore[attr-defined]
     topics: GuardedTopics | None = getattr(app, "_linkguard_topics", None)

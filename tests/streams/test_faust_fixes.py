@@ -362,3 +362,73 @@ def test_the_worker_consumer_fetches_with_the_configured_wait_not_faust_hard_cod
     assert asyncio.run(fetch_waits()) == [100, FAUST_FETCH_MAX_WAIT_MS]
     for app in (configured, untouched):
         app.loop.close()
+
+
+@pytest.fixture
+def fetcher_consumer():
+    """A consumer on an event loop of its own (the loop the fetcher's awaits run in)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    app = faust.App("fix-test-delivery", broker="kafka://127.0.0.1:1", store="memory://", loop=loop)
+    faust_fixes.install(app, contiguous=[GUARDED])
+    yield app.consumer
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+async def _put(queue: asyncio.Queue, item: int) -> None:
+    await queue.put(item)
+
+
+def test_a_message_handed_over_without_waiting_needs_no_task(fetcher_consumer):
+    """The fetcher's per-message wait_first: a hand-over that does not wait is done at once, with no
+    turn of the event loop (Faust's own wait_first runs it in a task among four)."""
+    consumer = fetcher_consumer
+    queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+    loop_turns: list[int] = []
+
+    async def fetch_one() -> tuple[int, list[int]]:
+        consumer.loop.call_soon(loop_turns.append, 1)
+        await consumer.wait_first(_put(queue, 1), consumer.suspend_flow.wait())
+        return queue.qsize(), list(loop_turns)
+
+    assert consumer.loop.run_until_complete(fetch_one()) == (1, [])
+
+
+def test_a_hand_over_that_waits_still_lets_a_suspended_flow_free_the_fetcher(fetcher_consumer):
+    """Faust's rule kept: a full stream queue blocks the fetcher only until a rebalance suspends the flow;
+    with room, the waiting message is put."""
+    consumer = fetcher_consumer
+    queue: asyncio.Queue = asyncio.Queue(maxsize=1)
+    queue.put_nowait(0)
+
+    async def suspended_while_full() -> tuple[bool, int]:
+        fetcher = asyncio.ensure_future(consumer.wait_first(_put(queue, 1), consumer.suspend_flow.wait()))
+        await asyncio.sleep(0.01)
+        blocked = not fetcher.done()
+        consumer.suspend_flow.set()
+        await asyncio.wait_for(fetcher, 1)
+        consumer.suspend_flow.clear()
+        return blocked, queue.qsize()
+
+    assert consumer.loop.run_until_complete(suspended_while_full()) == (True, 1)
+
+    async def room_made() -> list[int]:
+        fetcher = asyncio.ensure_future(consumer.wait_first(_put(queue, 2), consumer.suspend_flow.wait()))
+        await asyncio.sleep(0.01)
+        assert not fetcher.done()
+        queue.get_nowait()
+        await asyncio.wait_for(fetcher, 1)
+        return [queue.get_nowait() for _ in range(queue.qsize())]
+
+    assert consumer.loop.run_until_complete(room_made()) == [2]
+
+
+def test_a_hand_over_that_fails_fails_the_fetcher(fetcher_consumer):
+    consumer = fetcher_consumer
+
+    async def broken() -> None:
+        raise ValueError("undecodable")
+
+    with pytest.raises(ValueError):
+        consumer.loop.run_until_complete(consumer.wait_first(broken(), consumer.suspend_flow.wait()))
