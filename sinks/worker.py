@@ -62,7 +62,7 @@ class SinkWorker:
             **settings.kafka_python_config(), group_id=f"{settings.app_id}-sink",
             enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=max_records,
             fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms, **session,
+            fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms, fetch_min_bytes=settings.sink_fetch_min_bytes, **session,
         )
         self.consumer.subscribe(list(self.topics), listener=_SeekToStored(self))
         self._stop = threading.Event()
