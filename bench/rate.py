@@ -155,7 +155,10 @@ def hop_times(settings: KafkaSettings) -> dict[str, dict[str, float]]:
 
     ``forwarded``: the repartition stage's envelope to ``records-by-number``
     carrying it; ``judged``: its last verdict (``verified`` or ``held``), the one
-    whose row the sink kept. Read after the run, so the reading costs the run nothing.
+    whose row the sink kept; ``rejudged``: those of ``judged`` with more than one
+    verdict (judged again when a later record changed their context: their row's
+    commit time is the last judgement's). Read after the run, so the reading costs
+    the run nothing.
     """
     from streams.stages.messages import RecordIn, decode_envelope
 
@@ -177,10 +180,12 @@ def hop_times(settings: KafkaSettings) -> dict[str, dict[str, float]]:
                     forwarded.setdefault(event_id, message.timestamp / 1000)
 
     judged: dict[str, float] = {}
+    verdicts: dict[str, int] = {}
 
     def verdict(message) -> None:
         event_id = codec.decode("verdict", message.value)["event_id"]
         judged[event_id] = max(judged.get(event_id, 0.0), message.timestamp / 1000)
+        verdicts[event_id] = verdicts.get(event_id, 0) + 1
 
     read_topic(settings, names.records, record)
     try:
@@ -190,7 +195,8 @@ def hop_times(settings: KafkaSettings) -> dict[str, dict[str, float]]:
         forwarded.clear()
     for topic in (names.verified, names.held):
         read_topic(settings, topic, verdict)
-    return {"forwarded": forwarded, "judged": judged}
+    return {"forwarded": forwarded, "judged": judged,
+            "rejudged": {e: at for e, at in judged.items() if verdicts[e] > 1}}
 
 
 def hop_latencies(sent: dict[str, float], hops: dict[str, dict[str, float]],
@@ -291,7 +297,9 @@ def run(args, database_url: str) -> dict:
         sampler.join(5)
         committed = row_commit_times(database_url)
         counts = writer.counts()
-        hops = hop_latencies(sent, hop_times(settings), committed)
+        timed = hop_times(settings)
+        hops = hop_latencies(sent, timed, committed)
+        rejudged = timed["rejudged"]
     finally:
         curve.stop()
         procs.stop()
@@ -299,6 +307,7 @@ def run(args, database_url: str) -> dict:
         if broker:
             broker.stop()
     latencies = sorted(committed[e] - t for e, t in sent.items() if e in committed)
+    once = sorted(committed[e] - t for e, t in sent.items() if e in committed and e not in rejudged)
     return {
         "rate": args.rate, "seconds": args.seconds, "records": total, "workers": args.workers,
         "partitions": args.partitions, "residents": args.residents, "cpus": os.cpu_count(),
@@ -308,6 +317,10 @@ def run(args, database_url: str) -> dict:
                     "p99": percentile(latencies, 99), "max": latencies[-1] if latencies else float("nan"),
                     "mean": statistics.fmean(latencies) if latencies else float("nan")},
         "hops": hops,
+        # judged again later (a later record of their number or batch): their row was committed again then
+        "rejudged": len(rejudged),
+        "latency_judged_once": {"p50": percentile(once, 50), "p99": percentile(once, 99),
+                                "max": once[-1] if once else float("nan"), "records": len(once)},
         "lag": [{"t": round(t, 1), **lags} for t, lags in curve.samples],
         "groups": groups,
     }
@@ -324,6 +337,10 @@ def report(f: dict) -> None:
     table.add_row("records whose row was timed (copies + held)", f"{f['measured']:,}")
     for name in ("p50", "p90", "p99", "max", "mean"):
         table.add_row(f"end-to-end latency {name} (publish → row committed)", f"{lat[name] * 1000:,.0f} ms")
+    once = f["latency_judged_once"]
+    table.add_row(f"  the {once['records']:,} records judged once: p50 / p99 / max",
+                  " / ".join(f"{once[q] * 1000:,.0f}" for q in ("p50", "p99", "max")) + " ms")
+    table.add_row("  records judged again later (their row was committed again then)", f"{f['rejudged']:,}")
     console.print(table)
     hops = Table(title="where the time goes: each hop, from the messages' timestamps (percentiles do not add up)")
     for column in ("hop", "p50", "p90", "p99", "max", "events"):

@@ -703,6 +703,11 @@ def check_all(records: Sequence[Record], registry: RegistryView,
 
     def born_of(i: int) -> tuple[dt.date, int] | None:
         # birth date and sex alone, cheaper than a whole subject; None when unreadable
+        if basic[i].outcome is Outcome.PASS and lkeys[i] is not None:
+            # a PASS agrees with its number's registry person on both: theirs, without reading the record's
+            resident = registry.get(lkeys[i])
+            if resident is not None:
+                return resident.birth_date, resident.sex
         record = records[i]
         written = (record.birth_date, record.sex)
         if written not in born:

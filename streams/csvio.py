@@ -198,7 +198,9 @@ REGISTRY_COLUMNS: tuple[Column, ...] = (
     Column("address", "住所", required=True),
     Column("status", "状態", ("異動区分",)),
     Column("status_date", "異動日", ("異動年月日",)),
-    Column("previous_names", "旧氏名"),
+    # the My Number card and the 住民票 write a 旧氏 (former surname) column; a bare surname is read with
+    # the current given name (guards.check)
+    Column("previous_names", "旧氏名", ("旧氏", "旧姓", "旧姓名")),
     Column("previous_addresses", "旧住所"),
     Column("previous_my_numbers", "旧個人番号"),
 )

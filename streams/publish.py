@@ -13,7 +13,9 @@ every partition written to so far.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
@@ -90,6 +92,7 @@ class Publisher:
         """
         send = self._sender(self.topics.records)
         encode = self.codec.encoder("record_changed")
+        event_ids = _event_ids()
         sent = 0
         try:
             for position, record in enumerate(_reporting(records, on_sent), start=1):
@@ -97,7 +100,8 @@ class Publisher:
                         {f: getattr(record, f) for f in IDENTIFIER_FIELDS}):
                     raise RecordRefused(f"record {position} of this call ({field}): {problem}; "
                                         "remove it before publishing")
-                send(topics.record_key(record.system, record.record_id), encode(record_to_event(record)))
+                send(topics.record_key(record.system, record.record_id),
+                     encode(record_to_event(record, event_id=next(event_ids))))
                 sent = position
         finally:
             self._sent_unconfirmed(sent)
@@ -204,6 +208,24 @@ class Publisher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _event_ids(per_draw: int = 1024) -> Iterator[str]:
+    """Random (version 4) UUIDs as text, drawn from the OS 16 KB at a time.
+
+    ``uuid.uuid4()`` asks the OS for 16 bytes per id, and that call lets go of the
+    GIL: with kafka-python's sender thread busy, each record then waited for it
+    to come back. The same randomness, fetched in bulk, does not.
+
+    >>> ids = _event_ids(per_draw=2)
+    >>> drawn = [next(ids) for _ in range(5)]
+    >>> len(set(drawn)), {uuid.UUID(i).version for i in drawn}, {uuid.UUID(i).variant for i in drawn}
+    (5, {4}, {'specified in RFC 4122'})
+    """
+    while True:
+        pool = os.urandom(16 * per_draw)
+        for start in range(0, len(pool), 16):
+            yield str(uuid.UUID(bytes=pool[start:start + 16], version=4))
 
 
 def _reporting(items: Iterable[T], on_sent: Callable[[int], None] | None, every: int = 1000) -> Iterator[T]:

@@ -353,7 +353,8 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
         bar.update(task, total=len(residents), completed=len(residents))
 
         files = [(code, Path(path)) for code, path in system_files]
-        lines = [_count_lines(path) for _, path in files]
+        # a file that cannot be opened counts no line here: reading it raises, in the files' order
+        lines = [_count_lines(path) if path.is_file() else 0 for _, path in files]
         registry = index_by_number(residents)
         slices = _helper_slices(lines, _cores())
         helpers = _Helpers(files, encoding, registry, slices)

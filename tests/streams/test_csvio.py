@@ -154,6 +154,9 @@ def test_header_variants_width_case_and_aliases(tmp_path: Path) -> None:
               "previous names,previous_addresses,PREVIOUS_MY_NUMBERS"
     path = write(tmp_path / "registry-en.csv", registry_text(english), "utf-8")
     assert list(read_registry(path)) == expected_registry()
+    for former in ("旧氏", "旧姓"):  # the card's and the 住民票's own word for the column
+        path = write(tmp_path / f"registry-{former}.csv", registry_text(header.replace("旧氏名", former)), "utf-8")
+        assert list(read_registry(path)) == expected_registry()
 
 
 def test_full_width_header_letters(tmp_path: Path) -> None:

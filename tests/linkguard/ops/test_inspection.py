@@ -412,3 +412,18 @@ def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, mo
         return
     assert inspection._read_registry_on_two_cores(path, None) == list(csvio.read_registry(path))
     assert len(csvio.registry_part(halves, 0)) + len(csvio.registry_part(halves, 1)) == 400
+
+
+def test_file_errors_come_in_the_files_order(tmp_path):
+    """The line counts for the helpers' slices do not open a missing file before the bad one ahead of it."""
+    from streams.csvio import CsvError
+
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("レコード番号,個人番号,氏名,生年月日,性別\n," + HANAKO.my_number + ",山田 花子,1980-04-01,2\n",
+                   encoding="utf-8")
+    with pytest.raises(CsvError, match="bad.csv, line 2: record_id"):
+        run_inspection(registry, [("s", bad), ("t", tmp_path / "missing.csv")], tmp_path / "out", progress=False)
+    with pytest.raises(OSError):
+        run_inspection(registry, [("t", tmp_path / "missing.csv"), ("s", bad)], tmp_path / "out", progress=False)
