@@ -46,6 +46,7 @@ import msgspec
 import schemas
 from streams import faust_fixes, topics
 from streams.faust_fixes import acked_only_when_done
+from streams.faust_fixes.monitor import QuietMonitor
 from streams.settings import KafkaSettings
 from streams.stages.base import (REVISIONS, Message, Outputs, RawTable, RegistryView, StageConfig, TableState,
                                  dead_letter, version_of)
@@ -337,6 +338,7 @@ def _faust_conf(settings: KafkaSettings, store: str, web_port: int | None) -> di
         broker_commit_interval=1.0,
         table_standby_replicas=0,
         broker_client_id=settings.kafka_client_id,
+        Monitor=QuietMonitor,  # no per-message statistics: nothing reads them (web view off)
     )
     if web_port:
         conf["web_port"] = web_port

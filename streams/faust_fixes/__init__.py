@@ -17,7 +17,9 @@ pyproject.toml); a worker refuses any other, and Faust's pure-Python mode.
 - :mod:`streams.faust_fixes.fetch_wait`: Faust's hard-coded 1.5 s fetch wait,
   which the local broker spends in full at every hop (latency), made a setting;
 - :mod:`streams.faust_fixes.delivery`: the fetcher's four tasks per message
-  (CPU), skipped when handing the message over does not wait.
+  (CPU), skipped when handing the message over does not wait;
+- :class:`streams.faust_fixes.monitor.QuietMonitor`: Faust's monitor without
+  its four calls per consumed message (CPU), set as the app's ``Monitor``.
 
 Call :func:`install` once when the app is built (calling it again is
 harmless); everything the fixes remember is held per consumer

@@ -432,3 +432,26 @@ def test_a_hand_over_that_fails_fails_the_fetcher(fetcher_consumer):
 
     with pytest.raises(ValueError):
         consumer.loop.run_until_complete(consumer.wait_first(broken(), consumer.suspend_flow.wait()))
+
+
+def test_the_guard_app_keeps_no_per_message_statistics_but_tracks_commits():
+    from faust.types.tuples import Message
+
+    from streams.app import create_app
+    from streams.faust_fixes.monitor import QuietMonitor
+    from streams.settings import KafkaSettings
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        guard = create_app(KafkaSettings(kafka_bootstrap="127.0.0.1:1"))
+        monitor = guard.app.monitor
+        assert isinstance(monitor, QuietMonitor)
+        tp = TP("fix-test.linkage.records", 0)
+        monitor.on_message_in(tp, 7, Message(tp.topic, 0, 7, 0.0, None, None, b"k", b"v", None))
+        assert monitor.messages_received_total == 0
+        monitor.on_tp_commit({tp: 8})
+        assert monitor.tp_committed_offsets[tp] == 8
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
