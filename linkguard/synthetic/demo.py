@@ -149,6 +149,31 @@ def registry_consumed(settings: KafkaSettings, expected: dict[tuple[str, int], i
     return sum(min(committed.get(tp, 0), end) for tp, end in expected.items())
 
 
+def identity_backlog(settings: KafkaSettings) -> int:
+    """Messages of the identity look-up's topic the guard group has not committed past yet.
+
+    The registry loader re-keys every resident onto that topic; until the identity
+    stage has read them, a record is judged without its 4-item look-up and judged
+    again (a new verdict version) when they arrive. Wait for 0 after loading a registry
+    when a later step depends on the first verdict staying the current one.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.faust_fixes.tansu import true_end_offsets
+
+    topic = topics.names(settings).by_identity
+    consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None)
+    try:
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        ends = {(tp.topic, tp.partition): end for tp, end in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+    if settings.local_mode:
+        ends = true_end_offsets(settings, ends)
+    committed = committed_offsets(settings, settings.app_id)
+    return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+
+
 def run_demo(*, residents: int, records_per_system: int, workers: int, serve: bool,
              console: Console) -> dict:
     from linkguard.synthetic.sample import generate

@@ -112,7 +112,7 @@ class Harness:
 
     def load_registry(self, residents) -> None:
         """Publish the registry and wait until the guard group has consumed all of it."""
-        from linkguard.synthetic.demo import registry_consumed
+        from linkguard.synthetic.demo import identity_backlog, registry_consumed
         from streams.publish import Publisher
         from streams.topics import names
 
@@ -121,6 +121,9 @@ class Harness:
         ends = {tp: end for tp, end in result.next_offsets.items() if tp[0] == names(self.settings).residents}
         self.wait_until(lambda: registry_consumed(self.settings, ends) >= sum(ends.values()),
                         "the guard to load the registry")
+        # and into the identity buckets: a record judged before they are in is judged again later,
+        # which makes a release requested in between stale (under load, seen in CI)
+        self.wait_until(lambda: identity_backlog(self.settings) == 0, "the identity stage to load the registry")
 
     def tables(self, name: str) -> dict:
         path = self.work_dir / f"tables-{name}.json"

@@ -147,7 +147,8 @@ def test_an_open_release_request_survives_a_guard_worker_killed_with_minus_9(har
         harness.wait_until(lambda: (row := store.one(ReviewDecision, decision_id=approval.decision_id)) is not None
                            and row.status != "SUBMITTED", "the restarted guard to rule on the approval",
                            timeout=240)
-        assert store.one(ReviewDecision, decision_id=approval.decision_id).status == "ACCEPTED"
+        ruled = store.one(ReviewDecision, decision_id=approval.decision_id)
+        assert ruled.status == "ACCEPTED", ruled.rejection
         harness.wait_until(lambda: store.copy("RELEASE") is not None, "the released copy")
         assert store.copy("RELEASE").via == "review"
     finally:
