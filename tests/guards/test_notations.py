@@ -10,28 +10,14 @@ from dataclasses import replace
 
 import pytest
 
-from guards import Outcome, Reason, Record, Resident, check, index_by_number
+from guards import Outcome, Reason, check, index_by_number
 from guards.check import FIELD_LIMITS, explain, parse_subject
 from guards.context import build_identity_index, check_all, check_in_context, Context
 from guards.japanese import address_key, addresses_match, kana_key, name_key, reading_key
 from guards.model import FieldMatch
+from fixtures.notation_people import person, record_of
 from fixtures.support import my_number
 
-BIRTH = dt.date(1980, 4, 1)
-HOME = "高知県高知市丸ノ内一丁目2番20号"
-
-
-def person(name="山田　花子", kana="ヤマダ　ハナコ", address=HOME, serial=7, **fields) -> Resident:
-    return Resident(my_number(serial), name, fields.pop("birth_date", BIRTH), fields.pop("sex", 2), address,
-                    name_kana=kana, **fields)
-
-
-def record_of(resident: Resident, **changes) -> Record:
-    fields = dict(system="shintai-techo", record_id="1", my_number=resident.my_number, name=resident.name,
-                  birth_date=resident.birth_date.isoformat(), sex=str(resident.sex), address=resident.address,
-                  name_kana=resident.name_kana)
-    fields.update(changes)
-    return Record(**fields)
 
 
 def both_ways(registered: dict, keyed: dict) -> list:

@@ -13,23 +13,8 @@ from guards import Outcome, Reason, Record, Resident, check, index_by_number
 from guards.context import Context, build_identity_index, check_in_context
 from guards.japanese import address_key, addresses_match, readings_match
 from guards.normalize import parse_date, parse_sex
-from fixtures.support import my_number
+from fixtures.notation_people import BIRTH, HOME, person, record_of
 
-BIRTH = dt.date(1980, 4, 1)
-HOME = "高知県高知市丸ノ内一丁目2番20号"
-
-
-def person(name="山田　花子", kana="ヤマダ　ハナコ", address=HOME, serial=7, **fields) -> Resident:
-    return Resident(my_number(serial), name, fields.pop("birth_date", BIRTH), fields.pop("sex", 2), address,
-                    name_kana=kana, **fields)
-
-
-def record_of(resident: Resident, **changes) -> Record:
-    fields = dict(system="shintai-techo", record_id="1", my_number=resident.my_number, name=resident.name,
-                  birth_date=resident.birth_date.isoformat(), sex=str(resident.sex), address=resident.address,
-                  name_kana=resident.name_kana)
-    fields.update(changes)
-    return Record(**fields)
 
 
 def both_sides(field: str, registered: str, written: str, **fields) -> list:
