@@ -133,9 +133,9 @@ def read_topic(settings: KafkaSettings, topic: str, handle) -> None:
     """Call ``handle(message)`` for every message of ``topic`` now on the broker, from the first."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from bench.throughput import message_counts_raw
+    from streams.lag import topic_end_offsets
 
-    ends = {TopicPartition(t, p): end for (t, p), end in message_counts_raw(settings, [topic]).items()}
+    ends = {TopicPartition(t, p): end for (t, p), end in topic_end_offsets(settings, [topic]).items()}
     consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None, enable_auto_commit=False,
                              fetch_max_wait_ms=100, max_partition_fetch_bytes=8 << 20)
     try:

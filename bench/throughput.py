@@ -96,27 +96,11 @@ def message_counts(settings: KafkaSettings) -> dict[str, int]:
 
 def drained(settings: KafkaSettings) -> int:
     """How many input messages of the guard's own topics its group has not committed yet."""
-    from streams.lag import committed_offsets
+    from streams.lag import uncommitted
 
     names = topics.names(settings)
-    inputs = (names.records, names.residents, names.by_number, names.by_identity, names.by_batch)
-    ends = {k: v for k, v in message_counts_raw(settings, inputs).items()}
-    committed = committed_offsets(settings, settings.app_id)
-    return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
-
-
-def message_counts_raw(settings: KafkaSettings, names) -> dict[tuple[str, int], int]:
-    from kafka import TopicPartition
-
-    from streams.faust_fixes.tansu import true_end_offsets
-
-    consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None)
-    try:
-        tps = [TopicPartition(t, p) for t in names for p in sorted(consumer.partitions_for_topic(t) or ())]
-        ends = {(tp.topic, tp.partition): v for tp, v in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
-    return true_end_offsets(settings, ends) if settings.local_mode else ends
+    return uncommitted(settings, settings.app_id,
+                       (names.records, names.residents, names.by_number, names.by_identity, names.by_batch))
 
 
 def wait_drained(settings: KafkaSettings, what: str, alive, timeout: float = 1800) -> None:

@@ -90,6 +90,28 @@ def committed_offsets(settings: KafkaSettings, group: str) -> dict[tuple[str, in
     return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
+def topic_end_offsets(settings: KafkaSettings, topic_names: Iterable[str]) -> dict[tuple[str, int], int]:
+    """Next offset to be written per (topic, partition) of ``topic_names`` (the local broker's
+    answer corrected by :func:`streams.faust_fixes.tansu.true_end_offsets`)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from streams.faust_fixes.tansu import true_end_offsets
+
+    consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None)
+    try:
+        tps = [TopicPartition(t, p) for t in topic_names for p in sorted(consumer.partitions_for_topic(t) or ())]
+        ends = {(tp.topic, tp.partition): end for tp, end in consumer.end_offsets(tps).items()}
+    finally:
+        consumer.close()
+    return true_end_offsets(settings, ends) if settings.local_mode else ends
+
+
+def uncommitted(settings: KafkaSettings, group: str, topic_names: Iterable[str]) -> int:
+    """Messages of ``topic_names`` that ``group`` has not committed past yet."""
+    committed = committed_offsets(settings, group)
+    return sum(max(0, end - committed.get(tp, 0)) for tp, end in topic_end_offsets(settings, topic_names).items())
+
+
 def deployment_groups(settings: KafkaSettings) -> list[str]:
     """The consumer groups of this deployment: the guard's and the sink's."""
     return [settings.app_id, f"{settings.app_id}-sink"]

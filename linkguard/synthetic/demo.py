@@ -30,7 +30,7 @@ from sinks.settings import DEFAULT_DATABASE_URL, DatabaseSettings
 from streams import topics
 from streams.broker import LocalBroker
 from streams.children import spawn, stop_on_termination
-from streams.lag import committed_offsets
+from streams.lag import committed_offsets, uncommitted
 from streams.publish import Publisher
 from streams.settings import KafkaSettings
 
@@ -157,21 +157,7 @@ def identity_backlog(settings: KafkaSettings) -> int:
     again (a new verdict version) when they arrive. Wait for 0 after loading a registry
     when a later step depends on the first verdict staying the current one.
     """
-    from kafka import KafkaConsumer, TopicPartition
-
-    from streams.faust_fixes.tansu import true_end_offsets
-
-    topic = topics.names(settings).by_identity
-    consumer = KafkaConsumer(**settings.kafka_python_config(), group_id=None)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        ends = {(tp.topic, tp.partition): end for tp, end in consumer.end_offsets(tps).items()}
-    finally:
-        consumer.close()
-    if settings.local_mode:
-        ends = true_end_offsets(settings, ends)
-    committed = committed_offsets(settings, settings.app_id)
-    return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+    return uncommitted(settings, settings.app_id, (topics.names(settings).by_identity,))
 
 
 def run_demo(*, residents: int, records_per_system: int, workers: int, serve: bool,
