@@ -15,7 +15,7 @@ sorted, so their order and case do not matter:
 ('山田花子', 'ヤマダハナコ', 'ヤマダキヨウコ')
 >>> name_key('LEE MINHO') == name_key('Minho Lee') == name_key('lee, minho')
 True
->>> name_key('佐々木 一郎') == name_key('佐佐木 一郎')
+>>> name_key('佐々木 一郎') == name_key('佐佐木 一郎') == name_key('佐〻木 一郎')
 True
 
 Two keys are compared character by character (:func:`compare_names`). Two
@@ -352,7 +352,7 @@ def readings_match(a: str | None, b: str | None) -> bool:
 
 _LATIN_NAME = re.compile(r"[A-Z][A-Z\s,.'\-]*")
 _LATIN_WORD = re.compile(r"[A-Z]+")
-_ITERATION = re.compile(r"(.)々")
+_ITERATION = re.compile(r"(.)[々〻]")  # 〻, the vertical-text mark, as some systems key it (佐〻木)
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
@@ -384,7 +384,7 @@ def _plain_name(text: str) -> str:
     if alphabet is not None:
         return alphabet
     text = _fold_kana(text)
-    if "々" in text:
+    if "々" in text or "〻" in text:
         text = _ITERATION.sub(r"\1\1", text)
     return " ".join(_SEPARATORS.split(text)).strip()
 

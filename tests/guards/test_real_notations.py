@@ -186,6 +186,19 @@ def test_a_foreign_name_in_any_order_case_with_middle_names_or_initials(written)
     assert check(record_of(resident, name=written), index_by_number([resident])).outcome is Outcome.PASS
 
 
+def test_initials_never_tell_twins_apart():
+    """An initial stands for a word only beside two words written in full: twins JOHN WILLIAM and
+    JAMES WALTER SMITH share their family name, birth date, sex and address, and J W SMITH is either."""
+    john = person("SMITH JOHN WILLIAM", "", serial=1, sex=1)
+    james = person("SMITH JAMES WALTER", "", serial=2, sex=1)
+    for number in (john.my_number, james.my_number):
+        verdict = _judge(record_of(john, my_number=number, name="J W SMITH"), [john, james])
+        assert verdict.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in verdict.reasons
+        assert verdict.suggested_my_number == ""
+    verdict = _judge(record_of(john, my_number=james.my_number, name="John W. Smith"), [john, james])
+    assert verdict.outcome is Outcome.HOLD and verdict.suggested_my_number in ("", john.my_number)
+
+
 @pytest.mark.parametrize("registered,written", [("O'BRIEN MARY", "Mary O’Brien"), ("NGUYEN VAN NAM", "Nguyễn Văn Nam"),
                                                 ("MARTIN JEAN-PIERRE", "Jean Pierre Martin")])
 def test_apostrophes_accents_and_hyphens(registered, written):
@@ -455,7 +468,18 @@ def test_brackets_and_dots_in_an_address(registered, written):
     assert_pass(both_sides("address", registered, written))
 
 
-@pytest.mark.parametrize("written", ["1980/04/01 午前 0:00:00", "1980/4/1 12:00 AM", "昭和55年4月1日（火曜日）",
+@pytest.mark.parametrize("registered,written", [("佐々木　花子", "佐〻木 花子"), ("佐佐木　花子", "佐〻木花子")])
+def test_the_vertical_iteration_mark(registered, written):
+    assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("written", ["佐〻 花子", "〻木 花子", "佐々々木 花子"])
+def test_an_iteration_mark_does_not_stand_for_another_character(written):
+    resident = person("佐々木　花子", "ササキ ハナコ")
+    assert check(record_of(resident, name=written), index_by_number([resident])).outcome is Outcome.HOLD
+
+
+@pytest.mark.parametrize("written", ["1980/04/01 午前 0:00:00", "1980/4/1 12:00 AM", "昭和55年4月1日（火曜日）", "19800401000000",
                                      "1980-04-01 00:00:00.000", "1980-04-01T00:00:00+09:00"])
 def test_dates_as_spreadsheets_and_databases_export_them(written):
     assert parse_date(written) == BIRTH
