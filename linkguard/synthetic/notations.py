@@ -557,11 +557,17 @@ def _date_notations(builder, draft, person, rng) -> str | None:
     return what
 
 
+def _gaiji_spots(draft, person, shortest: int) -> list[int]:
+    """Where the kanji of a Japanese name with its kana are, for placeholders to stand in; ``[]`` for a
+    foreign name, a name without kana, or one shorter than ``shortest`` characters."""
+    if person.foreign or not draft.name_kana or len(draft.name.replace(person.space, "")) < shortest:
+        return []
+    return _kanji_spots(draft.name)
+
+
 def _placeholder_doubled(builder, draft, person, rng) -> str | None:
-    if person.foreign or not draft.name_kana:
-        return None
-    spots = _kanji_spots(draft.name)
-    if not spots or len(draft.name.replace(person.space, "")) < 3:
+    spots = _gaiji_spots(draft, person, 3)
+    if not spots:
         return None
     spot = rng.choice(spots)
     pair = rng.choice(("??", "？？", "〓〓", "??"))
@@ -719,10 +725,8 @@ _NO_IN_A_NAME = re.compile(r"(?<=[\u4e00-\u9fff])[ノの](?=[\u4e00-\u9fff])")
 
 
 def _placeholder_run(builder, draft, person, rng) -> str | None:
-    if person.foreign or not draft.name_kana:
-        return None
-    spots = _kanji_spots(draft.name)
-    if not spots or len(draft.name.replace(person.space, "")) < 4:
+    spots = _gaiji_spots(draft, person, 4)
+    if not spots:
         return None
     spot = rng.choice(spots)
     mark = rng.choice(("?", "？", "〓"))
