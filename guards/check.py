@@ -29,7 +29,7 @@ from typing import NamedTuple, Protocol
 
 from guards import japanese, normalize
 from guards.exceptions import GuardError
-from guards.model import FieldExplanation, FieldMatch, Finding, Reason, Record, Resident, Verdict
+from guards.model import FieldExplanation, FieldMatch, Finding, Outcome, Reason, Record, Resident, Verdict
 from guards.number import _check_digit, compact, number_problem
 
 __all__ = ["FIELD_LIMITS", "RegistryView", "Subject", "check", "explain", "parse_subject", "identity_problems",
@@ -122,24 +122,38 @@ _PASS = Verdict.of(())
 
 
 def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
-    """The verdict of a record that writes its resident's name character for character and
-    whose birth date, sex and address (or none) are the registry's as written or once read
-    (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``), without the name's normalisation:
-    the full path would find exactly the same (equal names give equal keys, and the other
-    fields are read by the very functions it uses), so only the number's status can still
-    speak. ``None`` for every other record.
+    """The verdict of a record whose number (as written or compacted) is its resident's
+    current one, whose name is the resident's character for character or has the same name
+    key, and whose birth date, sex and address (or none) are the registry's as written or
+    once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``): the full path would find
+    exactly the same (equal keys are its first name test, and every field is read by the
+    very functions it uses), so only the number's status can still speak. ``None`` for
+    every other record.
 
-    Most records of a municipal extract are such copies, or differ in one of those
-    fields' notation only; normalising names is most of the work of a check.
+    Most records of a municipal extract are such copies, or differ in one field's
+    notation only; the rest of a full check (the subject, the other name keys, the
+    reading) is then skipped.
     """
     number = record.my_number
     if len(number) != 12 or not number.isdigit() or not number.isascii():
-        return None
+        # 6214-9832-0257, full-width digits: the number the full path reads, by the same function
+        number = compact(number) if len(number) <= FIELD_LIMITS["my_number"] else ""
+        if len(number) != 12 or not number.isdigit() or not number.isascii():
+            return None
     resident = registry.get(number)
-    if (resident is None or resident.my_number != number or record.name != resident.name
-            or not record.name.strip() or len(record.name) > 200 or len(record.address) > 300
-            or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
+    if (resident is None or resident.my_number != number or resident.status in _HELD_STATUSES
+            or len(record.name) > 200 or len(record.address) > 300 or len(record.name_kana) > 200
+            or _check_digit(number) != number[-1]):
         return None
+    name = record.name
+    if not name.strip(japanese.BLANK_CHARACTERS):
+        return None  # blank once normalised (a test checks every character): the full path's MISSING_FIELD
+    if name != resident.name:
+        # written another way (spaces, widths, selectors): the full path's first name test is the keys'
+        # equality, by the very (cached) functions it uses; any other name goes the full path
+        key = japanese.name_keys(name).key
+        if not key or key != _name_key(resident.name):
+            return None
     if record.birth_date != resident.birth_date.isoformat() and not _reads_as(
             normalize.parse_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):
         return None
@@ -150,10 +164,7 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
         written = normalize.address(record.address)  # what the full path compares, by the same function
         if written and not japanese.addresses_match(written, normalize.address(resident.address)):
             return None
-    if resident.status in ("死亡", "消除"):
-        return None  # a HOLD: the full path explains it
-    status = _status(resident)
-    return Verdict.of(status) if status else _PASS
+    return _QUICK_VERDICTS.get(resident.status, _PASS)
 
 
 _SEX_CODES = {1: "1", 2: "2"}
@@ -222,14 +233,19 @@ def _blank(value: str) -> bool:
     return not value.strip(japanese.BLANK_CHARACTERS) or not normalize.text(value)
 
 
+#: what a resident's status says about a record of their number (any other status: nothing)
+_STATUS_FINDINGS = {"死亡": (Finding(Reason.DECEASED),), "消除": (Finding(Reason.ERASED),),
+                    "転出": (Finding(Reason.MOVED_OUT),)}
+
+
 def _status(resident: Resident) -> list[Finding]:
-    if resident.status == "死亡":
-        return [Finding(Reason.DECEASED)]
-    if resident.status == "消除":
-        return [Finding(Reason.ERASED)]
-    if resident.status == "転出":
-        return [Finding(Reason.MOVED_OUT)]
-    return []
+    return list(_STATUS_FINDINGS.get(resident.status, ()))
+
+
+#: the shortcut's verdicts by status; the statuses that hold a record are left to the full path (it explains them)
+_QUICK_VERDICTS = {status: Verdict.of(findings) for status, findings in _STATUS_FINDINGS.items()
+                   if Verdict.of(findings).outcome is Outcome.PASS}
+_HELD_STATUSES = frozenset(_STATUS_FINDINGS.keys() - _QUICK_VERDICTS.keys())
 
 
 def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
@@ -496,6 +512,8 @@ _ADDRESS_DIFFERENCES = {
     "municipality": "municipality left out",
     "koaza": "小字 left out",
     "placeholder": "placeholder in the place name",
+    "ward": "ward (区) of a designated city left out",
+    "street": "Kyoto street (通…上ル/下ル/東入/西入) left out",
 }
 
 
