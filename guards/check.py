@@ -512,6 +512,8 @@ _ADDRESS_DIFFERENCES = {
     "municipality": "municipality left out",
     "koaza": "小字 left out",
     "placeholder": "placeholder in the place name",
+    "ward": "ward (区) of a designated city left out",
+    "street": "Kyoto street (通…上ル/下ル/東入/西入) left out",
 }
 
 
