@@ -925,6 +925,26 @@ def _kyoto_direction(match: re.Match) -> str:
     return f"{up_down}ル" if up_down else f"{east_west}入"
 
 
+# how a Kyoto address begins once the prefecture is dropped (not 北区 or 南区: other cities have them too)
+_KYOTO_HEADS = ("京都市", "上京区", "左京区", "中京区", "東山区", "下京区", "右京区", "伏見区", "山科区", "西京区")
+
+
+def _kyoto_street_form(text: str) -> str:
+    """A Kyoto street designation as compared: the direction one way (上る = 上ル = 上がる, 東入る = 東入),
+    and the street without 通/通り, often left out (河原町通三条上る = 河原町三条上ル). Outside a
+    Kyoto address only a designation that writes 通 is one.
+
+    >>> _kyoto_street_form('京都市中京区河原町通り三条上る下丸屋町'), _kyoto_street_form('京都市中京区河原町三条上ガル下丸屋町')
+    ('京都市中京区河原町三条上ル下丸屋町', '京都市中京区河原町三条上ル下丸屋町')
+    >>> _kyoto_street_form('高知市桟橋通三丁目'), _kyoto_street_form('浦安市東入船1')
+    ('高知市桟橋通三丁目', '浦安市東入船1')
+    """
+    text = _KYOTO_DIRECTION.sub(_kyoto_direction, text)
+    kyoto = text.startswith(_KYOTO_HEADS)
+    return _KYOTO_STREET.sub(lambda m: m.group().replace("通り", "").replace("通", "")
+                             if kyoto or "通" in m.group() else m.group(), text)
+
+
 def kanji_number(value: str) -> int:
     """A number written in kanji, positional (二〇) or with 十/百/千.
 
@@ -1051,8 +1071,8 @@ def address_key(value: str | None) -> str:
         text = _GUN.sub("", text, count=1)
     if "字" in text:
         text = _AZA.sub("", text)
-    if "通" in text:
-        text = _KYOTO_DIRECTION.sub(_kyoto_direction, text)
+    if "通" in text or text.startswith(_KYOTO_HEADS):
+        text = _kyoto_street_form(text)
     if "ノ" in text or "之" in text:
         text = _NO_BETWEEN.sub("の", text)
     if _KANJI_RUN.search(text):
@@ -1209,7 +1229,7 @@ DESIGNATED_CITIES = ("札幌市", "仙台市", "さいたま市", "千葉市", "
                      "福岡市", "熊本市")
 _DESIGNATED_WARD = re.compile(f"(?P<city>{'|'.join(DESIGNATED_CITIES)})(?P<ward>[^\\d市区町村]{{1,4}}区)(?=[^\\d-])")
 # a Kyoto street designation before the town: 河原町通3条上ル (三条 is 3条 in a key), 四条通烏丸東入,
-# 寺町通御池下ル西入, 寺町通今出川上ル2 (上ル二丁目: the second block) — a street (通), then one or more
+# 寺町通御池下ル西入, 寺町通今出川上ル2 (上ル二丁目: the second block) — a street, then one or more
 # of 上ル 下ル 東入 西入 (as address_key writes them)
 _KYOTO_STREET = re.compile(r"(?:^|(?<=[区市]))(?:(?:[^\d区市]|\d+条){1,24}?(?:上ル|下ル|東入|西入)\d*)+(?=[^\d-])")
 
@@ -1217,11 +1237,12 @@ _KYOTO_STREET = re.compile(r"(?:^|(?<=[区市]))(?:(?:[^\d区市]|\d+条){1,24}?
 def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]]]:
     """``x`` itself, and ``x`` without what ``y`` does not write: the ward of a 政令指定都市 when ``y``
     writes the city without a ward (横浜市中区本町1-1 / 横浜市本町1-1); a Kyoto street designation
-    when ``y`` writes none (京都市中京区河原町通3条上ル下丸屋町123 / 京都市中京区下丸屋町123).
+    when ``y`` writes none (京都市中京区河原町3条上ル下丸屋町123 / 京都市中京区下丸屋町123: a key writes
+    the street without 通, :func:`_kyoto_street_form`).
 
     >>> _ward_and_street_left_out('横浜市中区本町1-1', '横浜市本町1-1')
     [('横浜市中区本町1-1', ()), ('横浜市本町1-1', ('ward',))]
-    >>> _ward_and_street_left_out('京都市中京区河原町通3条上ル下丸屋町123', '中京区下丸屋町123')[1]
+    >>> _ward_and_street_left_out('京都市中京区河原町3条上ル下丸屋町123', '中京区下丸屋町123')[1]
     ('京都市中京区下丸屋町123', ('street',))
     >>> len(_ward_and_street_left_out('横浜市中区本町1-1', '横浜市西区本町1-1'))  # both write a ward
     1
@@ -1231,10 +1252,10 @@ def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]
         ward = _DESIGNATED_WARD.match(x)
         if ward and y.startswith(ward["city"]) and not _DESIGNATED_WARD.match(y):
             forms.append((ward["city"] + x[ward.end():], ("ward",)))
-    if "通" in x and not ("通" in y and _KYOTO_STREET.search(y)):
+    if ("ル" in x or "入" in x) and not _KYOTO_STREET.search(y):
         for form, left_out in list(forms):
             street = _KYOTO_STREET.search(form)
-            if street and "通" in street.group():
+            if street and (form.startswith(_KYOTO_HEADS) or street.start() == 0):
                 forms.append((form[:street.start()] + form[street.end():], (*left_out, "street")))
     return forms
 

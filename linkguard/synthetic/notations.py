@@ -100,7 +100,8 @@ NOTATION_VARIANTS: dict[str, str] = {
     "address_ward": "a 政令指定都市 address: the registry writes the ward (横浜市中区本町…), the record not (or the "
                     "reverse)",
     "address_kyoto_street": "a Kyoto address: the registry writes the street and direction before the town "
-                            "(河原町通三条上る下丸屋町), the record only the town, or the direction spelt otherwise",
+                            "(河原町通三条上る下丸屋町), the record only the town, the direction spelt otherwise or "
+                            "the street without 通",
     "notations_together": "several of the record-side notations at once, one per field: a selector or placeholder in "
                           "the name, a reading variant, an exported or era date, sex with its label, an address "
                           "without its municipality, with a postal code, ノ-joined or in kanji numbers",
@@ -778,9 +779,10 @@ def _address_kyoto_street(builder, draft, person, rng) -> str | None:
     ward, street, respelt, town = rng.choice(_KYOTO_TOWNS)
     lot = rng.randint(1, 999)
     registry = f"京都府京都市{ward}{street}{town}{lot}番地"
-    how = rng.choice(("town only", "town only", "no city", "direction respelt"))
+    how = rng.choice(("town only", "town only", "no city", "direction respelt", "no 通"))
     record = {"town only": f"京都市{ward}{town}{lot}", "no city": f"{ward}{town}{lot}番地",
-              "direction respelt": f"京都市{ward}{respelt}{town}{lot}"}[how]
+              "direction respelt": f"京都市{ward}{respelt}{town}{lot}",
+              "no 通": f"京都市{ward}{street.replace('通', '')}{town}{lot}"}[how]
     if rng.random() < 0.7:
         _set_registry(builder, draft, address=registry)
         draft.address = record
