@@ -122,24 +122,33 @@ _PASS = Verdict.of(())
 
 
 def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
-    """The verdict of a record that writes its resident's name character for character and
-    whose birth date, sex and address (or none) are the registry's as written or once read
-    (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``), without the name's normalisation:
-    the full path would find exactly the same (equal names give equal keys, and the other
-    fields are read by the very functions it uses), so only the number's status can still
-    speak. ``None`` for every other record.
+    """The verdict of a record whose number is its resident's current one (in any notation
+    :func:`~guards.number.compact` reads, ``6214 9832 0257``), whose name is the resident's
+    character for character or has the same name key (``山田 花子`` for ``山田　花子``: the
+    full path's first, exact, name match), and whose birth date, sex and address (or none)
+    are the registry's as written or once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``):
+    the full path would find exactly the same (every field is read by the very function it
+    uses), so only the number's status can still speak. ``None`` for every other record.
 
     Most records of a municipal extract are such copies, or differ in one of those
-    fields' notation only; normalising names is most of the work of a check.
+    fields' notation only; the rest of the full path (parsing every field into a
+    :class:`Subject`, the name rules) is most of the work of a check.
     """
     number = record.my_number
     if len(number) != 12 or not number.isdigit() or not number.isascii():
-        return None
+        if len(number) > FIELD_LIMITS["my_number"]:
+            return None
+        number = compact(number)  # as parse_subject reads it
+        if len(number) != 12 or not number.isdigit() or not number.isascii():
+            return None
     resident = registry.get(number)
-    if (resident is None or resident.my_number != number or record.name != resident.name
-            or not record.name.strip() or len(record.name) > 200 or len(record.address) > 300
-            or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
+    if (resident is None or resident.my_number != number or len(record.name) > 200
+            or len(record.address) > 300 or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
         return None
+    if record.name != resident.name or not record.name.strip():
+        # the name key parse_subject gives the record, equal to the resident's: _name_match's exact match
+        if _blank(record.name) or japanese.name_key(record.name) != _name_key(resident.name):
+            return None
     if record.birth_date != resident.birth_date.isoformat() and not _reads_as(
             normalize.parse_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):
         return None
