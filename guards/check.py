@@ -122,32 +122,36 @@ _PASS = Verdict.of(())
 
 
 def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
-    """The verdict of a record whose number is its resident's current one (in any notation
-    :func:`~guards.number.compact` reads, ``6214 9832 0257``), whose name is the resident's
-    character for character or has the same name key (``山田 花子`` for ``山田　花子``: the
-    full path's first, exact, name match), and whose birth date, sex and address (or none)
-    are the registry's as written or once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``):
-    the full path would find exactly the same (every field is read by the very function it
-    uses), so only the number's status can still speak. ``None`` for every other record.
+    """The verdict of a record whose number (as written or compacted) is its resident's
+    current one, whose name is the resident's character for character or has the same name
+    key, and whose birth date, sex and address (or none) are the registry's as written or
+    once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``): the full path would find
+    exactly the same (equal keys are its first name test, and every field is read by the
+    very functions it uses), so only the number's status can still speak. ``None`` for
+    every other record.
 
-    Most records of a municipal extract are such copies, or differ in one of those
-    fields' notation only; the rest of the full path (parsing every field into a
-    :class:`Subject`, the name rules) is most of the work of a check.
+    Most records of a municipal extract are such copies, or differ in one field's
+    notation only; the rest of a full check (the subject, the other name keys, the
+    reading) is then skipped.
     """
     number = record.my_number
     if len(number) != 12 or not number.isdigit() or not number.isascii():
-        if len(number) > FIELD_LIMITS["my_number"]:
-            return None
-        number = compact(number)  # as parse_subject reads it
+        # 6214-9832-0257, full-width digits: the number the full path reads, by the same function
+        number = compact(number) if len(number) <= FIELD_LIMITS["my_number"] else ""
         if len(number) != 12 or not number.isdigit() or not number.isascii():
             return None
     resident = registry.get(number)
-    if (resident is None or resident.my_number != number or len(record.name) > 200
-            or len(record.address) > 300 or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
+    if (resident is None or resident.my_number != number or len(record.name) > 200 or len(record.address) > 300
+            or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
         return None
-    if record.name != resident.name or not record.name.strip():
-        # the name key parse_subject gives the record, equal to the resident's: _name_match's exact match
-        if _blank(record.name) or japanese.name_key(record.name) != _name_key(resident.name):
+    name = record.name
+    if not name.strip(japanese.BLANK_CHARACTERS):
+        return None  # blank once normalised (a test checks every character): the full path's MISSING_FIELD
+    if name != resident.name:
+        # written another way (spaces, widths, selectors): the full path's first name test is the keys'
+        # equality, by the very (cached) functions it uses; any other name goes the full path
+        key = japanese.name_keys(name).key
+        if not key or key != _name_key(resident.name):
             return None
     if record.birth_date != resident.birth_date.isoformat() and not _reads_as(
             normalize.parse_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):

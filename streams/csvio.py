@@ -44,7 +44,7 @@ from guards import normalize
 from guards.exceptions import LinkguardError, GuardError
 from guards.identifiers import identifier_problems
 from guards.masking import number_like, redact
-from guards.model import Record, Resident
+from guards.model import Record, Resident, build_record, build_resident
 from guards.number import compact, number_problem, plain_valid
 
 __all__ = [
@@ -673,7 +673,7 @@ def registry_halves(path: PathLike, encoding: str | None = None, *,
 
 def registry_part(halves: RegistryHalves, part: int) -> list[tuple]:
     """The residents of one half (0: from the header to the cut, 1: from the cut), each as the
-    tuple of :class:`Resident`'s fields (``Resident(*values)``; a tuple crosses processes at a
+    tuple of :class:`Resident`'s fields (:func:`guards.model.build_resident`; a tuple crosses processes at a
     fraction of the price). A bad row raises :class:`CsvError`; in the second half its line
     counts from the cut, so a caller that meets an error reads the file whole instead.
     """
@@ -705,7 +705,7 @@ class _RegistryRowParser:
         self._sexes: dict[str, int] = {}
 
     def __call__(self, row: list[str]) -> Resident:
-        return Resident(*self.values(row))
+        return build_resident(self.values(row))
 
     def values(self, row: list[str]) -> tuple:
         """The row's :class:`Resident` fields, in order, validated."""
@@ -862,7 +862,7 @@ def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tu
             for field, problem in identifier_problems({"system": row_system, "record_id": record_id, **values}):
                 raise CsvError(path, line, field, f"{problem}; remove it (a byte-order mark inside a file "
                                                   "comes from joining files) and import again")
-        yield line, Record(row_system, record_id, *raw_values(row), operation, payload)
+        yield line, build_record((row_system, record_id, *raw_values(row), operation, payload))
 
 
 # ---------------------------------------------------------------------------

@@ -82,7 +82,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from guards import Outcome, Record, Resident, Verdict, check, index_by_number
 from guards.context import IdentityIndex, build_identity_index, check_all, suggest_number
-from guards.model import EXPLAINED_FIELDS
+from guards.model import EXPLAINED_FIELDS, build_resident
 
 __all__ = [
     "IdentityIndex",
@@ -414,7 +414,7 @@ def _read_registry_on_two_cores(path: Path, encoding: str | None) -> list[Reside
             rest = second.get()
         except Exception:  # noqa: BLE001 — whatever it was, the whole-file read finds and reports it
             return None
-    return [Resident(*values) for values in (*first, *rest)]
+    return [build_resident(values) for values in (*first, *rest)]
 
 
 # where a slice of the extracts starts and stops: (file index, physical line)
