@@ -39,6 +39,7 @@ import schemas
 from linkguard.synthetic.demo import Pipeline, registry_consumed
 from linkguard.synthetic.sample import Population, make_records, make_registry
 from sinks import SinkWriter, make_engine
+from sinks.worker import SINK_CONSUMER, sink_topics
 from streams import topics
 from streams.broker import LocalBroker
 from streams.events import record_to_event
@@ -46,6 +47,8 @@ from streams.publish import Publisher
 from streams.settings import KafkaSettings
 
 PREFECTURE_2024 = 244_246
+#: application_name of the bench's own database connection (its row counting is not the sink's work)
+BENCH_APP = "linkguard-bench"
 console = Console()
 VAR = Path("var/bench")
 
@@ -59,6 +62,56 @@ def cpu_seconds(pid: int | None) -> float:
     except OSError:
         return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PostgresBackends:
+    """CPU seconds of the PostgreSQL backends serving one database, when the server runs on this machine.
+
+    The server shares the cores with everything else, so its work for the sink is part of the cost
+    per record. Its backends are found in ``pg_stat_activity`` (the database's, minus the bench's own
+    connection, ``application_name`` :data:`BENCH_APP`) and their CPU read from ``/proc``; a
+    backend first seen after :meth:`start` counts from zero (it is a new process). Call :meth:`seen`
+    now and then, so that a backend that exits before :meth:`seconds` still counts.
+    ``available`` is False for SQLite and for a server whose processes ``/proc`` does not show
+    (another host, a container): then nothing is reported.
+    """
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.available = engine.dialect.name == "postgresql" and self._local()
+        self._start: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+
+    def _local(self) -> bool:
+        """Whether this connection's own backend is a process here."""
+        with self.engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        try:
+            return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
+        except OSError:
+            return False
+
+    def _cpu(self) -> dict[int, float]:
+        if not self.available:
+            return {}
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pids = conn.execute(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend' AND application_name <> :bench"), {"bench": BENCH_APP}).scalars()
+            cpu = {pid: cpu_seconds(pid) for pid in pids}
+        return {pid: v for pid, v in cpu.items() if v == v}  # nan: it exited since the query
+
+    def start(self) -> None:
+        self._start = self._cpu()
+
+    def seen(self) -> None:
+        self._last.update(self._cpu())
+
+    def seconds(self) -> float:
+        self.seen()
+        return sum(cpu - self._start.get(pid, 0.0) for pid, cpu in self._last.items())
 
 
 def own_cpu_seconds() -> float:
@@ -181,7 +234,9 @@ def run_guard(bootstrap: str, local: bool, args, residents, records, broker_pid:
     settings = settings_for(bootstrap, local, args.partitions)
     topics.ensure_topics(settings)
     database_url = os.environ.get("LINKGUARD_DATABASE_URL") or f"sqlite:///{VAR}/sink-{settings.app_id}.sqlite"
-    writer = SinkWriter(make_engine(database_url))
+    writer = SinkWriter(make_engine(database_url, **(
+        {"connect_args": {"application_name": BENCH_APP}} if database_url.startswith("postgresql") else {})))
+    server = PostgresBackends(writer.engine)
     writer.reset_schema()
     procs = Pipeline(env_for(settings, database_url), VAR / "logs")
     try:
@@ -198,20 +253,28 @@ def run_guard(bootstrap: str, local: bool, args, residents, records, broker_pid:
             processes = {**{f"worker {n}": w.pid for n, w in enumerate(workers)}, "sink": sink.pid,
                          "broker": broker_pid}
             cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
+            server.start()
             publisher_before = own_cpu_seconds()
             first = time.monotonic()
             publisher.publish_records(records)
             published = time.monotonic()
             publisher_cpu = own_cpu_seconds() - publisher_before
-        # counting rows scans the tables: poll once a second so the clock does not steal the CPU;
-        # note too when the guard itself has read everything (its last verdict is out), and when
-        # one prefecture's worth of rows is in (a run of at least that many measures it)
+        # counting rows scans the tables, so rows are counted only once the sink has consumed
+        # enough messages (each row comes from at least one message: the rows cannot be there
+        # before); until then, a second's poll reads only the sink's stored positions. Note too when
+        # the guard itself has read everything (its last verdict is out), and when one prefecture's
+        # worth of rows is in (a run of at least that many measures it)
         guard_done: list[float] = []
         prefecture_done: list[float] = []
+        consumed = sink_topics(settings)
+        enough = min(len(records), PREFECTURE_2024)
 
         def sink_rows() -> int:
             if not guard_done and drained(settings) == 0:
                 guard_done.append(time.monotonic())
+            server.seen()
+            if sum(writer.positions(SINK_CONSUMER, consumed).values()) < enough:
+                return 0
             rows = writer.verdict_count()
             if not prefecture_done and rows >= PREFECTURE_2024:
                 prefecture_done.append(time.monotonic())
@@ -222,6 +285,8 @@ def run_guard(bootstrap: str, local: bool, args, residents, records, broker_pid:
             guard_done.append(last)
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in processes.items()}
         cpu["publisher"] = publisher_cpu
+        if server.available:
+            cpu["PostgreSQL server (the sink database's backends)"] = server.seconds()
         wait_drained(settings, "the guard's internal topics", procs.check_alive, timeout=120)
         after = message_counts(settings)
         written = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}

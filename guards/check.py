@@ -29,7 +29,7 @@ from typing import NamedTuple, Protocol
 
 from guards import japanese, normalize
 from guards.exceptions import GuardError
-from guards.model import FieldExplanation, FieldMatch, Finding, Reason, Record, Resident, Verdict
+from guards.model import FieldExplanation, FieldMatch, Finding, Outcome, Reason, Record, Resident, Verdict
 from guards.number import _check_digit, compact, number_problem
 
 __all__ = ["FIELD_LIMITS", "RegistryView", "Subject", "check", "explain", "parse_subject", "identity_problems",
@@ -141,8 +141,9 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
         if len(number) != 12 or not number.isdigit() or not number.isascii():
             return None
     resident = registry.get(number)
-    if (resident is None or resident.my_number != number or len(record.name) > 200 or len(record.address) > 300
-            or len(record.name_kana) > 200 or _check_digit(number) != number[-1]):
+    if (resident is None or resident.my_number != number or resident.status in _HELD_STATUSES
+            or len(record.name) > 200 or len(record.address) > 300 or len(record.name_kana) > 200
+            or _check_digit(number) != number[-1]):
         return None
     name = record.name
     if not name.strip(japanese.BLANK_CHARACTERS):
@@ -163,10 +164,7 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
         written = normalize.address(record.address)  # what the full path compares, by the same function
         if written and not japanese.addresses_match(written, normalize.address(resident.address)):
             return None
-    if resident.status in ("死亡", "消除"):
-        return None  # a HOLD: the full path explains it
-    status = _status(resident)
-    return Verdict.of(status) if status else _PASS
+    return _QUICK_VERDICTS.get(resident.status, _PASS)
 
 
 _SEX_CODES = {1: "1", 2: "2"}
@@ -235,14 +233,19 @@ def _blank(value: str) -> bool:
     return not value.strip(japanese.BLANK_CHARACTERS) or not normalize.text(value)
 
 
+#: what a resident's status says about a record of their number (any other status: nothing)
+_STATUS_FINDINGS = {"死亡": (Finding(Reason.DECEASED),), "消除": (Finding(Reason.ERASED),),
+                    "転出": (Finding(Reason.MOVED_OUT),)}
+
+
 def _status(resident: Resident) -> list[Finding]:
-    if resident.status == "死亡":
-        return [Finding(Reason.DECEASED)]
-    if resident.status == "消除":
-        return [Finding(Reason.ERASED)]
-    if resident.status == "転出":
-        return [Finding(Reason.MOVED_OUT)]
-    return []
+    return list(_STATUS_FINDINGS.get(resident.status, ()))
+
+
+#: the shortcut's verdicts by status; the statuses that hold a record are left to the full path (it explains them)
+_QUICK_VERDICTS = {status: Verdict.of(findings) for status, findings in _STATUS_FINDINGS.items()
+                   if Verdict.of(findings).outcome is Outcome.PASS}
+_HELD_STATUSES = frozenset(_STATUS_FINDINGS.keys() - _QUICK_VERDICTS.keys())
 
 
 def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
@@ -509,6 +512,8 @@ _ADDRESS_DIFFERENCES = {
     "municipality": "municipality left out",
     "koaza": "小字 left out",
     "placeholder": "placeholder in the place name",
+    "ward": "ward (区) of a designated city left out",
+    "street": "Kyoto street (通…上ル/下ル/東入/西入) left out",
 }
 
 

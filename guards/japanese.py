@@ -15,7 +15,7 @@ sorted, so their order and case do not matter:
 ('山田花子', 'ヤマダハナコ', 'ヤマダキヨウコ')
 >>> name_key('LEE MINHO') == name_key('Minho Lee') == name_key('lee, minho')
 True
->>> name_key('佐々木 一郎') == name_key('佐佐木 一郎')
+>>> name_key('佐々木 一郎') == name_key('佐佐木 一郎') == name_key('佐〻木 一郎')
 True
 
 Two keys are compared character by character (:func:`compare_names`). Two
@@ -352,7 +352,7 @@ def readings_match(a: str | None, b: str | None) -> bool:
 
 _LATIN_NAME = re.compile(r"[A-Z][A-Z\s,.'\-]*")
 _LATIN_WORD = re.compile(r"[A-Z]+")
-_ITERATION = re.compile(r"(.)々")
+_ITERATION = re.compile(r"(.)[々〻]")  # 〻, the vertical-text mark, as some systems key it (佐〻木)
 _OPENERS = "[(【〔<《「『〈{〖"
 _CLOSERS = "])】〕>》」』〉}〗"
 _FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
@@ -384,7 +384,7 @@ def _plain_name(text: str) -> str:
     if alphabet is not None:
         return alphabet
     text = _fold_kana(text)
-    if "々" in text:
+    if "々" in text or "〻" in text:
         text = _ITERATION.sub(r"\1\1", text)
     return " ".join(_SEPARATORS.split(text)).strip()
 
@@ -749,7 +749,7 @@ def name_index_key(value: str | None) -> str:
 def _relation(a: str, b: str) -> NameMatch | None:
     """Character-by-character relation of two keys; GAIJI still needs the kana."""
     if len(a) != len(b):
-        return _doubled_placeholders(a, b)
+        return _placeholder_runs(a, b)
     variant = False
     placeholders = 0
     for x, y in zip(a, b):
@@ -760,7 +760,7 @@ def _relation(a: str, b: str) -> NameMatch | None:
         elif chars_match(x, y):
             variant = True
         else:
-            return None
+            return _placeholder_runs(a, b)
     if placeholders:
         # at least as many intact characters as placeholders
         return NameMatch.GAIJI if len(a) - placeholders >= placeholders else None
@@ -768,36 +768,69 @@ def _relation(a: str, b: str) -> NameMatch | None:
 
 
 _LONGEST_NAME = 40  # characters of a name key; a longer one is no name a placeholder stands in
+_BYTES_PER_CHARACTER = 4  # the most placeholders one character becomes: its four UTF-8 bytes
+# is_placeholder of any character, in one search (private use: U+E000–U+F8FF and planes 15–16)
+_ANY_PLACEHOLDER = re.compile("[" + re.escape("".join(sorted(PLACEHOLDERS))) + "\ue000-\uf8ff\U000f0000-\U0010fffd]")
 
 
-def _doubled_placeholders(a: str, b: str) -> NameMatch | None:
-    """Two placeholders standing for one character: a byte-wise Shift_JIS conversion writes
-    ``??`` for one kanji it cannot map, a UTF-16 system ``??`` for one character beyond the
-    BMP (𠮷 is two code units). Each such pair counts as one placeholder.
+def _placeholder_runs(a: str, b: str) -> NameMatch | None:
+    """A run of placeholders standing for fewer characters than it has: a byte-wise Shift_JIS
+    conversion writes ``??`` for one kanji it cannot map, a UTF-16 system ``??`` for one
+    character beyond the BMP (𠮷 is two code units), a UTF-8 one read as bytes ``???`` or
+    ``????`` (𠮷 is four bytes). A run of *k* placeholders in one key stands for *k* down to
+    *k*/4 characters of the other; the intact characters must match in order
+    (:func:`chars_match`) and be at least as many as the characters the placeholders stand for.
 
-    >>> _doubled_placeholders('??田花子', '𠮷田花子'), _doubled_placeholders('〓〓田花子', '髙田花子')
+    >>> _placeholder_runs('??田花子', '𠮷田花子'), _placeholder_runs('〓〓〓田花子', '髙田花子')
     (<NameMatch.GAIJI: 'gaiji'>, <NameMatch.GAIJI: 'gaiji'>)
-    >>> _doubled_placeholders('??田花子', '田花子') is None, _doubled_placeholders('山田花子', '山田花')
-    (True, None)
+    >>> _placeholder_runs('𠮷田花子', '????田花子'), _placeholder_runs('山田??????', '山田𠮷子')
+    (<NameMatch.GAIJI: 'gaiji'>, <NameMatch.GAIJI: 'gaiji'>)
+
+    Never a name that is mostly placeholders, nor one missing a character:
+
+    >>> _placeholder_runs('???子', '山田花子'), _placeholder_runs('??田??', '𠮷田花子'), _placeholder_runs('〓〓〓', '花子')
+    (None, None, None)
+    >>> _placeholder_runs('??田花子', '田花子'), _placeholder_runs('??田花子', '𠮷田花'), _placeholder_runs('山田花子', '山田花')
+    (None, None, None)
     """
-    if len(a) < len(b):
-        a, b = b, a
-    extra = len(a) - len(b)
-    if extra > 3 or len(a) > _LONGEST_NAME:
-        return None
-    pairs = [i for i in range(len(a) - 1) if is_placeholder(a[i]) and is_placeholder(a[i + 1])]
-    if not pairs or len(pairs) < extra or len(pairs) > 8:  # a name has a few; never try thousands of ways
-        return None
-    for chosen in itertools.combinations(pairs, extra):
-        if any(q - p < 2 for p, q in zip(chosen, chosen[1:])):
-            continue  # overlapping pairs
-        collapsed = a
-        for at in reversed(chosen):
-            collapsed = collapsed[:at] + collapsed[at + 1:]
-        relation = _relation(collapsed, b)
-        if relation is not None:
-            return relation
+    for x, y in ((a, b), (b, a)):
+        if len(x) > _LONGEST_NAME or len(y) > _LONGEST_NAME or not _ANY_PLACEHOLDER.search(x):
+            continue
+        intact = _intact_in_runs(x, y)
+        if intact is not None and intact * 2 >= len(y):  # no more stood for than kept
+            return NameMatch.GAIJI
     return None
+
+
+def _intact_in_runs(x: str, y: str) -> int | None:
+    """The most characters of ``y`` ``x`` keeps intact when each run of placeholders in ``x``
+    stands for one to four of its placeholders' worth of ``y``; ``None`` if ``x`` cannot be ``y``."""
+    items: list[str | int] = []  # a character, or the length of a run of two or more placeholders
+    for placeholder, run in itertools.groupby(x, is_placeholder):
+        chars = list(run)
+        items.extend([len(chars)] if placeholder and len(chars) > 1 else chars)
+    memo: dict[tuple[int, int], int | None] = {}
+
+    def best(i: int, j: int) -> int | None:
+        if i == len(items):
+            return 0 if j == len(y) else None
+        if (i, j) in memo:
+            return memo[i, j]
+        item = items[i]
+        found: int | None = None
+        if isinstance(item, int):
+            for stands_for in range(-(-item // _BYTES_PER_CHARACTER), min(item, len(y) - j) + 1):
+                rest = best(i + 1, j + stands_for)
+                if rest is not None and (found is None or rest > found):
+                    found = rest
+        elif j < len(y) and (item == y[j] or is_placeholder(item) or is_placeholder(y[j]) or chars_match(item, y[j])):
+            rest = best(i + 1, j + 1)
+            if rest is not None:
+                found = rest + (not (is_placeholder(item) or is_placeholder(y[j])))
+        memo[i, j] = found
+        return found
+
+    return best(0, 0)
 
 
 def compare_names(a: str, b: str, a_kana: str = "", b_kana: str = "") -> NameMatch | None:
@@ -879,9 +912,17 @@ _AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?
 # a postal code written before the address (〒780-0850, 780-0850)
 _POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
 _LOT_LETTERS = tuple("甲乙丙丁戊己庚辛")  # a part of the lot (南国市大埇甲1234), never a building
+_ORDINAL = re.compile(r"(?<![\d第])第(?=\d)")
 _MARKERS = re.compile(r"(?<=\d)(?:丁目|番地|番|号|地割|の|-)+")
 _HYPHEN_BEFORE_TEXT = re.compile(r"-+(?=[^\d]|$)")
 _ROOM_SUFFIX = re.compile(r"(?:号室|号|室)$")
+# Kyoto's directions after a street (河原町通三条上る): 上る 上ル 上がる 上ガル are one, so are 東入 東入る 東入ル
+_KYOTO_DIRECTION = re.compile(r"([上下])(?:る|ル|がる|ガル)|([東西])入(?:る|ル)?")
+
+
+def _kyoto_direction(match: re.Match) -> str:
+    up_down, east_west = match.groups()
+    return f"{up_down}ル" if up_down else f"{east_west}入"
 
 
 def kanji_number(value: str) -> int:
@@ -1010,12 +1051,16 @@ def address_key(value: str | None) -> str:
         text = _GUN.sub("", text, count=1)
     if "字" in text:
         text = _AZA.sub("", text)
+    if "通" in text:
+        text = _KYOTO_DIRECTION.sub(_kyoto_direction, text)
     if "ノ" in text or "之" in text:
         text = _NO_BETWEEN.sub("の", text)
     if _KANJI_RUN.search(text):
         text = _kanji_numbers_to_arabic(text)
     if _KE_CHARS.intersection(text):
         text = _KE_BETWEEN.sub("ケ", text)
+    if "第" in text:  # 第5地割 = 5地割, 第12号 = 12号: the ordinal adds nothing to the number
+        text = _ORDINAL.sub("", text)
     text = _MARKERS.sub("-", text)
     if "-" in text:
         text = _HYPHEN_BEFORE_TEXT.sub("", _DASH_IN_KATAKANA.sub("ー", text))
@@ -1137,21 +1182,61 @@ def _written_apart(a: str, b: str) -> str | None:
 
     """
     for x, y in ((a, b), (b, a)):
-        for municipality in (x, *_without_municipality(x, y)):
-            for filled in (municipality, _placeholders_filled(municipality, y)):
-                if filled is None:
-                    continue
-                for mine, theirs in ((filled, y), (_koaza_left_out(filled, y), y), (filled, _koaza_left_out(y, filled))):
-                    if mine is None or theirs is None or (mine, theirs) == (x, y):
+        for shorter, left_out in _ward_and_street_left_out(x, y):
+            for municipality in (shorter, *_without_municipality(shorter, y)):
+                for filled in (municipality, _placeholders_filled(municipality, y)):
+                    if filled is None:
                         continue
-                    same = _same_lot(mine, theirs)
-                    if same is not None:
-                        how = [name for name, applies in (("placeholder", filled is not municipality),
-                                                          ("municipality", municipality is not x),
-                                                          ("koaza", (mine, theirs) != (filled, y)),
-                                                          ("building", same)) if applies]
-                        return ",".join(how)
+                    for mine, theirs in ((filled, y), (_koaza_left_out(filled, y), y),
+                                         (filled, _koaza_left_out(y, filled))):
+                        if mine is None or theirs is None or (mine, theirs) == (x, y):
+                            continue
+                        same = _same_lot(mine, theirs)
+                        if same is not None:
+                            how = [*left_out] + [name for name, applies in (
+                                ("placeholder", filled is not municipality),
+                                ("municipality", municipality is not shorter),
+                                ("koaza", (mine, theirs) != (filled, y)),
+                                ("building", same)) if applies]
+                            return ",".join(how)
     return None
+
+
+#: the 政令指定都市, whose wards (区) a city-wide system may leave out (横浜市本町… for 横浜市中区本町…);
+#: not Tokyo's 特別区, each a municipality of its own
+DESIGNATED_CITIES = ("札幌市", "仙台市", "さいたま市", "千葉市", "横浜市", "川崎市", "相模原市", "新潟市", "静岡市",
+                     "浜松市", "名古屋市", "京都市", "大阪市", "堺市", "神戸市", "岡山市", "広島市", "北九州市",
+                     "福岡市", "熊本市")
+_DESIGNATED_WARD = re.compile(f"(?P<city>{'|'.join(DESIGNATED_CITIES)})(?P<ward>[^\\d市区町村]{{1,4}}区)(?=[^\\d-])")
+# a Kyoto street designation before the town: 河原町通3条上ル (三条 is 3条 in a key), 四条通烏丸東入,
+# 寺町通御池下ル西入, 寺町通今出川上ル2 (上ル二丁目: the second block) — a street (通), then one or more
+# of 上ル 下ル 東入 西入 (as address_key writes them)
+_KYOTO_STREET = re.compile(r"(?:^|(?<=[区市]))(?:(?:[^\d区市]|\d+条){1,24}?(?:上ル|下ル|東入|西入)\d*)+(?=[^\d-])")
+
+
+def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]]]:
+    """``x`` itself, and ``x`` without what ``y`` does not write: the ward of a 政令指定都市 when ``y``
+    writes the city without a ward (横浜市中区本町1-1 / 横浜市本町1-1); a Kyoto street designation
+    when ``y`` writes none (京都市中京区河原町通3条上ル下丸屋町123 / 京都市中京区下丸屋町123).
+
+    >>> _ward_and_street_left_out('横浜市中区本町1-1', '横浜市本町1-1')
+    [('横浜市中区本町1-1', ()), ('横浜市本町1-1', ('ward',))]
+    >>> _ward_and_street_left_out('京都市中京区河原町通3条上ル下丸屋町123', '中京区下丸屋町123')[1]
+    ('京都市中京区下丸屋町123', ('street',))
+    >>> len(_ward_and_street_left_out('横浜市中区本町1-1', '横浜市西区本町1-1'))  # both write a ward
+    1
+    """
+    forms = [(x, ())]
+    if "区" in x and y.startswith(DESIGNATED_CITIES):
+        ward = _DESIGNATED_WARD.match(x)
+        if ward and y.startswith(ward["city"]) and not _DESIGNATED_WARD.match(y):
+            forms.append((ward["city"] + x[ward.end():], ("ward",)))
+    if "通" in x and not ("通" in y and _KYOTO_STREET.search(y)):
+        for form, left_out in list(forms):
+            street = _KYOTO_STREET.search(form)
+            if street and "通" in street.group():
+                forms.append((form[:street.start()] + form[street.end():], (*left_out, "street")))
+    return forms
 
 
 def _placeholders_filled(x: str, y: str) -> str | None:

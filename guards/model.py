@@ -224,6 +224,9 @@ class FieldExplanation:
         return f"{self.field}={self.match.value}" + (f"({self.detail})" if self.detail else "")
 
 
+_OUTCOMES = {Severity.INFO: Outcome.PASS, Severity.HOLD: Outcome.HOLD, Severity.INVALID: Outcome.INVALID}
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """What the rules say about one record.
@@ -259,9 +262,7 @@ class Verdict:
         <Outcome.HOLD: 'HOLD'>
         """
         worst = max((f.reason.severity for f in findings), default=Severity.INFO)
-        outcome = {Severity.INFO: Outcome.PASS, Severity.HOLD: Outcome.HOLD,
-                   Severity.INVALID: Outcome.INVALID}[worst]
-        return cls(outcome, tuple(findings), suggested_my_number, tuple(explanation))
+        return cls(_OUTCOMES[worst], tuple(findings), suggested_my_number, tuple(explanation))
 
 
 _Frozen = TypeVar("_Frozen")

@@ -27,7 +27,7 @@ abbreviations, a Gregorian date with 年月日, stray spaces and invisible chara
 (datetime.date(2019, 5, 1), datetime.date(2019, 5, 1), datetime.date(1989, 1, 8))
 
 Forms exported by databases, spreadsheets and older municipal systems: a time of
-day after the date, a weekday, 生まれ, the era code (1 明治 … 5 令和) or letter
+day after the date (also a compact ``YYYYMMDDhhmmss``), a weekday, 生まれ, the era code (1 明治 … 5 令和) or letter
 before a compact YYMMDD (``3550401``, ``S550401``), kanji numerals (as paper
 forms and the 戸籍 write them):
 
@@ -35,6 +35,8 @@ forms and the 戸籍 write them):
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
 >>> parse_date('1980/04/01 午前 0:00:00'), parse_date('1980/4/1 12:00 AM'), parse_date('昭和55年4月1日（火曜日）')
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
+>>> parse_date('19800401000000'), parse_date('19800401235959')
+(datetime.date(1980, 4, 1), datetime.date(1980, 4, 1))
 >>> parse_date('3550401'), parse_date('S550401'), parse_date('4010108'), parse_date('1980年4月1日生まれ')
 (datetime.date(1980, 4, 1), datetime.date(1980, 4, 1), datetime.date(1989, 1, 8), datetime.date(1980, 4, 1))
 >>> parse_date('昭和五十五年四月一日'), parse_date('平成元年一月八日'), parse_date('昭和五拾五年四月壱日')
@@ -104,6 +106,7 @@ _ERA_CODES = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}  # the registry'
 _TIME_OF_DAY = re.compile(r"(?:[T ]|(?<=日))(?:(?:午前|午後|AM|PM) ?)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
                           r"(?: ?(?:AM|PM))?(?:Z|[+-]\d{2}:?\d{2})?$")
 _DATE_TRIMMINGS = re.compile(r"(?:\((?:[月火水木金土日](?:曜日?)?|[A-Z]{3})\)|生まれ|生)$")
+_COMPACT_TIMESTAMP = re.compile(r"^\d{8}(?:[01]\d|2[0-3])[0-5]\d[0-5]\d$")  # never 12 digits: a My Number
 _ERA_COMPACT = re.compile(r"^([1-5]|[MTSHR])(\d{2})(\d{2})(\d{2})$")
 _KANJI_DATE_NUMBER = re.compile("[〇一二三四五六七八九十拾壱弐参]+")
 
@@ -187,6 +190,8 @@ def _loose_date(value: str) -> str | None:
     ``None`` if nothing applies."""
     value = _TIME_OF_DAY.sub("", value.upper()).replace(" ", "")
     value = _DATE_TRIMMINGS.sub("", value)
+    if _COMPACT_TIMESTAMP.match(value):  # 19800401000000: a database's YYYYMMDDhhmmss
+        value = value[:8]
     compact = _ERA_COMPACT.match(value)
     if compact:
         era, year, month, day = compact.groups()

@@ -32,6 +32,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: the name the sink worker stores its positions under (``consumed_offsets.consumer``)
+SINK_CONSUMER = "sink"
+
+
+def sink_topics(settings: KafkaSettings) -> tuple[str, ...]:
+    """The topics the sink worker consumes (and stores positions of)."""
+    names = topics.names(settings)
+    return (names.verified, names.held, names.dlq, names.decisions, names.decided)
+
+
 class _SeekToStored(ConsumerRebalanceListener):
     def __init__(self, worker: "SinkWorker") -> None:
         self.worker = worker
@@ -46,7 +56,7 @@ class _SeekToStored(ConsumerRebalanceListener):
 class SinkWorker:
     """One sink consumer; run several in the group to scale with partitions."""
 
-    def __init__(self, settings: KafkaSettings, writer: SinkWriter, *, consumer_name: str = "sink",
+    def __init__(self, settings: KafkaSettings, writer: SinkWriter, *, consumer_name: str = SINK_CONSUMER,
                  max_records: int = 2000, metrics: "SinkMetrics | None" = None) -> None:
         self.settings = settings
         self.metrics = metrics
@@ -54,7 +64,7 @@ class SinkWorker:
         self.consumer_name = consumer_name
         self.codec = schemas.Codec()
         names = topics.names(settings)
-        self.topics = (names.verified, names.held, names.dlq, names.decisions, names.decided)
+        self.topics = sink_topics(settings)
         self._kind = {names.verified: "verified", names.held: "held", names.dlq: "dead_letter",
                       names.decisions: "decision", names.decided: "ruling"}
         session = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 1000} if settings.local_mode else {}
@@ -178,4 +188,4 @@ def run_sink(settings: KafkaSettings, writer: SinkWriter) -> None:
         worker.close()
 
 
-__all__ = ["SinkWorker", "apply_or_dead_letter", "run_sink"]
+__all__ = ["SINK_CONSUMER", "SinkWorker", "apply_or_dead_letter", "run_sink", "sink_topics"]

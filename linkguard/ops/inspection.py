@@ -410,11 +410,13 @@ def _read_registry_on_two_cores(path: Path, encoding: str | None) -> list[Reside
     with multiprocessing.get_context("fork").Pool(1) as pool:
         second = pool.apply_async(csvio.registry_part, (halves, 1))
         try:
-            first = csvio.registry_part(halves, 0)
+            # this half's residents are built while the other half is still being read and sent
+            residents = [build_resident(values) for values in csvio.registry_part(halves, 0)]
             rest = second.get()
         except Exception:  # noqa: BLE001 — whatever it was, the whole-file read finds and reports it
             return None
-    return [build_resident(values) for values in (*first, *rest)]
+    residents += [build_resident(values) for values in rest]
+    return residents
 
 
 # where a slice of the extracts starts and stops: (file index, physical line)

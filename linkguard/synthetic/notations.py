@@ -94,6 +94,12 @@ NOTATION_VARIANTS: dict[str, str] = {
     "address_koaza": "the registry writes a 小字 before the lot (いの町大内字浜1964番地), the record not (or the reverse)",
     "address_placeholder": "one character of the place name written as a placeholder (〓, ●, a 外字 code)",
     "address_no_separator": "the lot joined with ノ (2ノ29ノ46), the town's の written 之 or ノ",
+    "placeholder_run": "a run of placeholders for one or two kanji of the record's name: ??? or ???? per kanji (a "
+                       "UTF-8 name read byte by byte), the kana present",
+    "address_ward": "a 政令指定都市 address: the registry writes the ward (横浜市中区本町…), the record not (or the "
+                    "reverse)",
+    "address_kyoto_street": "a Kyoto address: the registry writes the street and direction before the town "
+                            "(河原町通三条上る下丸屋町), the record only the town, or the direction spelt otherwise",
     "notations_together": "several of the record-side notations at once, one per field: a selector or placeholder in "
                           "the name, a reading variant, an exported or era date, sex with its label, an address "
                           "without its municipality, with a postal code, ノ-joined or in kanji numbers",
@@ -108,7 +114,8 @@ NOTATION_SHARES: dict[str, float] = {
     "alias_bracket": 0.002, "date_notations": 0.008, "placeholder_doubled": 0.003, "former_surname_nospace": 0.004,
     "foreign_initials": 0.002, "date_exports": 0.006, "sex_notations": 0.006, "address_postal_code": 0.004,
     "address_municipality": 0.006, "address_koaza": 0.003, "address_placeholder": 0.003,
-    "address_no_separator": 0.004, "notations_together": 0.01,
+    "address_no_separator": 0.004, "notations_together": 0.01, "placeholder_run": 0.003, "address_ward": 0.004,
+    "address_kyoto_street": 0.003,
 }
 
 #: the corpus's subject pool (an attribute of its ``_Pools``) each variant draws from; else every living resident
@@ -117,7 +124,7 @@ NOTATION_POOLS: dict[str, str] = {
     "former_surname_registry": "former_name", "former_surname_column": "former_name", "address_aza": "banchi",
     "address_building_forms": "building", "address_building_registry": "living", "address_lot_forms": "living",
     "address_kanji_numbers": "living", "former_surname_nospace": "former_name", "foreign_initials": "foreign",
-    "address_koaza": "banchi",
+    "address_koaza": "banchi", "address_ward": "living", "address_kyoto_street": "living",
 }
 
 #: error causes and the reason code each must be held with
@@ -133,7 +140,7 @@ NOTATION_ERROR_VARIANTS: tuple[str, ...] = (
     "ivs_record", "ivs_registry", "placeholder_record", "placeholder_registry", "stray_characters",
     "address_lot_forms", "address_kanji_numbers", "former_surname_bracket", "former_surname_registry",
     "date_notations", "placeholder_doubled", "date_exports", "sex_notations", "address_postal_code",
-    "address_municipality", "address_no_separator", "notations_together",
+    "address_municipality", "address_no_separator", "notations_together", "placeholder_run",
 )
 
 _PLACEHOLDERS = ("〓", "●", "■", "□", "？", "?", "＿", "\ufffd", "\ue0a1", "\ue7a0")
@@ -550,11 +557,17 @@ def _date_notations(builder, draft, person, rng) -> str | None:
     return what
 
 
+def _gaiji_spots(draft, person, shortest: int) -> list[int]:
+    """Where the kanji of a Japanese name with its kana are, for placeholders to stand in; ``[]`` for a
+    foreign name, a name without kana, or one shorter than ``shortest`` characters."""
+    if person.foreign or not draft.name_kana or len(draft.name.replace(person.space, "")) < shortest:
+        return []
+    return _kanji_spots(draft.name)
+
+
 def _placeholder_doubled(builder, draft, person, rng) -> str | None:
-    if person.foreign or not draft.name_kana:
-        return None
-    spots = _kanji_spots(draft.name)
-    if not spots or len(draft.name.replace(person.space, "")) < 3:
+    spots = _gaiji_spots(draft, person, 3)
+    if not spots:
         return None
     spot = rng.choice(spots)
     pair = rng.choice(("??", "？？", "〓〓", "??"))
@@ -711,9 +724,72 @@ def _address_no_separator(builder, draft, person, rng) -> str | None:
 _NO_IN_A_NAME = re.compile(r"(?<=[\u4e00-\u9fff])[ノの](?=[\u4e00-\u9fff])")
 
 
+def _placeholder_run(builder, draft, person, rng) -> str | None:
+    spots = _gaiji_spots(draft, person, 4)
+    if not spots:
+        return None
+    spot = rng.choice(spots)
+    mark = rng.choice(("?", "？", "〓"))
+    # one ? per UTF-8 byte: three for a kanji of the BMP, four beyond it (𠮷)
+    if spot + 1 in spots and rng.random() < 0.3 and len(draft.name.replace(person.space, "")) >= 5:
+        run, kanji = mark * 6, draft.name[spot:spot + 2]
+    else:
+        kanji = draft.name[spot]
+        run = mark * len(kanji.encode())
+    draft.name = draft.name[:spot] + run + draft.name[spot + len(kanji):]
+    return f"{run} for {kanji}"
+
+
+# (prefecture, city, ward, town with 丁目)
+_WARD_TOWNS = (("神奈川県", "横浜市", "中区", "本町"), ("北海道", "札幌市", "中央区", "北一条西"), ("大阪府", "大阪市", "北区", "梅田"),
+               ("愛知県", "名古屋市", "中区", "栄"), ("福岡県", "福岡市", "博多区", "博多駅前"),
+               ("埼玉県", "さいたま市", "大宮区", "桜木町"))
+
+
+def _address_ward(builder, draft, person, rng) -> str | None:
+    lot = _LOT.match(person.address)
+    if not lot or not _alone(builder, draft.subject):
+        return None
+    prefecture, city, ward, town = rng.choice(_WARD_TOWNS)
+    chome, ban, go = _kanji_to_int(lot.group("chome")), lot.group("ban"), lot.group("go")
+    registry = f"{prefecture}{city}{ward}{town}{kanji_numeral(chome)}丁目{ban}番{go}号"
+    record = rng.choice((f"{city}{town}{chome}-{ban}-{go}", f"{prefecture}{city}{town}{chome}丁目{ban}番{go}号"))
+    if rng.random() < 0.7:
+        _set_registry(builder, draft, address=registry)
+        draft.address = record
+        return f"{ward} only in the registry"
+    _set_registry(builder, draft, address=record)
+    draft.address = registry
+    return f"{ward} only in the record"
+
+
+# (ward, street and direction as the registry writes them, the direction spelt otherwise, town)
+_KYOTO_TOWNS = (("中京区", "河原町通三条上る", "河原町通三条上ル", "下丸屋町"), ("下京区", "四条通烏丸東入", "四条通烏丸東入ル", "長刀鉾町"),
+                ("上京区", "寺町通今出川上ル二丁目", "寺町通今出川上る二丁目", "鶴山町"),
+                ("中京区", "新町通六角下る", "新町通六角下ル", "六角町"), ("東山区", "大和大路通四条下る", "大和大路通四条下ガル", "小松町"))
+
+
+def _address_kyoto_street(builder, draft, person, rng) -> str | None:
+    if not _alone(builder, draft.subject):
+        return None
+    ward, street, respelt, town = rng.choice(_KYOTO_TOWNS)
+    lot = rng.randint(1, 999)
+    registry = f"京都府京都市{ward}{street}{town}{lot}番地"
+    how = rng.choice(("town only", "town only", "no city", "direction respelt"))
+    record = {"town only": f"京都市{ward}{town}{lot}", "no city": f"{ward}{town}{lot}番地",
+              "direction respelt": f"京都市{ward}{respelt}{town}{lot}"}[how]
+    if rng.random() < 0.7:
+        _set_registry(builder, draft, address=registry)
+        draft.address = record
+        return f"{how} in the record"
+    _set_registry(builder, draft, address=record)
+    draft.address = registry
+    return f"{how} in the registry"
+
+
 #: the record-side writers "notations_together" draws one from per field
 _TOGETHER: tuple[tuple[str, ...], ...] = (
-    ("ivs_record", "placeholder_record", "placeholder_doubled", "stray_characters"),
+    ("ivs_record", "placeholder_record", "placeholder_doubled", "placeholder_run", "stray_characters"),
     ("date_exports", "date_notations"),
     ("sex_notations",),
     ("address_postal_code", "address_no_separator", "address_kanji_numbers", "address_lot_forms"),
@@ -749,7 +825,8 @@ _WRITERS = {
     "date_exports": _date_exports, "sex_notations": _sex_notations, "address_postal_code": _address_postal_code,
     "address_municipality": _address_municipality, "address_koaza": _address_koaza,
     "address_placeholder": _address_placeholder, "address_no_separator": _address_no_separator,
-    "notations_together": _notations_together,
+    "notations_together": _notations_together, "placeholder_run": _placeholder_run, "address_ward": _address_ward,
+    "address_kyoto_street": _address_kyoto_street,
 }
 assert set(_WRITERS) == set(NOTATION_VARIANTS)
 

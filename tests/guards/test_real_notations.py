@@ -76,6 +76,30 @@ def test_two_placeholders_for_one_character(written):
     assert_pass(both_sides("name", registered, written, kana=kana))
 
 
+@pytest.mark.parametrize("registered,written,kana", [
+    ("𠮷田　花子", "????田 花子", "ヨシダ ハナコ"),  # 𠮷's four UTF-8 bytes, each a ?
+    ("髙橋　優斗", "???橋 優斗", "タカハシ ユウト"),  # a three-byte kanji
+    ("山田　𠮷子", "山田 〓〓〓〓子", "ヤマダ ヨシコ"), ("𠮷田　𠮷子", "??田 ??子", "ヨシダ ヨシコ"),
+    ("山田　花子", "山田 ??????", "ヤマダ ハナコ"),  # two three-byte kanji as one run
+])
+def test_a_run_of_placeholders_for_one_or_more_characters(registered, written, kana):
+    """A UTF-8 name read byte by byte writes one ? per byte: up to four for one character."""
+    assert_pass(both_sides("name", registered, written, kana=kana))
+
+
+@pytest.mark.parametrize("registered,written,kana", [
+    ("山田　花子", "??? 子", "ヤマダ ハナコ"),  # the run could be 山田花, but then fewer kept than stood for
+    ("山田　花子", "?????? ??", "ヤマダ ハナコ"), ("山田　花子", "山 ?????", "ヤマダ ハナコ"),
+    ("山田　花子", "????", "ヤマダ ハナコ"), ("山田　花子", "山田 ?????????子", "ヤマダ ハナコ"),
+    ("山田　花子", "山田 ???子", "ヤマダ ハルコ"),  # another reading
+    ("斎藤　花子", "斉藤 ???", "サイトウ ハナコ"),  # an intact character differs
+])
+def test_a_run_of_placeholders_never_makes_a_name_of_too_little(registered, written, kana):
+    resident = person(registered, "ヤマダ ハナコ" if registered.startswith("山") else kana)
+    verdict = check(record_of(resident, name=written, name_kana=kana), index_by_number([resident]))
+    assert verdict.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in verdict.reasons, verdict
+
+
 @pytest.mark.parametrize("registered_kana,written_kana", [
     ("ヤマサキ ハナコ", "ヤマザキ ハナコ"), ("ヤマザキ ハナコ", "ﾔﾏｻﾞｷ ﾊﾅｺ"), ("ヤマザキ ハナコ", "ヤマサ゛キ ハナコ"),
     ("ヤマザキ ハナコ", "やまざき　はなこ"), ("ヤマザキ ヨウコ", "ヤマザキ ヨーコ"), ("ヤマザキ ヨウコ", "ヤマザキ ヨオコ"),
@@ -162,6 +186,19 @@ def test_a_foreign_name_in_any_order_case_with_middle_names_or_initials(written)
     assert check(record_of(resident, name=written), index_by_number([resident])).outcome is Outcome.PASS
 
 
+def test_initials_never_tell_twins_apart():
+    """An initial stands for a word only beside two words written in full: twins JOHN WILLIAM and
+    JAMES WALTER SMITH share their family name, birth date, sex and address, and J W SMITH is either."""
+    john = person("SMITH JOHN WILLIAM", "", serial=1, sex=1)
+    james = person("SMITH JAMES WALTER", "", serial=2, sex=1)
+    for number in (john.my_number, james.my_number):
+        verdict = _judge(record_of(john, my_number=number, name="J W SMITH"), [john, james])
+        assert verdict.outcome is Outcome.HOLD and Reason.IDENTITY_MISMATCH in verdict.reasons
+        assert verdict.suggested_my_number == ""
+    verdict = _judge(record_of(john, my_number=james.my_number, name="John W. Smith"), [john, james])
+    assert verdict.outcome is Outcome.HOLD and verdict.suggested_my_number in ("", john.my_number)
+
+
 @pytest.mark.parametrize("registered,written", [("O'BRIEN MARY", "Mary O’Brien"), ("NGUYEN VAN NAM", "Nguyễn Văn Nam"),
                                                 ("MARTIN JEAN-PIERRE", "Jean Pierre Martin")])
 def test_apostrophes_accents_and_hyphens(registered, written):
@@ -242,6 +279,17 @@ SAME_PLACE = [
     ("高知県高知市〓町1-1", "高知市𠮷町1-1"), ("高知市丸ノ内1丁目2番20号 Sunny Court 101", "高知市丸ノ内1-2-20 SUNNY COURT 101"),
     ("高知市丸ノ内1丁目2番20号 コーポ丸ノ内A棟101号室", "高知市丸ノ内1-2-20 コーポ丸ノ内A-101"),
     ("高知市丸ノ内1丁目2番20号 サンハイツ丸ノ内101号室", "高知市丸ノ内1-2-20 ｻﾝﾊｲﾂ丸ノ内１０１"),
+    # the ward of a 政令指定都市 left out by a city-wide system, with the rest of the notations
+    ("神奈川県横浜市中区本町一丁目2番3号", "横浜市本町1-2-3"), ("北海道札幌市中央区北一条西二丁目1番地", "札幌市北1条西2-1"),
+    ("大阪府大阪市北区梅田一丁目1番1号 コーポ梅田101号室", "大阪市梅田1-1-1"), ("さいたま市大宮区桜木町1-1", "さいたま市桜木町一丁目1番"),
+    # Kyoto: the street and its direction (上ル/上る/上がる, 東入/東入る) before the town, or left out
+    ("京都市中京区河原町通三条上る下丸屋町123番地", "京都市中京区下丸屋町123"),
+    ("京都市中京区河原町通三条上ル下丸屋町123番地", "京都市中京区河原町通三条上る下丸屋町123"),
+    ("京都府京都市下京区四条通烏丸東入長刀鉾町10番地", "京都市下京区四条通烏丸東入る長刀鉾町10"),
+    ("京都市上京区寺町通今出川上ル二丁目鶴山町14番地", "上京区鶴山町14"),
+    ("京都市中京区新町通六角下がる六角町5", "京都市六角町5"),
+    # 第 before a lot number (岩手の地割)
+    ("岩手県紫波郡矢巾町大字西徳田第五地割10番地", "矢巾町西徳田5地割10"), ("紫波町日詰第12地割5番地", "紫波町日詰十二地割5"),
 ]
 
 
@@ -258,6 +306,19 @@ DIFFERENT_PLACES = [
     ("高知市〓町1-1", "高知市本町1-2"), ("〓〓町1-1", "本通町1-1"), ("高知県高岡郡四万十町窪川955番地", "四万十町窪川955番地1号"),
     ("高知市丸ノ内1-2-20 コーポA101", "高知市丸ノ内1-2-20 メゾンB101"), ("札幌市北1条西2-1", "札幌市北1条東2-1"),
     ("南国市大埇甲浜1234", "南国市大埇甲1234"),  # a 小字 stands before the lot letter, never after it
+    # two wards of one city, both written; another city's ward; a Tokyo ward is a municipality of its own
+    ("横浜市中区本町1-2-3", "横浜市西区本町1-2-3"), ("さいたま市大宮区桜木町1-1", "さいたま市浦和区桜木町1-1"),
+    ("横浜市中区本町1-2-3", "川崎市本町1-2-3"), ("大阪市北区梅田1-1-1", "大阪市梅田1-1-2"),
+    ("東京都千代田区丸の内1-1", "東京都中央区丸の内1-1"),
+    # Kyoto: two streets or two directions, both written, are two places; so are two towns
+    ("京都市中京区河原町通三条上ル下丸屋町123", "京都市中京区寺町通三条上ル下丸屋町123"),
+    ("京都市中京区河原町通三条上ル下丸屋町123", "京都市中京区河原町通三条下ル下丸屋町123"),
+    ("京都市中京区河原町通三条上る下丸屋町123", "京都市中京区上丸屋町123"),
+    ("京都市中京区河原町通三条上る下丸屋町123", "京都市中京区下丸屋町124"),
+    ("京都市中京区河原町通三条上る下丸屋町123", "京都市下京区下丸屋町123"),
+    ("紫波町日詰第12地割5", "紫波町日詰13地割5"),
+    # a lot letter before the number and one after it are not known to be one lot (甲123 / 123甲)
+    ("高知市大津甲123番地", "高知市大津123番地甲"),
 ]
 
 
@@ -368,6 +429,9 @@ def test_heisei_written_after_its_end():
     ("高知県高知市〓町1-1", "𠮷町1-1 コーポ101", "placeholder in the place name; municipality left out; "
                                                "building/room (方書) written differently"),
     ("高知市丸ノ内1-2-20", "丸ノ内1-2-20", "municipality left out"),
+    ("横浜市中区本町1-2-3", "横浜市本町1-2-3", "ward (区) of a designated city left out"),
+    ("京都市中京区河原町通三条上る下丸屋町123", "京都市下丸屋町123",
+     "ward (区) of a designated city left out; Kyoto street (通…上ル/下ル/東入/西入) left out"),
 ])
 def test_shortened_addresses_together_and_their_explanation(registered, written, detail):
     from guards.check import explain
@@ -404,7 +468,18 @@ def test_brackets_and_dots_in_an_address(registered, written):
     assert_pass(both_sides("address", registered, written))
 
 
-@pytest.mark.parametrize("written", ["1980/04/01 午前 0:00:00", "1980/4/1 12:00 AM", "昭和55年4月1日（火曜日）",
+@pytest.mark.parametrize("registered,written", [("佐々木　花子", "佐〻木 花子"), ("佐佐木　花子", "佐〻木花子")])
+def test_the_vertical_iteration_mark(registered, written):
+    assert_pass(both_sides("name", registered, written))
+
+
+@pytest.mark.parametrize("written", ["佐〻 花子", "〻木 花子", "佐々々木 花子"])
+def test_an_iteration_mark_does_not_stand_for_another_character(written):
+    resident = person("佐々木　花子", "ササキ ハナコ")
+    assert check(record_of(resident, name=written), index_by_number([resident])).outcome is Outcome.HOLD
+
+
+@pytest.mark.parametrize("written", ["1980/04/01 午前 0:00:00", "1980/4/1 12:00 AM", "昭和55年4月1日（火曜日）", "19800401000000",
                                      "1980-04-01 00:00:00.000", "1980-04-01T00:00:00+09:00"])
 def test_dates_as_spreadsheets_and_databases_export_them(written):
     assert parse_date(written) == BIRTH

@@ -42,3 +42,18 @@ def test_ten_and_two_thousand_messages_take_the_same_statements(writer: SinkWrit
     assert len(again) == len(large)
     counts = writer.counts()
     assert (counts["copies"], counts["held_open"]) == (2010, 502)
+
+
+def test_postgresql_plans_each_batch_for_its_own_arrays(writer: SinkWriter, make: Messages, backend: str) -> None:
+    """A generic plan cached at the sink's start (empty tables, a guessed array length) would scan whole
+    tables for every later batch: each batch's statements are planned for the arrays they are given."""
+    if backend != "postgresql":
+        return
+    for n in range(15):  # psycopg prepares after 5 runs; PostgreSQL goes generic after 5 more
+        writer.apply("sink", mixed(make, f"s{n}-", 4, 1))
+    with writer.engine.connect() as conn:  # the pool's one connection: the writer's session
+        prepared, generic = conn.exec_driver_sql(
+            "SELECT count(*), coalesce(sum(generic_plans), 0) FROM pg_prepared_statements "
+            "WHERE cardinality(parameter_types) > 0").one()  # a statement without parameters has one plan
+    assert prepared >= 5  # the constant texts are still parsed once per connection
+    assert generic == 0
