@@ -259,11 +259,11 @@ def run_guard(bootstrap: str, local: bool, args, residents, records, broker_pid:
             publisher.publish_records(records)
             published = time.monotonic()
             publisher_cpu = own_cpu_seconds() - publisher_before
-        # counting rows scans the tables, so rows are counted only once the sink has consumed
-        # enough messages (each row comes from at least one message: the rows cannot be there
-        # before); until then, a second's poll reads only the sink's stored positions. Note too when
-        # the guard itself has read everything (its last verdict is out), and when one prefecture's
-        # worth of rows is in (a run of at least that many measures it)
+        # counting rows scans the tables, so rows are counted only once the sink has consumed enough
+        # messages (each row comes from at least one message, so the rows cannot be there before; the
+        # run's topics are new, so positions count messages); until then the 1 s poll reads only the
+        # sink's stored positions. Note too when the guard itself has read everything (its last verdict
+        # is out), and when one prefecture's worth of rows is in (a run of at least that many measures it)
         guard_done: list[float] = []
         prefecture_done: list[float] = []
         consumed = sink_topics(settings)

@@ -1241,23 +1241,42 @@ def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]
 
 def _placeholders_filled(x: str, y: str) -> str | None:
     """``x`` with the placeholders of its place name (the part before the first number)
-    taken from ``y``, if the rest of the place name is ``y``'s and more is kept than filled."""
+    taken from ``y``, if the rest of the place name is ``y``'s and the town (after the city, ward
+    or 郡 both write) keeps at least as many characters as its placeholders stand for. A run of
+    placeholders may stand for fewer characters, as in a name (:func:`_placeholder_runs`).
+
+    >>> _placeholders_filled('高知市〓町1-1', '高知市𠮷町1-1'), _placeholders_filled('高知市????町1-1', '高知市𠮷町1-1')
+    ('高知市𠮷町1-1', '高知市𠮷町1-1')
+
+    Never a town of placeholders, however much of the city is written:
+
+    >>> _placeholders_filled('高知市??????1-1', '高知市𠮷町1-1'), _placeholders_filled('高知市〓〓1-1', '高知市𠮷町1-1')
+    (None, None)
+    >>> _placeholders_filled('????町1-1', '𠮷田町1-1'), _placeholders_filled('高知市〓町1-1', '高知市〓町1-2')
+    (None, None)
+    """
     place_x, place_y = _NOT_DIGITS.match(x), _NOT_DIGITS.match(y)
-    if not place_x or not place_y or place_x.end() != place_y.end():
+    if not place_x or not place_y:
         return None
-    filled = 0
-    chars = []
-    for p, q in zip(place_x.group(), place_y.group()):
-        if p != q and is_placeholder(p) and not is_placeholder(q):
-            filled += 1
-            chars.append(q)
-        elif p == q:
-            chars.append(p)
-        else:
-            return None
-    if not filled or filled * 2 > place_x.end():
+    written, meant = place_x.group(), place_y.group()
+    if (len(written) > _LONGEST_NAME or _ANY_PLACEHOLDER.search(meant)
+            or not _ANY_PLACEHOLDER.search(written)):
         return None
-    return "".join(chars) + x[place_x.end():]
+    town = _town_start(written, meant)
+    intact = _intact_in_runs(written[town:], meant[town:])
+    if intact is None or intact * 2 < len(meant) - town:
+        return None
+    return meant + x[place_x.end():]
+
+
+def _town_start(written: str, meant: str) -> int:
+    """Where the town begins in two place names: after the last 市, 区 or 郡 of the part both write alike."""
+    common = 0
+    for p, q in zip(written, meant):
+        if p != q:
+            break
+        common += 1
+    return max((i + 1 for i in range(common) if meant[i] in "市区郡"), default=0)
 
 
 def _without_municipality(x: str, y: str) -> list[str]:

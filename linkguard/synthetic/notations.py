@@ -92,7 +92,8 @@ NOTATION_VARIANTS: dict[str, str] = {
     "address_municipality": "the municipality left out (a city's own system: 上町2-29-46 for 高知市上町…), on the "
                             "record's side or the registry's",
     "address_koaza": "the registry writes a 小字 before the lot (いの町大内字浜1964番地), the record not (or the reverse)",
-    "address_placeholder": "one character of the place name written as a placeholder (〓, ●, a 外字 code)",
+    "address_placeholder": "one character of the place name written as a placeholder (〓, ●, a 外字 code) or as a run "
+                           "of them (??? for a kanji, one per UTF-8 byte)",
     "address_no_separator": "the lot joined with ノ (2ノ29ノ46), the town's の written 之 or ノ",
     "placeholder_run": "a run of placeholders for one or two kanji of the record's name: ??? or ???? per kanji (a "
                        "UTF-8 name read byte by byte), the kana present",
@@ -704,6 +705,8 @@ def _address_placeholder(builder, draft, person, rng) -> str | None:
         return None
     spot = rng.choice(spots)
     placeholder = rng.choice(("〓", "●", "\ue0a1", "？"))
+    if rng.random() < 0.3:  # one ? per UTF-8 byte, as a conversion writes it
+        placeholder = rng.choice("?？") * len(rest[spot].encode())
     draft.address = (person.address[:match.start("rest")] + rest[:spot] + placeholder + rest[spot + 1:])
     return f"{placeholder!a} for {rest[spot]} in the place name"
 
