@@ -83,13 +83,26 @@ def naive_inspection(registry: str, files: list[tuple[str, str, str]], out: Path
     return held
 
 
+def _generator_digest() -> str:
+    """A digest of the corpus generator's source (``linkguard/synthetic``): a corpus written by
+    another version of it (new notations, new causes) is written again."""
+    import hashlib
+
+    import linkguard.synthetic
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(linkguard.synthetic.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _prepare(out: Path, records: int, residents: int, seed: int):
-    """The corpus, written once per size and seed (a stamp file remembers which)."""
+    """The corpus, written once per size, seed and generator version (a stamp file remembers which)."""
     from linkguard.synthetic.corpus import CorpusFiles, SYSTEMS, STYLES, make_corpus, write_corpus
 
     corpus_dir = out / "corpus"
     stamp = corpus_dir / "sizes.json"
-    wanted = {"records": records, "residents": residents, "seed": seed}
+    wanted = {"records": records, "residents": residents, "seed": seed, "generator": _generator_digest()}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
         files = tuple((s, corpus_dir / f"records-{s}.csv") for s in SYSTEMS)
         encodings = {f"records-{s}.csv": STYLES[i].encoding for i, s in enumerate(SYSTEMS)}

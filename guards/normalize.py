@@ -57,6 +57,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache
 from typing import NamedTuple
 
 from guards import japanese
@@ -150,10 +151,12 @@ def address(value: str | None) -> str:
     return japanese.address_key(value)
 
 
+@lru_cache(maxsize=32_768)  # a stream reads each birth date in the few notations systems write it
 def parse_date(value: str | None, field: str = "date") -> dt.date:
     """Read a date in ISO, slashed, compact or Japanese-era form.
 
-    Raises :class:`InvalidDate` naming ``field`` and what was expected.
+    Raises :class:`InvalidDate` naming ``field`` and what was expected (not cached:
+    an unreadable value is read again each time).
 
     >>> parse_date('')
     Traceback (most recent call last):
@@ -244,6 +247,7 @@ _SEX_PARTS = re.compile(r"[\s:：()（）/・,-]+")
 _SEX = {"1": 1, "男": 1, "M": 1, "MALE": 1, "男性": 1, "2": 2, "女": 2, "F": 2, "FEMALE": 2, "女性": 2}
 
 
+@lru_cache(maxsize=1024)  # a handful of notations (1, 男, M, 女性, 1:男 …) written again and again
 def parse_sex(value: str | None, field: str = "sex") -> int:
     """Sex as the registry codes it: 1 (男) or 2 (女).
 

@@ -99,11 +99,14 @@ _PENDING: Table = PendingRelease.__table__  # type: ignore[assignment]
 
 #: PostgreSQL, for the batch's transaction: plan every statement for the arrays it is given. psycopg
 #: prepares the constant texts, and after five runs PostgreSQL would keep one generic plan per connection,
-#: costed for the tables as they were then (empty, at a sink's start) and for a 10-element array: a
-#: sequential scan of ``intermediate_copies`` per batch, kept until an ANALYZE. That made the sink's
-#: backend, not the sink, the bottleneck (105 of its CPU seconds in a 244k-record bench run, 2 s per
-#: batch at the end). Planning anew costs about a millisecond per statement.
+#: costed for the tables as they were then (empty, at a sink's start) and for a 10-element array: whole
+#: tables went through for every batch (the supersede UPDATE compared every open hold with the batch's
+#: keys; the retraction scanned ``intermediate_copies``), until an ANALYZE. That made the sink's backend
+#: the bottleneck (105 CPU seconds in a 244k-record bench run, 2 s per batch at the end). Planning anew
+#: costs about a millisecond per statement. ``LOCAL``: this transaction only, so other users of the
+#: engine (and a transaction-pooling proxy) keep their settings.
 _CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)

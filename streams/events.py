@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from guards import Finding, Record, Resident, Verdict
+from guards.model import build_record, build_resident
 
 __all__ = [
     "record_to_event", "event_to_record", "resident_to_message", "message_to_resident",
@@ -48,12 +49,23 @@ def record_to_event(record: Record, *, event_id: str | None = None,
 
 
 def event_to_record(event: dict[str, Any]) -> Record:
-    """The guard's view of a decoded RecordChanged event."""
-    return Record(
-        system=event["system"], record_id=event["record_id"], operation=event["operation"],
-        payload=event.get("payload") or {},
-        **{name: event.get(name) or "" for name in _RECORD_FIELDS},
-    )
+    """The guard's view of a decoded RecordChanged event.
+
+    Built by :func:`guards.model.build_record` from every field in order: each stage
+    calls this once per record.
+
+    >>> record = Record('shoman', 'S-1', '621498320257', '山田 花子', '1980-04-01', '2', batch_id='B-1',
+    ...                 operation='create', payload={'等級': '1級'})
+    >>> event_to_record(record_to_event(record)) == record
+    True
+    """
+    get = event.get
+    return build_record((
+        event["system"], event["record_id"], get("my_number") or "", get("name") or "", get("birth_date") or "",
+        get("sex") or "", get("address") or "", get("name_kana") or "", get("atena_no") or "",
+        get("number_source") or "", get("entered_by") or "", get("batch_id") or "", event["operation"],
+        get("payload") or {},
+    ))
 
 
 def resident_to_message(resident: Resident) -> dict[str, Any]:
@@ -69,15 +81,20 @@ def resident_to_message(resident: Resident) -> dict[str, Any]:
 
 
 def message_to_resident(message: dict[str, Any]) -> Resident:
-    return Resident(
-        my_number=message["my_number"], name=message["name"], birth_date=message["birth_date"],
-        sex=message["sex"], address=message["address"], name_kana=message.get("name_kana", ""),
-        alias_name=message.get("alias_name", ""), resident_code=message.get("resident_code", ""),
-        status=message.get("status") or "住民", status_date=message.get("status_date"),
-        previous_names=tuple(message.get("previous_names") or ()),
-        previous_addresses=tuple(message.get("previous_addresses") or ()),
-        previous_my_numbers=tuple(message.get("previous_my_numbers") or ()),
-    )
+    """A decoded Resident message as the guard's :class:`~guards.Resident` (every stage's registry look-up).
+
+    >>> import datetime as dt
+    >>> hanako = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市', previous_names=('佐藤 花子',))
+    >>> message_to_resident(resident_to_message(hanako)) == hanako
+    True
+    """
+    get = message.get
+    return build_resident((
+        message["my_number"], message["name"], message["birth_date"], message["sex"], message["address"],
+        get("name_kana", ""), get("alias_name", ""), get("resident_code", ""), get("status") or "住民",
+        get("status_date"), tuple(get("previous_names") or ()), tuple(get("previous_addresses") or ()),
+        tuple(get("previous_my_numbers") or ()),
+    ))
 
 
 def verdict_message(event: dict[str, Any], verdict: Verdict, version: int,

@@ -215,17 +215,29 @@ def _event_ids(per_draw: int = 1024) -> Iterator[str]:
 
     ``uuid.uuid4()`` asks the OS for 16 bytes per id, and that call lets go of the
     GIL: with kafka-python's sender thread busy, each record then waited for it
-    to come back. The same randomness, fetched in bulk, does not.
+    to come back. The same randomness, fetched in bulk, does not; its version and
+    variant bits are set and it is written as hex once per draw, not once per id
+    through ``uuid.UUID`` (a third of the time per id).
 
     >>> ids = _event_ids(per_draw=2)
     >>> drawn = [next(ids) for _ in range(5)]
     >>> len(set(drawn)), {uuid.UUID(i).version for i in drawn}, {uuid.UUID(i).variant for i in drawn}
     (5, {4}, {'specified in RFC 4122'})
+    >>> all(str(uuid.UUID(i)) == i for i in drawn)  # the canonical text form
+    True
     """
+    size = 16 * per_draw
+    keep = int.from_bytes(_UUID4_KEEP * per_draw, "big")
+    bits = int.from_bytes(_UUID4_BITS * per_draw, "big")
     while True:
-        pool = os.urandom(16 * per_draw)
-        for start in range(0, len(pool), 16):
-            yield str(uuid.UUID(bytes=pool[start:start + 16], version=4))
+        pool = ((int.from_bytes(os.urandom(size), "big") & keep) | bits).to_bytes(size, "big").hex()
+        for s in range(0, len(pool), 32):
+            yield f"{pool[s:s + 8]}-{pool[s + 8:s + 12]}-{pool[s + 12:s + 16]}-{pool[s + 16:s + 20]}-{pool[s + 20:s + 32]}"
+
+
+#: per 16 random bytes: the bits a version 4 UUID keeps, and its version (0100) and variant (10) bits
+_UUID4_KEEP = bytes.fromhex("ffffffffffff0fff3fffffffffffffff")
+_UUID4_BITS = bytes.fromhex("00000000000040008000000000000000")
 
 
 def _reporting(items: Iterable[T], on_sent: Callable[[int], None] | None, every: int = 1000) -> Iterator[T]:

@@ -31,7 +31,11 @@ def test_encode_verdict_equals_encode(seed):
             checked = checked.astimezone(dt.timezone(dt.timedelta(hours=9)))
         verdict = {"event_id": rng.choice([event["event_id"], "", "イベント-1"]),
                    "outcome": rng.choice(["PASS", "HOLD", "INVALID"]),
-                   "reasons": rng.choice([[], [{"code": "NOT_IN_REGISTRY", "detail": ""}]]),
+                   "reasons": rng.choice([[], [{"code": "NOT_IN_REGISTRY", "detail": ""}],
+                                          [{"code": "FORMER_NAME", "detail": ""},
+                                           {"code": "VARIANT_CHARACTERS", "detail": "name"}],
+                                          [{"code": "SHARED_NUMBER", "detail": "児童手当/J-" + "7" * 70}],
+                                          [{"code": "MOVED_OUT"}]]),  # detail left to the schema's default
                    "suggested_my_number": rng.choice(["", "123456789018"]), "checked_at": checked,
                    "version": rng.choice([0, 1, 2 ** 24 + 5, 2 ** 62, rng.randrange(2 ** 40)]), "record": event,
                    "registry_person": None, "suggested_person": None, "via": rng.choice(["guard", "review"]),
@@ -46,4 +50,6 @@ def test_a_plain_verdict_is_written_without_fastavro():
                "checked_at": dt.datetime(2024, 4, 1, tzinfo=dt.timezone.utc), "version": 7,
                "registry_person": None, "suggested_person": None, "via": "guard"}
     assert schemas._plain_verdict(verdict) is not None
-    assert schemas._plain_verdict({**verdict, "reasons": [{"code": "X", "detail": ""}]}) is None
+    assert schemas._plain_verdict({**verdict, "reasons": [{"code": "FORMER_NAME", "detail": ""}]}) is not None
+    assert schemas._plain_verdict({**verdict, "explanation": [{"field": "name", "match": "exact", "detail": ""}]}) is None
+    assert schemas._plain_verdict({**verdict, "reasons": [{"code": None, "detail": ""}]}) is None  # fastavro's to refuse

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -427,3 +428,28 @@ def test_file_errors_come_in_the_files_order(tmp_path):
         run_inspection(registry, [("s", bad), ("t", tmp_path / "missing.csv")], tmp_path / "out", progress=False)
     with pytest.raises(OSError):
         run_inspection(registry, [("t", tmp_path / "missing.csv"), ("s", bad)], tmp_path / "out", progress=False)
+
+
+def test_the_guards_shortcut_leaves_every_inspection_file_as_the_full_path_writes_it(tmp_path, monkeypatch):
+    """A labelled corpus (every error cause, every notation, the extracts in their own encodings and
+    headers) inspected on two cores — registry halves, a helper's slice — with guards.check's shortcut
+    and without it: verdicts.csv, explanations.csv, report.csv and report.html byte for byte the same."""
+    import importlib
+
+    import linkguard.ops.inspection as inspection
+    from linkguard.synthetic.corpus import make_corpus, write_corpus
+
+    check_module = importlib.import_module("guards.check")
+    files = write_corpus(make_corpus(records=4_000, seed=7), tmp_path / "corpus")
+    monkeypatch.setattr(inspection, "_cores", lambda: 2)
+    monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    written = {}
+    for quick in (True, False):
+        monkeypatch.setattr(check_module, "QUICK", quick)  # the forked helper inherits it
+        out = tmp_path / f"quick-{quick}"
+        summary = inspection.run_inspection(files.registry, list(files.records), out, progress=False)
+        written[quick] = {name: path.read_bytes() for name, path in summary.outputs.items()}
+        written[quick]["report.html"] = re.sub(rb"\d{4}-\d\d-\d\d \d\d:\d\d", b"", written[quick]["report.html"])
+    assert written[True] == written[False]
+    assert b"HOLD" in written[True]["verdicts.csv"] and written[True]["explanations.csv"].count(b"\n") > 20
