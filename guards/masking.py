@@ -45,6 +45,10 @@ NUMBER_DIGITS = 12
 SEPARATORS = r"[\s\-‐‑‒–—―−ー－﹣_＿.．/／,，、・･]"
 
 _PATTERNS: dict[int, re.Pattern[str]] = {}
+_UUID_OR_NUMBER: dict[int, re.Pattern[str]] = {}
+
+#: a UUID in its canonical 8-4-4-4-12 hex form
+_UUID = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 
 #: characters a number may be typed with besides its digits (for :func:`mask_number`)
 _TYPED_SEPARATORS = re.compile(SEPARATORS)
@@ -80,9 +84,27 @@ def redact(text: str, placeholder: str | Callable[[str], str] = "<12 digits>", *
     >>> redact("'123 456 789' is not a date", '[number withheld]', min_digits=9)
     "'[number withheld]' is not a date"
     """
-    if callable(placeholder):
-        return number_like(min_digits).sub(lambda match: placeholder(match.group()), text)
-    return number_like(min_digits).sub(placeholder.replace("\\", r"\\"), text)
+    replace = placeholder if callable(placeholder) else (lambda run: placeholder)
+    pattern = _uuid_or_number(min_digits)
+    return pattern.sub(lambda match: match.group() if match.lastgroup == "uuid" else replace(match.group()), text)
+
+
+def _uuid_or_number(min_digits: int) -> re.Pattern[str]:
+    """A number-like run, or a whole UUID, which is left alone.
+
+    A random UUID's hex groups are all digits often enough (``…56651-0775-4859-9720-…``)
+    that its event id would be redacted now and then, and an operator could not find it.
+
+    >>> redact('event 3fa56651-0775-4859-9720-2c963f66afa6 and 6214 9832 0257')
+    'event 3fa56651-0775-4859-9720-2c963f66afa6 and <12 digits>'
+    >>> redact('x3fa56651-0775-4859-9720-2c963f66afa6')  # not a UUID token on its own: redacted
+    'x3fa<12 digits>c963f66afa6'
+    """
+    pattern = _UUID_OR_NUMBER.get(min_digits)
+    if pattern is None:
+        pattern = _UUID_OR_NUMBER[min_digits] = re.compile(
+            rf"(?P<uuid>(?<![0-9A-Za-z]){_UUID}(?![0-9A-Za-z]))|{number_like(min_digits).pattern}")
+    return pattern
 
 
 def mask(number: str) -> str:
