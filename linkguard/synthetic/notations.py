@@ -758,13 +758,18 @@ def _address_ward(builder, draft, person, rng) -> str | None:
     chome, ban, go = _kanji_to_int(lot.group("chome")), lot.group("ban"), lot.group("go")
     registry = f"{prefecture}{city}{ward}{town}{kanji_numeral(chome)}丁目{ban}番{go}号"
     record = rng.choice((f"{city}{town}{chome}-{ban}-{go}", f"{prefecture}{city}{town}{chome}丁目{ban}番{go}号"))
+    return _full_and_short(builder, draft, rng, registry, record, ward)
+
+
+def _full_and_short(builder, draft, rng, full: str, short: str, what: str) -> str:
+    """The address written in ``full`` on one side and ``short`` on the other, mostly the registry in full."""
     if rng.random() < 0.7:
-        _set_registry(builder, draft, address=registry)
-        draft.address = record
-        return f"{ward} only in the registry"
-    _set_registry(builder, draft, address=record)
-    draft.address = registry
-    return f"{ward} only in the record"
+        _set_registry(builder, draft, address=full)
+        draft.address = short
+        return f"{what}: the registry in full"
+    _set_registry(builder, draft, address=short)
+    draft.address = full
+    return f"{what}: the record in full"
 
 
 # (ward, street and direction as the registry writes them, the direction spelt otherwise, town)
@@ -783,13 +788,7 @@ def _address_kyoto_street(builder, draft, person, rng) -> str | None:
     record = {"town only": f"京都市{ward}{town}{lot}", "no city": f"{ward}{town}{lot}番地",
               "direction respelt": f"京都市{ward}{respelt}{town}{lot}",
               "no 通": f"京都市{ward}{street.replace('通', '')}{town}{lot}"}[how]
-    if rng.random() < 0.7:
-        _set_registry(builder, draft, address=registry)
-        draft.address = record
-        return f"{how} in the record"
-    _set_registry(builder, draft, address=record)
-    draft.address = registry
-    return f"{how} in the registry"
+    return _full_and_short(builder, draft, rng, registry, record, how)
 
 
 #: the record-side writers "notations_together" draws one from per field
