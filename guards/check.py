@@ -513,6 +513,7 @@ _ADDRESS_DIFFERENCES = {
     "koaza": "小字 left out",
     "placeholder": "placeholder in the place name",
     "ward": "ward (区) of a designated city left out",
+    "ward_renamed": "ward (区) written by its old name",
     "street": "Kyoto street (通…上ル/下ル/東入/西入) left out",
 }
 

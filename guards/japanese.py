@@ -1227,6 +1227,13 @@ def _written_apart(a: str, b: str) -> str | None:
 DESIGNATED_CITIES = ("札幌市", "仙台市", "さいたま市", "千葉市", "横浜市", "川崎市", "相模原市", "新潟市", "静岡市",
                      "浜松市", "名古屋市", "京都市", "大阪市", "堺市", "神戸市", "岡山市", "広島市", "北九州市",
                      "福岡市", "熊本市")
+#: wards a designated city has renamed, the old name to the new ones its area went to: 浜松市's seven
+#: wards became three on 2024-01-01 (北区 was split between 中央区 and 浜名区); a system not yet changed
+#: writes the old ward of the same place
+WARD_RENAMES: dict[str, dict[str, tuple[str, ...]]] = {
+    "浜松市": {"中区": ("中央区",), "東区": ("中央区",), "西区": ("中央区",), "南区": ("中央区",),
+               "北区": ("中央区", "浜名区"), "浜北区": ("浜名区",)},
+}
 _DESIGNATED_WARD = re.compile(f"(?P<city>{'|'.join(DESIGNATED_CITIES)})(?P<ward>[^\\d市区町村]{{1,4}}区)(?=[^\\d-])")
 # a Kyoto street designation before the town: 河原町通3条上ル (三条 is 3条 in a key), 四条通烏丸東入,
 # 寺町通御池下ル西入, 寺町通今出川上ル2 (上ル二丁目: the second block) — a street, then one or more
@@ -1246,12 +1253,23 @@ def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]
     ('京都市中京区下丸屋町123', ('street',))
     >>> len(_ward_and_street_left_out('横浜市中区本町1-1', '横浜市西区本町1-1'))  # both write a ward
     1
+
+    A ward written by its old name (:data:`WARD_RENAMES`):
+
+    >>> _ward_and_street_left_out('浜松市北区細江町気賀1', '浜松市浜名区細江町気賀1')[1]
+    ('浜松市浜名区細江町気賀1', ('ward_renamed',))
+    >>> len(_ward_and_street_left_out('浜松市中区元城町1', '浜松市浜名区元城町1'))
+    1
     """
     forms = [(x, ())]
     if "区" in x and y.startswith(DESIGNATED_CITIES):
         ward = _DESIGNATED_WARD.match(x)
-        if ward and y.startswith(ward["city"]) and not _DESIGNATED_WARD.match(y):
+        theirs = _DESIGNATED_WARD.match(y)
+        if ward and y.startswith(ward["city"]) and not theirs:
             forms.append((ward["city"] + x[ward.end():], ("ward",)))
+        elif (ward and theirs and ward["city"] == theirs["city"]
+              and theirs["ward"] in WARD_RENAMES.get(ward["city"], {}).get(ward["ward"], ())):
+            forms.append((ward["city"] + theirs["ward"] + x[ward.end():], ("ward_renamed",)))
     if ("ル" in x or "入" in x) and not _KYOTO_STREET.search(y):
         for form, left_out in list(forms):
             street = _KYOTO_STREET.search(form)

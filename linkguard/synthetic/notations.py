@@ -98,7 +98,7 @@ NOTATION_VARIANTS: dict[str, str] = {
     "placeholder_run": "a run of placeholders for one or two kanji of the record's name: ??? or ???? per kanji (a "
                        "UTF-8 name read byte by byte), the kana present",
     "address_ward": "a 政令指定都市 address: the registry writes the ward (横浜市中区本町…), the record not (or the "
-                    "reverse)",
+                    "reverse), or the ward by its old name (浜松市中区… for 浜松市中央区…)",
     "address_kyoto_street": "a Kyoto address: the registry writes the street and direction before the town "
                             "(河原町通三条上る下丸屋町), the record only the town, the direction spelt otherwise or "
                             "the street without 通",
@@ -747,7 +747,7 @@ def _placeholder_run(builder, draft, person, rng) -> str | None:
 # (prefecture, city, ward, town with 丁目)
 _WARD_TOWNS = (("神奈川県", "横浜市", "中区", "本町"), ("北海道", "札幌市", "中央区", "北一条西"), ("大阪府", "大阪市", "北区", "梅田"),
                ("愛知県", "名古屋市", "中区", "栄"), ("福岡県", "福岡市", "博多区", "博多駅前"),
-               ("埼玉県", "さいたま市", "大宮区", "桜木町"))
+               ("埼玉県", "さいたま市", "大宮区", "桜木町"), ("静岡県", "浜松市", "中央区", "元城町"))
 
 
 def _address_ward(builder, draft, person, rng) -> str | None:
@@ -758,6 +758,8 @@ def _address_ward(builder, draft, person, rng) -> str | None:
     chome, ban, go = _kanji_to_int(lot.group("chome")), lot.group("ban"), lot.group("go")
     registry = f"{prefecture}{city}{ward}{town}{kanji_numeral(chome)}丁目{ban}番{go}号"
     record = rng.choice((f"{city}{town}{chome}-{ban}-{go}", f"{prefecture}{city}{town}{chome}丁目{ban}番{go}号"))
+    if city == "浜松市" and rng.random() < 0.5:  # the ward by its name before 2024 (中区 → 中央区)
+        return _full_and_short(builder, draft, rng, registry, f"{city}中区{town}{chome}-{ban}-{go}", "old ward")
     return _full_and_short(builder, draft, rng, registry, record, ward)
 
 
