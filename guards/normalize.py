@@ -62,6 +62,7 @@ from typing import NamedTuple
 
 from guards import japanese
 from guards.exceptions import InvalidDate, InvalidSex
+from guards.masking import redact
 
 __all__ = [
     "text",
@@ -178,9 +179,19 @@ def parse_date(value: str | None, field: str = "date") -> dt.date:
     if date is None:
         raise InvalidDate(
             field,
-            f"{raw!r} is not a date; expected 1980-04-01, 1980/4/1, 19800401, 昭和55年4月1日 or S55.4.1",
+            f"{_shown(raw)!r} is not a date; expected 1980-04-01, 1980/4/1, 19800401, 昭和55年4月1日 or S55.4.1",
         )
     return date
+
+
+def _shown(raw: str) -> str:
+    """A value an error message quotes, with any number in it redacted: a My Number keyed into the
+    date or sex column must not reach a log through the message.
+
+    >>> _shown('621498320257'), _shown('昭和64年1月8日')
+    ('<12 digits>', '昭和64年1月8日')
+    """
+    return redact(raw)
 
 
 def _loose_date(value: str) -> str | None:
@@ -224,14 +235,14 @@ def _read_date(field: str, raw: str) -> dt.date | None:
         era = _ERA_BY_NAME[_ERA_ABBREVIATIONS.get(era_name, era_name)]
         year_in_era = 1 if era_year == "元" else int(era_year)
         if year_in_era < 1:
-            raise InvalidDate(field, f"{raw}: era years start at 1 (元年)")
+            raise InvalidDate(field, f"{_shown(raw)}: era years start at 1 (元年)")
         date = _make_date(field, raw, era.first_day.year + year_in_era - 1, int(month), int(day))
         if date < era.first_day or (era.last_day is not None and date > era.last_day
                                     and not era.written_on):
             span = f"it began on {era.first_day.isoformat()}"
             if era.last_day is not None and date > era.last_day:
                 span = f"it ended on {era.last_day.isoformat()}"
-            raise InvalidDate(field, f"{raw} is not a date of the {era.kanji} era ({span})")
+            raise InvalidDate(field, f"{_shown(raw)} is not a date of the {era.kanji} era ({span})")
         return date
     return None
 
@@ -240,7 +251,7 @@ def _make_date(field: str, raw: str, year: int, month: int, day: int) -> dt.date
     try:
         return dt.date(year, month, day)
     except ValueError:
-        raise InvalidDate(field, f"{raw} is not a calendar date") from None
+        raise InvalidDate(field, f"{_shown(raw)} is not a calendar date") from None
 
 
 _SEX_PARTS = re.compile(r"[\s:：()（）/・,-]+")
@@ -274,7 +285,7 @@ def parse_sex(value: str | None, field: str = "sex") -> int:
             return codes.pop()
         if not raw:
             raise InvalidSex(field, "empty; expected 1/2, 男/女 or M/F") from None
-        raise InvalidSex(field, f"{raw!r} is not a sex code; expected 1/2, 男/女 or M/F") from None
+        raise InvalidSex(field, f"{_shown(raw)!r} is not a sex code; expected 1/2, 男/女 or M/F") from None
 
 
 def split_list(value: str | None) -> tuple[str, ...]:

@@ -8,7 +8,8 @@ import pkgutil
 
 import pytest
 
-from guards.exceptions import LinkguardError
+from guards import normalize
+from guards.exceptions import GuardError, LinkguardError
 
 PACKAGES = ("guards", "schemas", "streams", "sinks", "linkguard", "bench")
 
@@ -40,3 +41,14 @@ def test_the_walk_finds_the_errors_of_every_package():
 @pytest.mark.parametrize("error", ERRORS, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
 def test_every_error_derives_from_the_one_root(error):
     assert issubclass(error, LinkguardError)
+
+
+@pytest.mark.parametrize("parse, value", [
+    (normalize.parse_date, "621498320257"), (normalize.parse_date, "6214-9832-0257"),
+    (normalize.parse_sex, "6214 9832 0257"), (normalize.parse_sex, "６２１４９８３２０２５７"),
+])
+def test_a_number_keyed_into_the_date_or_sex_column_is_not_in_the_message(parse, value):
+    with pytest.raises(GuardError) as raised:
+        parse(value, "birth_date")
+    assert "<12 digits>" in str(raised.value) and not any(c.isdigit() for c in str(raised.value).split(";")[0]
+                                                          .replace("<12 digits>", ""))
