@@ -888,7 +888,13 @@ _KE_CHARS = frozenset("ヶヵケがガ")
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
 # every kind of dash is "-"; brackets (a building written in brackets) carry nothing
 _DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃˗"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
-_DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)・(?=\d)")
+# ・ or . between two numbers is a lot's separator (1・2・20, 1.2.20): an address has no decimals
+_DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)[・.](?=\d)")
+# a wave dash (〜, or ～ which NFKC writes ~; Shift_JIS 0x8160 decodes to either) separates a lot's numbers only
+# in a chain of three or more (1〜2〜3): between two numbers it is a range (1〜3番地: lots 1 to 3), kept as written
+_WAVE_CHAIN = re.compile(r"(?<![\d\-.〜~目番地号割の])\d+(?:[〜~]\d+){2,}(?![\d\-.〜~])")
+_WAVES = str.maketrans("〜~", "--")
+_RANGE_WAVES = frozenset("〜~")
 _LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
 _SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 _KANJI_NUMERAL = "〇○零一二三四五六七八九十百千壱弐参拾"
@@ -918,6 +924,11 @@ _HYPHEN_BEFORE_TEXT = re.compile(r"-+(?=[^\d]|$)")
 _ROOM_SUFFIX = re.compile(r"(?:号室|号|室)$")
 # Kyoto's directions after a street (河原町通三条上る): 上る 上ル 上がる 上ガル are one, so are 東入 東入る 東入ル
 _KYOTO_DIRECTION = re.compile(r"([上下])(?:る|ル|がる|ガル)|([東西])入(?:る|ル)?")
+
+
+def _wave_chain_as_hyphens(match: re.Match) -> str:
+    """A chain of numbers joined by wave dashes written with hyphens (1〜2〜3 = 1-2-3)."""
+    return match.group().translate(_WAVES)
 
 
 def _kyoto_direction(match: re.Match) -> str:
@@ -1023,6 +1034,9 @@ def address_key(value: str | None) -> str:
     - kanji numbers (also 壱 弐 参 拾) next to 丁目/番地/番/号/の/条/地割, or
       after 甲/乙…, become Arabic (一丁目 = 1丁目, 二十号 = 20号,
       百二十三番地 = 123番地, 乙二七六九 = 乙2769);
+    - ・ or . between two numbers is ``-`` (1・2・3 = 1.2.3 = 1-2-3); so is a
+      wave dash (〜, ～, ~) in a chain of three or more numbers (1〜2〜3), never
+      between two (1〜3番地 is a range of lots);
     - after a number, 丁目, 番地, 番, 号, の and hyphens are one ``-``,
       dropped at the end and before a building name (方書);
     - variant characters are folded (:func:`fold_variants`).
@@ -1048,6 +1062,15 @@ def address_key(value: str | None) -> str:
     True
     >>> address_key('高知市丸ノ内1・2・20（コーポ・丸ノ内101）')
     '高知市丸の内1-2-20コーポ丸の内101'
+    >>> address_key('高知市本町1.2.3'), address_key('高知市本町１．２．３'), address_key('本町NO.5ビル')
+    ('高知市本町1-2-3', '高知市本町1-2-3', '本町NO.5ビル')
+    >>> address_key('高知市本町1〜2〜3'), address_key('高知市本町1～2～3'), address_key('高知市本町1~2~3番地')
+    ('高知市本町1-2-3', '高知市本町1-2-3', '高知市本町1-2-3')
+
+    A wave dash between two numbers is a range (lots 1 to 3), not one lot, and stays:
+
+    >>> address_key('高知市本町1〜3番地'), address_key('高知市本町1-2〜3'), address_key('高知市本町1丁目2〜3〜4')
+    ('高知市本町1〜3', '高知市本町1-2〜3', '高知市本町1-2〜3〜4')
 
     >>> address_key('高知市' + '一' * 5000 + '丁目')[:6]
     '高知市一一一'
@@ -1061,6 +1084,10 @@ def address_key(value: str | None) -> str:
     text = text.translate(_DASHES)
     if "・" in text:  # 1・2・20 is a lot; elsewhere (コーポ・丸ノ内) a dot carries nothing
         text = _DOT_BETWEEN_DIGITS.sub("-", text).replace("・", "")
+    if "." in text:  # 1.2.20 is a lot; elsewhere (NO.5) the period stays
+        text = _DOT_BETWEEN_DIGITS.sub("-", text)
+    if "〜" in text or "~" in text:
+        text = _WAVE_CHAIN.sub(_wave_chain_as_hyphens, text)
     if text[:1] == "〒" or text[:1].isdigit():
         text = _POSTAL_CODE.sub("", text, count=1)
     if "ー" in text or "ｰ" in text:
@@ -1114,6 +1141,8 @@ def address_difference(a: str, b: str) -> str | None:
     True
     >>> address_difference('南国市大埇甲1234', '南国市大埇甲1234-101') is None  # 枝番, not a room
     True
+    >>> address_difference('高知市本町1〜3', '高知市本町1') is None  # a range of lots, not lot 1 and a building
+    True
     >>> address_difference('高知市丸の内1-2-20', '丸の内1-2-20コーポ101'), address_difference('黒潮町入野浜123', '黒潮町入野123')
     ('municipality,building', 'koaza')
     """
@@ -1142,8 +1171,8 @@ def _same_lot(a: str, b: str) -> str | None:
     # a room written as one more number ("1-2-20-101") only after a full 丁目-番-号
     room_number_allowed = a[:common].count("-") >= 2
     for rest in (rest_a, rest_b):
-        if rest and (rest[0].isdigit() or rest[0] in _LOT_LETTERS):
-            return None
+        if rest and (rest[0].isdigit() or rest[0] in _LOT_LETTERS or rest[0] in _RANGE_WAVES):
+            return None  # more of the lot, or a range of lots (1〜3番地 is not the lot 1 and a building)
         if rest.startswith("-") and not (room_number_allowed and _ROOM_HYPHEN.match(rest)):
             return None
     if not rest_a or not rest_b:
