@@ -54,8 +54,9 @@ def event_to_record(event: dict[str, Any]) -> Record:
     Built by :func:`guards.model.build_record` from every field in order: each stage
     calls this once per record.
 
-    >>> record = Record('shoman', 'S-1', '621498320257', '山田 花子', '1980-04-01', '2', batch_id='B-1',
-    ...                 operation='create', payload={'等級': '1級'})
+    >>> record = Record('shoman', 'S-1', '621498320257', '山田 花子', '1980-04-01', '2', address='高知市本町1-1',
+    ...                 name_kana='ヤマダ ハナコ', atena_no='A-7', number_source='申請書', entered_by='staff-7',
+    ...                 batch_id='B-1', operation='create', payload={'等級': '1級'})  # every field its own value
     >>> event_to_record(record_to_event(record)) == record
     True
     """
@@ -84,7 +85,10 @@ def message_to_resident(message: dict[str, Any]) -> Resident:
     """A decoded Resident message as the guard's :class:`~guards.Resident` (every stage's registry look-up).
 
     >>> import datetime as dt
-    >>> hanako = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市', previous_names=('佐藤 花子',))
+    >>> hanako = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市', name_kana='ヤマダ ハナコ',
+    ...                   alias_name='ハナ', resident_code='R-1', status='転出', status_date=dt.date(2024, 4, 1),
+    ...                   previous_names=('佐藤 花子',), previous_addresses=('高知市旧町',),
+    ...                   previous_my_numbers=('123456789018',))  # every field its own value
     >>> message_to_resident(resident_to_message(hanako)) == hanako
     True
     """
