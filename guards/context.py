@@ -91,8 +91,11 @@ Suggested numbers are My Numbers: no finding detail ever holds one.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from itertools import compress, filterfalse, repeat
+from operator import attrgetter, is_, ne
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
@@ -646,19 +649,26 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     The same verdicts as :func:`check_in_context` with, for each record, a
     context of every other record of its batch and of its number
     (:func:`full_contexts` builds those plainly; a test compares the two),
-    at the cost of one pass plus work only where it can matter:
+    at the cost of a few passes plus work only where it can matter:
 
-    - batches and numbers are indexed once, by :func:`batch_key` and
-      :func:`link_key`; where a ``(system, record_id)`` occurs more than
-      once, its last row is the one the others see (the newest event wins);
+    - a PASS keeps its verdict unless its number is *loud*
+      (:func:`_rows_of_loud_numbers`): another record of the number is held,
+      or two of them carry different ``atena_no`` as written. Otherwise every
+      other record of the number is a PASS too, so the same registry person
+      as this one, and ``SHARED_NUMBER`` finds nobody; a PASS has no
+      ``DECEASED``/``ERASED`` for the date rule to drop and no batch rule
+      (they look at held records only);
+    - only the held records and those of loud numbers are judged: their
+      numbers and batches are indexed (the last row of each
+      ``(system, record_id)`` is the one the others see, the newest event
+      wins);
     - a record gets its batch only if it is held and is not its number's
       registry person (the only case the batch rules look at: a record
       that is not that person is always held by :func:`guards.check`),
       and only the peers born on that person's birth date, of that sex
       (no other peer can be that person);
-    - a number's links only if its records (the record's own row
-      included) do not all carry one and the same ``atena_no`` (equal
-      addressee numbers are the same person, which the rule never counts).
+    - a number's links only if one of them might be another person
+      (:func:`_one_person`).
 
     ``basic`` may hand over ``[check(r, registry) for r in records]`` computed
     elsewhere (``linkguard inspect`` computes them on every core); the context
@@ -679,8 +689,20 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         raise ValueError(f"{len(basic)} basic verdicts for {len(records)} records")
     else:
         basic = list(basic)
-    bkeys, lkeys = _keys(records, basic)
-    batches, numbers = _groups(records, bkeys, lkeys)
+    out = list(basic)
+    held_rows = _held_rows(basic)
+    rows = sorted(set(held_rows).union(_rows_of_loud_numbers(records, held_rows)))
+    if not rows:
+        return out
+
+    batch_keys: dict[tuple[str, str], tuple[str, str] | None] = {}  # by (system, batch_id) as written
+    link_keys: dict[int, str | None] = {}
+
+    def link_key_of(i: int) -> str | None:
+        if i not in link_keys:
+            link_keys[i] = _row_link_key(records[i], basic[i])
+        return link_keys[i]
+
     subjects: dict[int, Subject] = {}
 
     def subject_of(i: int) -> Subject | None:
@@ -693,22 +715,40 @@ def check_all(records: Sequence[Record], registry: RegistryView,
 
     def other_person(i: int) -> Resident | None:
         # the number's registry person, for a held usable record that is not that person
-        if basic[i].outcome is not Outcome.HOLD or lkeys[i] is None:
+        if basic[i].outcome is not Outcome.HOLD or link_key_of(i) is None:
             return None
         subject = subject_of(i)
         resident = _registry_person(subject, registry) if subject is not None else None
         return resident if resident is not None and not matches_person(subject, resident) else None
 
+    # the batches the batch rules look at: those of a held record that is not its number's person
+    wanted: dict[int, tuple[tuple[str, str], Resident]] = {}  # by row: its batch, its number's person
+    for i in held_rows:
+        bkey = _row_batch_key(records[i], basic[i], batch_keys)
+        if bkey is not None and (resident := other_person(i)) is not None:
+            wanted[i] = bkey, resident
+    superseded = _superseded_rows(records)
+    wanted_batches = {bkey for bkey, _ in wanted.values()}
+    batches: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for j in _rows_of_batches(records, wanted_batches):
+        if j not in superseded and (bkey := _row_batch_key(records[j], basic[j], batch_keys)) in wanted_batches:
+            batches[bkey].append(j)
+    numbers: dict[str, list[int]] = defaultdict(list)
+    for j in rows:  # every record of a loud number is among them (a held one's number is loud)
+        lkey = link_key_of(j)
+        if lkey is not None and j not in superseded:
+            numbers[lkey].append(j)
+
     born: dict[tuple[str, str], tuple[dt.date, int] | None] = {}  # by the values as written (they repeat)
 
     def born_of(i: int) -> tuple[dt.date, int] | None:
         # birth date and sex alone, cheaper than a whole subject; None when unreadable
-        if basic[i].outcome is Outcome.PASS and lkeys[i] is not None:
+        record = records[i]
+        if basic[i].outcome is Outcome.PASS and record.operation != "delete":
             # a PASS agrees with its number's registry person on both: theirs, without reading the record's
-            resident = registry.get(lkeys[i])
+            resident = registry.get(_compact(record.my_number))
             if resident is not None:
                 return resident.birth_date, resident.sex
-        record = records[i]
         written = (record.birth_date, record.sex)
         if written not in born:
             try:
@@ -725,89 +765,211 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     # the batch rules only look for peers who are the number's registry person:
     # the others (another birth date or sex) are left out of the context
     batch_of: dict[int, tuple[Peer, ...]] = {}
-    held = Outcome.HOLD
-    for i in range(len(records)):
-        if basic[i].outcome is not held:  # other_person's first test, without the call (244,246 rows)
-            continue
-        members = batches.get(bkeys[i]) if bkeys[i] is not None else None
+    for i, (bkey, resident) in wanted.items():
+        members = batches.get(bkey)
         if not members or len(members) < 2:
             continue
-        resident = other_person(i)
-        if resident is not None:
-            person = (resident.birth_date, resident.sex)
-            batch_of[i] = peers(m for m in members if m != i and born_of(m) in (person, None))
-    # a number's links are left out where every record of it, this one included,
-    # carries one and the same atena_no: the rule counts them all as one person
-    one_atena: dict[str, str | None] = {}  # by number, for the numbers of more than one record only
+        person = (resident.birth_date, resident.sex)
+        batch_of[i] = peers(m for m in members if m != i and born_of(m) in (person, None))
+
+    groups: dict[str, _NumberGroup] = {}
     link_peers: dict[str, tuple[Peer, ...]] = {}
 
     def links_of(i: int) -> tuple[Peer, ...]:
-        key = lkeys[i]
+        key = link_key_of(i)
         members = numbers.get(key) if key is not None else None
         if not members or (len(members) == 1 and records[members[0]].record_id == records[i].record_id
                            and records[members[0]].system == records[i].system):
             return ()
-        shared = one_atena[key] if key in one_atena else one_atena.setdefault(key, _one_atena(records, members))
-        # a member's atena_no is the shared one by its definition; only an earlier row of a repeated key is read
-        if shared is not None and (i in members or atena(records[i].atena_no) == shared):
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _NumberGroup.of([records[m] for m in members], [basic[m] for m in members],
+                                                  registry.get(key))
+        # (_is_person means nothing without a registry person; then all_the_person is False and decides)
+        if group.one_person(atena(records[i].atena_no), _is_person(basic[i])):
             return ()
         if key not in link_peers:
             link_peers[key] = peers(members)
         return link_peers[key]
 
     empty = Context(identities=identities)
-
-    def judge(start: int, stop: int) -> list[Verdict]:
-        out = []
-        for i in range(start, stop):
-            record, verdict = records[i], basic[i]
-            if verdict.outcome is Outcome.INVALID or record.operation == "delete":
-                out.append(verdict)
-                continue
-            batch = batch_of.get(i, ())
-            key = lkeys[i]
-            # a number only this row carries (most rows) has no links, without the call
-            links = () if key is None or (len(members := numbers.get(key) or ()) == 1 and members[0] == i) else (
-                links_of(i))
-            if not batch and not links and verdict.outcome is Outcome.PASS:
-                out.append(verdict)  # what check_in_context returns at once
-                continue
-            context = Context(batch, links, identities) if batch or links else empty
-            out.append(check_in_context(record, registry, context, verdict=verdict, subject=subjects.get(i)))
-        return out
-
-    return judge(0, len(records))
+    for i in rows:
+        record, verdict = records[i], basic[i]
+        if verdict.outcome is Outcome.INVALID or record.operation == "delete":
+            continue
+        batch = batch_of.get(i, ())
+        links = links_of(i)
+        if not batch and not links and verdict.outcome is Outcome.PASS:
+            continue  # what check_in_context returns at once
+        context = Context(batch, links, identities) if batch or links else empty
+        out[i] = check_in_context(record, registry, context, verdict=verdict, subject=subjects.get(i))
+    return out
 
 
-def _keys(records: list[Record], basic: list[Verdict]) -> tuple[list, list]:
-    """Each row's :func:`batch_key` and :func:`link_key`, read off the basic verdict where it tells.
+_MY_NUMBER = attrgetter("my_number")
+_ATENA_NO = attrgetter("atena_no")
+_BATCH_ID = attrgetter("batch_id")
+_RECORD_ID = attrgetter("record_id")
+_OUTCOME = attrgetter("outcome")
+_PLAIN_NUMBER = re.compile("[0-9]{12}").fullmatch  # a number written as its 12 ASCII digits, nothing else
 
-    A usable row (not INVALID) has a 12-digit number; it is valid unless
-    the check found ``CHECK_DIGIT``. A row INVALID only for its number is
-    still in its batch.
+
+def _held_rows(basic: list[Verdict]) -> list[int]:
+    """The indexes of the HOLD verdicts (one pass in C: most of 244,246 rows are not).
+
+    >>> _held_rows([Verdict.of([]), Verdict.of([Finding(Reason.DECEASED)]), Verdict.of([Finding(Reason.NOT_LINKED)])])
+    [1]
     """
-    bkeys: list[tuple[str, str] | None] = []
-    lkeys: list[str | None] = []
-    known: dict[tuple[str, str], tuple[str, str] | None] = {}  # a batch id repeats in every record of its batch
+    return list(compress(range(len(basic)), map(is_, map(_OUTCOME, basic), repeat(Outcome.HOLD))))
 
-    def bkey_of(record: Record) -> tuple[str, str] | None:
-        raw = (record.system, record.batch_id)
-        if raw not in known:
-            known[raw] = batch_key(record)
-        return known[raw]
 
-    for record, verdict in zip(records, basic):
-        bkey = lkey = None
-        if record.operation != "delete":
-            if verdict.outcome is not Outcome.INVALID:
-                bkey = bkey_of(record)
-                if not verdict.findings or all(f.reason is not Reason.CHECK_DIGIT for f in verdict.findings):
-                    lkey = _compact(record.my_number)
-            elif all(f.reason in _NUMBER_ONLY for f in verdict.findings):
-                bkey = bkey_of(record)
-        bkeys.append(bkey)
-        lkeys.append(lkey)
-    return bkeys, lkeys
+def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> list[int]:
+    """Every row of each number that may be carried by two people, in order.
+
+    A number is *quiet* when none of its rows is held and all of them carry
+    one and the same ``atena_no`` as written (or all none): its usable rows
+    are then PASS verdicts of its registry person with equal addressee
+    numbers, so the shared-number rule finds nobody for any of them.
+    Every other number is *loud*. A number's rows are those whose number
+    compacts to it (``6214 9832 0257`` and ``621498320257`` alike); rows of
+    an invalid number, deletions and unusable rows are counted too (a number
+    is at worst loud for nothing). Done in C passes over the rows: the
+    ~10,000 numbers written in another form are the only ones read one by one.
+
+    >>> r = lambda i, number, atena_no='A': Record('s', str(i), number, '', '', '', atena_no=atena_no)
+    >>> records = [r(0, '621498320257'), r(1, '6214 9832 0257'), r(2, '123456789018'), r(3, '123456789018', ''),
+    ...            r(4, '111111111118'), r(5, '111111111118'), r(6, '２２２２２２２２２２２２'), r(7, '222222222222', 'B')]
+    >>> _rows_of_loud_numbers(records, held_rows=[5])
+    [2, 3, 4, 5, 6, 7]
+    """
+    n = len(records)
+    numbers = list(map(_MY_NUMBER, records))
+    atenas = list(map(_ATENA_NO, records))
+    first_atena = dict(zip(reversed(numbers), reversed(atenas)))  # by number as written: its first row's
+    mixed = set(map(numbers.__getitem__, compress(range(n), map(ne, map(first_atena.__getitem__, numbers), atenas))))
+    # a number written several ways: every way, by the number (as written plainly too, where it is)
+    spellings: dict[str, list[str]] = {}
+    for written in filterfalse(_PLAIN_NUMBER, first_atena):
+        number = compact(written)
+        if _PLAIN_NUMBER(number):
+            spellings.setdefault(number, [number] if number in first_atena else []).append(written)
+    compacted = {written: number for number, ways in spellings.items() for written in ways}
+    loud = {compacted.get(written, written) for written in mixed}
+    loud.update(compacted.get(numbers[i], numbers[i]) for i in held_rows)
+    loud.update(number for number, ways in spellings.items() if len({first_atena[w] for w in ways}) > 1)
+    loud_ways = {written for number in loud for written in spellings.get(number, (number,))}
+    return list(compress(range(n), map(loud_ways.__contains__, numbers)))
+
+
+def _rows_of_batches(records: list[Record], wanted: set[tuple[str, str]]) -> list[int]:
+    """The rows whose batch id, normalised, is one of the wanted batches' (in any system), in order.
+
+    >>> records = [Record('s', '1', '', '', '', '', batch_id=' B-01'), Record('s', '2', '', '', '', '', batch_id='B-02'),
+    ...            Record('t', '3', '', '', '', '', batch_id='B-01')]
+    >>> _rows_of_batches(records, {('s', 'B-01')})
+    [0, 2]
+    """
+    if not wanted:
+        return []
+    ids = list(map(_BATCH_ID, records))
+    texts = {batch_id for _, batch_id in wanted}
+    written = {batch_id for batch_id in set(ids) if normalize.text(batch_id) in texts}
+    return list(compress(range(len(records)), map(written.__contains__, ids)))
+
+
+def _superseded_rows(records: list[Record]) -> set[int]:
+    """The rows a later row of the same ``(system, record_id)`` replaces (the newest event wins).
+
+    >>> r = lambda system, record_id: Record(system, record_id, '', '', '', '')
+    >>> sorted(_superseded_rows([r('s', '1'), r('t', '1'), r('s', '1'), r('s', '2')]))
+    [0]
+    """
+    ids = list(map(_RECORD_ID, records))
+    last_of_id = dict(zip(ids, range(len(ids))))
+    if len(last_of_id) == len(ids):  # no record_id repeats, in any system (the common case)
+        return set()
+    repeated = {ids[j] for j in compress(range(len(ids)), map(ne, map(last_of_id.__getitem__, ids), range(len(ids))))}
+    rows = list(compress(range(len(ids)), map(repeated.__contains__, ids)))
+    last = {(records[j].system, records[j].record_id): j for j in rows}
+    return {j for j in rows if last[(records[j].system, records[j].record_id)] != j}
+
+
+def _is_person(verdict: Verdict) -> bool:
+    """For a usable record whose valid number is in the registry: whether it describes the
+    number's registry person (:func:`guards.check.matches_person`), read off its basic
+    verdict: :func:`guards.check.check` compares exactly that person, and says
+    ``IDENTITY_MISMATCH`` precisely when name, birth date or sex do not match.
+    """
+    return all(f.reason is not Reason.IDENTITY_MISMATCH for f in verdict.findings)
+
+
+@dataclass(frozen=True, slots=True)
+class _NumberGroup:
+    """What the shared-number rule needs of the records of one number (the last row of each key)."""
+
+    atenas: frozenset[str]  # the addressee numbers they carry (:func:`atena`), none empty
+    all_carry_atena: bool  # none lacks one
+    all_the_person: bool  # the number is in the registry and each describes its person (:func:`_is_person`)
+
+    @classmethod
+    def of(cls, records: Iterable[Record], verdicts: Iterable[Verdict], resident: Resident | None) -> "_NumberGroup":
+        found = [atena(r.atena_no) for r in records]
+        return cls(frozenset(filter(None, found)), all(found),
+                   resident is not None and all(_is_person(v) for v in verdicts))
+
+    def one_person(self, own_atena: str, own_is_person: bool) -> bool:
+        """Whether :func:`_same_person` holds between a record of the number and every other one.
+
+        Either all carry its addressee number (equal ``atena_no``: the same
+        person); or all, and it, are the registry person, and none carries
+        another addressee number than its own (``_same_person`` compares
+        addressee numbers only where both have one).
+
+        >>> group = _NumberGroup(frozenset({'7'}), all_carry_atena=False, all_the_person=True)
+        >>> group.one_person('7', True), group.one_person('', True), group.one_person('8', True)
+        (True, True, False)
+        >>> group.one_person('7', False)  # it is someone else, and a record without atena_no is the person
+        False
+        >>> _NumberGroup(frozenset({'7'}), all_carry_atena=True, all_the_person=False).one_person('7', False)
+        True
+        """
+        if own_atena and self.all_carry_atena and self.atenas == {own_atena}:
+            return True
+        return self.all_the_person and own_is_person and (not own_atena or self.atenas <= {own_atena})
+
+
+def _row_link_key(record: Record, verdict: Verdict) -> str | None:
+    """The row's :func:`link_key`, read off its basic verdict: a usable row (not INVALID)
+    has a 12-digit number, valid unless the check found ``CHECK_DIGIT``.
+
+    >>> _row_link_key(Record('s', '1', '6214 9832 0257', '', '', ''), Verdict.of([]))
+    '621498320257'
+    >>> _row_link_key(Record('s', '1', '621498320258', '', '', ''), Verdict.of([Finding(Reason.CHECK_DIGIT)])) is None
+    True
+    """
+    if (record.operation == "delete" or verdict.outcome is Outcome.INVALID
+            or any(f.reason is Reason.CHECK_DIGIT for f in verdict.findings)):
+        return None
+    return _compact(record.my_number)
+
+
+def _row_batch_key(record: Record, verdict: Verdict, cache: dict) -> tuple[str, str] | None:
+    """The row's :func:`batch_key`; ``None`` also for a deletion and for a row INVALID for
+    more than its number (a row INVALID only for its number is still in its batch).
+    ``cache`` keeps them by ``(system, batch_id)`` as written (a batch id repeats in every record of its batch).
+
+    >>> _row_batch_key(Record('s', '1', '', '', '', '', batch_id=' B'), Verdict.of([Finding(Reason.NOT_LINKED)]), {})
+    ('s', 'B')
+    >>> _row_batch_key(Record('s', '1', '', '', '', '', batch_id='B'), Verdict.of([Finding(Reason.BAD_DATE)]), {})
+    """
+    if record.operation == "delete" or (verdict.outcome is Outcome.INVALID
+                                        and not all(f.reason in _NUMBER_ONLY for f in verdict.findings)):
+        return None
+    written = (record.system, record.batch_id)
+    found = cache.get(written, cache)
+    if found is cache:
+        found = cache[written] = batch_key(record)
+    return found
 
 
 def _compact(raw: str) -> str:
@@ -819,28 +981,6 @@ def _compact(raw: str) -> str:
         if len(plain) == 12 and plain.isdigit():
             return plain
     return compact(raw)
-
-
-def _groups(records: list[Record], bkeys: list, lkeys: list) -> tuple[dict, dict]:
-    """Row indexes by batch and by number: the last row of each ``(system, record_id)``."""
-    latest = {(record.system, record.record_id): i for i, record in enumerate(records)}
-    batches: dict[tuple[str, str], list[int]] = defaultdict(list)
-    numbers: dict[str, list[int]] = defaultdict(list)
-    # every row, in order, when no (system, record_id) repeats (the common case)
-    for i in (range(len(records)) if len(latest) == len(records) else sorted(latest.values())):
-        if bkeys[i] is not None:
-            batches[bkeys[i]].append(i)
-        if lkeys[i] is not None:
-            numbers[lkeys[i]].append(i)
-    return batches, numbers
-
-
-def _one_atena(records: list[Record], members: list[int]) -> str | None:
-    """The one ``atena_no`` all the records carry; ``None`` if one lacks it or two differ."""
-    first = atena(records[members[0]].atena_no)
-    if first and all(atena(records[i].atena_no) == first for i in members[1:]):
-        return first
-    return None
 
 
 def full_contexts(records: Sequence[Record], identities: IdentityLookup = NO_IDENTITIES) -> Iterator[Context]:
