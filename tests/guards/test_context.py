@@ -447,3 +447,145 @@ def test_the_batch_applied_last_gives_the_same_verdict():
         assert later == whole, (record.system, record.record_id)
         swaps += Reason.BATCH_SWAP in whole.reasons
     assert swaps >= 5
+
+
+# ------------------------------------------------------------------ check_all's shortcuts, at their edges
+
+def _plain(records: list[Record], registry=REGISTRY, identities=IDENTITIES) -> list:
+    """The reference: every record with its full context; explanations compared too (Verdict's == leaves them out)."""
+    return [(v, v.explanation) for v in
+            (check_in_context(r, registry, c) for r, c in zip(records, full_contexts(records, identities)))]
+
+
+def _fast(records: list[Record], registry=REGISTRY, identities=IDENTITIES) -> list:
+    return [(v, v.explanation) for v in check_all(records, registry, identities)]
+
+
+def _spaced(number: str) -> str:
+    return f"{number[:4]} {number[4:8]} {number[8:]}"
+
+
+def _wide(number: str) -> str:
+    return number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+
+
+RENUMBERED = Resident(my_number(20), "高橋　優斗", dt.date(1999, 12, 1), 1, "高知市旭町3-3",
+                      previous_my_numbers=(my_number(21),))
+MOVED = Resident(my_number(22), "浜口　雄幸", dt.date(1970, 4, 1), 1, "高知市本町2-2", status="転出")
+EDGE_RESIDENTS = RESIDENTS + [RENUMBERED, MOVED]
+EDGE_REGISTRY = index_by_number(EDGE_RESIDENTS)
+EDGE_IDENTITIES = build_identity_index(EDGE_RESIDENTS)
+
+
+@pytest.mark.parametrize("others, shared", [
+    # all PASS of the number's person, one atena_no: nobody is shared
+    ([dict(atena_no="A0000"), dict(atena_no="A0000")], set()),
+    # a missing atena_no: the same person by the registry
+    ([dict(atena_no=""), dict(atena_no="A0000")], set()),
+    ([dict(atena_no=""), dict(atena_no="")], set()),
+    # spaces and full width: one addressee number once normalised (leading zeros too, see the next test)
+    ([dict(atena_no="Ａ0000"), dict(atena_no=" A0000")], set()),
+    ([dict(atena_no="Ａ0000"), dict(atena_no="0A0000")], {"s/1", "t/2", "u/3"}),
+    # two PASS of one person with different atena_no: both holders, both held
+    ([dict(atena_no="A0000"), dict(atena_no="B-1")], {"s/1", "t/2", "u/3"}),
+    # the different addressee number is written another way of the number
+    ([dict(atena_no="A0000", my_number=_spaced(FATHER.my_number)), dict(atena_no="B-1",
+      my_number=_wide(FATHER.my_number))], {"s/1", "t/2", "u/3"}),
+    # one of them is someone else (held) without atena_no: only it is flagged
+    ([dict(atena_no=""), dict(atena_no="", name=LODGER.name, birth_date="1990-05-05")], {"u/3"}),
+    ([dict(atena_no="A0000"), dict(atena_no="A0000", name=LODGER.name, birth_date="1990-05-05")], set()),
+    # held for the address only (the person, not a holder): no one else
+    ([dict(atena_no=""), dict(atena_no="", address="南国市後免町9-9")], set()),
+    # a deletion or an unusable row with another atena_no changes nothing
+    ([dict(atena_no="X-9", operation="delete"), dict(atena_no="A0000")], set()),
+    ([dict(atena_no="X-9", birth_date="不明"), dict(atena_no="A0000")], set()),
+    # a wrong check digit is another number
+    ([dict(atena_no="X-9", my_number=FATHER.my_number[:-1] + str((int(FATHER.my_number[-1]) + 1) % 10)),
+      dict(atena_no="A0000")], set()),
+])
+def test_check_all_equals_the_plain_contexts_for_a_number_of_several_records(others, shared):
+    records = [about(FATHER, "1", system="s", atena_no="A0000")]
+    records += [about(FATHER, str(n), system=system, **changes)
+                for n, (system, changes) in enumerate(zip(("t", "u"), others), 2)]
+    fast = _fast(records, EDGE_REGISTRY, EDGE_IDENTITIES)
+    assert fast == _plain(records, EDGE_REGISTRY, EDGE_IDENTITIES)
+    flagged = {f"{r.system}/{r.record_id}" for r, (v, _) in zip(records, fast) if Reason.SHARED_NUMBER in v.reasons}
+    assert flagged == shared
+
+
+@pytest.mark.parametrize("atenas, shared", [
+    (("0042", "42", "０４２"), set()), (("0042", "", "42"), set()), (("0042", "043", ""), {"s/1", "t/2"}),
+])
+def test_check_all_equals_the_plain_contexts_for_addressee_numbers_written_differently(atenas, shared):
+    records = [about(FATHER, str(n), system=system, atena_no=a) for n, (system, a) in enumerate(zip("stu", atenas), 1)]
+    fast = _fast(records)
+    assert fast == _plain(records)
+    assert {f"{r.system}/{r.record_id}" for r, (v, _) in zip(records, fast) if v.reasons} == shared
+
+
+def test_check_all_equals_the_plain_contexts_for_the_deceased_the_erased_and_a_former_number():
+    before, after = {"更新日時": "2023-05-31"}, {"更新日時": "2023-06-01"}
+    records = [
+        about(DEAD, "D1", system="s", payload=before), about(DEAD, "D2", system="t", payload=after, atena_no=""),
+        about(DEAD, "D3", system="u", payload=before, atena_no="D-2"),  # the date rule passes it: still shared
+        about(GONE, "G1", system="t", payload={"updated_at": "2022-01-09"}),
+        about(GONE, "G2", system="u", atena_no="", name=SAITO.name, birth_date="1985-08-08", sex="2"),
+        about(RENUMBERED, "R1", system="s", number=RENUMBERED.previous_my_numbers[0], atena_no=""),
+        about(RENUMBERED, "R2", system="t", number=RENUMBERED.previous_my_numbers[0], atena_no="R-1"),
+        about(RENUMBERED, "R3", system="u", atena_no="R-2"),
+        about(MOVED, "M1", system="s", atena_no=""), about(MOVED, "M2", system="t", atena_no="M-1"),
+        about(MOVED, "M3", system="u", atena_no="M-2", name="浜口　花子", sex="2"),
+    ]
+    fast = _fast(records, EDGE_REGISTRY, EDGE_IDENTITIES)
+    assert fast == _plain(records, EDGE_REGISTRY, EDGE_IDENTITIES)
+    codes = {r.record_id: v.reason_codes for r, (v, _) in zip(records, fast)}
+    assert codes["D1"] == "SHARED_NUMBER"  # passed by its date, yet D-2 has another atena_no
+    assert codes["D2"] == "DECEASED"  # updated on the day: held, but the same person (no atena_no)
+    assert "SHARED_NUMBER" in codes["G2"] and codes["G1"] == ""
+    assert codes["R1"] == "NUMBER_SUPERSEDED" and codes["R3"] == ""
+    assert codes["M1"] == codes["M2"] == "MOVED_OUT" and "SHARED_NUMBER" in codes["M3"]  # M2 holds the number
+
+
+def test_check_all_equals_the_plain_contexts_with_repeated_rows():
+    first = about(FATHER, "1", system="s", atena_no="X-1")  # replaced by its later row: nobody sees it
+    later = replace(first, atena_no="A0000")
+    moved = about(FATHER, "2", system="t")
+    renumbered = replace(moved, my_number=MOTHER.my_number, name=MOTHER.name, birth_date="1978-06-03", sex="2")
+    held_first = about(FATHER, "3", system="u", atena_no="", name=LODGER.name, birth_date="1990-05-05")
+    held_later = replace(held_first, name=FATHER.name, birth_date="1975-01-02")
+    mother = about(MOTHER, "4", system="u", atena_no="Z-9")
+    for records in ([first, moved, later], [later, moved, first], [first, moved, renumbered, mother, later],
+                    [held_first, moved, held_later], [held_later, moved, held_first, first]):
+        fast = _fast(records, EDGE_REGISTRY, EDGE_IDENTITIES)
+        assert fast == _plain(records, EDGE_REGISTRY, EDGE_IDENTITIES)
+    assert Reason.SHARED_NUMBER in _fast([first, moved, later])[0][0].reasons  # the earlier row sees the others
+    assert Reason.SHARED_NUMBER in _fast([later, moved, first])[2][0].reasons
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_check_all_equals_the_plain_contexts_on_random_numbers_of_several_records(seed):
+    """Few numbers, many records each: every mix of PASS and held, atena_no present, missing,
+    equal once normalised or not, numbers written three ways, status dates, deletions,
+    unusable rows, re-sent rows and batches."""
+    rng = random.Random(seed)
+    people = [FATHER, MOTHER, SON, LODGER, ICHIRO_A, ICHIRO_B, DEAD, GONE, RENUMBERED, MOVED]
+    numbers = [p.my_number for p in people] + [RENUMBERED.previous_my_numbers[0], UNUSED]
+    records = []
+    for n in range(160):
+        person = rng.choice(people)
+        number = rng.choice([person.my_number] * 4 + numbers)
+        number = rng.choice([number, number, _spaced(number), _wide(number)])
+        changes = dict(
+            atena_no=rng.choice(["", "A1", "A1", "0A1", "B2", "00042", "42", f"A{RESIDENTS.index(person):04d}"
+                                 if person in RESIDENTS else "P"]),
+            batch_id=rng.choice(["B1", "B2", " B1 "]),
+            payload={"更新日時": rng.choice(["2021-01-01", "2022-01-10", "2023-05-31", "2023-06-01", ""])})
+        if rng.random() < 0.1:
+            changes["address"] = "南国市後免町9-9"
+        if rng.random() < 0.05:
+            changes["operation"] = "delete"
+        if rng.random() < 0.05:
+            changes["birth_date"] = "不明"
+        records.append(about(person, str(rng.randrange(120)), system=rng.choice(["s", "t"]), number=number,
+                             **changes))
+    assert _fast(records, EDGE_REGISTRY, EDGE_IDENTITIES) == _plain(records, EDGE_REGISTRY, EDGE_IDENTITIES)
