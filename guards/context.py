@@ -96,7 +96,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from itertools import compress, filterfalse, repeat
 from operator import attrgetter, is_, ne
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
 from guards.check import RegistryView, Subject, check, explain, identity_problems, matches_person, parse_subject
@@ -346,7 +346,11 @@ def identify(subject: Subject, identities: IdentityLookup) -> Resident | None:
     >>> identify(s, build_identity_index([a, b])).address
     '南国市大埇1-1'
     """
-    candidates = fitting(subject, identities)
+    return _one_of(subject, fitting(subject, identities))
+
+
+def _one_of(subject: Subject, candidates: tuple[Resident, ...]) -> Resident | None:
+    """:func:`identify` among the residents the subject fits (:func:`fitting`)."""
     if len(candidates) > 1:
         candidates = tuple(r for r in candidates if _address_fits(subject, r))
     return candidates[0] if len(candidates) == 1 else None
@@ -375,7 +379,12 @@ def suggest_number(record: Record | Subject, identities: IdentityLookup) -> str:
     subject = record if isinstance(record, Subject) else parse_subject(record)
     if not isinstance(subject, Subject):
         return ""
-    resident = identify(subject, identities)
+    return _suggestion(subject, fitting(subject, identities))
+
+
+def _suggestion(subject: Subject, candidates: tuple[Resident, ...]) -> str:
+    """:func:`suggest_number` among the residents the subject fits (:func:`fitting`)."""
+    resident = _one_of(subject, candidates)
     if resident is None or resident.my_number == subject.number:
         return ""
     return resident.my_number
@@ -438,13 +447,15 @@ def _family_key(name: str) -> str:
     return value.split(" ", 1)[0] if " " in value else ""
 
 
-def _family_member(record: Record, subject: Subject, resident: Resident, identities: IdentityLookup) -> bool:
-    """Whether the subject (who is not ``resident``) lives in ``resident``'s household."""
+def _family_member(record: Record, subject: Subject, resident: Resident,
+                   fits: Callable[[], tuple[Resident, ...]]) -> bool:
+    """Whether the subject (who is not ``resident``) lives in ``resident``'s household.
+    ``fits`` gives :func:`fitting` for the subject (computed once for the rules and the suggestion)."""
     household = normalize.address(resident.address)
     family = _family_key(resident.name)
     if not household or not family:
         return False
-    for other in fitting(subject, identities):
+    for other in fits():
         if (other.my_number != resident.my_number and normalize.address(other.address) == household
                 and _family_key(other.name) == family):
             return True
@@ -496,11 +507,31 @@ def context_findings(record: Record, subject: Subject, registry: RegistryView,
     >>> context_findings(hers, parse_subject(hers), index_by_number([a, b]), Context(batch=batch, links=batch))
     []
     """
+    return _context_findings(record, subject, registry, context, _Fits(subject, context.identities))
+
+
+class _Fits:
+    """:func:`fitting` for one subject, computed at most once: the family rule and the
+    suggestion of one record both need it (a few dozen name comparisons each time)."""
+
+    __slots__ = ("subject", "identities", "found")
+
+    def __init__(self, subject: Subject, identities: IdentityLookup) -> None:
+        self.subject, self.identities, self.found = subject, identities, None
+
+    def __call__(self) -> tuple[Resident, ...]:
+        if self.found is None:
+            self.found = fitting(self.subject, self.identities)
+        return self.found
+
+
+def _context_findings(record: Record, subject: Subject, registry: RegistryView, context: Context,
+                      fits: _Fits) -> list[Finding]:
     own_key = (record.system, record.record_id)
     resident = _registry_person(subject, registry)
     findings: list[Finding] = []
     if resident is not None and not matches_person(subject, resident):
-        if _family_member(record, subject, resident, context.identities):
+        if _family_member(record, subject, resident, fits):
             findings.append(Finding(Reason.FAMILY_NUMBER))
         swap = batch_swap(own_key, resident, context.batch)
         if swap is not None:
@@ -608,14 +639,15 @@ def check_in_context(record: Record, registry: RegistryView, context: Context = 
         if (resident is not None and resident.status_date is not None and day is not None
                 and day < resident.status_date and matches_person(subject, resident)):
             findings = [f for f in findings if f.reason not in _STATUS_CODES]
-    findings.extend(context_findings(record, subject, registry, context))
+    fits = _Fits(subject, context.identities)
+    findings.extend(_context_findings(record, subject, registry, context, fits))
     suggested = verdict.suggested_my_number
     explanation = verdict.explanation
     result = Verdict.of(findings, suggested, explanation)
     if result.outcome is Outcome.HOLD:
         if not suggested:
             # always the subject's own 4-item look-up, never the number's holder (unless the holder is the subject)
-            suggested = suggest_number(subject, context.identities)
+            suggested = _suggestion(subject, fits())
         if not explanation:  # a PASS of the basic check held by the context (SHARED_NUMBER)
             resident = _registry_person(subject, registry)
             explanation = explain(record, resident, subject) if resident is not None else ()
@@ -715,11 +747,12 @@ def check_all(records: Sequence[Record], registry: RegistryView,
 
     def other_person(i: int) -> Resident | None:
         # the number's registry person, for a held usable record that is not that person
-        if basic[i].outcome is not Outcome.HOLD or link_key_of(i) is None:
+        # (read off the basic verdict, as _is_person says, without reading the record)
+        lkey = link_key_of(i)
+        if basic[i].outcome is not Outcome.HOLD or lkey is None:
             return None
-        subject = subject_of(i)
-        resident = _registry_person(subject, registry) if subject is not None else None
-        return resident if resident is not None and not matches_person(subject, resident) else None
+        resident = registry.get(lkey)
+        return resident if resident is not None and not _is_person(basic[i]) else None
 
     # the batches the batch rules look at: those of a held record that is not its number's person
     wanted: dict[int, tuple[tuple[str, str], Resident]] = {}  # by row: its batch, its number's person
@@ -845,11 +878,13 @@ def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> li
     n = len(records)
     numbers = list(map(_MY_NUMBER, records))
     atenas = list(map(_ATENA_NO, records))
-    first_atena = dict(zip(reversed(numbers), reversed(atenas)))  # by number as written: its first row's
-    mixed = set(map(numbers.__getitem__, compress(range(n), map(ne, map(first_atena.__getitem__, numbers), atenas))))
+    first_atena: dict[str, str] = {}  # by number as written: its first row's (setdefault fills it as it goes)
+    mixed = set(map(numbers.__getitem__,
+                    compress(range(n), map(ne, map(first_atena.setdefault, numbers, atenas), atenas))))
     # a number written several ways: every way, by the number (as written plainly too, where it is)
     spellings: dict[str, list[str]] = {}
-    for written in filterfalse(_PLAIN_NUMBER, first_atena):
+    # (12 ASCII digits written otherwise: with a separator, full width; fewer or more digits compact to no number)
+    for written in {*filterfalse(str.isdigit, first_atena), *filterfalse(str.isascii, first_atena)}:
         number = compact(written)
         if _PLAIN_NUMBER(number):
             spellings.setdefault(number, [number] if number in first_atena else []).append(written)
@@ -885,9 +920,9 @@ def _superseded_rows(records: list[Record]) -> set[int]:
     [0]
     """
     ids = list(map(_RECORD_ID, records))
-    last_of_id = dict(zip(ids, range(len(ids))))
-    if len(last_of_id) == len(ids):  # no record_id repeats, in any system (the common case)
+    if len(set(ids)) == len(ids):  # no record_id repeats, in any system (the common case)
         return set()
+    last_of_id = dict(zip(ids, range(len(ids))))
     repeated = {ids[j] for j in compress(range(len(ids)), map(ne, map(last_of_id.__getitem__, ids), range(len(ids))))}
     rows = list(compress(range(len(ids)), map(repeated.__contains__, ids)))
     last = {(records[j].system, records[j].record_id): j for j in rows}
