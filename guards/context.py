@@ -95,7 +95,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from itertools import compress, filterfalse, repeat
-from operator import attrgetter, is_, ne
+from operator import attrgetter, is_, is_not, ne, not_
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
@@ -762,8 +762,10 @@ def check_all(records: Sequence[Record], registry: RegistryView,
             wanted[i] = bkey, resident
     superseded = _superseded_rows(records)
     wanted_batches = {bkey for bkey, _ in wanted.values()}
+    batch_rows = _rows_of_batches(records, wanted_batches)
+    # of those, the ones that may be a wanted person (a PASS is its own number's person: another is not)
     batches: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for j in _rows_of_batches(records, wanted_batches):
+    for j in _rows_maybe_born_on(batch_rows, records, basic, registry, {r.birth_date for _, r in wanted.values()}):
         if j not in superseded and (bkey := _row_batch_key(records[j], basic[j], batch_keys)) in wanted_batches:
             batches[bkey].append(j)
     numbers: dict[str, list[int]] = defaultdict(list)
@@ -799,16 +801,21 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     # the others (another birth date or sex) are left out of the context
     batch_of: dict[int, tuple[Peer, ...]] = {}
     for i, (bkey, resident) in wanted.items():
-        members = batches.get(bkey)
-        if not members or len(members) < 2:
-            continue
+        # (a replaced row sees the others of its batch too, the row that replaced it among them)
         person = (resident.birth_date, resident.sex)
-        batch_of[i] = peers(m for m in members if m != i and born_of(m) in (person, None))
+        batch_of[i] = peers(m for m in batches.get(bkey, ()) if m != i and born_of(m) in (person, None))
 
     groups: dict[str, _NumberGroup] = {}
-    link_peers: dict[str, tuple[Peer, ...]] = {}
+    peer_rows: dict[int, Peer | None] = {}
+
+    def peer_of(i: int) -> Peer | None:
+        if i not in peer_rows:
+            subject = subject_of(i)
+            peer_rows[i] = Peer.of(records[i], subject) if subject is not None else None
+        return peer_rows[i]
 
     def links_of(i: int) -> tuple[Peer, ...]:
+        # the other records of the number that the shared-number rule may find to be someone else
         key = link_key_of(i)
         members = numbers.get(key) if key is not None else None
         if not members or (len(members) == 1 and records[members[0]].record_id == records[i].record_id
@@ -816,14 +823,14 @@ def check_all(records: Sequence[Record], registry: RegistryView,
             return ()
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _NumberGroup.of([records[m] for m in members], [basic[m] for m in members],
-                                                  registry.get(key))
-        # (_is_person means nothing without a registry person; then all_the_person is False and decides)
-        if group.one_person(atena(records[i].atena_no), _is_person(basic[i])):
-            return ()
-        if key not in link_peers:
-            link_peers[key] = peers(members)
-        return link_peers[key]
+            group = groups[key] = _NumberGroup.of(members, records, basic, registry.get(key))
+        own_atena = atena(records[i].atena_no)
+        if basic[i].outcome is Outcome.PASS:
+            rows_seen = () if group.keeps_a_pass(own_atena) else members
+        else:
+            # (_is_person means nothing without a registry person; the group's persons are then all False)
+            rows_seen = group.maybe_others(own_atena, _is_person(basic[i]))
+        return tuple(p for m in rows_seen if (p := peer_of(m)) is not None)
 
     empty = Context(identities=identities)
     for i in rows:
@@ -843,6 +850,7 @@ _MY_NUMBER = attrgetter("my_number")
 _ATENA_NO = attrgetter("atena_no")
 _BATCH_ID = attrgetter("batch_id")
 _RECORD_ID = attrgetter("record_id")
+_OPERATION = attrgetter("operation")
 _OUTCOME = attrgetter("outcome")
 _PLAIN_NUMBER = re.compile("[0-9]{12}").fullmatch  # a number written as its 12 ASCII digits, nothing else
 
@@ -912,6 +920,34 @@ def _rows_of_batches(records: list[Record], wanted: set[tuple[str, str]]) -> lis
     return list(compress(range(len(records)), map(written.__contains__, ids)))
 
 
+def _rows_maybe_born_on(rows: list[int], records: list[Record], basic: list[Verdict], registry: RegistryView,
+                        dates: set[dt.date]) -> list[int]:
+    """Those of ``rows`` whose record may be born on one of ``dates``: all but a PASS (no
+    deletion) of a number written plainly whose registry person is born another day, as a
+    PASS agrees with that person on the birth date. In C passes (the batches of the held
+    records hold some 50,000 records).
+
+    >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市')
+    >>> r = lambda number, operation='update': Record('s', '1', number, '', '', '', operation=operation)
+    >>> records = [r(a.my_number), r('6214 9832 0257'), r(a.my_number, 'delete'), r('123456789018')]
+    >>> passed = Verdict.of([])
+    >>> _rows_maybe_born_on([0, 1, 2, 3], records, [passed] * 4, {a.my_number: a}, {dt.date(1990, 1, 1)})
+    [1, 2, 3]
+    >>> _rows_maybe_born_on([0, 1, 2, 3], records, [passed] * 4, {a.my_number: a}, {dt.date(1980, 4, 1)})
+    [0, 1, 2, 3]
+    """
+    chosen = list(map(records.__getitem__, rows))
+    numbers = list(map(_MY_NUMBER, chosen))
+    people = list(map(registry.get, numbers))
+    settled = map(all, zip(
+        map(is_, map(_OUTCOME, map(basic.__getitem__, rows)), repeat(Outcome.PASS)),
+        map(ne, map(_OPERATION, chosen), repeat("delete")),
+        map(_PLAIN_NUMBER, numbers),
+        map(is_not, people, repeat(None)),
+        map(not_, map(dates.__contains__, map(getattr, people, repeat("birth_date"), repeat(None))))))
+    return list(compress(rows, map(not_, settled)))
+
+
 def _superseded_rows(records: list[Record]) -> set[int]:
     """The rows a later row of the same ``(system, record_id)`` replaces (the newest event wins).
 
@@ -938,39 +974,58 @@ def _is_person(verdict: Verdict) -> bool:
     return all(f.reason is not Reason.IDENTITY_MISMATCH for f in verdict.findings)
 
 
+def _is_holder(verdict: Verdict) -> bool:
+    """Like :func:`_is_person`: whether the record agrees with the number's registry person in
+    full (:func:`_holder`: identity and address), read off its basic verdict; ``check`` holds
+    for no other finding of :func:`guards.check.identity_problems` than these two.
+    """
+    return all(f.reason is not Reason.IDENTITY_MISMATCH and f.reason is not Reason.ADDRESS_MISMATCH
+               for f in verdict.findings)
+
+
 @dataclass(frozen=True, slots=True)
 class _NumberGroup:
-    """What the shared-number rule needs of the records of one number (the last row of each key)."""
+    """The records of one number (the last row of each key) as the shared-number rule sees
+    them, read off their basic verdicts: no record is read."""
 
-    atenas: frozenset[str]  # the addressee numbers they carry (:func:`atena`), none empty
-    all_carry_atena: bool  # none lacks one
-    all_the_person: bool  # the number is in the registry and each describes its person (:func:`_is_person`)
+    rows: tuple[int, ...]
+    atenas: tuple[str, ...]  # each one's addressee number (:func:`atena`, ``''`` without)
+    persons: tuple[bool, ...]  # each is the number's registry person (:func:`_is_person`; False without one)
+    holders: tuple[bool, ...]  # each agrees with that person in full (:func:`_is_holder`; False without one)
 
     @classmethod
-    def of(cls, records: Iterable[Record], verdicts: Iterable[Verdict], resident: Resident | None) -> "_NumberGroup":
-        found = [atena(r.atena_no) for r in records]
-        return cls(frozenset(filter(None, found)), all(found),
-                   resident is not None and all(_is_person(v) for v in verdicts))
+    def of(cls, rows: Sequence[int], records: Sequence[Record], verdicts: Sequence[Verdict],
+           resident: Resident | None) -> "_NumberGroup":
+        known = resident is not None
+        return cls(tuple(rows), tuple(atena(records[i].atena_no) for i in rows),
+                   tuple(known and _is_person(verdicts[i]) for i in rows),
+                   tuple(known and _is_holder(verdicts[i]) for i in rows))
 
-    def one_person(self, own_atena: str, own_is_person: bool) -> bool:
-        """Whether :func:`_same_person` holds between a record of the number and every other one.
+    def keeps_a_pass(self, own_atena: str) -> bool:
+        """Whether a PASS of the number keeps its verdict: no other holder carries another addressee number.
 
-        Either all carry its addressee number (equal ``atena_no``: the same
-        person); or all, and it, are the registry person, and none carries
-        another addressee number than its own (``_same_person`` compares
-        addressee numbers only where both have one).
+        A PASS is a holder itself, so ``SHARED_NUMBER`` holds it only for a
+        differing record that is a holder too; and a holder differs from it
+        (:func:`_same_person`) only by an addressee number, both present.
 
-        >>> group = _NumberGroup(frozenset({'7'}), all_carry_atena=False, all_the_person=True)
-        >>> group.one_person('7', True), group.one_person('', True), group.one_person('8', True)
+        >>> group = _NumberGroup((1, 2, 3), ('7', '', '8'), (True, True, False), (True, True, False))
+        >>> group.keeps_a_pass('7'), group.keeps_a_pass(''), group.keeps_a_pass('9')
         (True, True, False)
-        >>> group.one_person('7', False)  # it is someone else, and a record without atena_no is the person
-        False
-        >>> _NumberGroup(frozenset({'7'}), all_carry_atena=True, all_the_person=False).one_person('7', False)
-        True
         """
-        if own_atena and self.all_carry_atena and self.atenas == {own_atena}:
-            return True
-        return self.all_the_person and own_is_person and (not own_atena or self.atenas <= {own_atena})
+        return not own_atena or all(not holder or not other or other == own_atena
+                                    for other, holder in zip(self.atenas, self.holders))
+
+    def maybe_others(self, own_atena: str, own_is_person: bool) -> list[int]:
+        """The rows :func:`_same_person` may tell from a record of the number, the record's own
+        included if it is one of them; the others are the same person by its first two tests
+        (equal addressee numbers, both present; else both the registry person).
+
+        >>> group = _NumberGroup((1, 2, 3), ('7', '', '8'), (True, True, False), (True, True, False))
+        >>> group.maybe_others('7', True), group.maybe_others('', True), group.maybe_others('7', False)
+        ([3], [3], [2, 3])
+        """
+        return [row for row, other, person in zip(self.rows, self.atenas, self.persons)
+                if not ((other == own_atena) if own_atena and other else (own_is_person and person))]
 
 
 def _row_link_key(record: Record, verdict: Verdict) -> str | None:
