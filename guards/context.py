@@ -681,7 +681,8 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     The same verdicts as :func:`check_in_context` with, for each record, a
     context of every other record of its batch and of its number
     (:func:`full_contexts` builds those plainly; a test compares the two),
-    at the cost of a few passes plus work only where it can matter:
+    at the cost of a few passes in C plus work only where it can matter
+    (a prefecture's 244,246 records: some 13,000 rows are looked at):
 
     - a PASS keeps its verdict unless its number is *loud*
       (:func:`_rows_of_loud_numbers`): another record of the number is held,
@@ -693,14 +694,19 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     - only the held records and those of loud numbers are judged: their
       numbers and batches are indexed (the last row of each
       ``(system, record_id)`` is the one the others see, the newest event
-      wins);
+      wins, :func:`_superseded_rows`);
+    - the shared-number rule reads who is the number's person, and who
+      agrees with them in full, off the basic verdicts (:func:`_is_person`,
+      :func:`_is_holder`): a PASS of a loud number keeps its verdict unless
+      another holder carries another addressee number, and a held record's
+      links are only the records :func:`_same_person` may tell from it
+      (:class:`_NumberGroup`);
     - a record gets its batch only if it is held and is not its number's
       registry person (the only case the batch rules look at: a record
       that is not that person is always held by :func:`guards.check`),
       and only the peers born on that person's birth date, of that sex
-      (no other peer can be that person);
-    - a number's links only if one of them might be another person
-      (:func:`_one_person`).
+      (no other peer can be that person; :func:`_rows_maybe_born_on` leaves
+      out the PASS verdicts of people born on other days at once).
 
     ``basic`` may hand over ``[check(r, registry) for r in records]`` computed
     elsewhere (``linkguard inspect`` computes them on every core); the context

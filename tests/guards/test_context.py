@@ -598,6 +598,7 @@ def test_check_all_equals_the_plain_contexts_on_random_numbers_of_several_record
     dict(address="南国市後免町9-9"),  # held for its address, still her
     dict(my_number=""),  # unlinked (INVALID for its number only): still in the batch
     dict(my_number=UNUSED),  # a number unknown to the registry
+    dict(my_number=LODGER.my_number),  # another's number (held): her birth date is read off the record
     dict(birth_date="S53.6.3"),  # her birth date in another notation
     dict(batch_id=" B1 "),  # the batch id written with spaces
 ])
@@ -607,6 +608,18 @@ def test_check_all_equals_the_plain_contexts_for_a_batch_swap(hers):
                about(LODGER, "4", batch_id="B2")]
     fast = _fast(records)
     assert fast == _plain(records)
+    assert finding(fast[0][0], Reason.BATCH_SWAP).detail == "2"
+
+
+def test_a_batch_peer_whose_number_as_written_is_another_registry_key():
+    """A registry view may answer for a number as written (spaces): the batch rule reads the
+    person of the number compacted, as check() does."""
+    registry = {**REGISTRY, _spaced(MOTHER.my_number): LODGER}
+    swapped = about(FATHER, "1", number=MOTHER.my_number, batch_id="B1")
+    records = [swapped, about(MOTHER, "2", batch_id="B1", my_number=_spaced(MOTHER.my_number)),
+               about(SON, "3", batch_id="B1")]
+    fast = _fast(records, registry)
+    assert fast == _plain(records, registry)
     assert finding(fast[0][0], Reason.BATCH_SWAP).detail == "2"
 
 
