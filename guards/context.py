@@ -961,9 +961,9 @@ def _superseded_rows(records: list[Record]) -> set[int]:
     >>> sorted(_superseded_rows([r('s', '1'), r('t', '1'), r('s', '1'), r('s', '2')]))
     [0]
     """
+    if len(set(map(_RECORD_ID, records))) == len(records):
+        return set()  # no record_id repeats, in any system (the common case)
     ids = list(map(_RECORD_ID, records))
-    if len(set(ids)) == len(ids):  # no record_id repeats, in any system (the common case)
-        return set()
     last_of_id = dict(zip(ids, range(len(ids))))
     repeated = {ids[j] for j in compress(range(len(ids)), map(ne, map(last_of_id.__getitem__, ids), range(len(ids))))}
     rows = list(compress(range(len(ids)), map(repeated.__contains__, ids)))
