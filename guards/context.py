@@ -913,8 +913,8 @@ def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> li
 def _rows_of_batches(records: list[Record], wanted: set[tuple[str, str]]) -> list[int]:
     """The rows whose batch id, normalised, is one of the wanted batches' (in any system), in order.
 
-    >>> records = [Record('s', '1', '', '', '', '', batch_id=' B-01'), Record('s', '2', '', '', '', '', batch_id='B-02'),
-    ...            Record('t', '3', '', '', '', '', batch_id='B-01')]
+    >>> r = lambda system, batch_id: Record(system, '1', '', '', '', '', batch_id=batch_id)
+    >>> records = [r('s', ' B-01'), r('s', 'B-02'), r('t', 'B-01')]
     >>> _rows_of_batches(records, {('s', 'B-01')})
     [0, 2]
     """
