@@ -389,33 +389,39 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
 
 #: a registry of at least this many bytes is read half here, half in a forked process
 REGISTRY_HALVES_FROM = 1 << 22
+#: the share of the registry's bytes this process reads itself: it also rebuilds the other
+#: process's residents, so it takes less than half (see _read_registry_on_two_cores)
+REGISTRY_OWN_SHARE = 0.46
 
 
 def _read_registry_on_two_cores(path: Path, encoding: str | None) -> list[Resident] | None:
-    """The registry read as two halves at once, the second in a forked process; ``None``
-    where that does not apply (one core, no fork, a small file) or where either half
-    meets anything it does not expect — a bad row, a cut inside a quoted value — so
-    the caller reads the file whole and reports what a one-process read reports.
+    """The registry read as two parts at once, the second in a forked process; ``None``
+    where that does not apply (one core, no fork, a small file) or where either part
+    meets anything it does not expect — a bad row, a cut inside a quoted value, bytes that
+    do not decode — so the caller reads the file whole and reports what a one-process read
+    reports.
 
-    The second half's residents come back as tuples (:func:`streams.csvio.registry_part`):
-    rebuilding them costs about a third of parsing them.
+    The second part's residents come back packed (:func:`streams.csvio.packed_registry_part`):
+    rebuilding them costs about a third of reading them, which is why this process reads
+    a little less than half (:data:`REGISTRY_OWN_SHARE`).
     """
     from streams import csvio
 
     if _cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    halves = csvio.registry_halves(path, encoding, smallest=REGISTRY_HALVES_FROM)  # file errors raise here
+    halves = csvio.registry_halves(path, encoding, smallest=REGISTRY_HALVES_FROM,
+                                   share=REGISTRY_OWN_SHARE)  # file errors raise here
     if halves is None:
         return None
     with multiprocessing.get_context("fork").Pool(1) as pool:
-        second = pool.apply_async(csvio.registry_part, (halves, 1))
+        second = pool.apply_async(csvio.packed_registry_part, (halves, 1))
         try:
-            # this half's residents are built while the other half is still being read and sent
+            # this part's residents are built while the other is still being read and sent
             residents = [build_resident(values) for values in csvio.registry_part(halves, 0)]
-            rest = second.get()
+            packed = second.get()
         except Exception:  # noqa: BLE001 — whatever it was, the whole-file read finds and reports it
             return None
-    residents += [build_resident(values) for values in rest]
+    residents += csvio.residents_from_packed(packed)
     return residents
 
 
