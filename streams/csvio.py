@@ -691,8 +691,8 @@ def registry_parts(path: PathLike, encoding: str | None = None, *, smallest: int
     None
     """
     path = Path(path)
-    layout = _layout(path, encoding or _utf8_by_its_head(path) or detect_encoding(path),
-                     _REGISTRY_ALIASES, REGISTRY_COLUMNS, "registry")
+    codec = (_utf8_by_its_head(path) if encoding is None else None) or detect_encoding(path, encoding)
+    layout = _layout(path, codec, _REGISTRY_ALIASES, REGISTRY_COLUMNS, "registry")
     size = path.stat().st_size
     if size < smallest or "\n,".encode(layout.encoding.replace("-sig", "")) != b"\n,":
         return None
