@@ -928,8 +928,9 @@ _PREFECTURES = (
     "奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 "
     "熊本県 大分県 宮崎県 鹿児島県 沖縄県"
 ).split()
-_PREFECTURE = re.compile("^(?:" + "|".join(_PREFECTURES) + ")")
-_PREFECTURE_NAMES = tuple(_PREFECTURES)
+# a prefecture's name is three characters or four (神奈川県), and none begins another: a look-up of the
+# first three and four characters finds it (a startswith of 47 names costs more)
+_PREFECTURE_BY_LENGTH = {length: frozenset(p for p in _PREFECTURES if len(p) == length) for length in (3, 4)}
 _KE_CHARS = _any_of("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
@@ -961,7 +962,8 @@ _NO_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_
 _KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
                          f"(?=[{_KANJI_OR_PLACEHOLDER}])")
 # a dash keyed for ー between two katakana of a building's name (コ－ポ = コーポ)
-_DASH_IN_KATAKANA = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])-(?=[\u30a1-\u30fa])")
+# (the hyphen first, then what is before it: a pattern that starts with a lookbehind is tried at every position)
+_DASH_IN_KATAKANA = re.compile(r"-(?<=[\u30a1-\u30fa\u30fc]-)(?=[\u30a1-\u30fa])")
 _AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
 # a postal code written before the address (〒780-0850, 780-0850)
 _POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
@@ -986,6 +988,7 @@ def _kyoto_direction(match: re.Match) -> str:
 
 # how a Kyoto address begins once the prefecture is dropped (not 北区 or 南区: other cities have them too)
 _KYOTO_HEADS = ("京都市", "上京区", "左京区", "中京区", "東山区", "下京区", "右京区", "伏見区", "山科区", "西京区")
+_KYOTO_HEAD_SET = frozenset(_KYOTO_HEADS)  # each three characters (a test checks)
 
 
 def _kyoto_street_form(text: str) -> str:
@@ -1153,13 +1156,15 @@ def address_key(value: str | None) -> str:
         text = _POSTAL_CODE.sub("", text, count=1)
     if "ー" in text or "ｰ" in text:
         text = _LONG_MARK_DASH.sub("-", text)
-    if text.startswith(_PREFECTURE_NAMES):
-        text = _PREFECTURE.sub("", text, count=1)
+    if text[:3] in _PREFECTURE_BY_LENGTH[3]:
+        text = text[3:]
+    elif text[:4] in _PREFECTURE_BY_LENGTH[4]:
+        text = text[4:]
     if "郡" in text:
         text = _GUN.sub("", text, count=1)
     if "字" in text:
         text = _AZA.sub("", text)
-    if "通" in text or text.startswith(_KYOTO_HEADS):
+    if "通" in text or text[:3] in _KYOTO_HEAD_SET:
         text = _kyoto_street_form(text)
     if "ノ" in text or "之" in text:
         text = _NO_BETWEEN.sub("の", text)

@@ -351,3 +351,16 @@ def test_address_translations_are_skipped_only_without_their_characters():
     others = "".join(c for c in _every_character() if not japanese._DASH_OR_BRACKET.match(c))
     assert others.translate(japanese._DASHES) == others
     assert [c for c in "ヶヵケがガ" if not japanese._KE_CHARS.fullmatch(c)] == []
+
+
+def test_prefectures_and_kyoto_heads_are_found_by_their_first_characters():
+    names = japanese._PREFECTURES
+    assert sorted(japanese._PREFECTURE_BY_LENGTH[3] | japanese._PREFECTURE_BY_LENGTH[4]) == sorted(names)
+    assert [(a, b) for a in names for b in names if a != b and b.startswith(a)] == []
+    assert {len(head) for head in japanese._KYOTO_HEADS} == {3}
+    assert address_key("神奈川県横浜市中区本町1-1") == "横浜市中区本町1-1" and address_key("北海道札幌市") == "札幌市"
+
+
+def test_a_hyphen_between_katakana_is_a_long_vowel_mark():
+    assert address_key("高知市本町1-1コ-ポ3") == "高知市本町1-1コーポ3"
+    assert address_key("高知市本町1-1-コーポ") == "高知市本町1-1コーポ"  # after a number: a hyphen (dropped)
