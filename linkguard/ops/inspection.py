@@ -323,12 +323,61 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     with _gc_paused():
         result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
                                    registry_encoding=registry_encoding)
-        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue)
-        outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
-        write_explanations(result.rows, outputs["explanations.csv"])
-        summary = summarize(result, time.perf_counter() - started, outputs)
-        del result
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        outputs = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html", "explanations.csv")}
+        rows = result.rows
+        # the files of every row and of every held row are written by a forked child while this
+        # process counts and writes the report: the last step uses both cores too
+        written = _forked(lambda: (report.write_verdicts(rows, outputs["verdicts.csv"]),
+                                   write_explanations(rows, outputs["explanations.csv"])))
+        try:
+            report.write_reports(result, out, catalogue=catalogue)
+            summary = summarize(result, 0.0, outputs)
+        finally:
+            written()
+        summary.seconds = time.perf_counter() - started
+        del result, rows
     return summary
+
+
+_FORKED_WORK: Callable[[], object] | None = None  # what a forked child runs (set before the fork, never pickled)
+
+
+def _run_forked_work() -> object:
+    assert _FORKED_WORK is not None
+    return _FORKED_WORK()
+
+
+def _forked(work: Callable[[], T]) -> Callable[[], T]:
+    """Start ``work`` in a forked child (it sees this process's memory as it is now); the
+    returned function waits for it and gives its result, or raises its error. Where fork
+    is unavailable or there is one core, ``work`` runs here, at once.
+
+    >>> _forked(lambda: 6 * 7)()
+    42
+    >>> _forked(lambda: 1 / 0)()
+    Traceback (most recent call last):
+    ZeroDivisionError: division by zero
+    """
+    global _FORKED_WORK
+    if _cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        result = work()
+        return lambda: result
+    _FORKED_WORK = work
+    try:
+        pool = multiprocessing.get_context("fork").Pool(1)
+    finally:
+        _FORKED_WORK = None
+    pending = pool.apply_async(_run_forked_work)
+
+    def wait() -> T:
+        try:
+            return pending.get()
+        finally:
+            pool.terminate()
+            pool.join()
+    return wait
 
 
 def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
@@ -467,16 +516,71 @@ def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _P
 
 
 _HELPER_REGISTRY: object = None  # what a forked helper checks against (set before the fork, never pickled)
+_HELPER_CLAIMS: "_Claims | None" = None  # who checks which records of the slices (likewise)
+
+#: records a helper claims at a time, and this process takes back at a time from a slice's end
+CLAIM = 256
+
+
+class _Claims:
+    """Who checks which records of each helper's slice, in memory shared across the fork.
+
+    A helper claims the records of its slice from the front as it reads them; this
+    process, done with its head, takes them back from the slice's end, until the two
+    meet. So both cores stay busy to the end whatever each one's speed (another load
+    on the machine, a helper's copy-on-write faults), and no record is checked twice.
+    Counts are records from the slice's start; a limit of -1 is the slice's end, which
+    only this process knows (it reads every record).
+
+    >>> claims = _Claims(multiprocessing.get_context("fork"), 1)
+    >>> claims.claim(0, 256)  # the helper: records 0-256 of a slice of 1,000
+    256
+    >>> claims.take_back(0, 1000, 200)  # this process, from the end
+    range(800, 1000)
+    >>> claims.claim(0, 256), claims.take_back(0, 1000, 200), claims.take_back(0, 1000, 200)
+    (256, range(600, 800), range(512, 600))
+    >>> claims.take_back(0, 1000, 200), claims.claim(0, 256), claims.helpers_share(0, 1000)  # met
+    (range(512, 512), 0, 512)
+    """
+
+    def __init__(self, context, slices: int) -> None:
+        self._lock = context.Lock()
+        self._taken = context.RawArray("q", slices)
+        self._limit = context.RawArray("q", [-1] * slices)
+
+    def claim(self, part: int, wanted: int) -> int:
+        """In helper ``part``: how many of its next ``wanted`` records are its own to check (0: stop)."""
+        with self._lock:
+            taken, limit = self._taken[part], self._limit[part]
+            granted = wanted if limit < 0 else max(0, min(wanted, limit - taken))
+            self._taken[part] = taken + granted
+        return granted
+
+    def take_back(self, part: int, length: int, most: int) -> range:
+        """Here: up to ``most`` records of slice ``part`` (of ``length``), from its end, that
+        its helper has not claimed; empty once they meet. Then :meth:`helpers_share` is final."""
+        with self._lock:
+            limit = self.helpers_share(part, length)
+            new = min(limit, max(self._taken[part], limit - most))
+            self._limit[part] = new
+        return range(new, limit)
+
+    def helpers_share(self, part: int, length: int) -> int:
+        """The records of slice ``part`` that are its helper's: those before the limit."""
+        limit = self._limit[part]
+        return length if limit < 0 else limit
 
 
 def _check_slice(files: list[tuple[str, Path]], encoding: str | None,
-                 start: _Position, stop: _Position) -> list[Verdict | None]:
-    """In a forked helper: read the records from ``start`` up to ``stop`` and check them
-    (``None`` for a plain PASS, which is most)."""
+                 start: _Position, stop: _Position, part: int) -> list[Verdict | None]:
+    """In a forked helper: read the records from ``start`` up to ``stop`` and check those it
+    claims, from the front, until it meets this process (``None`` for a plain PASS, which is most)."""
     from streams import csvio
 
-    registry = _HELPER_REGISTRY
+    registry, claims = _HELPER_REGISTRY, _HELPER_CLAIMS
+    assert claims is not None
     out: list[Verdict | None] = []
+    granted = 0  # records of the current claim not yet checked
     for index in range(start[0], min(stop[0] + 1, len(files))):
         code, path = files[index]
         for line, record in csvio.read_records_with_lines(path, system=code or None, encoding=encoding):
@@ -484,8 +588,13 @@ def _check_slice(files: list[tuple[str, Path]], encoding: str | None,
                 continue
             if (index, line) >= stop:
                 break
+            if not granted:
+                granted = claims.claim(part, CLAIM)
+                if not granted:
+                    return out  # the rest is checked by the parent
             verdict = check(record, registry)
             out.append(None if verdict.outcome is Outcome.PASS and not verdict.findings else verdict)
+            granted -= 1
     return out
 
 
@@ -494,29 +603,32 @@ class _Helpers:
 
     Forked once the registry is in memory, so they share it; each reads its own slice of
     the files (the same importer, so the same records) and sends back only the verdicts
-    that are not a plain PASS. This process reads every record and checks the head. A
-    helper whose count disagrees (a file changed under us) or that fails has its slice
+    that are not a plain PASS. This process reads every record, checks the head, then
+    takes back records from each slice's end until it meets the helper (:class:`_Claims`).
+    A helper whose count disagrees (a file changed under us) or that fails has its share
     checked here instead: the verdicts never depend on the helpers.
     """
 
     def __init__(self, files: list[tuple[str, Path]], encoding: str | None, registry,
                  slices: list[tuple[_Position, _Position]]) -> None:
-        global _HELPER_REGISTRY
+        global _HELPER_REGISTRY, _HELPER_CLAIMS
         self._registry = registry
         self._pool = None
         self._pending: list = []
         if slices:
+            context = multiprocessing.get_context("fork")
+            self._claims = _HELPER_CLAIMS = _Claims(context, len(slices))
             _HELPER_REGISTRY = registry
             try:
-                self._pool = multiprocessing.get_context("fork").Pool(len(slices))
+                self._pool = context.Pool(len(slices))
             finally:
-                _HELPER_REGISTRY = None
-            self._pending = [self._pool.apply_async(_check_slice, (files, encoding, start, stop))
-                             for start, stop in slices]
+                _HELPER_REGISTRY = _HELPER_CLAIMS = None
+            self._pending = [self._pool.apply_async(_check_slice, (files, encoding, start, stop, part))
+                             for part, (start, stop) in enumerate(slices)]
 
     def basic_verdicts(self, records: list[Record], starts: list[int],
                        progress: Callable[[int], None]) -> list[Verdict]:
-        """Every record's :func:`guards.check`, the head here and the slices from the helpers."""
+        """Every record's :func:`guards.check`, the head here, the slices shared with the helpers."""
         registry = self._registry
         own = starts[0] if starts else len(records)
         out: list[Verdict] = []
@@ -524,15 +636,22 @@ class _Helpers:
             out.append(check(records[i], registry))
             if i % 5000 == 0:
                 progress(i)
-        for pending, start, stop in zip(self._pending, starts, [*starts[1:], len(records)]):
+        for part, (pending, start, stop) in enumerate(zip(self._pending, starts, [*starts[1:], len(records)])):
+            taken_back: list[list[Verdict]] = []  # from the slice's end towards the helper
+            while back := self._claims.take_back(part, stop - start, CLAIM):
+                taken_back.append([check(records[start + i], registry) for i in back])
+                progress(len(out) + (stop - start) - back.start)
+            share = self._claims.helpers_share(part, stop - start)
             try:
-                part = pending.get()
-            except Exception:  # the records were read here already: check the slice here
-                part = None
-            if part is None or len(part) != stop - start:
-                out.extend(check(records[i], registry) for i in range(start, stop))
+                helped = pending.get()
+            except Exception:  # the records were read here already: check the helper's share here
+                helped = None
+            if helped is None or len(helped) != share:
+                out.extend(check(records[i], registry) for i in range(start, start + share))
             else:
-                out.extend(_PLAIN_PASS if v is None else v for v in part)
+                out.extend(_PLAIN_PASS if v is None else v for v in helped)
+            for verdicts in reversed(taken_back):
+                out.extend(verdicts)
             progress(stop)
         progress(len(records))
         return out

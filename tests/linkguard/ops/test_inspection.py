@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import datetime as dt
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -361,20 +363,38 @@ def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_ve
     alone = _inspect_files(tmp_path, "alone")
     assert "BATCH_SWAP" in alone["verdicts.csv"] and "NOT_LINKED" in alone["verdicts.csv"]
     monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(inspection, "CLAIM", 16)
     monkeypatch.setattr(inspection, "_cores", lambda: 4)  # three helpers, slices cut inside the files
     assert [start for start, _ in inspection._helper_slices([701, 51, 1001], 4)] == [(0, 440), (2, 127), (2, 564)]
-    checked_here = []
+    parent = os.getpid()
+    log = tmp_path / "checked"
 
-    def counting_check(record, registry):
-        checked_here.append(record.record_id)
-        return check(record, registry)
+    def logging_check(slow_in: str):
+        def logged(record, registry):
+            here = os.getpid() == parent
+            if ("parent" if here else "helper") == slow_in:
+                time.sleep(0.002)
+            with open(log, "a", encoding="utf-8") as f:  # one line per check, from whichever process
+                f.write(f"{'here' if here else 'helper'} {record.system}/{record.record_id}\n")
+            return check(record, registry)
+        return logged
 
-    monkeypatch.setattr(inspection, "check", counting_check)  # the helpers' calls count in their own copies
-    assert _inspect_files(tmp_path, "helped") == alone
-    assert len(checked_here) == 438  # this process checked the head only: file 0's lines 2-439
-    monkeypatch.setattr(inspection, "_check_slice", failing_slice_check)  # their slices are checked here
+    for slow_in in ("helper", "parent", "neither"):  # whoever is slower, the other takes more
+        log.unlink(missing_ok=True)
+        monkeypatch.setattr(inspection, "check", logging_check(slow_in))
+        assert _inspect_files(tmp_path, f"helped-{slow_in}") == alone
+        checks = log.read_text(encoding="utf-8").splitlines()
+        keys = [line.split()[1] for line in checks]
+        assert len(keys) == len(set(keys)) == 1750  # every record checked once, by one process
+        here = sum(line.startswith("here") for line in checks)
+        if slow_in == "helper":
+            assert here > 438 + 700  # the head (file 0's lines 2-439) and most of the slices
+        elif slow_in == "parent":
+            assert here < 438 + 50
+    log.unlink()
+    monkeypatch.setattr(inspection, "_check_slice", failing_slice_check)  # their shares are checked here
     assert _inspect_files(tmp_path, "helpers-failed") == alone
-    assert len(checked_here) == 438 + 1750
+    assert sum(line.startswith("here") for line in log.read_text(encoding="utf-8").splitlines()) == 1750
 
 
 def _registry_rows(count: int) -> list[str]:
@@ -413,6 +433,25 @@ def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, mo
         return
     assert inspection._read_registry_on_two_cores(path, None) == list(csvio.read_registry(path))
     assert len(csvio.registry_part(halves, 0)) + len(csvio.registry_part(halves, 1)) == 400
+
+
+def test_an_error_writing_the_verdicts_in_the_forked_writer_reaches_the_caller(tmp_path, monkeypatch):
+    """verdicts.csv and explanations.csv are written by a forked child: its failure is the run's failure."""
+    import linkguard.ops.inspection as inspection
+    from linkguard.ops import report
+
+    def disk_full(rows, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(inspection, "_cores", lambda: 2)
+    monkeypatch.setattr(report, "write_verdicts", disk_full)  # the child is forked with this in place
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    records = tmp_path / "records.csv"
+    records.write_text(_many_records_csv(0, 10), encoding="utf-8")
+    with pytest.raises(OSError, match="No space left on device"):
+        run_inspection(registry, [("s", records)], tmp_path / "out", progress=False)
+    assert (tmp_path / "out" / "report.csv").exists()  # this process wrote the report meanwhile
 
 
 def test_file_errors_come_in_the_files_order(tmp_path):
