@@ -80,11 +80,21 @@ def _check_digit(digits: str) -> str:
     >>> _check_digit('621498320257'), _check_digit('12345678901')
     ('7', '8')
     """
-    # on the ASCII bytes (a digit is its byte minus 48): a sixth of the time of eleven int() calls
-    b = digits.encode("ascii")
-    remainder = (b[0] * 6 + b[1] * 5 + b[2] * 4 + b[3] * 3 + b[4] * 2 + b[5] * 7
-                 + b[6] * 6 + b[7] * 5 + b[8] * 4 + b[9] * 3 + b[10] * 2 - _ASCII_ZEROS) % 11
-    return _CHECK_DIGITS[remainder]
+    # on the ASCII bytes (a digit is its byte minus 48): a sixth of the time of eleven int() calls.
+    # Digits 1-5 and 7-11 share the weights 6, 5, 4, 3, 2: their pairwise sums are weighted once,
+    # as running totals (6a + 5b + 4c + 3d + 2e = a + (a+b) + … + (a+…+e) + (a+…+e)), no multiplication
+    b1, b2, b3, b4, b5, b6, b7, b8, b9, b10, b11 = digits.encode("ascii")[:11]
+    running = b1 + b7
+    weighted = running
+    running += b2 + b8
+    weighted += running
+    running += b3 + b9
+    weighted += running
+    running += b4 + b10
+    weighted += running
+    running += b5 + b11
+    weighted += 2 * running
+    return _CHECK_DIGITS[(weighted + 7 * b6 - _ASCII_ZEROS) % 11]
 
 
 def plain_valid(number: str) -> bool:

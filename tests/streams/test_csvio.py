@@ -454,3 +454,21 @@ def test_a_later_part_without_the_first_is_refused(tmp_path, header, message):
     path = write(tmp_path / "records.csv", header + "\n", "utf-8")
     with pytest.raises(CsvError, match=re.escape(message)):
         list(read_records(path, system="shintai-techo"))
+
+
+def test_the_registry_parsers_common_case_gives_what_the_full_diagnosis_gives(tmp_path: Path) -> None:
+    """The row parser's common-case path only skips tests it knows pass: on every row of a
+    synthetic registry (every notation it writes) its values equal the field-by-field path's."""
+    from linkguard.synthetic.corpus import make_corpus, write_corpus
+    from streams import csvio
+
+    path = write_corpus(make_corpus(records=2_000, seed=5), tmp_path / "corpus").registry
+    layout = csvio._layout(path, csvio.detect_encoding(path), csvio._REGISTRY_ALIASES, csvio.REGISTRY_COLUMNS,
+                           "registry")
+    quick, full = csvio._RegistryRowParser(layout), csvio._RegistryRowParser(layout)
+    rows = [row for _, row in csvio._rows(path, layout)]
+    assert len(rows) > 2_000
+    for row in rows:
+        common = quick.values(list(row))
+        assert common == full._checked_values([*row, ""])
+        assert [type(value) for value in common] == [type(value) for value in full._checked_values([*row, ""])]

@@ -492,3 +492,45 @@ def test_the_guards_shortcut_leaves_every_inspection_file_as_the_full_path_write
         written[quick]["report.html"] = re.sub(rb"\d{4}-\d\d-\d\d \d\d:\d\d", b"", written[quick]["report.html"])
     assert written[True] == written[False]
     assert b"HOLD" in written[True]["verdicts.csv"] and written[True]["explanations.csv"].count(b"\n") > 20
+
+
+@pytest.mark.parametrize("trouble", ["none", "cp932", "bad row in the last part", "bad byte past the head",
+                                     "a NUL in a name"])
+def test_a_corpus_registry_read_in_parts_equals_the_one_process_read(tmp_path, monkeypatch, trouble):
+    """Every notation the synthetic registry writes (hyphenated numbers, era dates, 女/男, statuses,
+    histories, former numbers), read in the parts of REGISTRY_CUTS: the same Residents, field for
+    field and type for type, as read_registry; any trouble and the caller reads the file whole."""
+    import dataclasses
+
+    import linkguard.ops.inspection as inspection
+    from linkguard.synthetic.corpus import make_corpus, write_corpus
+    from streams import csvio
+
+    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    monkeypatch.setattr(inspection, "_cores", lambda: 2)
+    path = write_corpus(make_corpus(records=3_000, seed=11), tmp_path / "corpus").registry
+    text = path.read_bytes().decode("utf-8-sig")
+    lines = text.splitlines(keepends=True)
+    if trouble == "cp932":
+        path.write_bytes(text.encode("cp932", errors="replace"))  # 𠮷 and the like have no CP932 code
+    if trouble == "bad row in the last part":
+        lines[-3] = "62149832025," + lines[-3].split(",", 1)[1]  # eleven digits
+        path.write_text("".join(lines), encoding="utf-8")
+    if trouble == "bad byte past the head":
+        path.write_bytes("".join(lines[:-3]).encode("utf-8") + b"\xff" + "".join(lines[-3:]).encode("utf-8"))
+    if trouble == "a NUL in a name":  # the name column crosses as a list, not joined
+        fields = lines[-5].split(",")
+        fields[2] = fields[2] + "\x00"
+        lines[-5] = ",".join(fields)
+        path.write_text("".join(lines), encoding="utf-8")
+    if trouble in ("bad row in the last part", "bad byte past the head"):
+        with pytest.raises(csvio.CsvError):
+            list(csvio.read_registry(path))
+        assert inspection._read_registry_on_two_cores(path, None) is None  # the caller reads it whole
+        return
+    whole = list(csvio.read_registry(path))
+    parts = inspection._read_registry_on_two_cores(path, None)
+    assert parts == whole and len(whole) > 3_000
+    assert [tuple(map(type, dataclasses.astuple(r))) for r in parts] == [
+        tuple(map(type, dataclasses.astuple(r))) for r in whole]
+    assert any(r.previous_my_numbers for r in whole) and any(r.status_date for r in whole)
