@@ -24,6 +24,7 @@ Verdict(outcome=<Outcome.PASS: 'PASS'>, findings=(), suggested_my_number='')
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import lru_cache
 from typing import NamedTuple, Protocol
 
@@ -146,7 +147,7 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
             or _check_digit(number) != number[-1]):
         return None
     name = record.name
-    if not name.strip(japanese.BLANK_CHARACTERS):
+    if not name or (name[0] in _BLANK and not name.strip(japanese.BLANK_CHARACTERS)):
         return None  # blank once normalised (a test checks every character): the full path's MISSING_FIELD
     if name != resident.name:
         # written another way (spaces, widths, selectors): the full path's first name test is the keys'
@@ -162,8 +163,11 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
         return None
     if record.address and record.address != resident.address:
         written = normalize.address(record.address)  # what the full path compares, by the same function
-        if written and not japanese.addresses_match(written, normalize.address(resident.address)):
-            return None
+        if written:
+            registered = normalize.address(resident.address)
+            # equal keys (the usual other notation) match without a look-up of the pair
+            if written != registered and not japanese.addresses_match(written, registered):
+                return None
     return _QUICK_VERDICTS.get(resident.status, _PASS)
 
 
@@ -230,7 +234,14 @@ def _blank(value: str) -> bool:
     """
     if value.isascii():
         return not value.strip()
+    if _PLAINLY_WRITTEN.search(value):  # a digit, letter, kana or kanji stays what it is once normalised
+        return False
     return not value.strip(japanese.BLANK_CHARACTERS) or not normalize.text(value)
+
+
+_BLANK = frozenset(japanese.BLANK_CHARACTERS)
+#: characters NFKC keeps as they are and never joins to a character before them (a test checks each)
+_PLAINLY_WRITTEN = re.compile("[0-9A-Za-z\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff]")
 
 
 #: what a resident's status says about a record of their number (any other status: nothing)
@@ -335,7 +346,10 @@ def _name_match(subject: Subject, resident: Resident) -> _NameMatch | None:
     current = _name_key(resident.name)
     if key == current:
         return _EXACT_NAME
-    how = japanese.compare_names(key, current, subject.name_kana, japanese.kana_key(resident.name_kana))
+    # without readings first: they only ever decide a placeholder (GAIJI), and the registry's costs a normalisation
+    how = japanese.compare_names(key, current)
+    if how is None and subject.name_kana:
+        how = japanese.compare_names(key, current, subject.name_kana, japanese.kana_key(resident.name_kana))
     if how is not None:
         pairs = _pairs(key, current)
         if how is japanese.NameMatch.GAIJI:

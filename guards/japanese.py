@@ -93,7 +93,7 @@ import itertools
 import re
 import unicodedata
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 import jaconv
 from jntajis import MJShrinkSchemeCombo, mj_shrink_candidates
@@ -171,6 +171,43 @@ def is_placeholder(char: str) -> bool:
 # invisible characters
 # ---------------------------------------------------------------------------
 
+def _char_class(characters: Iterable[str | int]) -> str:
+    """The inside of a regular-expression class of ``characters`` (characters or code points),
+    runs of code points written as ranges.
+
+    >>> _char_class('ぁあぃ'), _char_class([0x30A2, 0x3041, 0x3042, 0x3043, 0x30A4])
+    ('ぁ-ぃ', 'ぁ-ぃアイ')
+    """
+    ranges: list[list[int]] = []
+    for code in sorted({c if isinstance(c, int) else ord(c) for c in characters}):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return "".join(re.escape(chr(first)) + ("" if first == last else "-" + re.escape(chr(last)))
+                   for first, last in ranges)
+
+
+def _any_of(characters: Iterable[str | int]) -> re.Pattern[str]:
+    """A pattern that finds any one of ``characters``: a search for it is far cheaper than a
+    ``str.translate`` by a mapping, so a step runs its translation only on a text that needs it.
+
+    >>> _any_of('ab').search('xyz') is None, _any_of('ab').search('xbz').group(), _any_of([]).search('xyz') is None
+    (True, 'b', True)
+    """
+    inside = _char_class(characters)
+    return re.compile(f"[{inside}]" if inside else "(?!)")
+
+
+def _any_but(characters: Iterable[str | int]) -> re.Pattern[str]:
+    """A pattern that finds any character but ``characters``.
+
+    >>> _any_but('ab').search('abba') is None, _any_but('ab').search('abc').group()
+    (True, 'c')
+    """
+    return re.compile(f"[^{_char_class(characters)}]")
+
+
 # Characters that carry no letter: variation selectors (standardized U+FE00–FE0F,
 # the Ideographic Variation Sequences' U+E0100–E01EF that MJ-based registry
 # systems export, Mongolian free variation selectors), zero-width spaces and
@@ -190,6 +227,7 @@ BLANK_CHARACTERS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + 
 # system keys after a kana (カ゛) become the combining ones, so NFKC composes them (カ゛ = ガ),
 # as it already does for the half-width ﾞ ﾟ (ｶﾞ = ガ).
 _BEFORE_NFKC: dict[int, str | None] = {**_INVISIBLE, 0x309B: "\u3099", 0x309C: "\u309a"}
+_CHANGED_BEFORE_NFKC = _any_of(_BEFORE_NFKC)
 
 
 def clean(value: str | None) -> str:
@@ -206,7 +244,9 @@ def clean(value: str | None) -> str:
         return ""
     if value.isascii():
         return value
-    return unicodedata.normalize("NFKC", value.translate(_BEFORE_NFKC))
+    if _CHANGED_BEFORE_NFKC.search(value):  # rare: a translation costs tens of ns a character
+        value = value.translate(_BEFORE_NFKC)
+    return unicodedata.normalize("NFKC", value)
 
 
 # ---------------------------------------------------------------------------
@@ -221,6 +261,9 @@ _SEPARATORS = re.compile(r"[\s・･=＝,、.。]+")
 _DASH_CHARACTERS = "-‐‑‒–—―−─━~〜"
 # a dash keyed for the long vowel mark after a kana (ル－カス, コ-ポ: a Shift_JIS system's － or ―)
 _DASH_AS_LONG_MARK = re.compile(f"(?<=[\u30a1-\u30fa\u30fc])[{_DASH_CHARACTERS}]")
+_DASH = _any_of(_DASH_CHARACTERS)
+# everything _fold_kana changes is a hiragana or katakana (jaconv's table too: a test checks every character)
+_KANA = _any_of([*range(0x3041, 0x3100), *_SMALL_KANA])
 
 
 def _fold_kana(value: str) -> str:
@@ -231,8 +274,10 @@ def _fold_kana(value: str) -> str:
     >>> _fold_kana('すゞ'), _fold_kana('いすゝ'), _fold_kana('ハヽ')
     ('スズ', 'イスス', 'ハハ')
     """
+    if not _KANA.search(value):  # a name in kanji or letters: nothing to fold
+        return value
     value = jaconv.hira2kata(value).translate(_SMALL_KANA)
-    if any(c in value for c in _DASH_CHARACTERS):
+    if _DASH.search(value):
         value = _DASH_AS_LONG_MARK.sub("ー", value)
     if "ヽ" in value or "ヾ" in value:
         value = _KANA_ITERATION.sub(_repeat_kana, value)
@@ -266,7 +311,7 @@ def kana_key(value: str | None) -> str:
     if not value:
         return ""
     text = clean(value)
-    if any(c in _OPENERS for c in text):
+    if _OPENER.search(text):
         text = _BRACKETED.sub(" ", text)
     return _SEPARATORS.sub("", _fold_kana(text))
 
@@ -429,10 +474,11 @@ def name_parts(value: str | None) -> NameParts:
     if not value:
         return NameParts("")
     text = clean(value).upper()
-    opener = next((i for i, c in enumerate(text) if c in _OPENERS), -1)
-    closer = next((i for i in range(opener + 1, len(text)) if text[i] in _CLOSERS), -1) if opener >= 0 else -1
-    if opener < 0 or closer < 0 or not text[opener + 1:closer].strip():
-        return NameParts(_plain_name(text.translate(_NO_BRACKETS)))
+    opened = _OPENER.search(text)
+    closed = _CLOSER.search(text, opened.end()) if opened else None
+    if closed is None or not text[opened.end():closed.start()].strip():
+        return NameParts(_plain_name(text.translate(_NO_BRACKETS) if _BRACKET.search(text) else text))
+    opener, closer = opened.start(), closed.start()
     before, inside, after = text[:opener].strip(), text[opener + 1:closer].strip(), text[closer + 1:].strip()
     current = _plain_name(f"{before} {after}".translate(_NO_BRACKETS))
     if _alphabet(current) is not None and current:
@@ -448,6 +494,7 @@ def name_parts(value: str | None) -> NameParts:
 
 
 _NO_BRACKETS = str.maketrans(dict.fromkeys(_OPENERS + _CLOSERS, " "))
+_OPENER, _CLOSER, _BRACKET = _any_of(_OPENERS), _any_of(_CLOSERS), _any_of(_OPENERS + _CLOSERS)
 
 
 def name_text(value: str | None) -> str:
@@ -719,7 +766,7 @@ def fold_variants(text: str) -> str:
     >>> fold_variants('斉藤'), fold_variants('玉田')
     ('斉藤', '玉田')
     """
-    if text.isascii():
+    if text.isascii() or not _MAY_FOLD.search(text):  # most texts: no character to look up
         return text
     return text.translate(_FOLDS)
 
@@ -881,13 +928,15 @@ _PREFECTURES = (
     "奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 "
     "熊本県 大分県 宮崎県 鹿児島県 沖縄県"
 ).split()
-_PREFECTURE = re.compile("^(?:" + "|".join(_PREFECTURES) + ")")
-_PREFECTURE_NAMES = tuple(_PREFECTURES)
-_KE_CHARS = frozenset("ヶヵケがガ")
+# a prefecture's name is three characters or four (神奈川県), and none begins another: a look-up of the
+# first three and four characters finds it (a startswith of 47 names costs more)
+_PREFECTURE_BY_LENGTH = {length: frozenset(p for p in _PREFECTURES if len(p) == length) for length in (3, 4)}
+_KE_CHARS = _any_of("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
 _GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
 # every kind of dash is "-"; brackets (a building written in brackets) carry nothing
 _DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃˗"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DASH_OR_BRACKET = _any_of(_DASHES)
 # ・ or . between two numbers is a lot's separator (1・2・20, 1.2.20): an address has no decimals
 _DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)[・.](?=\d)")
 # a wave dash (〜, or ～ which NFKC writes ~; Shift_JIS 0x8160 decodes to either) separates a lot's numbers only
@@ -913,7 +962,8 @@ _NO_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_
 _KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
                          f"(?=[{_KANJI_OR_PLACEHOLDER}])")
 # a dash keyed for ー between two katakana of a building's name (コ－ポ = コーポ)
-_DASH_IN_KATAKANA = re.compile(r"(?<=[\u30a1-\u30fa\u30fc])-(?=[\u30a1-\u30fa])")
+# (the hyphen first, then what is before it: a pattern that starts with a lookbehind is tried at every position)
+_DASH_IN_KATAKANA = re.compile(r"-(?<=[\u30a1-\u30fa\u30fc]-)(?=[\u30a1-\u30fa])")
 _AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
 # a postal code written before the address (〒780-0850, 780-0850)
 _POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
@@ -938,6 +988,7 @@ def _kyoto_direction(match: re.Match) -> str:
 
 # how a Kyoto address begins once the prefecture is dropped (not 北区 or 南区: other cities have them too)
 _KYOTO_HEADS = ("京都市", "上京区", "左京区", "中京区", "東山区", "下京区", "右京区", "伏見区", "山科区", "西京区")
+_KYOTO_HEAD_SET = frozenset(_KYOTO_HEADS)  # each three characters (a test checks)
 
 
 def _kyoto_street_form(text: str) -> str:
@@ -996,25 +1047,37 @@ def _kanji_numbers_to_arabic(text: str) -> str:
     run is looked at once.
     """
     out: list[str] = []
-    tail = ""  # the last few characters written (never the whole output: that would be quadratic)
     position = 0
     for match in _KANJI_RUN.finditer(text):
         start, end = match.span()
-        between = text[position:start]
-        out.append(between)
-        tail = (tail + between[-12:])[-12:]
+        out.append(text[position:start])
         position = end
         run = match.group()
         if len(run) <= _MAX_KANJI_RUN:
             rest = text[end:end + 3]
             if (rest.startswith(_UNIT_AFTER)
-                    or (rest[:1] == "の" and (rest[1:2].isdigit() or rest[1:2] in _KANJI_NUMERAL))
-                    or _KANJI_FOLLOWS_UNIT.search(tail) or tail.endswith(_LOT_LETTERS)):
-                run = str(kanji_number(run))
+                    or (rest[:1] == "の" and (rest[1:2].isdigit() or rest[1:2] in _KANJI_NUMERAL))):
+                run = _arabic(run)
+            else:
+                # the last 12 characters written, only when needed: every piece but the first is
+                # at least one character, so the last 12 pieces hold them (never the whole output:
+                # that would be quadratic)
+                tail = "".join(piece[-12:] for piece in out[-12:])[-12:]
+                if _KANJI_FOLLOWS_UNIT.search(tail) or tail.endswith(_LOT_LETTERS):
+                    run = _arabic(run)
         out.append(run)
-        tail = (tail + run[-12:])[-12:]
     out.append(text[position:])
     return "".join(out)
+
+
+@lru_cache(maxsize=1024)  # an address writes a few small numbers (一, 二十, 三一) again and again
+def _arabic(run: str) -> str:
+    """A kanji number in Arabic numerals (:func:`kanji_number`).
+
+    >>> _arabic('二十'), _arabic('三一')
+    ('20', '31')
+    """
+    return str(kanji_number(run))
 
 
 @lru_cache(maxsize=_CACHE)
@@ -1081,7 +1144,8 @@ def address_key(value: str | None) -> str:
     text = clean(value).upper()
     if " " in text or "\t" in text or not text.isprintable():
         text = "".join(_SPACE_BETWEEN_DIGITS.sub("-", text).split())
-    text = text.translate(_DASHES)
+    if _DASH_OR_BRACKET.search(text):
+        text = text.translate(_DASHES)
     if "・" in text:  # 1・2・20 is a lot; elsewhere (コーポ・丸ノ内) a dot carries nothing
         text = _DOT_BETWEEN_DIGITS.sub("-", text).replace("・", "")
     if "." in text:  # 1.2.20 is a lot; elsewhere (NO.5) the period stays
@@ -1092,19 +1156,21 @@ def address_key(value: str | None) -> str:
         text = _POSTAL_CODE.sub("", text, count=1)
     if "ー" in text or "ｰ" in text:
         text = _LONG_MARK_DASH.sub("-", text)
-    if text.startswith(_PREFECTURE_NAMES):
-        text = _PREFECTURE.sub("", text, count=1)
+    if text[:3] in _PREFECTURE_BY_LENGTH[3]:
+        text = text[3:]
+    elif text[:4] in _PREFECTURE_BY_LENGTH[4]:
+        text = text[4:]
     if "郡" in text:
         text = _GUN.sub("", text, count=1)
     if "字" in text:
         text = _AZA.sub("", text)
-    if "通" in text or text.startswith(_KYOTO_HEADS):
+    if "通" in text or text[:3] in _KYOTO_HEAD_SET:
         text = _kyoto_street_form(text)
     if "ノ" in text or "之" in text:
         text = _NO_BETWEEN.sub("の", text)
     if _KANJI_RUN.search(text):
         text = _kanji_numbers_to_arabic(text)
-    if _KE_CHARS.intersection(text):
+    if _KE_CHARS.search(text):
         text = _KE_BETWEEN.sub("ケ", text)
     if "第" in text:  # 第5地割 = 5地割, 第12号 = 12号: the ordinal adds nothing to the number
         text = _ORDINAL.sub("", text)
@@ -1454,3 +1520,8 @@ JOYO_KANJI = frozenset("".join("""
 留竜粒隆硫侶旅虜慮了両良料涼猟陵量僚領寮療瞭糧力緑林厘倫輪隣臨瑠涙累塁類令礼冷励戻例鈴零霊隷齢麗暦
 歴列劣烈裂恋連廉練錬呂炉賂路露老労弄郎朗浪廊楼漏籠六録麓論和話賄脇惑枠湾腕
 """.split()) + "\U00020b9f")
+
+# fold_variants: the characters that are their own representative (_fold_char), which it need not look
+# up — the 常用漢字 but 𠮟 (叱's group) and every character before U+3100 (kana, Latin, symbols; a
+# test checks each)
+_MAY_FOLD = _any_but([*range(0x3100), *(c for c in JOYO_KANJI if _EXTRA.get(c, c)[0] == c)])

@@ -311,3 +311,56 @@ def test_compare_names_is_symmetric():
         ka, kb = name_key(a), name_key(b)
         assert compare_names(ka, kb, "ヨシダ", "ヨシダ") == compare_names(kb, ka, "ヨシダ", "ヨシダ")
     assert compare_names(name_key("齋藤"), name_key("斎藤")) is NameMatch.VARIANT
+
+
+# --------------------------------------------------------------------------
+# the look-ups a step skips: a text without any character the step changes is left as it is
+# --------------------------------------------------------------------------
+
+def _every_character() -> str:
+    return "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+
+
+def test_fold_variants_skips_only_characters_that_are_their_own_representative():
+    skipped = [c for c in _every_character() if not japanese._MAY_FOLD.match(c)]
+    assert len(skipped) > 0x3100 + 2000  # everything before U+3100 and the 常用漢字
+    assert [c for c in skipped if japanese._fold_char(c) != c] == []
+    assert "".join(skipped).translate(japanese._FOLDS) == "".join(skipped)
+    assert japanese.fold_variants("𠮟") == "叱" and japanese.fold_variants("高知市丸の内") == "高知市丸の内"
+
+
+def test_fold_kana_changes_nothing_outside_the_kana():
+    import jaconv
+
+    others = "".join(c for c in _every_character() if not japanese._KANA.match(c))
+    assert jaconv.hira2kata(others) == others and others.translate(japanese._SMALL_KANA) == others
+    assert not any(c in others for c in "ヽヾ") and not japanese._DASH_AS_LONG_MARK.search(others)
+    assert japanese._fold_kana("ㇰ") == "ク" and japanese._fold_kana("山田") == "山田"
+
+
+def test_clean_translates_only_what_it_must():
+    changed = "".join(chr(c) for c in japanese._BEFORE_NFKC)
+    assert all(japanese._CHANGED_BEFORE_NFKC.fullmatch(c) for c in changed)
+    others = "".join(c for c in _every_character() if not japanese._CHANGED_BEFORE_NFKC.match(c))
+    assert others.translate(japanese._BEFORE_NFKC) == others
+
+
+def test_address_translations_are_skipped_only_without_their_characters():
+    dashes = "".join(chr(c) for c in japanese._DASHES)
+    assert all(japanese._DASH_OR_BRACKET.fullmatch(c) for c in dashes)
+    others = "".join(c for c in _every_character() if not japanese._DASH_OR_BRACKET.match(c))
+    assert others.translate(japanese._DASHES) == others
+    assert [c for c in "ヶヵケがガ" if not japanese._KE_CHARS.fullmatch(c)] == []
+
+
+def test_prefectures_and_kyoto_heads_are_found_by_their_first_characters():
+    names = japanese._PREFECTURES
+    assert sorted(japanese._PREFECTURE_BY_LENGTH[3] | japanese._PREFECTURE_BY_LENGTH[4]) == sorted(names)
+    assert [(a, b) for a in names for b in names if a != b and b.startswith(a)] == []
+    assert {len(head) for head in japanese._KYOTO_HEADS} == {3}
+    assert address_key("神奈川県横浜市中区本町1-1") == "横浜市中区本町1-1" and address_key("北海道札幌市") == "札幌市"
+
+
+def test_a_hyphen_between_katakana_is_a_long_vowel_mark():
+    assert address_key("高知市本町1-1コ-ポ3") == "高知市本町1-1コーポ3"
+    assert address_key("高知市本町1-1-コーポ") == "高知市本町1-1コーポ"  # after a number: a hyphen (dropped)

@@ -164,3 +164,21 @@ def test_a_value_is_blank_once_normalised_only_if_every_character_is_a_blank_one
     vanishing = [hex(c) for c in range(0x110000)
                  if not 0xD800 <= c <= 0xDFFF and chr(c) not in blank and not normalize.text(chr(c))]
     assert vanishing == []
+
+
+def test_a_plainly_written_character_is_never_blank_once_normalised():
+    """guards.check._blank answers "not blank" at the first digit, letter, kana or kanji without
+    normalising: each is its own NFKC, no space, not removed before NFKC, and never the second
+    character of a composition (so it cannot be joined into something else)."""
+    import unicodedata
+
+    from guards import japanese
+
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    plain = {c for c in every if check_module._PLAINLY_WRITTEN.match(c)}
+    assert len(plain) > 20_000
+    assert [c for c in plain if unicodedata.normalize("NFKC", c) != c or c.isspace()
+            or ord(c) in japanese._BEFORE_NFKC or unicodedata.combining(c)] == []
+    joined_second = [c for c in every if any(d in plain for d in unicodedata.normalize("NFD", c)[1:])]
+    assert joined_second == []
+    assert not check_module._blank("\u200b山") and check_module._blank(" \u3000\u200b")
