@@ -325,61 +325,12 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     with _gc_paused():
         result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
                                    registry_encoding=registry_encoding)
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        outputs = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html", "explanations.csv")}
-        rows = result.rows
-        # the files of every row and of every held row are written by a forked child while this
-        # process counts and writes the report: the last step uses both cores too
-        written = _forked(lambda: (report.write_verdicts(rows, outputs["verdicts.csv"]),
-                                   write_explanations(rows, outputs["explanations.csv"])))
-        try:
-            report.write_reports(result, out, catalogue=catalogue)
-            summary = summarize(result, 0.0, outputs)
-        finally:
-            written()
-        summary.seconds = time.perf_counter() - started
-        del result, rows
+        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue)
+        outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
+        write_explanations(result.rows, outputs["explanations.csv"])
+        summary = summarize(result, time.perf_counter() - started, outputs)
+        del result
     return summary
-
-
-_FORKED_WORK: Callable[[], object] | None = None  # what a forked child runs (set before the fork, never pickled)
-
-
-def _run_forked_work() -> object:
-    assert _FORKED_WORK is not None
-    return _FORKED_WORK()
-
-
-def _forked(work: Callable[[], T]) -> Callable[[], T]:
-    """Start ``work`` in a forked child (it sees this process's memory as it is now); the
-    returned function waits for it and gives its result, or raises its error. Where fork
-    is unavailable or there is one core, ``work`` runs here, at once.
-
-    >>> _forked(lambda: 6 * 7)()
-    42
-    >>> _forked(lambda: 1 / 0)()
-    Traceback (most recent call last):
-    ZeroDivisionError: division by zero
-    """
-    global _FORKED_WORK
-    if _cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        result = work()
-        return lambda: result
-    _FORKED_WORK = work
-    try:
-        pool = multiprocessing.get_context("fork").Pool(1)
-    finally:
-        _FORKED_WORK = None
-    pending = pool.apply_async(_run_forked_work)
-
-    def wait() -> T:
-        try:
-            return pending.get()
-        finally:
-            pool.terminate()
-            pool.join()
-    return wait
 
 
 def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
