@@ -180,6 +180,26 @@ def inspect_command(
     except (CsvError, CatalogueError, OSError) as e:
         fail(str(e))
     _print_inspection(summary, out)
+    _end_at_once()
+
+
+#: set by :func:`main` (the installed ``linkguard`` command) only: an in-process caller (a test's
+#: CliRunner, a notebook) keeps its interpreter
+_COMMAND_LINE = False
+
+
+def _end_at_once() -> None:
+    """End the process now, its files written and its output flushed, skipping the interpreter's
+    teardown: after a prefecture's inspection that teardown frees half a gigabyte of small objects
+    one by one, 0.35 s of a 5 s run, for a process about to end (mypy ends the same way)."""
+    if not _COMMAND_LINE:
+        return
+    import sys
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _system_pairs(codes: list[str], files: list[Path]) -> list[tuple[str, Path]]:
@@ -250,6 +270,8 @@ def demo(
 
 
 def main() -> None:
+    global _COMMAND_LINE
+    _COMMAND_LINE = True
     level = os.environ.get("LINKGUARD_LOG_LEVEL", "WARNING").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if level != "DEBUG":

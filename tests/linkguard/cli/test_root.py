@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import uuid
 
 import pytest
@@ -81,6 +82,24 @@ def test_inspect_writes_the_contract_files(sample_files, tmp_path):
     assert verdicts[0] == "system,record_id,verdict,reasons,suggested_my_number"
     assert len(verdicts) - 1 == sample_files.total_records
     assert (tmp_path / "out" / "report.csv").exists() and (tmp_path / "out" / "report.html").exists()
+
+
+def test_the_inspect_command_ends_at_once_with_its_output_and_files_complete(sample_files, tmp_path):
+    """The installed command ends without the interpreter's teardown (root._end_at_once): what it
+    printed into a pipe and the files it wrote are all there, and the exit status is 0."""
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "linkguard", "inspect", "--registry", str(sample_files.registry),
+            "--out", str(tmp_path / "out")]
+    for system, path in sample_files.records.items():
+        args += ["--system", system, str(path)]
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "suggested numbers:" in done.stdout and done.stdout.rstrip().endswith("explanations.csv")
+    verdicts = (tmp_path / "out" / "verdicts.csv").read_text(encoding="utf-8").splitlines()
+    assert len(verdicts) - 1 == sample_files.total_records
+    assert runner.invoke(app, ["inspect", *args[4:]]).exit_code == 0  # in-process: this interpreter lives on
 
 
 def test_inspect_refuses_unpaired_system_codes(sample_files, tmp_path):
