@@ -62,9 +62,7 @@ __all__ = [
     "detect_encoding",
     "read_registry",
     "RegistryParts",
-    "RegistryHalves",
     "registry_parts",
-    "registry_halves",
     "registry_part",
     "packed_registry_part",
     "residents_from_packed",
@@ -655,9 +653,6 @@ class RegistryParts:
         return len(self.cuts) + 1
 
 
-#: the older name: a registry in two parts
-RegistryHalves = RegistryParts
-
 
 def registry_parts(path: PathLike, encoding: str | None = None, *, smallest: int = 1 << 22,
                    shares: Sequence[float] = (0.5,)) -> RegistryParts | None:
@@ -679,7 +674,7 @@ def registry_parts(path: PathLike, encoding: str | None = None, *, smallest: int
     >>> path = os.path.join(folder, 'registry.csv')
     >>> rows = ''.join(f'{("621498320257", "123456789018")[i % 2]},山田 花子,1980-04-01,2,高知市\\n' for i in range(4))
     >>> _ = open(path, 'w', encoding='utf-8').write('個人番号,氏名,生年月日,性別,住所\\n' + rows)
-    >>> halves = registry_halves(path, smallest=0)
+    >>> halves = registry_parts(path, smallest=0)  # two parts, cut near the middle
     >>> [len(registry_part(halves, part)) for part in (0, 1)], halves.cut, halves.layout.encoding
     ([2, 2], 147, 'utf-8')
     >>> parts = registry_parts(path, smallest=0, shares=(0.3, 0.5))  # the header is 47 bytes, each row 50
@@ -708,12 +703,6 @@ def registry_parts(path: PathLike, encoding: str | None = None, *, smallest: int
                 return None
             cuts.append(cut)
     return RegistryParts(path, layout, tuple(cuts), size)
-
-
-def registry_halves(path: PathLike, encoding: str | None = None, *,
-                    smallest: int = 1 << 22) -> RegistryParts | None:
-    """:func:`registry_parts` in two parts cut near the middle."""
-    return registry_parts(path, encoding, smallest=smallest, shares=(0.5,))
 
 
 def _utf8_by_its_head(path: Path) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -194,8 +195,6 @@ def _end_at_once() -> None:
     one by one, 0.35 s of a 5 s run, for a process about to end (mypy ends the same way)."""
     if not _COMMAND_LINE:
         return
-    import sys
-
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

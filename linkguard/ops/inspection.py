@@ -390,7 +390,7 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
 
 
 #: a registry of at least this many bytes is read in parts, the first here, the others in a forked process
-REGISTRY_HALVES_FROM = 1 << 22
+REGISTRY_PARTS_FROM = 1 << 22
 #: where the registry is cut (fractions of its bytes): this process reads the first part and
 #: rebuilds the others' residents as they arrive, so it reads a little less than half; the
 #: forked process reads the rest in a few parts, so that only the last part's residents are
@@ -418,7 +418,7 @@ def _read_registry_on_two_cores(path: Path, encoding: str | None) -> list[Reside
 
     if _cores() < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    parts = csvio.registry_parts(path, encoding, smallest=REGISTRY_HALVES_FROM,
+    parts = csvio.registry_parts(path, encoding, smallest=REGISTRY_PARTS_FROM,
                                  shares=REGISTRY_CUTS)  # file errors raise here
     if parts is None:
         return None

@@ -96,7 +96,6 @@ __all__ = [
     "write_report_html",
     "render_html",
     "write_all",
-    "write_reports",
 ]
 
 VERDICT_HEADER = ("system", "record_id", "verdict", "reasons", "suggested_my_number")
@@ -382,16 +381,8 @@ def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = 
     """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    write_verdicts(result.rows, out / "verdicts.csv")
-    return {"verdicts.csv": out / "verdicts.csv", **write_reports(result, out, catalogue, generated_at)}
-
-
-def write_reports(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = None,
-                  generated_at: dt.datetime | None = None) -> dict[str, Path]:
-    """Write ``report.csv`` and ``report.html`` (the published tables, no number) for a result."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {name: out / name for name in ("report.csv", "report.html")}
+    paths = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html")}
+    write_verdicts(result.rows, paths["verdicts.csv"])
     report = build_report(result.rows, catalogue, systems=getattr(result, "systems", ()),
                           residents=getattr(result, "residents", 0), generated_at=generated_at)
     write_report_csv(report, paths["report.csv"])

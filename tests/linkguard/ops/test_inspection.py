@@ -408,7 +408,7 @@ def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, mo
     import linkguard.ops.inspection as inspection
     from streams import csvio
 
-    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    monkeypatch.setattr(inspection, "REGISTRY_PARTS_FROM", 0)
     monkeypatch.setattr(inspection, "_cores", lambda: 2)
     rows = _registry_rows(400)
     if trouble == "bad row in the second half":
@@ -417,7 +417,7 @@ def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, mo
         rows[200] = rows[200].rsplit(",", 1)[0] + ',"高知市' + "本" * 5000 + '\n町"'
     path = tmp_path / "registry.csv"
     path.write_text("個人番号,氏名,生年月日,性別,住所\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    halves = csvio.registry_halves(path, smallest=0)
+    halves = csvio.registry_parts(path, smallest=0)
     assert halves is not None
     if trouble == "bad row in the second half":
         with pytest.raises(csvio.CsvError) as whole:
@@ -478,7 +478,7 @@ def test_the_guards_shortcut_leaves_every_inspection_file_as_the_full_path_write
     files = write_corpus(make_corpus(records=4_000, seed=7), tmp_path / "corpus")
     monkeypatch.setattr(inspection, "_cores", lambda: 2)
     monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
-    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    monkeypatch.setattr(inspection, "REGISTRY_PARTS_FROM", 0)
     written = {}
     for quick in (True, False):
         monkeypatch.setattr(check_module, "QUICK", quick)  # the forked helper inherits it
@@ -502,7 +502,7 @@ def test_a_corpus_registry_read_in_parts_equals_the_one_process_read(tmp_path, m
     from linkguard.synthetic.corpus import make_corpus, write_corpus
     from streams import csvio
 
-    monkeypatch.setattr(inspection, "REGISTRY_HALVES_FROM", 0)
+    monkeypatch.setattr(inspection, "REGISTRY_PARTS_FROM", 0)
     monkeypatch.setattr(inspection, "_cores", lambda: 2)
     path = write_corpus(make_corpus(records=3_000, seed=11), tmp_path / "corpus").registry
     text = path.read_bytes().decode("utf-8-sig")
