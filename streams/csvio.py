@@ -900,7 +900,7 @@ class _RegistryRowParser:
     def _date(self, raw: str, field: str) -> dt.date:
         date = self._dates.get(raw)
         if date is None:
-            date = self._dates[raw] = normalize.parse_date(raw, field)
+            date = self._dates[raw] = _iso_date(raw) or normalize.parse_date(raw, field)
         return date
 
     def _date_if_valid(self, raw: str) -> dt.date | None:
@@ -913,6 +913,24 @@ class _RegistryRowParser:
     def _sex(self, raw: str) -> int:
         sex = self._sexes[raw] = normalize.parse_sex(raw)
         return sex
+
+
+def _iso_date(raw: str) -> dt.date | None:
+    """The date of ``raw`` written plainly as YYYY-MM-DD (as most registry dates are), else ``None``
+    (:func:`guards.normalize.parse_date` reads it then, and says what is wrong). For this form the
+    two agree (a test compares them over every day of four centuries and odd values), at a
+    fifteenth of the price: 34,000 of a 300,000-row registry's distinct birth dates are so written.
+
+    >>> _iso_date('1980-04-01'), _iso_date('1980-02-30'), _iso_date('1980/04/01'), _iso_date('１９８０-04-01')
+    (datetime.date(1980, 4, 1), None, None, None)
+    """
+    if len(raw) == 10 and raw[4] == "-" and raw[7] == "-" and raw.isascii() and (
+            raw[:4] + raw[5:7] + raw[8:]).isdigit():
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:  # not a calendar date (or year 0): parse_date's message says which
+            return None
+    return None
 
 
 def _registry_number(raw: str, field: str) -> str:

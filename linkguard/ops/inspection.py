@@ -304,7 +304,7 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
 def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[str, Path]],
                    out_dir: str | os.PathLike, encoding: str | None = None,
                    progress: bool = True, catalogue=None, *,
-                   registry_encoding: str | None = None) -> InspectionSummary:
+                   registry_encoding: str | None = None, free: bool = True) -> InspectionSummary:
     """Read the registry and each process's extract, inspect, write
     ``verdicts.csv``, ``report.csv`` and ``report.html`` into ``out_dir``.
 
@@ -315,6 +315,11 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     UTF-8 beside CP932 extracts is common).
     A progress bar (on stderr) follows reading and checking. File errors
     (``streams.csvio.CsvError``, ``OSError``) propagate to the caller.
+
+    ``free=False`` keeps the records and the registry in memory after the
+    return, for a caller that ends its process at once (the installed
+    command): freeing a prefecture's half a gigabyte of small objects one by
+    one costs a quarter of a second that ending the process skips.
     """
     from linkguard.ops import report
     from streams import csvio
@@ -322,20 +327,28 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     started = time.perf_counter()
     # the collector stays paused until the records are freed: with millions of young objects,
     # its first passes after a resume would walk every one (measured: 0.6 s more for the reports)
-    with _gc_paused():
+    kept = None if free else _KEPT_UNTIL_EXIT
+    with _gc_paused(keeping=kept is not None):
         result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
-                                   registry_encoding=registry_encoding)
+                                   registry_encoding=registry_encoding, kept=kept)
         outputs = report.write_all(result, Path(out_dir), catalogue=catalogue)
         outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
         write_explanations(result.rows, outputs["explanations.csv"])
         summary = summarize(result, time.perf_counter() - started, outputs)
+        if kept is not None:
+            kept.append(result)
         del result
     return summary
 
 
+#: what ``run_inspection(free=False)`` leaves in memory, for the process's end to drop all at once
+_KEPT_UNTIL_EXIT: list[object] = []
+
+
 def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                       encoding: str | None, progress: bool, csvio, *,
-                      registry_encoding: str | None = None) -> InspectionResult:
+                      registry_encoding: str | None = None, kept: list[object] | None = None
+                      ) -> InspectionResult:
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -384,8 +397,11 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                                            lambda done: bar.update(checking, completed=done))
         finally:
             helpers.close()
-        verdicts = check_all(records, registry, build_identity_index(residents), basic=basic)
+        identities = build_identity_index(residents)
+        verdicts = check_all(records, registry, identities, basic=basic)
         rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
+        if kept is not None:
+            kept += [residents, registry, identities, records, basic, verdicts]
         return InspectionResult(rows, tuple(c for c, _ in system_files if c), len(residents))
 
 
@@ -484,25 +500,27 @@ def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _P
     """The tail slices of the extracts the helper processes check, one per core but this one's.
 
     This process reads every record (the context rules and the reports need them all)
-    and checks the head; each helper reads and checks only its own slice. Every process
-    checks an equal share: measured on 244,246 records, a helper's copy-on-write faults
-    and cold caches cost about what reading the other slices costs this one (a helper
-    share of 57 % kept this process waiting 1.5 s, of 50 % not at all). Slices are
-    ranges of physical lines (a record belongs where it starts); none below
-    :data:`PARALLEL_FROM` lines in all.
+    and checks the head; each helper reads and checks its own slice from the front,
+    while this process, done with the head, takes records back from the slice's end
+    until the two meet (:class:`_Claims`). A helper reads only what it checks, so its
+    slice is cut for the share that lets every process end together when a helper
+    checks as fast as this one, :func:`_helper_share`: this process also reads the
+    other records, so it checks fewer. A helper slower than that (another load on the
+    machine, copy-on-write faults) has more taken back. Slices are ranges of physical
+    lines (a record belongs where it starts); none below :data:`PARALLEL_FROM` lines in all.
 
     >>> _helper_slices([1001, 1001], 2)
     []
-    >>> _helper_slices([30001, 20001], 2)  # the last 25,000 of 50,000 rows: 5,000 of the first file's
-    [((0, 25002), (2, 0))]
+    >>> _helper_slices([30001, 20001], 2)  # the last 30,000 of 50,000 rows: 10,000 of the first file's
+    [((0, 20002), (2, 0))]
     >>> _helper_slices([30001, 20001], 4)
-    [((0, 12502), (0, 25002)), ((0, 25002), (1, 7502)), ((1, 7502), (2, 0))]
+    [((0, 2), (0, 16669)), ((0, 16669), (1, 3335)), ((1, 3335), (2, 0))]
     """
     total = sum(max(0, n - 1) for n in lines)  # data lines: each file's header left out
     helpers = cores - 1
     if helpers < 1 or total < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return []
-    share = 1 / (1 + helpers)
+    share = _helper_share(cores)
     # a position from the end, in data lines, to a (file, physical line)
     def position(from_end: int) -> _Position:
         for index in range(len(lines) - 1, -1, -1):
@@ -513,6 +531,23 @@ def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _P
         return 0, 2
     cuts = [position(round(total * share * k)) for k in range(helpers, 0, -1)]
     return [(start, stop) for start, stop in zip(cuts, [*cuts[1:], (len(lines), 0)])]
+
+
+#: what reading a record costs this process beside checking it (measured on the prefecture
+#: corpus: about 4 µs against 11; rounded up, so that a helper rather gets a little more)
+READ_TO_CHECK = 0.5
+
+
+def _helper_share(cores: int) -> float:
+    """Each helper's share of the records, such that this process, which reads every
+    record, ends with the helpers: ``r + head == (1 + r) * share`` with ``head`` the
+    rest, ``r`` :data:`READ_TO_CHECK`; no head at all once the reading alone is as long.
+
+    >>> _helper_share(2), round(_helper_share(4), 3), _helper_share(8)
+    (0.6, 0.333, 0.14285714285714285)
+    """
+    helpers = cores - 1
+    return min(1 / helpers, (1 + READ_TO_CHECK) / (cores + READ_TO_CHECK))
 
 
 _HELPER_REGISTRY: object = None  # what a forked helper checks against (set before the fork, never pickled)
@@ -663,15 +698,19 @@ class _Helpers:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def _gc_paused(keeping: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while a million-row registry is read
     and checked: these objects form no cycles, yet every full collection
-    would walk all of them (measured: about a quarter of the run time)."""
+    would walk all of them (measured: about a quarter of the run time).
+    ``keeping``: objects made meanwhile outlive it; they are moved out of the
+    collector's sight (:func:`gc.freeze`), or its first pass would walk them all."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if keeping:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 

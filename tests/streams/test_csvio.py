@@ -472,3 +472,26 @@ def test_the_registry_parsers_common_case_gives_what_the_full_diagnosis_gives(tm
         common = quick.values(list(row))
         assert common == full._checked_values([*row, ""])
         assert [type(value) for value in common] == [type(value) for value in full._checked_values([*row, ""])]
+
+
+def test_a_plain_iso_date_reads_as_parse_date_reads_it() -> None:
+    """The registry's YYYY-MM-DD shortcut (csvio._iso_date) gives parse_date's date, or leaves the
+    value to parse_date (None): every day of four centuries, and values near the form."""
+    from guards.normalize import parse_date
+    from streams.csvio import _iso_date
+
+    day, values = dt.date(1800, 1, 1), []
+    while day.year < 2200:
+        values.append(day.isoformat())
+        day += dt.timedelta(days=1)
+    values += ["1980-02-30", "1981-02-29", "0000-01-01", "1980-00-10", "1980-13-01", "1980-04-00", "1980-4-01",
+               "1980-04-1", "1980/04/01", " 1980-04-01", "1980-04-01 ", "1980-04-0１", "+980-04-01", "1980-0x-01",
+               "1980-04-01T", "19800401", "1980-W14-2", "1980--4-01", "", "-980-04-01", "1980-04--1"]
+    for value in values:
+        quick = _iso_date(value)
+        try:
+            full = parse_date(value, "birth_date")
+        except ValueError:
+            full = None
+        assert quick is None or quick == full, value
+        assert quick is not None or not (len(value) == 10 and value.isascii() and full and value == full.isoformat())
