@@ -318,3 +318,34 @@ def test_verdicts_csv_is_byte_for_byte_what_the_escaping_csv_writer_writes(tmp_p
                          verdict.suggested_my_number))
     assert write_verdicts(rows, tmp_path / "verdicts.csv") == 3000
     assert (tmp_path / "verdicts.csv").read_bytes() == expected.getvalue().encode("utf-8")
+
+
+@pytest.mark.parametrize("where", ["system", "record_id"])
+def test_verdicts_csv_of_plain_rows_with_one_value_to_take_care_of(tmp_path, where):
+    """The plain rows are written without a per-value check: one value needing care, at any place
+    (first, middle, last row; start, middle, end of the value), still comes out as the writer writes it."""
+    import io
+
+    from guards import Finding, Outcome, Reason, Record, Verdict
+    from linkguard.ops.report import VERDICT_HEADER, write_verdicts
+    from streams.csvio import csv_writer
+
+    verdicts = [Verdict(Outcome.PASS), Verdict.of([Finding(Reason.FORMER_NAME)]),
+                Verdict.of([Finding(Reason.IDENTITY_MISMATCH), Finding(Reason.SHARED_NUMBER)], "621498320257")]
+    for piece in [",", '"', "\r", "\n", "\r\n", "=", "+", "-", "@", "\t", "'", ";", " ", "ａ", "山"]:
+        for row in (0, 7, 19):
+            for value in (piece + "R1", "R" + piece + "1", "R1" + piece):
+                rows = [(Record("jido-fuyo", f"R-{i}", "", "", "", ""), verdicts[i % 3]) for i in range(20)]
+                record = rows[row][0]
+                rows[row] = (Record(value if where == "system" else record.system,
+                                    value if where == "record_id" else record.record_id, "", "", "", ""),
+                             rows[row][1])
+                expected = io.StringIO()
+                writer = csv_writer(expected, lineterminator="\n")
+                writer.writerow(VERDICT_HEADER)
+                for record, verdict in rows:
+                    writer.writerow((record.system, record.record_id, verdict.outcome.value, verdict.reason_codes,
+                                     verdict.suggested_my_number))
+                write_verdicts(iter(rows), tmp_path / "verdicts.csv")
+                assert (tmp_path / "verdicts.csv").read_bytes() == expected.getvalue().encode("utf-8"), (
+                    piece, row, value)
