@@ -383,6 +383,9 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
         registry = index_by_number(residents)
         slices = _helper_slices(lines, _cores())
         helpers = _Helpers(files, encoding, registry, slices)
+        # built while the helpers check, it costs this process's share of the checks only (the
+        # helpers check what this process would have); after them, it would hold the cores' end
+        identities = build_identity_index(residents)
         try:
             records: list[Record] = []
             starts: list[int] = []  # where each helper's slice begins in ``records``
@@ -407,7 +410,6 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                                            lambda done: bar.update(checking, completed=done))
         finally:
             helpers.close()
-        identities = build_identity_index(residents)
         verdicts = check_all(records, registry, identities, basic=basic)
         rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
         if kept is not None:
