@@ -635,8 +635,8 @@ def check_in_context(record: Record, registry: RegistryView, context: Context = 
     findings = list(verdict.findings)
     if any(f.reason in _STATUS_CODES for f in findings):
         resident = registry.get(subject.number)
-        day = record_date(record)
-        if (resident is not None and resident.status_date is not None and day is not None
+        if (resident is not None and resident.status_date is not None
+                and (day := record_date(record)) is not None
                 and day < resident.status_date and matches_person(subject, resident)):
             findings = [f for f in findings if f.reason not in _STATUS_CODES]
     fits = _Fits(subject, context.identities)
@@ -734,12 +734,9 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         return out
 
     batch_keys: dict[tuple[str, str], tuple[str, str] | None] = {}  # by (system, batch_id) as written
-    link_keys: dict[int, str | None] = {}
-
-    def link_key_of(i: int) -> str | None:
-        if i not in link_keys:
-            link_keys[i] = _row_link_key(records[i], basic[i])
-        return link_keys[i]
+    # each row's number as linked (every row a rule reads the number of is among ``rows``)
+    link_keys: dict[int, str | None] = {i: _row_link_key(records[i], basic[i]) for i in rows}
+    link_key_of = link_keys.__getitem__
 
     subjects: dict[int, Subject] = {}
 
