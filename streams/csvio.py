@@ -31,6 +31,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
 import marshal
 import operator
 import os
@@ -46,7 +47,7 @@ from guards.exceptions import LinkguardError, GuardError
 from guards.identifiers import identifier_problems
 from guards.masking import number_like, redact
 from guards.model import Record, Resident, build_record, build_resident
-from guards.number import compact, number_problem, plain_valid
+from guards.number import check_digits, compact, number_problem, plain_valid
 
 __all__ = [
     "CsvError",
@@ -551,37 +552,118 @@ def _starts_with(path: Path, prefixes: tuple[bytes, ...]) -> bool:
         return handle.read(4).startswith(prefixes)
 
 
+#: rows read and parsed at a time: a chunk's columns are worked on whole (see _RegistryRowParser.values_of)
+_CHUNK_ROWS = 512
+
+
 def _rows(path: Path, layout: _Layout, span: tuple[int, int | None] | None = None
           ) -> Iterator[tuple[int, list[str]]]:
-    """Data rows (after the header) with the physical line each starts on.
+    """Data rows (after the header) with the physical line each starts on: :func:`_row_chunks` row by row."""
+    for rows, lines in _row_chunks(path, layout, span):
+        yield from zip(lines, rows)
+
+
+def _row_chunks(path: Path, layout: _Layout, span: tuple[int, int | None] | None = None
+                ) -> Iterator[tuple[list[list[str]], Sequence[int]]]:
+    """Data rows (after the header) a chunk at a time, with the physical line each starts on.
 
     Blank lines and rows of empty cells are skipped; a row whose number of cells differs from the
-    header's is an error (an unquoted comma or quote shifts every column).
+    header's is an error (an unquoted comma or quote shifts every column), raised once the rows
+    before it have been yielded, as are errors of the CSV itself: a bad row before it is reported first.
 
     ``span`` reads only the bytes ``[start, stop)`` (``stop`` ``None``: to the end), which must
     begin at a row's start; the header is skipped only when ``start`` is 0, and line numbers
     count from the span's start (see :func:`registry_part`).
     """
+    header = span is None or span[0] == 0
+    read = 0  # rows the reader has given past the header, blank ones too
     with _open_span(path, layout.encoding, span) as handle:
         reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
-        width, joins = layout.width, layout.joins
+        while True:
+            first = reader.line_num + 1
+            try:
+                if header:
+                    next(reader, None)
+                    header = False
+                    continue
+                rows = list(itertools.islice(reader, _CHUNK_ROWS))
+            except (csv.Error, UnicodeError):
+                break  # read again row by row from the chunk's start, so its rows before the bad line come first
+            if not rows:
+                return
+            lines = _start_lines(rows, first, reader.line_num)
+            if lines is None:
+                break
+            read += len(rows)
+            rows, lines, error = _kept_rows(path, layout, rows, lines)
+            yield rows, lines
+            if error is not None:
+                raise error
+    yield from _rows_one_by_one(path, layout, span, read)
+
+
+def _start_lines(rows: list[list[str]], first: int, last: int) -> Sequence[int] | None:
+    """The physical line each of a chunk's rows starts on, the chunk spanning lines ``first`` to
+    ``last``: one after another where each row is one line, else counted from the line breaks in
+    their (quoted) cells; ``None`` where that count disagrees with the reader's.
+
+    >>> _start_lines([['a'], ['b']], 2, 3), _start_lines([['a', 'x\\r\\ny'], [], ['b\\n\\n']], 2, 7)
+    (range(2, 4), [2, 4, 5])
+    """
+    if last - first + 1 == len(rows):
+        return range(first, last + 1)
+    lines, line = [], first
+    for row in rows:
+        lines.append(line)
+        line += 1 + sum(cell.count("\n") + cell.count("\r") - cell.count("\r\n") for cell in row)
+    return lines if line == last + 1 else None
+
+
+def _kept_rows(path: Path, layout: _Layout, rows: list[list[str]], lines: Sequence[int]
+               ) -> tuple[list[list[str]], Sequence[int], CsvError | None]:
+    """A chunk's rows without the blank ones, split columns (氏 / 名 …) joined past each row's end;
+    up to a row whose cells are counted wrong, which is then the error returned."""
+    width, error = layout.width, None
+    # the common chunk, tested in C: every row as wide as the header, its first cell not blank
+    if set(map(len, rows)) != {width} or not all(firsts := list(map(operator.itemgetter(0), rows))) or any(
+            map(str.isspace, firsts)):
+        kept, kept_lines = [], []
+        for row, line in zip(rows, lines):
+            if len(row) != width or not row[0] or row[0].isspace():
+                if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
+                    continue  # a blank line, or a row of separators only (as spreadsheets leave)
+                if len(row) != width:
+                    error = CsvError(path, line, None, f"the row has {len(row)} cells but the header has {width}; "
+                                                       "quote values that contain commas or quotes")
+                    break
+            kept.append(row)
+            kept_lines.append(line)
+        rows, lines = kept, kept_lines
+    for row in rows if layout.joins else ():
+        for _, parts in layout.joins:
+            row.append(join_parts([row[i] for i in parts]))
+    return rows, lines, error
+
+
+def _rows_one_by_one(path: Path, layout: _Layout, span: tuple[int, int | None] | None, skip: int
+                     ) -> Iterator[tuple[list[list[str]], Sequence[int]]]:
+    """:func:`_row_chunks` a row at a time, each with the line the reader says it starts on, past its first
+    ``skip`` rows (blank ones counted): for a chunk that fails part-way or whose lines cannot be counted."""
+    with _open_span(path, layout.encoding, span) as handle:
+        reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
         try:
             if span is None or span[0] == 0:
                 next(reader, None)
+            for _ in itertools.islice(reader, skip):
+                pass
             previous_end = reader.line_num
             for row in reader:
-                start = previous_end + 1
-                previous_end = reader.line_num
-                if len(row) != width or not row[0] or row[0].isspace():  # else a plain row: on at once
-                    if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
-                        continue  # a blank line, or a row of separators only (as spreadsheets leave)
-                    if len(row) != width:
-                        raise CsvError(path, start, None,
-                                       f"the row has {len(row)} cells but the header has {width}; "
-                                       "quote values that contain commas or quotes")
-                for _, parts in joins:  # split columns (氏 / 名 …) as the contract's one field
-                    row.append(join_parts([row[i] for i in parts]))
-                yield start, row
+                start, previous_end = previous_end + 1, reader.line_num
+                rows, lines, error = _kept_rows(path, layout, [row], [start])
+                if rows:
+                    yield rows, lines
+                if error is not None:
+                    raise error
         except csv.Error as error:
             raise CsvError(path, reader.line_num, None,
                            f"not valid CSV ({error}); check quotes around values") from None
@@ -627,11 +709,11 @@ def read_registry(path: PathLike, encoding: str | None = None) -> Iterator[Resid
 
 def _registry_rows(path: Path, layout: _Layout) -> Iterator[Resident]:
     parse = _RegistryRowParser(layout)
-    for line, row in _rows(path, layout):
-        try:
-            yield parse(row)
-        except GuardError as error:
-            raise CsvError(path, line, error.field, error.message) from None
+    for rows, lines in _row_chunks(path, layout):
+        values, failure = parse.values_of(rows)
+        yield from map(build_resident, values)
+        if failure is not None:
+            raise CsvError(path, lines[len(values)], failure.field, failure.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -730,11 +812,11 @@ def _registry_part(parts: RegistryParts, part: int, parse: "_RegistryRowParser")
     span = (starts[part], starts[part + 1] if part + 1 < len(starts) else None)
     out = []
     try:
-        for line, row in _rows(parts.path, parts.layout, span):
-            try:
-                out.append(parse.values(row))
-            except GuardError as error:
-                raise CsvError(parts.path, line, error.field, error.message) from None
+        for rows, lines in _row_chunks(parts.path, parts.layout, span):
+            values, failure = parse.values_of(rows)
+            out += values
+            if failure is not None:
+                raise CsvError(parts.path, lines[len(values)], failure.field, failure.message)
     except UnicodeDecodeError as error:
         raise CsvError(parts.path, None, None, f"part {part} does not decode as {parts.layout.encoding} "
                                                f"({error.reason})") from None
@@ -820,42 +902,70 @@ class _RegistryRowParser:
             layout.fields.get(c.field, -1) for c in REGISTRY_COLUMNS)
         self._dates: dict[str, dt.date] = {}
         self._sexes: dict[str, int] = {}
+        self._histories: dict[str, tuple[str, ...]] = {"": ()}
         # the raw cells the common case reads, in one call
         self._cells = operator.itemgetter(
             self.my_number, self.name, self.address, self.resident_code, self.status, self.status_date,
             self.birth_date, self.sex, self.name_kana, self.alias_name, self.previous_names,
             self.previous_addresses, self.previous_my_numbers)
 
-    def __call__(self, row: list[str]) -> Resident:
-        return build_resident(self.values(row))
+    def values_of(self, rows: list[list[str]]) -> tuple[list[tuple], GuardError | None]:
+        """Each row's :class:`Resident` fields, in order, validated; up to the first bad row,
+        whose error comes second (else ``None``).
 
-    def values(self, row: list[str]) -> tuple:
-        """The row's :class:`Resident` fields, in order, validated.
-
-        The common row (a name and an address, an 11-digit resident code or none, a plain
-        status, a birth date and a sex already seen, no status date, no former numbers) is
-        taken as it is; any other goes through :meth:`_checked_values`, which diagnoses it.
-        Both give the same values: the common case only skips tests it already knows pass.
+        Worked column by column, in C where it can be: the common row (a name and an address,
+        an 11-digit resident code or none, a plain status, a readable birth date and sex, no
+        status date, no former numbers, a number of 12 digits with spaces or hyphens at most
+        and the right check digit) is taken as it is; any other goes through
+        :meth:`_checked_values`, which diagnoses it. Both give the same values: the common case
+        only skips tests it already knows pass (a test compares them on every corpus row).
         """
-        row.append("")
-        (raw_number, name, address, resident_code, status, status_date, birth_date, sex, name_kana, alias_name,
-         previous_names, previous_addresses, former_numbers) = self._cells(row)
-        name = name.strip()
-        address = address.strip()
-        birth = self._dates.get(birth_date) or self._date_if_valid(birth_date)
-        sex_code = self._sexes.get(sex)
-        status = _PLAIN_STATUSES.get(status)
-        if (name and address and birth and sex_code and status and not status_date and not former_numbers
-                and (not resident_code
-                     or (len(resident_code) == 11 and resident_code.isdigit() and resident_code.isascii()))):
-            # the number is the first thing _checked_values tests, so its error is the same here
-            return (
-                raw_number if plain_valid(raw_number) else _registry_number(raw_number, "my_number"),
-                name, birth, sex_code, address, name_kana.strip(), alias_name.strip(), resident_code, status, None,
-                _history(previous_names) if previous_names else (),
-                _history(previous_addresses) if previous_addresses else (), (),
-            )
-        return self._checked_values(row)
+        count = len(rows)
+        if not count:
+            return [], None
+        # every row is as wide (_kept_rows); a missing optional column (index -1) reads the last: all empty
+        columns = [*zip(*rows), ("",) * count]
+        (raw_numbers, names, addresses, resident_codes, statuses, status_dates, birth_dates, sexes, kanas, aliases,
+         previous_names, previous_addresses, former_numbers) = self._cells(columns)
+        names = list(map(str.strip, names))
+        addresses = list(map(str.strip, addresses))
+        numbers = _plainly_valid_numbers(raw_numbers)
+        births = self._known(self._dates, birth_dates, self._date_if_valid)
+        sex_codes = self._known(self._sexes, sexes, self._sex_if_valid)
+        statuses = list(map(_PLAIN_STATUSES.get, statuses))
+        # the rows for the full path: where a column holds what the common row does not
+        others = {
+            *(index for column in (names, addresses) if not all(column)
+              for index in itertools.compress(range(count), map(operator.not_, column))),
+            *(index for column in (numbers, births, sex_codes, statuses) if None in column
+              for index in itertools.compress(range(count), map(operator.is_, column, itertools.repeat(None)))),
+            *(index for column in (status_dates, former_numbers) if any(column)
+              for index in itertools.compress(range(count), column)),
+            *_odd_resident_codes(resident_codes),
+        }
+        values = list(zip(
+            numbers, names, births, sex_codes, addresses, map(str.strip, kanas), map(str.strip, aliases),
+            resident_codes, statuses, itertools.repeat(None), self._known(self._histories, previous_names, _history),
+            self._known(self._histories, previous_addresses, _history), itertools.repeat(())))
+        for index in sorted(others):
+            try:
+                values[index] = self._checked_values([*rows[index], ""])
+            except GuardError as error:
+                return values[:index], error
+        return values, None
+
+    @staticmethod
+    def _known(cache: dict, raws: Sequence[str], parse: typing.Callable) -> list:
+        """``cache``'s value of each of ``raws``, those not yet in it parsed once each: ``None`` where
+        ``parse`` gives ``None`` (not cached, so the full path meets it again in its turn)."""
+        values = list(map(cache.get, raws))
+        if None in values:
+            for raw in set(itertools.compress(raws, map(operator.is_, values, itertools.repeat(None)))):
+                value = parse(raw)
+                if value is not None:
+                    cache[raw] = value
+            values = list(map(cache.get, raws))
+        return values
 
     def _checked_values(self, row: list[str]) -> tuple:
         """:meth:`values` of any row, each field tested in turn: the first bad one raises."""
@@ -913,6 +1023,47 @@ class _RegistryRowParser:
     def _sex(self, raw: str) -> int:
         sex = self._sexes[raw] = normalize.parse_sex(raw)
         return sex
+
+    def _sex_if_valid(self, raw: str) -> int | None:
+        try:
+            return self._sex(raw)
+        except ValueError:  # InvalidSex: the full path says what is wrong in its turn
+            return None
+
+
+def _plainly_valid_numbers(raws: Sequence[str]) -> list[str | None]:
+    """Each number as 12 ASCII digits where it is written so, spaces and hyphens aside, with the
+    right check digit (as :func:`_registry_number` would give it), else ``None``.
+
+    >>> _plainly_valid_numbers(['621498320257', '6214 9832-0257', '621498320258', '6214983202', '６２１４98320257'])
+    ['621498320257', '621498320257', None, None, None]
+    """
+    numbers = list(map(str.replace, map(str.replace, raws, itertools.repeat("-"), itertools.repeat("")),
+                       itertools.repeat(" "), itertools.repeat("")))
+    joined = "".join(numbers)
+    if set(map(len, numbers)) - {12} or not joined.isdigit() or not joined.isascii():
+        numbers = [number if len(number) == 12 and number.isdigit() and number.isascii() else None
+                   for number in numbers]
+        joined = "".join(number or "000000000000" for number in numbers)  # a stand-in, itself not taken
+    digits = joined.encode("ascii")
+    computed = check_digits(digits)
+    if computed != digits[11::12]:
+        numbers = [number if right == written else None
+                   for number, right, written in zip(numbers, computed, digits[11::12])]
+    return numbers
+
+
+def _odd_resident_codes(codes: Sequence[str]) -> list[int]:
+    """Where a resident code is other than empty or 11 ASCII digits (the full path reads it).
+
+    >>> _odd_resident_codes(['12345678901', '', '1234567890', '１2345678901', '12345678901'])
+    [2, 3]
+    """
+    joined = "".join(codes)
+    if not set(map(len, codes)) - {0, 11} and (not joined or (joined.isdigit() and joined.isascii())):
+        return []
+    return [index for index, code in enumerate(codes)
+            if code and not (len(code) == 11 and code.isdigit() and code.isascii())]
 
 
 def _iso_date(raw: str) -> dt.date | None:
