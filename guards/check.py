@@ -124,16 +124,18 @@ _PASS = Verdict.of(())
 
 def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
     """The verdict of a record whose number (as written or compacted) is its resident's
-    current one, whose name is the resident's character for character or has the same name
-    key, and whose birth date, sex and address (or none) are the registry's as written or
-    once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``): the full path would find
-    exactly the same (equal keys are its first name test, and every field is read by the
-    very functions it uses), so only the number's status can still speak. ``None`` for
-    every other record.
+    current one, whose birth date, sex and address (or none) are the registry's as written or
+    once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``), and whose name is the
+    resident's character for character or has the same name key — or, found the full path's
+    way (:func:`_name_match`), one that passes with an informational code (a kanji variant, a
+    former name, the alias); likewise an address that is a former one. The full path would
+    find exactly the same (equal keys are its first name test, and every field is read by the
+    very functions it uses), so only the number's status can still speak. ``None`` for every
+    other record (and for one these findings would hold: the full path explains it).
 
     Most records of a municipal extract are such copies, or differ in one field's
-    notation only; the rest of a full check (the subject, the other name keys, the
-    reading) is then skipped.
+    notation only; the rest of a full check (the subject, the reading, the explanation)
+    is then skipped.
     """
     number = record.my_number
     if len(number) != 12 or not number.isdigit() or not number.isascii():
@@ -149,26 +151,60 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
     name = record.name
     if not name or (name[0] in _BLANK and not name.strip(japanese.BLANK_CHARACTERS)):
         return None  # blank once normalised (a test checks every character): the full path's MISSING_FIELD
+    keys = None  # the name's keys when they differ from the registered name's (matched at the end)
     if name != resident.name:
         # written another way (spaces, widths, selectors): the full path's first name test is the keys'
-        # equality, by the very (cached) functions it uses; any other name goes the full path
-        key = japanese.name_keys(name).key
-        if not key or key != _name_key(resident.name):
+        # equality, by the very (cached) functions it uses
+        keys = japanese.name_keys(name)
+        if not keys.key:
             return None
+        if keys.key == _name_key(resident.name):
+            keys = None
     if record.birth_date != resident.birth_date.isoformat() and not _reads_as(
             normalize.parse_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):
         return None
     if record.sex != _SEX_CODES.get(resident.sex) and not _reads_as(
             normalize.parse_sex, record.sex, FIELD_LIMITS["sex"], resident.sex):
         return None
+    former_address = False
     if record.address and record.address != resident.address:
         written = normalize.address(record.address)  # what the full path compares, by the same function
         if written:
             registered = normalize.address(resident.address)
             # equal keys (the usual other notation) match without a look-up of the pair
             if written != registered and not japanese.addresses_match(written, registered):
-                return None
-    return _QUICK_VERDICTS.get(resident.status, _PASS)
+                if not _a_former_address(written, resident):
+                    return None  # ADDRESS_MISMATCH: held, and explained by the full path
+                former_address = True
+    if keys is None and not former_address:
+        return _QUICK_VERDICTS.get(resident.status, _PASS)
+    # what identity_problems finds, in its order, after the status's findings (as check() lists them)
+    findings = _status(resident)
+    if keys is not None:
+        how = _name_match(_name_subject(number, keys, record, resident), resident)
+        if how is None:
+            return None  # IDENTITY_MISMATCH
+        findings.extend(how.findings)
+    if former_address:
+        findings.append(_FORMER_ADDRESS)
+    verdict = Verdict.of(findings)
+    return verdict if verdict.outcome is Outcome.PASS else None
+
+
+def _name_subject(number: str, keys: japanese.NameKeys, record: Record, resident: Resident) -> Subject:
+    """The subject :func:`parse_subject` reads from a record the shortcut has read, as far as
+    :func:`_name_match` looks at it (the name's fields; the date, sex and address are the
+    resident's, as the shortcut found them). The reading's key is computed only where
+    :func:`_name_match` consults it: the names' keys do not match by themselves."""
+    reading = ""
+    if japanese.compare_names(keys.key, _name_key(resident.name)) is None:
+        reading = japanese.kana_key(record.name_kana)
+    return _subject(number, keys, resident.birth_date, resident.sex, "", reading)
+
+
+def _a_former_address(written: str, resident: Resident) -> bool:
+    """Whether an address key names one of the resident's former addresses (``FORMER_ADDRESS``)."""
+    return any(japanese.addresses_match(written, normalize.address(a)) for a in resident.previous_addresses)
 
 
 _SEX_CODES = {1: "1", 2: "2"}
@@ -221,9 +257,14 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
             findings.append(Finding(Reason.BAD_SEX, "sex"))
     if findings:
         return findings
-    keys = japanese.name_keys(record.name)
-    return Subject(number, keys.key, birth_date, sex, normalize.address(record.address),
-                   japanese.kana_key(record.name_kana), keys.former, keys.alias, keys.words, keys.former_surname)
+    return _subject(number, japanese.name_keys(record.name), birth_date, sex, normalize.address(record.address),
+                    japanese.kana_key(record.name_kana))
+
+
+def _subject(number: str, keys: japanese.NameKeys, birth_date: dt.date, sex: int, address: str,
+             name_kana: str) -> Subject:
+    return Subject(number, keys.key, birth_date, sex, address, name_kana, keys.former, keys.alias, keys.words,
+                   keys.former_surname)
 
 
 def _blank(value: str) -> bool:
@@ -300,8 +341,8 @@ def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
     if mismatched:
         findings.append(Finding(Reason.IDENTITY_MISMATCH, ",".join(mismatched)))
     if subject.address and not japanese.addresses_match(subject.address, normalize.address(resident.address)):
-        if any(japanese.addresses_match(subject.address, normalize.address(a)) for a in resident.previous_addresses):
-            findings.append(Finding(Reason.FORMER_ADDRESS))
+        if _a_former_address(subject.address, resident):
+            findings.append(_FORMER_ADDRESS)
         else:
             findings.append(Finding(Reason.ADDRESS_MISMATCH))
     return findings
@@ -321,6 +362,7 @@ def matches_person(subject: Subject, resident: Resident) -> bool:
 
 
 _VARIANT_NOTE = Finding(Reason.VARIANT_CHARACTERS, "name")
+_FORMER_ADDRESS = Finding(Reason.FORMER_ADDRESS)
 
 
 class _NameMatch(NamedTuple):

@@ -177,7 +177,9 @@ def inspect_command(
 
     pairs = _system_pairs(system, files or [])
     try:
-        summary = run_inspection(registry, pairs, out, encoding=encoding, registry_encoding=registry_encoding)
+        # the records stay in memory for the process's end (_end_at_once) to drop at no cost
+        summary = run_inspection(registry, pairs, out, encoding=encoding, registry_encoding=registry_encoding,
+                                 free=not _COMMAND_LINE)
     except (CsvError, CatalogueError, OSError) as e:
         fail(str(e))
     _print_inspection(summary, out)

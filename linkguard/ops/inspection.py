@@ -80,11 +80,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from guards import Outcome, Record, Resident, Verdict, check, index_by_number
 from guards.context import IdentityIndex, build_identity_index, check_all, suggest_number
 from guards.model import EXPLAINED_FIELDS, build_resident
+
+if TYPE_CHECKING:
+    from linkguard.ops.report import RowCounts
 
 __all__ = [
     "IdentityIndex",
@@ -278,22 +281,28 @@ class InspectionSummary:
 
 
 def summarize(result: InspectionResult, seconds: float = 0.0,
-              outputs: dict[str, Path] | None = None) -> InspectionSummary:
-    """Count a result by verdict, by system and by reason code."""
-    by_verdict = {o.value: 0 for o in Outcome}
+              outputs: dict[str, Path] | None = None, counts: RowCounts | None = None) -> InspectionSummary:
+    """Count a result by verdict, by system and by reason code (``counts``: its rows'
+    :class:`linkguard.ops.report.RowCounts`, where the caller has them)."""
+    from linkguard.ops import report
+
+    if counts is None:
+        counts = report.RowCounts.of(result.rows)
     by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
+    for (system, _), n in counts.by_key.items():  # every row counted a PASS first (most are) ...
+        if system not in by_system:
+            by_system[system] = {o.value: 0 for o in Outcome}
+        by_system[system][Outcome.PASS.value] += n
     by_reason: Counter[str] = Counter()
     suggestions = 0
-    for record, verdict in result.rows:
-        outcome = verdict.outcome.value
-        by_verdict[outcome] += 1
-        counts = by_system.get(record.system)
-        if counts is None:
-            counts = by_system[record.system] = {o.value: 0 for o in Outcome}
-        counts[outcome] += 1
+    for record, verdict in counts.marked:  # ... then moved, where it is not, among the marked rows
+        if verdict.outcome is not Outcome.PASS:
+            by_system[record.system][Outcome.PASS.value] -= 1
+            by_system[record.system][verdict.outcome.value] += 1
         if verdict.findings:
             by_reason.update({f.reason.value for f in verdict.findings})
         suggestions += bool(verdict.suggested_my_number)
+    by_verdict = {o.value: sum(tally[o.value] for tally in by_system.values()) for o in Outcome}
     return InspectionSummary(
         total=len(result.rows), by_verdict=by_verdict, by_system=by_system,
         by_reason=dict(by_reason.most_common()), suggestions=suggestions,
@@ -304,7 +313,7 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
 def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[str, Path]],
                    out_dir: str | os.PathLike, encoding: str | None = None,
                    progress: bool = True, catalogue=None, *,
-                   registry_encoding: str | None = None) -> InspectionSummary:
+                   registry_encoding: str | None = None, free: bool = True) -> InspectionSummary:
     """Read the registry and each process's extract, inspect, write
     ``verdicts.csv``, ``report.csv`` and ``report.html`` into ``out_dir``.
 
@@ -315,6 +324,11 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     UTF-8 beside CP932 extracts is common).
     A progress bar (on stderr) follows reading and checking. File errors
     (``streams.csvio.CsvError``, ``OSError``) propagate to the caller.
+
+    ``free=False`` keeps the records and the registry in memory after the
+    return, for a caller that ends its process at once (the installed
+    command): freeing a prefecture's half a gigabyte of small objects one by
+    one costs a quarter of a second that ending the process skips.
     """
     from linkguard.ops import report
     from streams import csvio
@@ -322,20 +336,29 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     started = time.perf_counter()
     # the collector stays paused until the records are freed: with millions of young objects,
     # its first passes after a resume would walk every one (measured: 0.6 s more for the reports)
-    with _gc_paused():
+    kept = None if free else _KEPT_UNTIL_EXIT
+    with _gc_paused(keeping=kept is not None):
         result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
-                                   registry_encoding=registry_encoding)
-        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue)
+                                   registry_encoding=registry_encoding, kept=kept)
+        counts = report.RowCounts.of(result.rows)  # for the report and the summary both
+        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue, counts=counts)
         outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
-        write_explanations(result.rows, outputs["explanations.csv"])
-        summary = summarize(result, time.perf_counter() - started, outputs)
+        write_explanations(counts.marked, outputs["explanations.csv"])  # (every held row is marked)
+        summary = summarize(result, time.perf_counter() - started, outputs, counts)
+        if kept is not None:
+            kept.append(result)
         del result
     return summary
 
 
+#: what ``run_inspection(free=False)`` leaves in memory, for the process's end to drop all at once
+_KEPT_UNTIL_EXIT: list[object] = []
+
+
 def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                       encoding: str | None, progress: bool, csvio, *,
-                      registry_encoding: str | None = None) -> InspectionResult:
+                      registry_encoding: str | None = None, kept: list[object] | None = None
+                      ) -> InspectionResult:
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -360,6 +383,9 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
         registry = index_by_number(residents)
         slices = _helper_slices(lines, _cores())
         helpers = _Helpers(files, encoding, registry, slices)
+        # built while the helpers check, it costs this process's share of the checks only (the
+        # helpers check what this process would have); after them, it would hold the cores' end
+        identities = build_identity_index(residents)
         try:
             records: list[Record] = []
             starts: list[int] = []  # where each helper's slice begins in ``records``
@@ -384,8 +410,10 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                                            lambda done: bar.update(checking, completed=done))
         finally:
             helpers.close()
-        verdicts = check_all(records, registry, build_identity_index(residents), basic=basic)
+        verdicts = check_all(records, registry, identities, basic=basic)
         rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
+        if kept is not None:
+            kept += [residents, registry, identities, records, basic, verdicts]
         return InspectionResult(rows, tuple(c for c, _ in system_files if c), len(residents))
 
 
@@ -682,15 +710,19 @@ class _Helpers:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def _gc_paused(keeping: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector while a million-row registry is read
     and checked: these objects form no cycles, yet every full collection
-    would walk all of them (measured: about a quarter of the run time)."""
+    would walk all of them (measured: about a quarter of the run time).
+    ``keeping``: objects made meanwhile outlive it; they are moved out of the
+    collector's sight (:func:`gc.freeze`), or its first pass would walk them all."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if keeping:
+            gc.freeze()
         if was_enabled:
             gc.enable()
 

@@ -73,6 +73,7 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -80,7 +81,7 @@ from guards import Outcome, Reason, Record, Severity, Verdict
 from guards import normalize
 from guards.masking import redact
 from linkguard.catalogue import Catalogue, Process, load_catalogue, normalize_code
-from streams.csvio import csv_writer, spreadsheet_safe
+from streams.csvio import FORMULA_START, csv_writer, spreadsheet_safe
 
 __all__ = [
     "VERDICT_HEADER",
@@ -154,8 +155,8 @@ class ProcessLine:
     def passed(self) -> int:
         return self.checked - self.held - self.invalid
 
-    def add(self, record: Record, verdict: Verdict) -> None:
-        self.checked += 1
+    def add_unpassed(self, record: Record, verdict: Verdict) -> None:
+        """Count a HOLD or INVALID row (already counted among the checked ones)."""
         if verdict.outcome is Outcome.INVALID:
             self.invalid += 1
         elif verdict.outcome is Outcome.HOLD:
@@ -188,34 +189,71 @@ class Report:
     suggestions: int = 0
 
 
-def build_report(rows: Iterable[tuple[Record, Verdict]], catalogue: Catalogue | None = None, *,
+@dataclass(frozen=True)
+class RowCounts:
+    """Inspected rows counted once, for the report (:func:`build_report`) and the summary the
+    CLI prints (:func:`linkguard.ops.inspection.summarize`), which both count every row.
+
+    ``by_key`` counts every row by its ``(system, number_source)`` as written; ``marked`` holds
+    the rows whose verdict is not a plain PASS (a HOLD, an INVALID, any finding, a suggested
+    number), in input order: the only rows either has to look at one by one.
+
+    >>> from guards import Finding
+    >>> rows = [(Record('s', '1', '', '', '', '', number_source='申請書'), Verdict(Outcome.PASS)),
+    ...         (Record('s', '2', '', '', '', '', number_source='申請書'), Verdict.of([Finding(Reason.DECEASED)])),
+    ...         (Record('t', '3', '', '', '', ''), Verdict(Outcome.PASS))]
+    >>> counts = RowCounts.of(rows)
+    >>> dict(counts.by_key), [record.record_id for record, _ in counts.marked], counts.total
+    ({('s', '申請書'): 2, ('t', ''): 1}, ['2'], 3)
+    """
+
+    by_key: Counter  # (system, number_source) as written -> rows
+    marked: list[tuple[Record, Verdict]]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[Record, Verdict]]) -> "RowCounts":
+        rows = rows if isinstance(rows, list) else list(rows)
+        return cls(Counter(map(_SYSTEM_AND_SOURCE, map(_RECORD, rows))),
+                   [row for row in rows if (verdict := row[1]).findings or verdict.suggested_my_number
+                    or verdict.outcome is not Outcome.PASS])
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_key.values())
+
+
+_RECORD = itemgetter(0)
+_SYSTEM_AND_SOURCE = attrgetter("system", "number_source")
+
+
+def build_report(rows: Iterable[tuple[Record, Verdict]] | RowCounts, catalogue: Catalogue | None = None, *,
                  systems: Sequence[str] = (), residents: int = 0,
                  generated_at: dt.datetime | None = None) -> Report:
-    """Aggregate (record, verdict) rows into the two published tables."""
+    """Aggregate (record, verdict) rows, or their :class:`RowCounts`, into the two published tables."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
+    counts = rows if isinstance(rows, RowCounts) else RowCounts.of(rows)
     lines: dict[str, ProcessLine] = {}
     sources = {s: SourceLine(s, note) for s, note in [*SOURCES.items(), (UNKNOWN_SOURCE, _UNKNOWN_SOURCE_NOTE)]}
-    suggestions = 0
-    line_of: dict[str, ProcessLine] = {}  # by the system as written (a few codes, 244,246 rows)
+    line_of: dict[str, ProcessLine] = {}  # by the system as written (a few codes)
     source_line_of: dict[str, SourceLine] = {}  # by the number_source as written
-    for record, verdict in rows:
-        line = line_of.get(record.system)
+    for (system, number_source), n in counts.by_key.items():
+        line = line_of.get(system)
         if line is None:
-            code = normalize_code(record.system)
-            line = line_of[record.system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
-        source = source_line_of.get(record.number_source)
+            code = normalize_code(system)
+            line = line_of[system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
+        source = source_line_of.get(number_source)
         if source is None:
-            source = source_line_of[record.number_source] = sources[source_of(record.number_source)]
-        source.checked += 1
-        outcome = verdict.outcome
-        if outcome is Outcome.PASS:
-            line.checked += 1
-            suggestions += bool(verdict.suggested_my_number)
-            continue
-        line.add(record, verdict)
-        source.held += outcome is Outcome.HOLD
-        source.invalid += outcome is Outcome.INVALID
+            source = source_line_of[number_source] = sources[source_of(number_source)]
+        line.checked += n
+        source.checked += n
+    suggestions = 0
+    for record, verdict in counts.marked:
         suggestions += bool(verdict.suggested_my_number)
+        if verdict.outcome is not Outcome.PASS:
+            line_of[record.system].add_unpassed(record, verdict)
+            source = source_line_of[record.number_source]
+            source.held += verdict.outcome is Outcome.HOLD
+            source.invalid += verdict.outcome is Outcome.INVALID
     processes = []
     for process in catalogue.ordered([*lines, *systems]):
         line = lines.get(process.code) or ProcessLine(None)
@@ -258,38 +296,73 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
 
     The file holds My Numbers, so it is created readable by its owner only (0600).
     """
-    n = 0
-    plain_pass = f"{Outcome.PASS.value},,\n"
-    with atomic_file(path, "utf-8", private=True) as f:
-        w = csv_writer(f, lineterminator="\n")
-        w.writerow(VERDICT_HEADER)
-        careful = io.StringIO()  # a row with a value to quote or escape goes through the writer, here
+    rows = rows if isinstance(rows, list) else list(rows)  # (so each verdict lives on while its id is a key)
+    known: dict[int, str] = {}  # a verdict's cells by its id (a plain PASS is one object shared by most rows)
+
+    def cells_of(verdict: Verdict) -> str:
+        cells = known[id(verdict)] = verdict_cells(verdict)
+        return cells
+
+    lines = [f"{record.system},{record.record_id}{known.get(id(verdict)) or cells_of(verdict)}"
+             for record, verdict in rows]
+    text = "".join(lines)
+    if not _written_plainly(text, len(lines)):  # some system or record_id needs quoting or escaping
+        careful = io.StringIO()
         careful_writer = csv_writer(careful, lineterminator="\n")
-        lines: list[str] = []
-        for n, (record, verdict) in enumerate(rows, 1):
-            # a plain PASS (most rows) without building its codes; the verdict's own cells are codes
-            # and digits the guard wrote, so only system and record_id can need quoting or escaping
-            cells = plain_pass if verdict.outcome is Outcome.PASS and not verdict.findings and not (
-                verdict.suggested_my_number) else (f"{verdict.outcome.value},{verdict.reason_codes},"
-                                                   f"{verdict.suggested_my_number}\n")
-            system, record_id = record.system, record.record_id
-            if _NEEDS_CARE.search(system) or _NEEDS_CARE.search(record_id):
-                careful_writer.writerow((system, record_id, *cells[:-1].split(",")))
-                lines.append(careful.getvalue())
+        for i, (record, verdict) in enumerate(rows):
+            if _NEEDS_CARE.search(record.system) or _NEEDS_CARE.search(record.record_id):
+                careful_writer.writerow((record.system, record.record_id, *known[id(verdict)][1:-1].split(",")))
+                lines[i] = careful.getvalue()
                 careful.seek(0)
                 careful.truncate()
-            else:
-                lines.append(f"{system},{record_id},{cells}")
-            if len(lines) >= 10_000:
-                f.write("".join(lines))
-                lines.clear()
-        f.write("".join(lines))
-    return n
+        text = "".join(lines)
+    with atomic_file(path, "utf-8", private=True) as f:
+        csv_writer(f, lineterminator="\n").writerow(VERDICT_HEADER)
+        f.write(text)
+    return len(lines)
+
+
+def verdict_cells(verdict: Verdict) -> str:
+    """A verdict's cells in ``verdicts.csv``, as they follow the record's key: codes and digits
+    the guard wrote, none to quote or escape.
+
+    >>> from guards import Finding
+    >>> verdict_cells(Verdict(Outcome.PASS)), verdict_cells(Verdict.of([Finding(Reason.DECEASED)], '621498320257'))
+    (',PASS,,\\n', ',HOLD,DECEASED,621498320257\\n')
+    """
+    # Verdict.reason_codes written out: a Reason is a str, its code (joined as it is, hashed as a str)
+    codes = ";".join(dict.fromkeys(map(_REASON, verdict.findings)))
+    return f",{_OUTCOME_CODE[verdict.outcome]},{codes},{verdict.suggested_my_number}\n"
+
+
+_REASON = attrgetter("reason")
+_OUTCOME_CODE = {outcome: outcome.value for outcome in Outcome}
 
 
 # what csv_writer would quote (the delimiter, a quote, a line break) or escape (a formula's first
 # character); a value without any is written as it is, exactly as the writer writes it
 _NEEDS_CARE = re.compile(r'[,"\r\n]|^[=+\-@\t]')
+
+
+def _written_plainly(text: str, rows: int) -> bool:
+    """Whether ``text``, ``rows`` rows written ``system,record_id`` + :func:`verdict_cells` without
+    any care, is what the CSV writer writes: no system or record_id needs care (:data:`_NEEDS_CARE`).
+    The verdict's cells hold three commas and one line break, so each row holds four commas and
+    one line break unless its values hold some. A few scans in C (a regular expression per value
+    costs more than writing the row).
+
+    >>> _written_plainly('s,R-1,PASS,,\\ns,R-2,PASS,,\\n', 2)
+    True
+    >>> [_written_plainly(text, 1) for text in ('s,R,1,PASS,,\\n', 's,-1,PASS,,\\n', '@s,1,PASS,,\\n', 's,"1",PASS,,\\n')]
+    [False, False, False, False]
+    >>> _written_plainly('s,R\\n1,PASS,,\\n', 1), _written_plainly('s,R-1,PASS,,\\n-s,R-2,PASS,,\\n', 2)
+    (False, False)
+    """
+    return (text.count("\n") == rows and text.count(",") == 4 * rows and '"' not in text and "\r" not in text
+            and not text.startswith(FORMULA_START)
+            # a formula start after a line break (a system's) or a comma (a record_id's); the pair
+            # searched for only where its start occurs at all (a pair is searched 20 times slower)
+            and not any(start in text and (f"\n{start}" in text or f",{start}" in text) for start in "=+-@\t"))
 
 
 def blank_numbers(value: str) -> str:
@@ -377,13 +450,15 @@ def write_report_html(report: Report, path: str | os.PathLike) -> None:
 
 
 def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = None,
-              generated_at: dt.datetime | None = None) -> dict[str, Path]:
-    """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`."""
+              generated_at: dt.datetime | None = None, counts: RowCounts | None = None) -> dict[str, Path]:
+    """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`
+    (``counts``: its rows' :class:`RowCounts`, where the caller has them)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html")}
     write_verdicts(result.rows, paths["verdicts.csv"])
-    report = build_report(result.rows, catalogue, systems=getattr(result, "systems", ()),
+    report = build_report(counts if counts is not None else result.rows, catalogue,
+                          systems=getattr(result, "systems", ()),
                           residents=getattr(result, "residents", 0), generated_at=generated_at)
     write_report_csv(report, paths["report.csv"])
     write_report_html(report, paths["report.html"])

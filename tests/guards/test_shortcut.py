@@ -29,7 +29,14 @@ def _edge_cases() -> tuple[list[Resident], list[Record]]:
     dead = person("佐藤 一郎", "サトウ イチロウ", serial=10, sex=1, status="死亡")
     moved = person("佐藤 二郎", "サトウ ジロウ", serial=11, sex=1, status="転出")
     renumbered = person("鈴木 花子", "スズキ ハナコ", serial=12, previous_my_numbers=(person(serial=13).my_number,))
-    residents = [hanako, smith, ghost, dead, moved, renumbered]
+    # a name with variants, a former name and a former address; an alias; a held and a passed status
+    saito = person("齋藤　花子", "サイトウ ハナコ", serial=14, previous_names=("渡邊 花子",),
+                   previous_addresses=("南国市後免町1-1",))
+    kim = person("KIM MINJUN", "キム ミンジュン", serial=15, sex=1, alias_name="金田 民夫")
+    dead_saito = person("齋藤 一郎", "サイトウ イチロウ", serial=16, sex=1, status="死亡")
+    moved_saito = person("齋藤 二郎", "サイトウ ジロウ", serial=17, sex=1, status="転出",
+                         previous_addresses=("南国市後免町1-1",))
+    residents = [hanako, smith, ghost, dead, moved, renumbered, saito, kim, dead_saito, moved_saito]
     number = hanako.my_number
     spaced = f"{number[:4]}-{number[4:8]}-{number[8:]}"
     wide = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
@@ -58,6 +65,17 @@ def _edge_cases() -> tuple[list[Resident], list[Record]]:
                     for i, n in enumerate((resident.name, resident.name.replace(" ", "　")))]
     records += [record_of(renumbered, record_id="R-1", my_number=person(serial=13).my_number),
                 record_of(renumbered, record_id="R-2", name="鈴木　花子")]
+    informational = [
+        dict(name="斎藤 花子"), dict(name="渡辺 花子"), dict(name="渡邊　花子"), dict(address="南国市後免町１－１"),
+        dict(name="斎藤 花子", address="南国市後免町1-1"), dict(name="〓藤 花子"), dict(name="齋藤［渡邊］花子"),
+        # refused: another place, another name, a placeholder without a reading, another birth date
+        dict(name="斎藤 花子", address="室戸市浮津1"), dict(name="斉藤 花子"), dict(name="〓藤 花子", name_kana=""),
+        dict(name="斎藤 花子", birth_date="1980-04-02"), dict(address="室戸市浮津1"),
+    ]
+    records += [record_of(saito, record_id=f"V-{i}", **v) for i, v in enumerate(informational)]
+    records += [record_of(kim, record_id="A-0", name="金田 民夫"), record_of(kim, record_id="A-1", name="金田 民雄"),
+                record_of(dead_saito, record_id="死亡-V", name="斎藤 一郎"),
+                record_of(moved_saito, record_id="転出-V", name="斎藤 二郎", address="南国市後免町1-1")]
     return residents, records
 
 
@@ -110,18 +128,25 @@ def _taken(record: Record, registry) -> bool:
 
 def test_the_shortcut_takes_every_kind_it_covers():
     """A copy, a number written with hyphens or in full width, a name written another way
-    with the same key (spaces, a selector, a 旧氏 beside it), a date, sex or address in another notation."""
+    with the same key (spaces, a selector, a 旧氏 beside it), a date, sex or address in another notation;
+    a name or address that passes with an informational code (a variant, a placeholder with its reading,
+    a former name or address, the alias)."""
     residents, records = _edge_cases()
     registry = index_by_number(residents)
     taken = {r.record_id for r in records if _taken(r, registry)}
     assert {"H-0", "H-1", "H-2", "H-7", "H-8", "H-9", "H-12", "H-13", "H-19", "H-20", "H-23", "H-25",
-            "S-0", "S-1", "S-2", "転出-0", "転出-1", "R-2"} <= taken
+            "S-0", "S-1", "S-2", "転出-0", "転出-1", "R-2", "H-14",
+            "V-0", "V-1", "V-2", "V-3", "V-4", "V-5", "V-6", "A-0", "転出-V"} <= taken
     # refused here, judged by the full path: a wrong check digit, a number too long, another name,
-    # a placeholder (another finding), blank or too long fields, another date, sex or address, a former
-    # number, a deceased resident, a registry name that is blank once normalised
-    assert not taken & {"H-3", "H-4", "H-5", "H-6", "H-10", "H-11", "H-14", "H-15", "H-16", "H-17", "H-18",
+    # blank or too long fields, another date, sex or address, a former number, a deceased resident,
+    # a registry name that is blank once normalised, a placeholder without a reading
+    assert not taken & {"H-3", "H-4", "H-5", "H-6", "H-10", "H-11", "H-15", "H-16", "H-17", "H-18",
                         "H-21", "H-22", "H-24", "H-26", "H-27", "H-28", "H-29", "S-3", "G-1", "G-2",
-                        "死亡-0", "死亡-1", "R-1"}
+                        "死亡-0", "死亡-1", "R-1", "V-7", "V-8", "V-9", "V-10", "V-11", "A-1", "死亡-V"}
+    codes = {r.record_id: check(r, registry).reason_codes for r in records}
+    assert [codes[i] for i in ("V-0", "V-1", "V-3", "V-4", "A-0", "転出-V")] == [
+        "VARIANT_CHARACTERS", "FORMER_NAME;VARIANT_CHARACTERS", "FORMER_ADDRESS",
+        "VARIANT_CHARACTERS;FORMER_ADDRESS", "ALIAS_NAME", "MOVED_OUT;VARIANT_CHARACTERS;FORMER_ADDRESS"]
 
 
 def test_the_shortcut_takes_most_of_a_labelled_corpus():

@@ -340,6 +340,10 @@ def _many_records_csv(first: int, count: int) -> str:
 
 
 def _inspect_files(tmp_path: Path, name: str) -> dict[str, str]:
+    return _inspect_files_with(run_inspection, tmp_path, name)
+
+
+def _inspect_files_with(run, tmp_path: Path, name: str) -> dict[str, str]:
     registry = tmp_path / "registry.csv"
     registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
     files = []
@@ -348,7 +352,7 @@ def _inspect_files(tmp_path: Path, name: str) -> dict[str, str]:
         path.write_text(_many_records_csv(first, count), encoding="utf-8")
         files.append((f"system-{k}", path))
     out = tmp_path / name
-    run_inspection(registry, files, out, progress=False)
+    run(registry, files, out, progress=False)
     return {f: (out / f).read_text(encoding="utf-8") for f in ("verdicts.csv", "explanations.csv")}
 
 
@@ -532,3 +536,49 @@ def test_a_corpus_registry_read_in_parts_equals_the_one_process_read(tmp_path, m
     assert [tuple(map(type, dataclasses.astuple(r))) for r in parts] == [
         tuple(map(type, dataclasses.astuple(r))) for r in whole]
     assert any(r.previous_my_numbers for r in whole) and any(r.status_date for r in whole)
+
+
+def test_an_inspection_that_keeps_its_records_for_the_process_end_writes_the_same_files(tmp_path, monkeypatch):
+    """``free=False`` (the installed command, which ends at once) keeps the records and the registry
+    past the return, out of the collector's sight, and writes what the freeing inspection writes."""
+    import gc
+
+    import linkguard.ops.inspection as inspection
+
+    freed = _inspect_files(tmp_path, "freed")
+    kept: list[object] = []
+    monkeypatch.setattr(inspection, "_KEPT_UNTIL_EXIT", kept)
+    real_run = inspection.run_inspection
+    monkeypatch.setattr(inspection, "run_inspection", lambda *a, **k: real_run(*a, **k, free=False))
+    try:
+        frozen_before = gc.get_freeze_count()
+        assert _inspect_files_with(inspection.run_inspection, tmp_path, "kept") == freed
+        assert any(isinstance(thing, inspection.InspectionResult) and len(thing) == 1750 for thing in kept)
+        assert gc.get_freeze_count() > frozen_before  # moved out of the collector's sight
+    finally:
+        kept.clear()
+        gc.unfreeze()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_summary_equals_a_plain_count_of_every_row(seed):
+    """summarize counts the plain PASS rows in bulk (RowCounts): it equals a row-by-row count, with or without counts given."""
+    from collections import Counter
+
+    from linkguard.ops.inspection import InspectedRow, InspectionResult
+    from linkguard.ops.report import RowCounts
+    from tests.linkguard.ops.test_report import _random_inspected_rows
+
+    rows = [InspectedRow(r, v) for r, v in _random_inspected_rows(seed)]
+    result = InspectionResult(rows, ("ryoiku-techo", "jido-fuyo"), 5)
+    by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
+    for record, verdict in rows:
+        by_system.setdefault(record.system, {o.value: 0 for o in Outcome})[verdict.outcome.value] += 1
+    by_reason = Counter(code for _, v in rows for code in {f.reason.value for f in v.findings})
+    for s in (summarize(result), summarize(result, counts=RowCounts.of(rows))):
+        assert s.total == len(rows) and s.residents == 5
+        assert s.by_system == by_system and list(s.by_system) == list(by_system)
+        assert s.by_verdict == {o.value: sum(v.outcome is o for _, v in rows) for o in Outcome}
+        assert s.by_reason == dict(by_reason)
+        assert sorted(s.by_reason.values(), reverse=True) == list(s.by_reason.values())
+        assert s.suggestions == sum(bool(v.suggested_my_number) for _, v in rows)
