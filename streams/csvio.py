@@ -1128,66 +1128,140 @@ def read_records(path: PathLike, system: str | None = None, encoding: str | None
     create/update/delete (新規/更新/削除); anything else is read as
     ``update``, which the guard checks in full.
     """
-    return (record for _, record in read_records_with_lines(path, system, encoding))
+    return _record_rows(path, *_records_layout(path, system, encoding), with_lines=False)
 
 
 def read_records_with_lines(path: PathLike, system: str | None = None,
                             encoding: str | None = None) -> Iterator[tuple[int, Record]]:
     """Like :func:`read_records`, with the physical line each record starts on."""
-    path = Path(path)
-    layout = _layout(path, detect_encoding(path, encoding), _RECORD_ALIASES, RECORD_COLUMNS, "records")
+    return _record_rows(path, *_records_layout(path, system, encoding), with_lines=True)
+
+
+def _records_layout(path: PathLike, system: str | None, encoding: str | None) -> tuple[_Layout, str | None]:
+    """The extract's layout (its encoding and header checked) and the system its records are of."""
+    layout = _layout(Path(path), detect_encoding(path, encoding), _RECORD_ALIASES, RECORD_COLUMNS, "records")
     system = normalize.text(system) or None
     if system is None and "system" not in layout.fields:
         raise CsvError(path, 1, "system", "the file has no 事務 (system) column and no system was given; "
                                           "pass --system CODE (e.g. shintai-techo)")
-    return _record_rows(path, layout, system)
+    return layout, system
 
 
-def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tuple[int, Record]]:
-    fields = layout.fields
-    empty = layout.width + len(layout.joins)  # the "" appended to every row: a missing column reads it
-    # Record's raw string fields in its own field order (built positionally, 244,246 times in a prefecture)
-    raw_values = operator.itemgetter(*(fields.get(f, empty) for f in (
-        "my_number", "name", "birth_date", "sex", "address", "name_kana", "atena_no", "number_source",
-        "entered_by", "batch_id")))
-    present = [(f, fields[f]) for f in ("my_number", "name", "birth_date", "sex", "address", "name_kana",
-                                        "atena_no", "number_source", "entered_by", "batch_id") if f in fields]
-    atena_index, batch_index = fields.get("atena_no", empty), fields.get("batch_id", empty)
-    record_id_index = fields["record_id"]
-    system_index = fields.get("system")
-    operation_index = fields.get("operation")
-    operations: dict[str, str] = {}
-    payload_columns = layout.payload
-    payload_headers = tuple(header for header, _ in payload_columns)
-    # the payload's values as a tuple (itemgetter of one index gives the value itself, not a tuple)
-    payload_values = (operator.itemgetter(*(index for _, index in payload_columns)) if len(payload_columns) > 1
-                      else (lambda row, i=payload_columns[0][1]: (row[i],)) if payload_columns else (lambda row: ()))
-    unnamed = layout.unnamed
-    for line, row in _rows(path, layout):
-        row.append("")
-        record_id = row[record_id_index].strip()
+def _record_rows(path: PathLike, layout: _Layout, system: str | None, *, with_lines: bool) -> Iterator:
+    """The records, each with the line it starts on if ``with_lines``."""
+    path = Path(path)
+    parse = _RecordRowParser(layout, system)
+    for rows, lines in _row_chunks(path, layout):
+        records, failure = parse.records_of(rows)
+        yield from zip(lines, records) if with_lines else records
+        if failure is not None:
+            raise CsvError(path, lines[len(records)], failure.field, failure.message)
+
+
+#: Record's raw string fields, in its own field order after system and record_id
+_RECORD_RAW_FIELDS = ("my_number", "name", "birth_date", "sex", "address", "name_kana", "atena_no", "number_source",
+                      "entered_by", "batch_id")
+
+
+class _RecordRowParser:
+    """Turns business-system rows into :class:`Record` values: raw strings, refused only for
+    an empty key or system, or an invisible character in an identifier (:meth:`_checked_record`)."""
+
+    def __init__(self, layout: _Layout, system: str | None) -> None:
+        fields = layout.fields
+        self.empty = layout.width + len(layout.joins)  # a missing column reads the "" past the row's end
+        self.system = system
+        # the columns Record's raw fields come from (built positionally, 244,246 times in a prefecture)
+        self.raw_indexes = tuple(fields.get(field, self.empty) for field in _RECORD_RAW_FIELDS)
+        self.present = [(field, fields[field]) for field in _RECORD_RAW_FIELDS if field in fields]
+        self.atena_index, self.batch_index = fields.get("atena_no", self.empty), fields.get("batch_id", self.empty)
+        self.record_id_index = fields["record_id"]
+        self.system_index = fields.get("system")
+        self.operation_index = fields.get("operation")
+        self.operations: dict[str, str] = {}
+        self.systems: dict[str, str] = {}
+        self.payload_headers = tuple(header for header, _ in layout.payload)
+        self.payload_indexes = tuple(index for _, index in layout.payload)
+        self.unnamed = layout.unnamed
+
+    def records_of(self, rows: list[list[str]]) -> tuple[list[Record], GuardError | None]:
+        """Each row's record, in order; up to the first row refused, whose error comes second
+        (else ``None``).
+
+        Worked column by column, in C where it can be: a row with a key, a system, nothing in an
+        unnamed column and every identifier printable is taken as it is; any other goes through
+        :meth:`_checked_record`, which gives the same record or says what is wrong (a test
+        compares the two).
+        """
+        count = len(rows)
+        if not count:
+            return [], None
+        columns = [*zip(*rows), ("",) * count]  # the last: the "" a missing column reads
+        record_ids = list(map(str.strip, columns[self.record_id_index]))
+        if self.system:
+            systems: Sequence[str] = (self.system,) * count
+        elif self.system_index is not None:
+            systems = self._known(self.systems, columns[self.system_index], normalize.text)
+        else:
+            systems = columns[self.empty]
+        if self.operation_index is None:
+            operations: Sequence[str] = ("update",) * count
+        else:
+            operations = self._known(self.operations, columns[self.operation_index],
+                                     lambda written: _OPERATIONS.get(header_key(written), "update"))
+        payloads = (list(map(dict, map(zip, itertools.repeat(self.payload_headers),
+                                        zip(*(columns[index] for index in self.payload_indexes)))))
+                    if self.payload_indexes else [{} for _ in range(count)])
+        # the rows for the full path: no key, no system, something in an unnamed column, or an identifier
+        # not printable (no invisible character is printable; one test of them all in the common chunk)
+        atenas, batches = columns[self.atena_index], columns[self.batch_index]
+        others = {
+            *(itertools.compress(range(count), map(operator.not_, record_ids)) if not all(record_ids) else ()),
+            *(itertools.compress(range(count), map(operator.not_, systems)) if not all(systems) else ()),
+            *(index for column in self.unnamed for index in itertools.compress(
+                range(count), map(str.strip, columns[column]))),
+            *(() if "".join(itertools.chain(systems, record_ids, atenas, batches)).isprintable() else (
+                index for index, identifiers in enumerate(zip(systems, record_ids, atenas, batches))
+                if not "".join(identifiers).isprintable())),
+        }
+        records = list(map(build_record, zip(
+            systems, record_ids, *(columns[index] for index in self.raw_indexes), operations, payloads)))
+        for index in sorted(others):
+            try:
+                records[index] = self._checked_record([*rows[index], ""])
+            except GuardError as error:
+                return records[:index], error
+        return records, None
+
+    @staticmethod
+    def _known(cache: dict[str, str], raws: Sequence[str], parse: typing.Callable[[str], str]) -> list[str]:
+        """``cache``'s value of each of ``raws``, those not yet in it parsed once each."""
+        for raw in set(raws).difference(cache):
+            cache[raw] = parse(raw)
+        return list(map(cache.__getitem__, raws))
+
+    def _checked_record(self, row: list[str]) -> Record:
+        """The record of one row (with the "" a missing column reads appended), each rule tested in turn."""
+        record_id = row[self.record_id_index].strip()
         if not record_id:
-            raise CsvError(path, line, "record_id", "empty; every record needs its business-system key "
-                                                    "(レコード番号 / 管理番号)")
-        row_system = system or (normalize.text(row[system_index]) if system_index is not None else "")
+            raise GuardError("record_id", "empty; every record needs its business-system key (レコード番号 / 管理番号)")
+        row_system = self.system or (normalize.text(row[self.system_index]) if self.system_index is not None else "")
         if not row_system:
-            raise CsvError(path, line, "system", "empty; fill the 事務 column or pass --system CODE")
+            raise GuardError("system", "empty; fill the 事務 column or pass --system CODE")
         operation = "update"
-        if operation_index is not None:
-            written = row[operation_index]
-            operation = operations.get(written) or operations.setdefault(
-                written, _OPERATIONS.get(header_key(written), "update"))
-        payload = dict(zip(payload_headers, payload_values(row)))
-        for index in unnamed:
+        if self.operation_index is not None:
+            operation = _OPERATIONS.get(header_key(row[self.operation_index]), "update")
+        payload = dict(zip(self.payload_headers, (row[index] for index in self.payload_indexes)))
+        for index in self.unnamed:
             if row[index].strip():
                 payload[f"column {index + 1}"] = row[index]
         # the identifiers in one printable-test (no invisible character is printable), the full check if not
-        if not (row_system + record_id + row[atena_index] + row[batch_index]).isprintable():
-            values = {f: row[i] for f, i in present}
+        if not (row_system + record_id + row[self.atena_index] + row[self.batch_index]).isprintable():
+            values = {field: row[index] for field, index in self.present}
             for field, problem in identifier_problems({"system": row_system, "record_id": record_id, **values}):
-                raise CsvError(path, line, field, f"{problem}; remove it (a byte-order mark inside a file "
-                                                  "comes from joining files) and import again")
-        yield line, build_record((row_system, record_id, *raw_values(row), operation, payload))
+                raise GuardError(field, f"{problem}; remove it (a byte-order mark inside a file "
+                                        "comes from joining files) and import again")
+        return build_record((row_system, record_id, *(row[index] for index in self.raw_indexes), operation, payload))
 
 
 # ---------------------------------------------------------------------------

@@ -612,3 +612,45 @@ def test_rows_read_in_chunks_are_the_rows_and_lines_read_one_at_a_time(tmp_path,
             got.append(("error", error.line, "not valid CSV" if "not valid CSV" in error.problem
                         else error.problem[:error.problem.index(" cells") + 6]))
         assert got == [item if item[0] == "error" else (item[0], item[1]) for item in expected], (trial, lines)
+
+
+@pytest.mark.parametrize("header, system", [
+    ("record_id,system,atena_no,my_number,name,birth_date,sex,operation,batch_id,証書番号,,更新日時", None),
+    ("record_id,system,atena_no,my_number,name,birth_date,sex,operation,batch_id,証書番号,,更新日時", "shintai-techo"),
+    ("管理番号,マイナンバー,氏名,生年月日,性別", "jido-fuyo"),
+    ("管理番号,事務,,マイナンバー,氏,名,生年月日,性別", None),
+])
+def test_the_record_parsers_columns_give_what_row_by_row_gives(tmp_path, header, system) -> None:
+    """records_of (column by column) against _checked_record row by row, on rows mixed from good and
+    bad cells (no key, no system, invisible characters, unprintable but visible ones, unnamed cells,
+    operations): the same records, payloads too, up to the first refused row, and the same error."""
+    import random
+
+    from guards.exceptions import GuardError
+    from streams import csvio
+
+    path = write(tmp_path / "records.csv", header + "\n", "utf-8")
+    layout = csvio._layout(path, "utf-8", csvio._RECORD_ALIASES, csvio.RECORD_COLUMNS, "records")
+    # cells the importer takes, and cells it may refuse (as a key or a system, or in an identifier)
+    taken = ["R-1", " R-2 ", "R\t5", "shintai-techo", " ｊｉｄｏ-fuyo ", "新規", "delete", "更新", "x", "山田 花子", "B-1"]
+    refused = ["", "  ", "\ufeffR-3", "R\u200b4", "\u3000"]
+    rng = random.Random(3)
+    for trial in range(300):
+        odd, bad = rng.choice((0.01, 0.1, 0.3)), rng.choice((0, 0.0005, 0.003, 0.05))
+        rows = [[rng.choice(refused) if rng.random() < bad else rng.choice(taken) if rng.random() < odd
+                 else rng.choice(("R-9", "shintai-techo", "1", "新規"))
+                 for _ in range(layout.width + len(layout.joins))] for _ in range(rng.choice((1, 3, 40, 300)))]
+        parser = csvio._RecordRowParser(layout, system)
+        columns, failure = parser.records_of([list(row) for row in rows])
+        expected, expected_failure = [], None
+        for row in rows:
+            try:
+                expected.append(csvio._RecordRowParser(layout, system)._checked_record([*row, ""]))
+            except GuardError as error:
+                expected_failure = error
+                break
+        assert columns == expected, trial
+        assert [dict(record.payload) for record in columns] == [dict(record.payload) for record in expected], trial
+        assert [list(record.payload) for record in columns] == [list(record.payload) for record in expected], trial
+        assert (failure and (failure.field, failure.message)) == (
+            expected_failure and (expected_failure.field, expected_failure.message)), trial
