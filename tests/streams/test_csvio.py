@@ -654,3 +654,34 @@ def test_the_record_parsers_columns_give_what_row_by_row_gives(tmp_path, header,
         assert [list(record.payload) for record in columns] == [list(record.payload) for record in expected], trial
         assert (failure and (failure.field, failure.message)) == (
             expected_failure and (expected_failure.field, expected_failure.message)), trial
+
+
+@pytest.mark.parametrize("encoding, bom, bad", [("utf-8", b"", b"\xff"), ("utf-8-sig", b"\xef\xbb\xbf", b"\xff"),
+                                                ("utf-8", b"\xef\xbb\xbf", b"\xff"), ("cp932", b"", b"\x80")])
+def test_a_bad_byte_is_found_at_its_line_and_offset_whatever_the_chunks(tmp_path, monkeypatch, encoding, bom, bad):
+    """The encoding check reads the file in chunks cut after a newline: the first bad byte's line and
+    byte offset (counted from the file's first byte, a BOM's three included) are the same for any chunk
+    size, past a BOM too, and a BOM at a chunk's start inside the file is no error."""
+    import random
+
+    from streams import csvio
+
+    rng = random.Random(5)
+    lines = [("山田 花子,高知市" + "x" * rng.randint(0, 30) + "\r\n").encode(encoding.replace("-sig", ""))
+             for _ in range(60)]
+    lines[20] = b"\xef\xbb\xbf" + lines[20] if encoding.startswith("utf-8") else lines[20]  # a joined file's BOM
+    body = bom + b"".join(lines)
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(body)
+    # between two whole characters: after an ASCII byte (a comma, a letter, a line's end)
+    positions = [index + 1 for index, byte in enumerate(body[:-1]) if byte < 0x80 and index >= len(bom)]
+    for trial in range(20):
+        position = rng.choice(positions)
+        path = tmp_path / f"t{trial}.csv"
+        path.write_bytes(body[:position] + bad + body[position:])
+        for chunk in (7, 64, 1 << 17):
+            monkeypatch.setattr(csvio, "_CHUNK_BYTES", chunk)
+            assert detect_encoding(clean, encoding) == ("utf-8-sig" if bom else encoding)
+            with pytest.raises(UndecodableFile) as caught:
+                detect_encoding(path, encoding)
+            assert (caught.value.line, caught.value.offset) == (body[:position].count(b"\n") + 1, position), chunk
