@@ -31,6 +31,7 @@ import contextlib
 import csv
 import datetime as dt
 import io
+import itertools
 import marshal
 import operator
 import os
@@ -46,7 +47,7 @@ from guards.exceptions import LinkguardError, GuardError
 from guards.identifiers import identifier_problems
 from guards.masking import number_like, redact
 from guards.model import Record, Resident, build_record, build_resident
-from guards.number import compact, number_problem, plain_valid
+from guards.number import check_digits, compact, number_problem, plain_valid
 
 __all__ = [
     "CsvError",
@@ -76,7 +77,7 @@ __all__ = [
 PathLike = str | os.PathLike[str]
 
 _UTF8_BOM = codecs.BOM_UTF8
-_CHUNK_BYTES = 1 << 22
+_CHUNK_BYTES = 1 << 17  # the encoding check's chunks: decoded in cache, in 60 % of the time of 4 MiB ones
 # Shift_JIS as labelled by Windows tools is really CP932 (it has ①, ㈱, 髙, 﨑 …).
 # (keys as _codec_name folds them: lower case, no "-" or "_")
 _ENCODING_ALIASES = {"shiftjis": "cp932", "sjis": "cp932", "windows31j": "cp932", "mskanji": "cp932",
@@ -446,8 +447,11 @@ def _first_decode_failure(path: Path, encoding: str) -> _DecodeFailure | None:
     Works in chunks cut at newlines (a newline byte never occurs inside a
     UTF-8 or CP932 character), so the line and byte offset are exact.
     """
+    # a BOM is valid UTF-8: checked as such, the file is cut in chunks like any other (and each
+    # error's offset counts the BOM's three bytes, which utf-8-sig's decoding leaves out)
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
     try:
-        ascii_compatible = "\n,".encode(encoding) == b"\n,"
+        ascii_compatible = "\n,".encode(codec) == b"\n,"
     except UnicodeError:
         ascii_compatible = False
     japanese_seen = False
@@ -468,12 +472,12 @@ def _first_decode_failure(path: Path, encoding: str) -> _DecodeFailure | None:
             else:
                 carry = b""
             try:
-                text = data.decode(encoding)
+                text = data.decode(codec)
             except UnicodeDecodeError as error:
                 before = data[: error.start]
                 bad = " ".join(f"0x{b:02x}" for b in data[error.start: error.end][:4])
                 japanese_before = japanese_seen or bool(
-                    _JAPANESE.search(before.decode(encoding, errors="ignore")))
+                    _JAPANESE.search(before.decode(codec, errors="ignore")))
                 return _DecodeFailure(line + before.count(b"\n"), offset + error.start,
                                       f"bytes {bad} are not valid {encoding}", japanese_before)
             except UnicodeError as error:  # e.g. "UTF-16 stream does not start with BOM"
@@ -551,37 +555,118 @@ def _starts_with(path: Path, prefixes: tuple[bytes, ...]) -> bool:
         return handle.read(4).startswith(prefixes)
 
 
+#: rows read and parsed at a time: a chunk's columns are worked on whole (see _RegistryRowParser.values_of)
+_CHUNK_ROWS = 512
+
+
 def _rows(path: Path, layout: _Layout, span: tuple[int, int | None] | None = None
           ) -> Iterator[tuple[int, list[str]]]:
-    """Data rows (after the header) with the physical line each starts on.
+    """Data rows (after the header) with the physical line each starts on: :func:`_row_chunks` row by row."""
+    for rows, lines in _row_chunks(path, layout, span):
+        yield from zip(lines, rows)
+
+
+def _row_chunks(path: Path, layout: _Layout, span: tuple[int, int | None] | None = None
+                ) -> Iterator[tuple[list[list[str]], Sequence[int]]]:
+    """Data rows (after the header) a chunk at a time, with the physical line each starts on.
 
     Blank lines and rows of empty cells are skipped; a row whose number of cells differs from the
-    header's is an error (an unquoted comma or quote shifts every column).
+    header's is an error (an unquoted comma or quote shifts every column), raised once the rows
+    before it have been yielded, as are errors of the CSV itself: a bad row before it is reported first.
 
     ``span`` reads only the bytes ``[start, stop)`` (``stop`` ``None``: to the end), which must
     begin at a row's start; the header is skipped only when ``start`` is 0, and line numbers
     count from the span's start (see :func:`registry_part`).
     """
+    header = span is None or span[0] == 0
+    read = 0  # rows the reader has given past the header, blank ones too
     with _open_span(path, layout.encoding, span) as handle:
         reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
-        width, joins = layout.width, layout.joins
+        while True:
+            first = reader.line_num + 1
+            try:
+                if header:
+                    next(reader, None)
+                    header = False
+                    continue
+                rows = list(itertools.islice(reader, _CHUNK_ROWS))
+            except (csv.Error, UnicodeError):
+                break  # read again row by row from the chunk's start, so its rows before the bad line come first
+            if not rows:
+                return
+            lines = _start_lines(rows, first, reader.line_num)
+            if lines is None:
+                break
+            read += len(rows)
+            rows, lines, error = _kept_rows(path, layout, rows, lines)
+            yield rows, lines
+            if error is not None:
+                raise error
+    yield from _rows_one_by_one(path, layout, span, read)
+
+
+def _start_lines(rows: list[list[str]], first: int, last: int) -> Sequence[int] | None:
+    """The physical line each of a chunk's rows starts on, the chunk spanning lines ``first`` to
+    ``last``: one after another where each row is one line, else counted from the line breaks in
+    their (quoted) cells; ``None`` where that count disagrees with the reader's.
+
+    >>> _start_lines([['a'], ['b']], 2, 3), _start_lines([['a', 'x\\r\\ny'], [], ['b\\n\\n']], 2, 7)
+    (range(2, 4), [2, 4, 5])
+    """
+    if last - first + 1 == len(rows):
+        return range(first, last + 1)
+    lines, line = [], first
+    for row in rows:
+        lines.append(line)
+        line += 1 + sum(cell.count("\n") + cell.count("\r") - cell.count("\r\n") for cell in row)
+    return lines if line == last + 1 else None
+
+
+def _kept_rows(path: Path, layout: _Layout, rows: list[list[str]], lines: Sequence[int]
+               ) -> tuple[list[list[str]], Sequence[int], CsvError | None]:
+    """A chunk's rows without the blank ones, split columns (氏 / 名 …) joined past each row's end;
+    up to a row whose cells are counted wrong, which is then the error returned."""
+    width, error = layout.width, None
+    # the common chunk, tested in C: every row as wide as the header, its first cell not blank
+    if set(map(len, rows)) != {width} or not all(firsts := list(map(operator.itemgetter(0), rows))) or any(
+            map(str.isspace, firsts)):
+        kept, kept_lines = [], []
+        for row, line in zip(rows, lines):
+            if len(row) != width or not row[0] or row[0].isspace():
+                if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
+                    continue  # a blank line, or a row of separators only (as spreadsheets leave)
+                if len(row) != width:
+                    error = CsvError(path, line, None, f"the row has {len(row)} cells but the header has {width}; "
+                                                       "quote values that contain commas or quotes")
+                    break
+            kept.append(row)
+            kept_lines.append(line)
+        rows, lines = kept, kept_lines
+    for row in rows if layout.joins else ():
+        for _, parts in layout.joins:
+            row.append(join_parts([row[i] for i in parts]))
+    return rows, lines, error
+
+
+def _rows_one_by_one(path: Path, layout: _Layout, span: tuple[int, int | None] | None, skip: int
+                     ) -> Iterator[tuple[list[list[str]], Sequence[int]]]:
+    """:func:`_row_chunks` a row at a time, each with the line the reader says it starts on, past its first
+    ``skip`` rows (blank ones counted): for a chunk that fails part-way or whose lines cannot be counted."""
+    with _open_span(path, layout.encoding, span) as handle:
+        reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
         try:
             if span is None or span[0] == 0:
                 next(reader, None)
+            for _ in itertools.islice(reader, skip):
+                pass
             previous_end = reader.line_num
             for row in reader:
-                start = previous_end + 1
-                previous_end = reader.line_num
-                if len(row) != width or not row[0] or row[0].isspace():  # else a plain row: on at once
-                    if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
-                        continue  # a blank line, or a row of separators only (as spreadsheets leave)
-                    if len(row) != width:
-                        raise CsvError(path, start, None,
-                                       f"the row has {len(row)} cells but the header has {width}; "
-                                       "quote values that contain commas or quotes")
-                for _, parts in joins:  # split columns (氏 / 名 …) as the contract's one field
-                    row.append(join_parts([row[i] for i in parts]))
-                yield start, row
+                start, previous_end = previous_end + 1, reader.line_num
+                rows, lines, error = _kept_rows(path, layout, [row], [start])
+                if rows:
+                    yield rows, lines
+                if error is not None:
+                    raise error
         except csv.Error as error:
             raise CsvError(path, reader.line_num, None,
                            f"not valid CSV ({error}); check quotes around values") from None
@@ -627,11 +712,11 @@ def read_registry(path: PathLike, encoding: str | None = None) -> Iterator[Resid
 
 def _registry_rows(path: Path, layout: _Layout) -> Iterator[Resident]:
     parse = _RegistryRowParser(layout)
-    for line, row in _rows(path, layout):
-        try:
-            yield parse(row)
-        except GuardError as error:
-            raise CsvError(path, line, error.field, error.message) from None
+    for rows, lines in _row_chunks(path, layout):
+        values, failure = parse.values_of(rows)
+        yield from map(build_resident, values)
+        if failure is not None:
+            raise CsvError(path, lines[len(values)], failure.field, failure.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -730,11 +815,11 @@ def _registry_part(parts: RegistryParts, part: int, parse: "_RegistryRowParser")
     span = (starts[part], starts[part + 1] if part + 1 < len(starts) else None)
     out = []
     try:
-        for line, row in _rows(parts.path, parts.layout, span):
-            try:
-                out.append(parse.values(row))
-            except GuardError as error:
-                raise CsvError(parts.path, line, error.field, error.message) from None
+        for rows, lines in _row_chunks(parts.path, parts.layout, span):
+            values, failure = parse.values_of(rows)
+            out += values
+            if failure is not None:
+                raise CsvError(parts.path, lines[len(values)], failure.field, failure.message)
     except UnicodeDecodeError as error:
         raise CsvError(parts.path, None, None, f"part {part} does not decode as {parts.layout.encoding} "
                                                f"({error.reason})") from None
@@ -820,42 +905,70 @@ class _RegistryRowParser:
             layout.fields.get(c.field, -1) for c in REGISTRY_COLUMNS)
         self._dates: dict[str, dt.date] = {}
         self._sexes: dict[str, int] = {}
+        self._histories: dict[str, tuple[str, ...]] = {"": ()}
         # the raw cells the common case reads, in one call
         self._cells = operator.itemgetter(
             self.my_number, self.name, self.address, self.resident_code, self.status, self.status_date,
             self.birth_date, self.sex, self.name_kana, self.alias_name, self.previous_names,
             self.previous_addresses, self.previous_my_numbers)
 
-    def __call__(self, row: list[str]) -> Resident:
-        return build_resident(self.values(row))
+    def values_of(self, rows: list[list[str]]) -> tuple[list[tuple], GuardError | None]:
+        """Each row's :class:`Resident` fields, in order, validated; up to the first bad row,
+        whose error comes second (else ``None``).
 
-    def values(self, row: list[str]) -> tuple:
-        """The row's :class:`Resident` fields, in order, validated.
-
-        The common row (a name and an address, an 11-digit resident code or none, a plain
-        status, a birth date and a sex already seen, no status date, no former numbers) is
-        taken as it is; any other goes through :meth:`_checked_values`, which diagnoses it.
-        Both give the same values: the common case only skips tests it already knows pass.
+        Worked column by column, in C where it can be: the common row (a name and an address,
+        an 11-digit resident code or none, a plain status, a readable birth date and sex, no
+        status date, no former numbers, a number of 12 digits with spaces or hyphens at most
+        and the right check digit) is taken as it is; any other goes through
+        :meth:`_checked_values`, which diagnoses it. Both give the same values: the common case
+        only skips tests it already knows pass (a test compares them on every corpus row).
         """
-        row.append("")
-        (raw_number, name, address, resident_code, status, status_date, birth_date, sex, name_kana, alias_name,
-         previous_names, previous_addresses, former_numbers) = self._cells(row)
-        name = name.strip()
-        address = address.strip()
-        birth = self._dates.get(birth_date) or self._date_if_valid(birth_date)
-        sex_code = self._sexes.get(sex)
-        status = _PLAIN_STATUSES.get(status)
-        if (name and address and birth and sex_code and status and not status_date and not former_numbers
-                and (not resident_code
-                     or (len(resident_code) == 11 and resident_code.isdigit() and resident_code.isascii()))):
-            # the number is the first thing _checked_values tests, so its error is the same here
-            return (
-                raw_number if plain_valid(raw_number) else _registry_number(raw_number, "my_number"),
-                name, birth, sex_code, address, name_kana.strip(), alias_name.strip(), resident_code, status, None,
-                _history(previous_names) if previous_names else (),
-                _history(previous_addresses) if previous_addresses else (), (),
-            )
-        return self._checked_values(row)
+        count = len(rows)
+        if not count:
+            return [], None
+        # every row is as wide (_kept_rows); a missing optional column (index -1) reads the last: all empty
+        columns = [*zip(*rows), ("",) * count]
+        (raw_numbers, names, addresses, resident_codes, statuses, status_dates, birth_dates, sexes, kanas, aliases,
+         previous_names, previous_addresses, former_numbers) = self._cells(columns)
+        names = list(map(str.strip, names))
+        addresses = list(map(str.strip, addresses))
+        numbers = _plainly_valid_numbers(raw_numbers)
+        births = self._known(self._dates, birth_dates, self._date_if_valid)
+        sex_codes = self._known(self._sexes, sexes, self._sex_if_valid)
+        statuses = list(map(_PLAIN_STATUSES.get, statuses))
+        # the rows for the full path: where a column holds what the common row does not
+        others = {
+            *(index for column in (names, addresses) if not all(column)
+              for index in itertools.compress(range(count), map(operator.not_, column))),
+            *(index for column in (numbers, births, sex_codes, statuses) if None in column
+              for index in itertools.compress(range(count), map(operator.is_, column, itertools.repeat(None)))),
+            *(index for column in (status_dates, former_numbers) if any(column)
+              for index in itertools.compress(range(count), column)),
+            *_odd_resident_codes(resident_codes),
+        }
+        values = list(zip(
+            numbers, names, births, sex_codes, addresses, map(str.strip, kanas), map(str.strip, aliases),
+            resident_codes, statuses, itertools.repeat(None), self._known(self._histories, previous_names, _history),
+            self._known(self._histories, previous_addresses, _history), itertools.repeat(())))
+        for index in sorted(others):
+            try:
+                values[index] = self._checked_values([*rows[index], ""])
+            except GuardError as error:
+                return values[:index], error
+        return values, None
+
+    @staticmethod
+    def _known(cache: dict, raws: Sequence[str], parse: typing.Callable) -> list:
+        """``cache``'s value of each of ``raws``, those not yet in it parsed once each: ``None`` where
+        ``parse`` gives ``None`` (not cached, so the full path meets it again in its turn)."""
+        values = list(map(cache.get, raws))
+        if None in values:
+            for raw in set(itertools.compress(raws, map(operator.is_, values, itertools.repeat(None)))):
+                value = parse(raw)
+                if value is not None:
+                    cache[raw] = value
+            values = list(map(cache.get, raws))
+        return values
 
     def _checked_values(self, row: list[str]) -> tuple:
         """:meth:`values` of any row, each field tested in turn: the first bad one raises."""
@@ -913,6 +1026,47 @@ class _RegistryRowParser:
     def _sex(self, raw: str) -> int:
         sex = self._sexes[raw] = normalize.parse_sex(raw)
         return sex
+
+    def _sex_if_valid(self, raw: str) -> int | None:
+        try:
+            return self._sex(raw)
+        except ValueError:  # InvalidSex: the full path says what is wrong in its turn
+            return None
+
+
+def _plainly_valid_numbers(raws: Sequence[str]) -> list[str | None]:
+    """Each number as 12 ASCII digits where it is written so, spaces and hyphens aside, with the
+    right check digit (as :func:`_registry_number` would give it), else ``None``.
+
+    >>> _plainly_valid_numbers(['621498320257', '6214 9832-0257', '621498320258', '6214983202', '６２１４98320257'])
+    ['621498320257', '621498320257', None, None, None]
+    """
+    numbers = list(map(str.replace, map(str.replace, raws, itertools.repeat("-"), itertools.repeat("")),
+                       itertools.repeat(" "), itertools.repeat("")))
+    joined = "".join(numbers)
+    if set(map(len, numbers)) - {12} or not joined.isdigit() or not joined.isascii():
+        numbers = [number if len(number) == 12 and number.isdigit() and number.isascii() else None
+                   for number in numbers]
+        joined = "".join(number or "000000000000" for number in numbers)  # a stand-in, itself not taken
+    digits = joined.encode("ascii")
+    computed = check_digits(digits)
+    if computed != digits[11::12]:
+        numbers = [number if right == written else None
+                   for number, right, written in zip(numbers, computed, digits[11::12])]
+    return numbers
+
+
+def _odd_resident_codes(codes: Sequence[str]) -> list[int]:
+    """Where a resident code is other than empty or 11 ASCII digits (the full path reads it).
+
+    >>> _odd_resident_codes(['12345678901', '', '1234567890', '１2345678901', '12345678901'])
+    [2, 3]
+    """
+    joined = "".join(codes)
+    if not set(map(len, codes)) - {0, 11} and (not joined or (joined.isdigit() and joined.isascii())):
+        return []
+    return [index for index, code in enumerate(codes)
+            if code and not (len(code) == 11 and code.isdigit() and code.isascii())]
 
 
 def _iso_date(raw: str) -> dt.date | None:
@@ -977,66 +1131,140 @@ def read_records(path: PathLike, system: str | None = None, encoding: str | None
     create/update/delete (新規/更新/削除); anything else is read as
     ``update``, which the guard checks in full.
     """
-    return (record for _, record in read_records_with_lines(path, system, encoding))
+    return _record_rows(path, *_records_layout(path, system, encoding), with_lines=False)
 
 
 def read_records_with_lines(path: PathLike, system: str | None = None,
                             encoding: str | None = None) -> Iterator[tuple[int, Record]]:
     """Like :func:`read_records`, with the physical line each record starts on."""
-    path = Path(path)
-    layout = _layout(path, detect_encoding(path, encoding), _RECORD_ALIASES, RECORD_COLUMNS, "records")
+    return _record_rows(path, *_records_layout(path, system, encoding), with_lines=True)
+
+
+def _records_layout(path: PathLike, system: str | None, encoding: str | None) -> tuple[_Layout, str | None]:
+    """The extract's layout (its encoding and header checked) and the system its records are of."""
+    layout = _layout(Path(path), detect_encoding(path, encoding), _RECORD_ALIASES, RECORD_COLUMNS, "records")
     system = normalize.text(system) or None
     if system is None and "system" not in layout.fields:
         raise CsvError(path, 1, "system", "the file has no 事務 (system) column and no system was given; "
                                           "pass --system CODE (e.g. shintai-techo)")
-    return _record_rows(path, layout, system)
+    return layout, system
 
 
-def _record_rows(path: Path, layout: _Layout, system: str | None) -> Iterator[tuple[int, Record]]:
-    fields = layout.fields
-    empty = layout.width + len(layout.joins)  # the "" appended to every row: a missing column reads it
-    # Record's raw string fields in its own field order (built positionally, 244,246 times in a prefecture)
-    raw_values = operator.itemgetter(*(fields.get(f, empty) for f in (
-        "my_number", "name", "birth_date", "sex", "address", "name_kana", "atena_no", "number_source",
-        "entered_by", "batch_id")))
-    present = [(f, fields[f]) for f in ("my_number", "name", "birth_date", "sex", "address", "name_kana",
-                                        "atena_no", "number_source", "entered_by", "batch_id") if f in fields]
-    atena_index, batch_index = fields.get("atena_no", empty), fields.get("batch_id", empty)
-    record_id_index = fields["record_id"]
-    system_index = fields.get("system")
-    operation_index = fields.get("operation")
-    operations: dict[str, str] = {}
-    payload_columns = layout.payload
-    payload_headers = tuple(header for header, _ in payload_columns)
-    # the payload's values as a tuple (itemgetter of one index gives the value itself, not a tuple)
-    payload_values = (operator.itemgetter(*(index for _, index in payload_columns)) if len(payload_columns) > 1
-                      else (lambda row, i=payload_columns[0][1]: (row[i],)) if payload_columns else (lambda row: ()))
-    unnamed = layout.unnamed
-    for line, row in _rows(path, layout):
-        row.append("")
-        record_id = row[record_id_index].strip()
+def _record_rows(path: PathLike, layout: _Layout, system: str | None, *, with_lines: bool) -> Iterator:
+    """The records, each with the line it starts on if ``with_lines``."""
+    path = Path(path)
+    parse = _RecordRowParser(layout, system)
+    for rows, lines in _row_chunks(path, layout):
+        records, failure = parse.records_of(rows)
+        yield from zip(lines, records) if with_lines else records
+        if failure is not None:
+            raise CsvError(path, lines[len(records)], failure.field, failure.message)
+
+
+#: Record's raw string fields, in its own field order after system and record_id
+_RECORD_RAW_FIELDS = ("my_number", "name", "birth_date", "sex", "address", "name_kana", "atena_no", "number_source",
+                      "entered_by", "batch_id")
+
+
+class _RecordRowParser:
+    """Turns business-system rows into :class:`Record` values: raw strings, refused only for
+    an empty key or system, or an invisible character in an identifier (:meth:`_checked_record`)."""
+
+    def __init__(self, layout: _Layout, system: str | None) -> None:
+        fields = layout.fields
+        self.empty = layout.width + len(layout.joins)  # a missing column reads the "" past the row's end
+        self.system = system
+        # the columns Record's raw fields come from (built positionally, 244,246 times in a prefecture)
+        self.raw_indexes = tuple(fields.get(field, self.empty) for field in _RECORD_RAW_FIELDS)
+        self.present = [(field, fields[field]) for field in _RECORD_RAW_FIELDS if field in fields]
+        self.atena_index, self.batch_index = fields.get("atena_no", self.empty), fields.get("batch_id", self.empty)
+        self.record_id_index = fields["record_id"]
+        self.system_index = fields.get("system")
+        self.operation_index = fields.get("operation")
+        self.operations: dict[str, str] = {}
+        self.systems: dict[str, str] = {}
+        self.payload_headers = tuple(header for header, _ in layout.payload)
+        self.payload_indexes = tuple(index for _, index in layout.payload)
+        self.unnamed = layout.unnamed
+
+    def records_of(self, rows: list[list[str]]) -> tuple[list[Record], GuardError | None]:
+        """Each row's record, in order; up to the first row refused, whose error comes second
+        (else ``None``).
+
+        Worked column by column, in C where it can be: a row with a key, a system, nothing in an
+        unnamed column and every identifier printable is taken as it is; any other goes through
+        :meth:`_checked_record`, which gives the same record or says what is wrong (a test
+        compares the two).
+        """
+        count = len(rows)
+        if not count:
+            return [], None
+        columns = [*zip(*rows), ("",) * count]  # the last: the "" a missing column reads
+        record_ids = list(map(str.strip, columns[self.record_id_index]))
+        if self.system:
+            systems: Sequence[str] = (self.system,) * count
+        elif self.system_index is not None:
+            systems = self._known(self.systems, columns[self.system_index], normalize.text)
+        else:
+            systems = columns[self.empty]
+        if self.operation_index is None:
+            operations: Sequence[str] = ("update",) * count
+        else:
+            operations = self._known(self.operations, columns[self.operation_index],
+                                     lambda written: _OPERATIONS.get(header_key(written), "update"))
+        payloads = (list(map(dict, map(zip, itertools.repeat(self.payload_headers),
+                                        zip(*(columns[index] for index in self.payload_indexes)))))
+                    if self.payload_indexes else [{} for _ in range(count)])
+        # the rows for the full path: no key, no system, something in an unnamed column, or an identifier
+        # not printable (no invisible character is printable; one test of them all in the common chunk)
+        atenas, batches = columns[self.atena_index], columns[self.batch_index]
+        others = {
+            *(itertools.compress(range(count), map(operator.not_, record_ids)) if not all(record_ids) else ()),
+            *(itertools.compress(range(count), map(operator.not_, systems)) if not all(systems) else ()),
+            *(index for column in self.unnamed for index in itertools.compress(
+                range(count), map(str.strip, columns[column]))),
+            *(() if "".join(itertools.chain(systems, record_ids, atenas, batches)).isprintable() else (
+                index for index, identifiers in enumerate(zip(systems, record_ids, atenas, batches))
+                if not "".join(identifiers).isprintable())),
+        }
+        records = list(map(build_record, zip(
+            systems, record_ids, *(columns[index] for index in self.raw_indexes), operations, payloads)))
+        for index in sorted(others):
+            try:
+                records[index] = self._checked_record([*rows[index], ""])
+            except GuardError as error:
+                return records[:index], error
+        return records, None
+
+    @staticmethod
+    def _known(cache: dict[str, str], raws: Sequence[str], parse: typing.Callable[[str], str]) -> list[str]:
+        """``cache``'s value of each of ``raws``, those not yet in it parsed once each."""
+        for raw in set(raws).difference(cache):
+            cache[raw] = parse(raw)
+        return list(map(cache.__getitem__, raws))
+
+    def _checked_record(self, row: list[str]) -> Record:
+        """The record of one row (with the "" a missing column reads appended), each rule tested in turn."""
+        record_id = row[self.record_id_index].strip()
         if not record_id:
-            raise CsvError(path, line, "record_id", "empty; every record needs its business-system key "
-                                                    "(レコード番号 / 管理番号)")
-        row_system = system or (normalize.text(row[system_index]) if system_index is not None else "")
+            raise GuardError("record_id", "empty; every record needs its business-system key (レコード番号 / 管理番号)")
+        row_system = self.system or (normalize.text(row[self.system_index]) if self.system_index is not None else "")
         if not row_system:
-            raise CsvError(path, line, "system", "empty; fill the 事務 column or pass --system CODE")
+            raise GuardError("system", "empty; fill the 事務 column or pass --system CODE")
         operation = "update"
-        if operation_index is not None:
-            written = row[operation_index]
-            operation = operations.get(written) or operations.setdefault(
-                written, _OPERATIONS.get(header_key(written), "update"))
-        payload = dict(zip(payload_headers, payload_values(row)))
-        for index in unnamed:
+        if self.operation_index is not None:
+            operation = _OPERATIONS.get(header_key(row[self.operation_index]), "update")
+        payload = dict(zip(self.payload_headers, (row[index] for index in self.payload_indexes)))
+        for index in self.unnamed:
             if row[index].strip():
                 payload[f"column {index + 1}"] = row[index]
         # the identifiers in one printable-test (no invisible character is printable), the full check if not
-        if not (row_system + record_id + row[atena_index] + row[batch_index]).isprintable():
-            values = {f: row[i] for f, i in present}
+        if not (row_system + record_id + row[self.atena_index] + row[self.batch_index]).isprintable():
+            values = {field: row[index] for field, index in self.present}
             for field, problem in identifier_problems({"system": row_system, "record_id": record_id, **values}):
-                raise CsvError(path, line, field, f"{problem}; remove it (a byte-order mark inside a file "
-                                                  "comes from joining files) and import again")
-        yield line, build_record((row_system, record_id, *raw_values(row), operation, payload))
+                raise GuardError(field, f"{problem}; remove it (a byte-order mark inside a file "
+                                        "comes from joining files) and import again")
+        return build_record((row_system, record_id, *(row[index] for index in self.raw_indexes), operation, payload))
 
 
 # ---------------------------------------------------------------------------

@@ -80,11 +80,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from guards import Outcome, Record, Resident, Verdict, check, index_by_number
 from guards.context import IdentityIndex, build_identity_index, check_all, suggest_number
 from guards.model import EXPLAINED_FIELDS, build_resident
+
+if TYPE_CHECKING:
+    from linkguard.ops.report import RowCounts
 
 __all__ = [
     "IdentityIndex",
@@ -278,22 +281,28 @@ class InspectionSummary:
 
 
 def summarize(result: InspectionResult, seconds: float = 0.0,
-              outputs: dict[str, Path] | None = None) -> InspectionSummary:
-    """Count a result by verdict, by system and by reason code."""
-    by_verdict = {o.value: 0 for o in Outcome}
+              outputs: dict[str, Path] | None = None, counts: RowCounts | None = None) -> InspectionSummary:
+    """Count a result by verdict, by system and by reason code (``counts``: its rows'
+    :class:`linkguard.ops.report.RowCounts`, where the caller has them)."""
+    from linkguard.ops import report
+
+    if counts is None:
+        counts = report.RowCounts.of(result.rows)
     by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
+    for (system, _), n in counts.by_key.items():  # every row counted a PASS first (most are) ...
+        if system not in by_system:
+            by_system[system] = {o.value: 0 for o in Outcome}
+        by_system[system][Outcome.PASS.value] += n
     by_reason: Counter[str] = Counter()
     suggestions = 0
-    for record, verdict in result.rows:
-        outcome = verdict.outcome.value
-        by_verdict[outcome] += 1
-        counts = by_system.get(record.system)
-        if counts is None:
-            counts = by_system[record.system] = {o.value: 0 for o in Outcome}
-        counts[outcome] += 1
+    for record, verdict in counts.marked:  # ... then moved, where it is not, among the marked rows
+        if verdict.outcome is not Outcome.PASS:
+            by_system[record.system][Outcome.PASS.value] -= 1
+            by_system[record.system][verdict.outcome.value] += 1
         if verdict.findings:
             by_reason.update({f.reason.value for f in verdict.findings})
         suggestions += bool(verdict.suggested_my_number)
+    by_verdict = {o.value: sum(tally[o.value] for tally in by_system.values()) for o in Outcome}
     return InspectionSummary(
         total=len(result.rows), by_verdict=by_verdict, by_system=by_system,
         by_reason=dict(by_reason.most_common()), suggestions=suggestions,
@@ -331,10 +340,11 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     with _gc_paused(keeping=kept is not None):
         result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
                                    registry_encoding=registry_encoding, kept=kept)
-        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue)
+        counts = report.RowCounts.of(result.rows)  # for the report and the summary both
+        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue, counts=counts)
         outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
-        write_explanations(result.rows, outputs["explanations.csv"])
-        summary = summarize(result, time.perf_counter() - started, outputs)
+        write_explanations(counts.marked, outputs["explanations.csv"])  # (every held row is marked)
+        summary = summarize(result, time.perf_counter() - started, outputs, counts)
         if kept is not None:
             kept.append(result)
         del result
@@ -373,6 +383,9 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
         registry = index_by_number(residents)
         slices = _helper_slices(lines, _cores())
         helpers = _Helpers(files, encoding, registry, slices)
+        # built while the helpers check, it costs this process's share of the checks only (the
+        # helpers check what this process would have); after them, it would hold the cores' end
+        identities = build_identity_index(residents)
         try:
             records: list[Record] = []
             starts: list[int] = []  # where each helper's slice begins in ``records``
@@ -397,7 +410,6 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                                            lambda done: bar.update(checking, completed=done))
         finally:
             helpers.close()
-        identities = build_identity_index(residents)
         verdicts = check_all(records, registry, identities, basic=basic)
         rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
         if kept is not None:

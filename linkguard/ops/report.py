@@ -73,7 +73,7 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -155,8 +155,8 @@ class ProcessLine:
     def passed(self) -> int:
         return self.checked - self.held - self.invalid
 
-    def add(self, record: Record, verdict: Verdict) -> None:
-        self.checked += 1
+    def add_unpassed(self, record: Record, verdict: Verdict) -> None:
+        """Count a HOLD or INVALID row (already counted among the checked ones)."""
         if verdict.outcome is Outcome.INVALID:
             self.invalid += 1
         elif verdict.outcome is Outcome.HOLD:
@@ -189,34 +189,71 @@ class Report:
     suggestions: int = 0
 
 
-def build_report(rows: Iterable[tuple[Record, Verdict]], catalogue: Catalogue | None = None, *,
+@dataclass(frozen=True)
+class RowCounts:
+    """Inspected rows counted once, for the report (:func:`build_report`) and the summary the
+    CLI prints (:func:`linkguard.ops.inspection.summarize`), which both count every row.
+
+    ``by_key`` counts every row by its ``(system, number_source)`` as written; ``marked`` holds
+    the rows whose verdict is not a plain PASS (a HOLD, an INVALID, any finding, a suggested
+    number), in input order: the only rows either has to look at one by one.
+
+    >>> from guards import Finding
+    >>> rows = [(Record('s', '1', '', '', '', '', number_source='申請書'), Verdict(Outcome.PASS)),
+    ...         (Record('s', '2', '', '', '', '', number_source='申請書'), Verdict.of([Finding(Reason.DECEASED)])),
+    ...         (Record('t', '3', '', '', '', ''), Verdict(Outcome.PASS))]
+    >>> counts = RowCounts.of(rows)
+    >>> dict(counts.by_key), [record.record_id for record, _ in counts.marked], counts.total
+    ({('s', '申請書'): 2, ('t', ''): 1}, ['2'], 3)
+    """
+
+    by_key: Counter  # (system, number_source) as written -> rows
+    marked: list[tuple[Record, Verdict]]
+
+    @classmethod
+    def of(cls, rows: Iterable[tuple[Record, Verdict]]) -> "RowCounts":
+        rows = rows if isinstance(rows, list) else list(rows)
+        return cls(Counter(map(_SYSTEM_AND_SOURCE, map(_RECORD, rows))),
+                   [row for row in rows if (verdict := row[1]).findings or verdict.suggested_my_number
+                    or verdict.outcome is not Outcome.PASS])
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_key.values())
+
+
+_RECORD = itemgetter(0)
+_SYSTEM_AND_SOURCE = attrgetter("system", "number_source")
+
+
+def build_report(rows: Iterable[tuple[Record, Verdict]] | RowCounts, catalogue: Catalogue | None = None, *,
                  systems: Sequence[str] = (), residents: int = 0,
                  generated_at: dt.datetime | None = None) -> Report:
-    """Aggregate (record, verdict) rows into the two published tables."""
+    """Aggregate (record, verdict) rows, or their :class:`RowCounts`, into the two published tables."""
     catalogue = catalogue if catalogue is not None else load_catalogue()
+    counts = rows if isinstance(rows, RowCounts) else RowCounts.of(rows)
     lines: dict[str, ProcessLine] = {}
     sources = {s: SourceLine(s, note) for s, note in [*SOURCES.items(), (UNKNOWN_SOURCE, _UNKNOWN_SOURCE_NOTE)]}
-    suggestions = 0
-    line_of: dict[str, ProcessLine] = {}  # by the system as written (a few codes, 244,246 rows)
+    line_of: dict[str, ProcessLine] = {}  # by the system as written (a few codes)
     source_line_of: dict[str, SourceLine] = {}  # by the number_source as written
-    for record, verdict in rows:
-        line = line_of.get(record.system)
+    for (system, number_source), n in counts.by_key.items():
+        line = line_of.get(system)
         if line is None:
-            code = normalize_code(record.system)
-            line = line_of[record.system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
-        source = source_line_of.get(record.number_source)
+            code = normalize_code(system)
+            line = line_of[system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
+        source = source_line_of.get(number_source)
         if source is None:
-            source = source_line_of[record.number_source] = sources[source_of(record.number_source)]
-        source.checked += 1
-        outcome = verdict.outcome
-        if outcome is Outcome.PASS:
-            line.checked += 1
-            suggestions += bool(verdict.suggested_my_number)
-            continue
-        line.add(record, verdict)
-        source.held += outcome is Outcome.HOLD
-        source.invalid += outcome is Outcome.INVALID
+            source = source_line_of[number_source] = sources[source_of(number_source)]
+        line.checked += n
+        source.checked += n
+    suggestions = 0
+    for record, verdict in counts.marked:
         suggestions += bool(verdict.suggested_my_number)
+        if verdict.outcome is not Outcome.PASS:
+            line_of[record.system].add_unpassed(record, verdict)
+            source = source_line_of[record.number_source]
+            source.held += verdict.outcome is Outcome.HOLD
+            source.invalid += verdict.outcome is Outcome.INVALID
     processes = []
     for process in catalogue.ordered([*lines, *systems]):
         line = lines.get(process.code) or ProcessLine(None)
@@ -413,13 +450,15 @@ def write_report_html(report: Report, path: str | os.PathLike) -> None:
 
 
 def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = None,
-              generated_at: dt.datetime | None = None) -> dict[str, Path]:
-    """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`."""
+              generated_at: dt.datetime | None = None, counts: RowCounts | None = None) -> dict[str, Path]:
+    """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`
+    (``counts``: its rows' :class:`RowCounts`, where the caller has them)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html")}
     write_verdicts(result.rows, paths["verdicts.csv"])
-    report = build_report(result.rows, catalogue, systems=getattr(result, "systems", ()),
+    report = build_report(counts if counts is not None else result.rows, catalogue,
+                          systems=getattr(result, "systems", ()),
                           residents=getattr(result, "residents", 0), generated_at=generated_at)
     write_report_csv(report, paths["report.csv"])
     write_report_html(report, paths["report.html"])

@@ -468,10 +468,60 @@ def test_the_registry_parsers_common_case_gives_what_the_full_diagnosis_gives(tm
     quick, full = csvio._RegistryRowParser(layout), csvio._RegistryRowParser(layout)
     rows = [row for _, row in csvio._rows(path, layout)]
     assert len(rows) > 2_000
-    for row in rows:
-        common = quick.values(list(row))
-        assert common == full._checked_values([*row, ""])
-        assert [type(value) for value in common] == [type(value) for value in full._checked_values([*row, ""])]
+    common, failure = quick.values_of([list(row) for row in rows])
+    assert failure is None and len(common) == len(rows)
+    for values, row in zip(common, rows):
+        assert values == full._checked_values([*row, ""])
+        assert [type(value) for value in values] == [type(value) for value in full._checked_values([*row, ""])]
+
+
+def test_the_registry_parsers_columns_give_what_the_full_diagnosis_gives_row_by_row() -> None:
+    """values_of (column by column) against _checked_values row by row, on rows mixed from good and
+    bad values of every column: the same values up to the first bad row, and the same error for it."""
+    import random
+
+    from guards.exceptions import GuardError
+    from streams import csvio
+
+    good, bad = my_number(7), my_number(8)
+    pools = {
+        "my_number": [good, good, f"{good[:4]} {good[4:8]} {good[8:]}", f"{good[:4]}-{good[4:8]}-{good[8:]}",
+                      f" {good} ", chr(ord(good[0]) + 0xFEE0) + good[1:], good[:11] + str((int(good[11]) + 1) % 10),
+                      good[:11], "", f"{good[:4]}--{good[4:]}", good + "\t", "12345678901x"],
+        "name": ["山田 花子", " 山田 花子 ", "", "   ", "Smith"],
+        "address": ["高知市丸ノ内1-2-20", "", " 高知市 "],
+        "resident_code": ["", "12345678901", "１2345678901", "1234567890", " ", "123456789012", "1234567890x"],
+        "status": ["", "住民", "転出", "死亡", "消除", "resident", " 住民 ", "Moved-Out", "引越", " "],
+        "status_date": ["", "", "", "2020-01-02", "令和2年1月2日", " ", "2020-02-30", "x"],
+        "birth_date": ["1980-04-01", "昭和55年4月1日", "S55.4.1", "1980-02-30", "", "昭和64年1月8日", "19800401",
+                       "1980/4/1", " 1980-04-01", "x"],
+        "sex": ["1", "2", "男", "女性", "", "x", "1:男", " 2 "],
+        "name_kana": ["ヤマダ ハナコ", " ヤマダ ", ""],
+        "alias_name": ["", " Hana "],
+        "previous_names": ["", "", "佐藤 花子", "佐藤 花子| 鈴木 花子 |", "|", " "],
+        "previous_addresses": ["", "東京都千代田区", "a|b"],
+        "previous_my_numbers": ["", "", good, f"{good}|{bad}", "1234", " "],
+    }
+    fields = list(pools)
+    layout = csvio._Layout("utf-8", ",", len(fields), {field: index for index, field in enumerate(fields)}, (), ())
+    rng = random.Random(11)
+    for trial in range(600):
+        odd = rng.choice((0.002, 0.01, 0.03, 0.3))  # how often a cell is drawn from all values, not the first two
+        rows = [[rng.choice(pools[field] if rng.random() < odd else pools[field][:2]) for field in fields]
+                for _ in range(rng.choice((1, 2, 5, 40, 200)))]
+        columns, failure = csvio._RegistryRowParser(layout).values_of([list(row) for row in rows])
+        full, expected, expected_failure = csvio._RegistryRowParser(layout), [], None
+        for row in rows:
+            try:
+                expected.append(full._checked_values([*row, ""]))
+            except GuardError as error:
+                expected_failure = error
+                break
+        assert columns == expected, trial
+        assert [[type(value) for value in values] for values in columns] == [
+            [type(value) for value in values] for values in expected]
+        assert (failure and (failure.field, failure.message)) == (
+            expected_failure and (expected_failure.field, expected_failure.message)), trial
 
 
 def test_a_plain_iso_date_reads_as_parse_date_reads_it() -> None:
@@ -495,3 +545,143 @@ def test_a_plain_iso_date_reads_as_parse_date_reads_it() -> None:
             full = None
         assert quick is None or quick == full, value
         assert quick is not None or not (len(value) == 10 and value.isascii() and full and value == full.isoformat())
+
+
+def _rows_one_at_a_time(path: Path, layout) -> list:
+    """What csvio's row reader gave before it read in chunks (each row read with its line): the reference."""
+    import csv
+
+    out = []
+    with open(path, encoding=layout.encoding, newline="") as handle:
+        reader = csv.reader(handle, delimiter=layout.delimiter, strict=True)
+        try:
+            next(reader, None)
+            previous_end = reader.line_num
+            for row in reader:
+                start, previous_end = previous_end + 1, reader.line_num
+                if not row or (not row[0].strip() and not any(cell.strip() for cell in row)):
+                    continue
+                if len(row) != layout.width:
+                    out.append(("error", start, f"the row has {len(row)} cells"))
+                    return out
+                out.append((start, row))
+        except csv.Error:
+            out.append(("error", reader.line_num, "not valid CSV"))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rows_read_in_chunks_are_the_rows_and_lines_read_one_at_a_time(tmp_path, monkeypatch, seed) -> None:
+    """csvio._row_chunks (whole chunks of rows; lines counted, not asked for row by row) against the
+    plain row-by-row reading, on files with blank rows, quoted line breaks (LF, CR LF, CR), quotes,
+    rows of the wrong width and broken quoting, with chunks of a few rows so that every case meets
+    a chunk's edge."""
+    import random
+
+    from streams import csvio
+
+    rng = random.Random(seed)
+    cells = ["a", "山田", "", " ", '"x,y"', '"say ""hi"""', '"two\nlines"', '"two\r\nlines"', '"cr\ronly"',
+             '"\n"', '"a\n\nb"', "b\x00c"]
+    for trial in range(40):
+        lines = ["c1,c2,c3"]
+        for _ in range(rng.randint(0, 30)):
+            shape = rng.random()
+            if shape < 0.05:
+                lines.append("")
+            elif shape < 0.1:
+                lines.append(",,")
+            elif shape < 0.12:
+                lines.append("a,b")  # too few cells
+            elif shape < 0.14:
+                lines.append('a,"b"c,d')  # broken quoting
+            else:
+                lines.append(",".join(rng.choice(cells if rng.random() < 0.3 else cells[:2]) for _ in range(3)))
+        ending = rng.choice(["\n", "\r\n"])
+        path = tmp_path / f"t{trial}.csv"
+        path.write_bytes((ending.join(lines) + rng.choice(["", ending])).encode("utf-8"))
+        layout = csvio._layout(path, "utf-8", csvio._RECORD_ALIASES, (), "records")
+        expected = _rows_one_at_a_time(path, layout)
+        monkeypatch.setattr(csvio, "_CHUNK_ROWS", rng.choice((1, 2, 3, 7, 512)))
+        got = []
+        try:
+            for rows, starts in csvio._row_chunks(path, layout):
+                assert len(rows) == len(starts)
+                got += zip(starts, rows)
+        except csvio.CsvError as error:
+            got.append(("error", error.line, "not valid CSV" if "not valid CSV" in error.problem
+                        else error.problem[:error.problem.index(" cells") + 6]))
+        assert got == [item if item[0] == "error" else (item[0], item[1]) for item in expected], (trial, lines)
+
+
+@pytest.mark.parametrize("header, system", [
+    ("record_id,system,atena_no,my_number,name,birth_date,sex,operation,batch_id,証書番号,,更新日時", None),
+    ("record_id,system,atena_no,my_number,name,birth_date,sex,operation,batch_id,証書番号,,更新日時", "shintai-techo"),
+    ("管理番号,マイナンバー,氏名,生年月日,性別", "jido-fuyo"),
+    ("管理番号,事務,,マイナンバー,氏,名,生年月日,性別", None),
+])
+def test_the_record_parsers_columns_give_what_row_by_row_gives(tmp_path, header, system) -> None:
+    """records_of (column by column) against _checked_record row by row, on rows mixed from good and
+    bad cells (no key, no system, invisible characters, unprintable but visible ones, unnamed cells,
+    operations): the same records, payloads too, up to the first refused row, and the same error."""
+    import random
+
+    from guards.exceptions import GuardError
+    from streams import csvio
+
+    path = write(tmp_path / "records.csv", header + "\n", "utf-8")
+    layout = csvio._layout(path, "utf-8", csvio._RECORD_ALIASES, csvio.RECORD_COLUMNS, "records")
+    # cells the importer takes, and cells it may refuse (as a key or a system, or in an identifier)
+    taken = ["R-1", " R-2 ", "R\t5", "shintai-techo", " ｊｉｄｏ-fuyo ", "新規", "delete", "更新", "x", "山田 花子", "B-1"]
+    refused = ["", "  ", "\ufeffR-3", "R\u200b4", "\u3000"]
+    rng = random.Random(3)
+    for trial in range(300):
+        odd, bad = rng.choice((0.01, 0.1, 0.3)), rng.choice((0, 0.0005, 0.003, 0.05))
+        rows = [[rng.choice(refused) if rng.random() < bad else rng.choice(taken) if rng.random() < odd
+                 else rng.choice(("R-9", "shintai-techo", "1", "新規"))
+                 for _ in range(layout.width + len(layout.joins))] for _ in range(rng.choice((1, 3, 40, 300)))]
+        parser = csvio._RecordRowParser(layout, system)
+        columns, failure = parser.records_of([list(row) for row in rows])
+        expected, expected_failure = [], None
+        for row in rows:
+            try:
+                expected.append(csvio._RecordRowParser(layout, system)._checked_record([*row, ""]))
+            except GuardError as error:
+                expected_failure = error
+                break
+        assert columns == expected, trial
+        assert [dict(record.payload) for record in columns] == [dict(record.payload) for record in expected], trial
+        assert [list(record.payload) for record in columns] == [list(record.payload) for record in expected], trial
+        assert (failure and (failure.field, failure.message)) == (
+            expected_failure and (expected_failure.field, expected_failure.message)), trial
+
+
+@pytest.mark.parametrize("encoding, bom, bad", [("utf-8", b"", b"\xff"), ("utf-8-sig", b"\xef\xbb\xbf", b"\xff"),
+                                                ("utf-8", b"\xef\xbb\xbf", b"\xff"), ("cp932", b"", b"\x80")])
+def test_a_bad_byte_is_found_at_its_line_and_offset_whatever_the_chunks(tmp_path, monkeypatch, encoding, bom, bad):
+    """The encoding check reads the file in chunks cut after a newline: the first bad byte's line and
+    byte offset (counted from the file's first byte, a BOM's three included) are the same for any chunk
+    size, past a BOM too, and a BOM at a chunk's start inside the file is no error."""
+    import random
+
+    from streams import csvio
+
+    rng = random.Random(5)
+    lines = [("山田 花子,高知市" + "x" * rng.randint(0, 30) + "\r\n").encode(encoding.replace("-sig", ""))
+             for _ in range(60)]
+    lines[20] = b"\xef\xbb\xbf" + lines[20] if encoding.startswith("utf-8") else lines[20]  # a joined file's BOM
+    body = bom + b"".join(lines)
+    clean = tmp_path / "clean.csv"
+    clean.write_bytes(body)
+    # between two whole characters: after an ASCII byte (a comma, a letter, a line's end)
+    positions = [index + 1 for index, byte in enumerate(body[:-1]) if byte < 0x80 and index >= len(bom)]
+    for trial in range(20):
+        position = rng.choice(positions)
+        path = tmp_path / f"t{trial}.csv"
+        path.write_bytes(body[:position] + bad + body[position:])
+        for chunk in (7, 64, 1 << 17):
+            monkeypatch.setattr(csvio, "_CHUNK_BYTES", chunk)
+            assert detect_encoding(clean, encoding) == ("utf-8-sig" if bom else encoding)
+            with pytest.raises(UndecodableFile) as caught:
+                detect_encoding(path, encoding)
+            assert (caught.value.line, caught.value.offset) == (body[:position].count(b"\n") + 1, position), chunk

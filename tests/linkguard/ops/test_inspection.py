@@ -558,3 +558,27 @@ def test_an_inspection_that_keeps_its_records_for_the_process_end_writes_the_sam
     finally:
         kept.clear()
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_summary_equals_a_plain_count_of_every_row(seed):
+    """summarize counts the plain PASS rows in bulk (RowCounts): it equals a row-by-row count, with or without counts given."""
+    from collections import Counter
+
+    from linkguard.ops.inspection import InspectedRow, InspectionResult
+    from linkguard.ops.report import RowCounts
+    from tests.linkguard.ops.test_report import _random_inspected_rows
+
+    rows = [InspectedRow(r, v) for r, v in _random_inspected_rows(seed)]
+    result = InspectionResult(rows, ("ryoiku-techo", "jido-fuyo"), 5)
+    by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
+    for record, verdict in rows:
+        by_system.setdefault(record.system, {o.value: 0 for o in Outcome})[verdict.outcome.value] += 1
+    by_reason = Counter(code for _, v in rows for code in {f.reason.value for f in v.findings})
+    for s in (summarize(result), summarize(result, counts=RowCounts.of(rows))):
+        assert s.total == len(rows) and s.residents == 5
+        assert s.by_system == by_system and list(s.by_system) == list(by_system)
+        assert s.by_verdict == {o.value: sum(v.outcome is o for _, v in rows) for o in Outcome}
+        assert s.by_reason == dict(by_reason)
+        assert sorted(s.by_reason.values(), reverse=True) == list(s.by_reason.values())
+        assert s.suggestions == sum(bool(v.suggested_my_number) for _, v in rows)

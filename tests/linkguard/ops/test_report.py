@@ -349,3 +349,62 @@ def test_verdicts_csv_of_plain_rows_with_one_value_to_take_care_of(tmp_path, whe
                 write_verdicts(iter(rows), tmp_path / "verdicts.csv")
                 assert (tmp_path / "verdicts.csv").read_bytes() == expected.getvalue().encode("utf-8"), (
                     piece, row, value)
+
+
+def _random_inspected_rows(seed: int, n: int = 2000):
+    """Rows of every kind the counting shortcuts tell apart: plain PASS verdicts (one shared
+    object and fresh ones), a PASS with a finding or a suggestion, HOLD and INVALID verdicts
+    with and without findings, systems written several ways, every number source."""
+    import random
+
+    from guards import Finding, Verdict
+
+    rng = random.Random(seed)
+    shared_pass = Verdict(Outcome.PASS)
+    kinds = [
+        lambda: shared_pass,
+        lambda: Verdict(Outcome.PASS),
+        lambda: Verdict.of([Finding(Reason.FORMER_NAME, "name")]),
+        lambda: Verdict(Outcome.PASS, suggested_my_number="621498320257"),
+        lambda: Verdict.of([Finding(Reason.IDENTITY_MISMATCH), Finding(Reason.SHARED_NUMBER, "s/1"),
+                            Finding(Reason.VARIANT_CHARACTERS)], rng.choice(["", "621498320257"])),
+        lambda: Verdict.of([Finding(Reason.DECEASED), Finding(Reason.DECEASED, "again")]),
+        lambda: Verdict(Outcome.HOLD),
+        lambda: Verdict.of([Finding(Reason.NOT_LINKED)]),
+        lambda: Verdict(Outcome.INVALID),
+    ]
+    systems = ["shintai-techo", "SHINTAI-TECHO", "jido-fuyo", "keika-fukushi", "zz-unknown"]
+    sources = ["申請書", "Ｊ－ＬＩＳ照会", "jlis照会", "職員入力", "", "電話", "住基連携", "本人確認書類"]
+    weights = [40, 20, 10, 2, 5, 3, 2, 3, 2]
+    return [(Record(rng.choice(systems), str(i), "", "", "", "", number_source=rng.choice(sources)),
+             rng.choices(kinds, weights)[0]()) for i in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_report_counts_equal_a_plain_count_of_every_row(seed):
+    """build_report counts the plain PASS rows in bulk (RowCounts): every figure equals a row-by-row count."""
+    from collections import Counter
+
+    from guards import Severity
+    from linkguard.catalogue import normalize_code
+
+    rows = _random_inspected_rows(seed)
+    rep = report.build_report(rows, systems=["ryoiku-techo"], generated_at=WHEN)
+    assert report.build_report(report.RowCounts.of(iter(rows)), systems=["ryoiku-techo"], generated_at=WHEN) == rep
+    lines = {line.process.code: line for line in rep.processes}
+    assert set(lines) == {normalize_code(r.system) for r, _ in rows} | {"ryoiku-techo"}
+    for code, line in lines.items():
+        mine = [(r, v) for r, v in rows if normalize_code(r.system) == code]
+        assert line.checked == len(mine)
+        assert line.held == sum(v.outcome is Outcome.HOLD for _, v in mine)
+        assert line.invalid == sum(v.outcome is Outcome.INVALID for _, v in mine)
+        assert line.by_reason == Counter(reason for _, v in mine if v.outcome is Outcome.HOLD
+                                         for reason in set(v.reasons) if reason.severity is Severity.HOLD)
+        assert line.by_source == Counter(report.source_of(r.number_source) for r, v in mine
+                                         if v.outcome is Outcome.HOLD)
+    for source in rep.sources:
+        mine = [(r, v) for r, v in rows if report.source_of(r.number_source) == source.source]
+        assert (source.checked, source.held, source.invalid) == (
+            len(mine), sum(v.outcome is Outcome.HOLD for _, v in mine), sum(v.outcome is Outcome.INVALID for _, v in mine))
+    assert rep.suggestions == sum(bool(v.suggested_my_number) for _, v in rows)
+    assert rep.total.checked == len(rows)
