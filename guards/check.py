@@ -151,17 +151,18 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
     name = record.name
     if not name or (name[0] in _BLANK and not name.strip(japanese.BLANK_CHARACTERS)):
         return None  # blank once normalised (a test checks every character): the full path's MISSING_FIELD
-    keys = None  # the name's keys when they differ from the registered name's (matched at the end)
+    keys = current = None  # the name's keys when they differ from the registered name's (matched at the end)
     if name != resident.name:
         # written another way (spaces, widths, selectors): the full path's first name test is the keys'
         # equality, by the very (cached) functions it uses
         keys = japanese.name_keys(name)
         if not keys.key:
             return None
-        if keys.key == _name_key(resident.name):
+        current = japanese.name_key(resident.name)
+        if keys.key == current:
             keys = None
     if record.birth_date != resident.birth_date.isoformat() and not _reads_as(
-            normalize.parse_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):
+            _parse_birth_date, record.birth_date, FIELD_LIMITS["birth_date"], resident.birth_date):
         return None
     if record.sex != _SEX_CODES.get(resident.sex) and not _reads_as(
             normalize.parse_sex, record.sex, FIELD_LIMITS["sex"], resident.sex):
@@ -181,25 +182,19 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
     # what identity_problems finds, in its order, after the status's findings (as check() lists them)
     findings = _status(resident)
     if keys is not None:
-        how = _name_match(_name_subject(number, keys, record, resident), resident)
-        if how is None:
-            return None  # IDENTITY_MISMATCH
-        findings.extend(how.findings)
+        if japanese.compare_names(keys.key, current) is japanese.NameMatch.VARIANT:
+            findings.append(_VARIANT_NOTE)  # what _name_match finds for a variant of the current name
+        else:
+            # the reading is what _name_match tries next (it supports a placeholder), then the other names
+            how = _name_match(_subject(number, keys, resident.birth_date, resident.sex, "",
+                                       japanese.kana_key(record.name_kana)), resident)
+            if how is None:
+                return None  # IDENTITY_MISMATCH
+            findings.extend(how.findings)
     if former_address:
         findings.append(_FORMER_ADDRESS)
     verdict = Verdict.of(findings)
     return verdict if verdict.outcome is Outcome.PASS else None
-
-
-def _name_subject(number: str, keys: japanese.NameKeys, record: Record, resident: Resident) -> Subject:
-    """The subject :func:`parse_subject` reads from a record the shortcut has read, as far as
-    :func:`_name_match` looks at it (the name's fields; the date, sex and address are the
-    resident's, as the shortcut found them). The reading's key is computed only where
-    :func:`_name_match` consults it: the names' keys do not match by themselves."""
-    reading = ""
-    if japanese.compare_names(keys.key, _name_key(resident.name)) is None:
-        reading = japanese.kana_key(record.name_kana)
-    return _subject(number, keys, resident.birth_date, resident.sex, "", reading)
 
 
 def _a_former_address(written: str, resident: Resident) -> bool:
@@ -208,6 +203,11 @@ def _a_former_address(written: str, resident: Resident) -> bool:
 
 
 _SEX_CODES = {1: "1", 2: "2"}
+
+
+def _parse_birth_date(value: str) -> dt.date:
+    """:func:`guards.normalize.parse_date` as :func:`parse_subject` calls it, so that the two share its cache."""
+    return normalize.parse_date(value, "birth_date")
 
 
 def _reads_as(parse, written: str, limit: int, registered: object) -> bool:

@@ -635,8 +635,8 @@ def check_in_context(record: Record, registry: RegistryView, context: Context = 
     findings = list(verdict.findings)
     if any(f.reason in _STATUS_CODES for f in findings):
         resident = registry.get(subject.number)
-        day = record_date(record)
-        if (resident is not None and resident.status_date is not None and day is not None
+        if (resident is not None and resident.status_date is not None
+                and (day := record_date(record)) is not None
                 and day < resident.status_date and matches_person(subject, resident)):
             findings = [f for f in findings if f.reason not in _STATUS_CODES]
     fits = _Fits(subject, context.identities)
@@ -734,12 +734,9 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         return out
 
     batch_keys: dict[tuple[str, str], tuple[str, str] | None] = {}  # by (system, batch_id) as written
-    link_keys: dict[int, str | None] = {}
-
-    def link_key_of(i: int) -> str | None:
-        if i not in link_keys:
-            link_keys[i] = _row_link_key(records[i], basic[i])
-        return link_keys[i]
+    # each row's number as linked (every row a rule reads the number of is among ``rows``)
+    link_keys: dict[int, str | None] = {i: _row_link_key(records[i], basic[i]) for i in rows}
+    link_key_of = link_keys.__getitem__
 
     subjects: dict[int, Subject] = {}
 
@@ -812,6 +809,11 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         batch_of[i] = peers(m for m in batches.get(bkey, ()) if m != i and born_of(m) in (person, None))
 
     groups: dict[str, _NumberGroup] = {}
+    kept: set[int] = set()  # PASS rows the shared-number rule leaves as they are (most of the loud numbers')
+    for key, members in numbers.items():
+        if len(members) > 1:
+            group = groups[key] = _NumberGroup.of(members, records, basic, registry.get(key))
+            kept.update(group.passes_kept(basic))
     peer_rows: dict[int, Peer | None] = {}
 
     def peer_of(i: int) -> Peer | None:
@@ -841,7 +843,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     empty = Context(identities=identities)
     for i in rows:
         record, verdict = records[i], basic[i]
-        if verdict.outcome is Outcome.INVALID or record.operation == "delete":
+        if i in kept or verdict.outcome is Outcome.INVALID or record.operation == "delete":
             continue
         batch = batch_of.get(i, ())
         links = links_of(i)
@@ -1003,9 +1005,11 @@ class _NumberGroup:
     def of(cls, rows: Sequence[int], records: Sequence[Record], verdicts: Sequence[Verdict],
            resident: Resident | None) -> "_NumberGroup":
         known = resident is not None
+        # a PASS is the number's person and agrees with them in full, without reading its findings
+        passed = [verdicts[i].outcome is Outcome.PASS for i in rows]
         return cls(tuple(rows), tuple(atena(records[i].atena_no) for i in rows),
-                   tuple(known and _is_person(verdicts[i]) for i in rows),
-                   tuple(known and _is_holder(verdicts[i]) for i in rows))
+                   tuple(known and (ok or _is_person(verdicts[i])) for i, ok in zip(rows, passed)),
+                   tuple(known and (ok or _is_holder(verdicts[i])) for i, ok in zip(rows, passed)))
 
     def keeps_a_pass(self, own_atena: str) -> bool:
         """Whether a PASS of the number keeps its verdict: no other holder carries another addressee number.
@@ -1020,6 +1024,21 @@ class _NumberGroup:
         """
         return not own_atena or all(not holder or not other or other == own_atena
                                     for other, holder in zip(self.atenas, self.holders))
+
+    def passes_kept(self, verdicts: Sequence[Verdict]) -> list[int]:
+        """The group's PASS rows that keep their verdict (:meth:`keeps_a_pass`): a PASS is a holder
+        itself, so all of them when the holders carry at most one addressee number, else those
+        that carry none.
+
+        >>> passed, held = Verdict.of([]), Verdict.of([Finding(Reason.ADDRESS_MISMATCH)])
+        >>> _NumberGroup((0, 1, 2), ('7', '', '8'), (True,) * 3, (True, True, False)).passes_kept([passed] * 2 + [held])
+        [0, 1]
+        >>> _NumberGroup((0, 1, 2), ('7', '', '8'), (True,) * 3, (True,) * 3).passes_kept([passed] * 3)
+        [1]
+        """
+        several = len({other for other, holder in zip(self.atenas, self.holders) if holder and other}) > 1
+        return [row for row, own in zip(self.rows, self.atenas)
+                if verdicts[row].outcome is Outcome.PASS and not (several and own)]
 
     def maybe_others(self, own_atena: str, own_is_person: bool) -> list[int]:
         """The rows :func:`_same_person` may tell from a record of the number, the record's own

@@ -1140,8 +1140,18 @@ def address_key(value: str | None) -> str:
     """
     if not value:
         return ""
-    # each step only where its character occurs: most addresses need few of them
     text = clean(value).upper()
+    plain = _PLAIN_ADDRESS.fullmatch(text)
+    if plain is not None:
+        key = _plain_address_key(plain)
+        if key is not None:
+            return key
+    return _address_key_of(text)
+
+
+def _address_key_of(text: str) -> str:
+    """:func:`address_key` of an NFKC, upper-case text (:func:`clean`), step by step."""
+    # each step only where its character occurs: most addresses need few of them
     if " " in text or "\t" in text or not text.isprintable():
         text = "".join(_SPACE_BETWEEN_DIGITS.sub("-", text).split())
     if _DASH_OR_BRACKET.search(text):
@@ -1178,6 +1188,29 @@ def address_key(value: str | None) -> str:
     if "-" in text:
         text = _HYPHEN_BEFORE_TEXT.sub("", _DASH_IN_KATAKANA.sub("ー", text))
     return fold_variants(text)
+
+
+# The form most registry lines and many extracts write, read without the steps: a place name of
+# characters none of them acts on (kanji, kana; no kanji numeral, none of 郡 字 通 之 第 ノ ヶ ケ が ・ ー,
+# no digit, space, dash or bracket), then 二丁目29番21号, 123番地 or 1-2-3 (a test compares with the steps)
+_STEPPED = frozenset(_KANJI_NUMERAL + "郡字通之第ノがガケヵヶ")  # (・ and ー are past the katakana taken)
+_PLAIN_PLACE = _char_class(c for c in (0x3005, *range(0x3041, 0x3097), *range(0x30A1, 0x30FB), *range(0x4E00, 0xA000))
+                           if chr(c) not in _STEPPED)
+_PLAIN_ADDRESS = re.compile(f"(?P<place>[{_PLAIN_PLACE}]+)(?:(?P<chome>[{_KANJI_NUMERAL}]{{1,{_MAX_KANJI_RUN}}})丁目"
+                            f"(?P<ban>[0-9]+)番(?P<go>[0-9]+)号|(?P<lot>[0-9]+)番地|(?P<lots>[0-9]+(?:-[0-9]+)*))")
+
+
+def _plain_address_key(plain: re.Match) -> str | None:
+    """:func:`address_key` of a text in the plain form (:data:`_PLAIN_ADDRESS`); ``None`` for one
+    whose place is only a prefecture or begins a Kyoto address (the steps read those)."""
+    place, chome, ban, go, lot, lots = plain.groups()
+    if place[:3] in _PREFECTURE_BY_LENGTH[3]:
+        place = place[3:]
+    elif place[:4] in _PREFECTURE_BY_LENGTH[4]:
+        place = place[4:]
+    if not place or place[:3] in _KYOTO_HEAD_SET:
+        return None
+    return fold_variants(place + (f"{_arabic(chome)}-{ban}-{go}" if chome else lot or lots))
 
 
 def _room(building: str) -> str:

@@ -245,6 +245,12 @@ def write_explanations(rows: Iterable[tuple[Record, Verdict]], path: str | os.Pa
     from streams.csvio import csv_writer
 
     n = 0
+    safe: dict[str, object] = {}  # report_cell by value: most cells repeat (match kinds, details, codes)
+
+    def safe_cell(value: str) -> object:
+        found = safe[value] = report.report_cell(value)
+        return found
+
     with report.atomic_file(path, "utf-8") as handle:
         writer = csv_writer(handle, lineterminator="\n")
         writer.writerow(EXPLANATION_HEADER)
@@ -256,8 +262,9 @@ def write_explanations(rows: Iterable[tuple[Record, Verdict]], path: str | os.Pa
             for name in EXPLAINED_FIELDS:
                 explained = by_field.get(name)
                 cells += ["", ""] if explained is None else [explained.match.value, explained.detail]
-            writer.writerow([report.report_cell(c) for c in (record.system, record.record_id, verdict.reason_codes,
-                                                       *cells)])
+            writer.writerow([safe[c] if c in safe else safe_cell(c) for c in (record.system, record.record_id,
+                                                                            verdict.reason_codes,
+                                                               *cells)])
             n += 1
     return n
 

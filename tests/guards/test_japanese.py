@@ -364,3 +364,43 @@ def test_prefectures_and_kyoto_heads_are_found_by_their_first_characters():
 def test_a_hyphen_between_katakana_is_a_long_vowel_mark():
     assert address_key("高知市本町1-1コ-ポ3") == "高知市本町1-1コーポ3"
     assert address_key("高知市本町1-1-コーポ") == "高知市本町1-1コーポ"  # after a number: a hyphen (dropped)
+
+
+def _address_texts() -> list[str]:
+    """Addresses of the labelled corpus and the sample generator, and 200,000 strings made of the
+    pieces address_key's steps act on (prefectures, Kyoto heads, 郡 字 通 ノ ヶ, kanji numerals,
+    markers, dashes, spaces, placeholders, variants) around plain place names and numbers."""
+    import random
+
+    from linkguard.synthetic.corpus import make_corpus
+    from linkguard.synthetic.sample import make_registry
+
+    corpus = make_corpus(records=3_000, seed=7)
+    texts = [r.address for r in corpus.residents] + [r.address for r in corpus.records]
+    texts += [a for r in corpus.residents for a in r.previous_addresses]
+    texts += [r.address for r in make_registry(2_000, random.Random(3))]
+    pieces = ["高知県", "神奈川県", "三重県", "京都府", "北海道", "京都市", "中京区", "上京区", "高知市", "丸", "内",
+              "四万十町", "幡多郡", "黒潮町", "大字", "字", "通", "ノ", "之", "第", "ヶ", "が", "ケ", "・", "ー", "ｰ",
+              "一", "二", "十", "三十一", "百", "〇", "壱", "拾", "丁目", "番地", "番", "号", "地割", "条", "の", "-",
+              "－", "‐", "〜", "~", ".", "1", "12", "305", "０", "２３", "甲", "乙", " ", "　", "\t", "〒780-0850",
+              "コーポ", "ハイツ", "室", "〓", "?", "●", "齋", "髙", "𠮷", "々", "ゝ", "\u200b", "\ufe00", "A", "b",
+              "上ル", "東入", "（", "）", "本町", "山田", "やまだ", "ヤマダ"]
+    rng = random.Random(13)
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 9))) for _ in range(200_000)]
+    # the plain form itself, its place names (a prefecture alone, a Kyoto head…) and numbers in every form
+    places = ["高知県", "神奈川県", "北海道", "京都市", "中京区", "高知市", "本町", "丸", "やまだ", "ヤマダ", "齋", "𠮷",
+              "々", "ゝ", "一", "〓", "上る", "東入る", "下がる"]
+    numbers = ["二丁目29番21号", "十一丁目3番4号", "２丁目２９番２１号", "123番地", "1-2-3", "5", "1-", "一番地",
+               "2丁目1番", "3番4号", "千二百三十四五六七八丁目1番2号", "〇丁目0番0号"]
+    texts += ["".join(rng.choice(places) for _ in range(rng.randint(1, 4))) + rng.choice(numbers)
+              + rng.choice(["", "", "", rng.choice(pieces)]) for _ in range(50_000)]
+    return texts
+
+
+def test_the_plain_address_form_is_read_as_the_steps_read_it():
+    """address_key reads an address in the plain form (place name, 二丁目29番21号 / 123番地 / 1-2-3)
+    without its steps: the same key as the steps give, for every address tried."""
+    texts = [t for t in dict.fromkeys(_address_texts()) if t]
+    plain = [t for t in texts if japanese._PLAIN_ADDRESS.fullmatch(japanese.clean(t).upper())]
+    assert len(plain) > 5_000
+    assert [t for t in texts if address_key(t) != japanese._address_key_of(japanese.clean(t).upper())] == []
