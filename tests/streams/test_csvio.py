@@ -717,3 +717,26 @@ def test_an_era_date_as_registries_write_it_reads_as_parse_date_reads_it() -> No
         assert quick is None or quick == full, value
         taken += quick is not None
     assert taken > 50_000
+
+
+def test_a_registry_packed_in_parts_unpacks_to_the_residents_read_whole(tmp_path: Path) -> None:
+    """packed_registry_part / residents_from_packed, part by part, on a synthetic registry (every
+    notation it writes: status dates, histories, former numbers) with a NUL in a name (its column
+    crosses as a list): the residents read whole, field for field."""
+    from linkguard.synthetic.corpus import make_corpus, write_corpus
+    from streams import csvio
+
+    path = write_corpus(make_corpus(records=2_000, seed=7), tmp_path / "corpus").registry
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[500] = lines[500].replace(",", "\x00,", 3).replace("\x00", "", 2)  # the third cell (氏名) ends in NUL
+    path.write_text("".join(lines), encoding="utf-8")
+    whole = list(read_registry(path))
+    assert any(resident.name.endswith("\x00") for resident in whole)
+    assert any(resident.status_date for resident in whole) and any(resident.previous_my_numbers for resident in whole)
+    parts = csvio.registry_parts(path, smallest=0, shares=(0.2, 0.5, 0.9))
+    csvio._PART_PARSER = None
+    unpacked = [resident for part in range(len(parts))
+                for resident in csvio.residents_from_packed(csvio.packed_registry_part(parts, part))]
+    assert unpacked == whole
+    assert [[type(getattr(r, f)) for f in csvio.REGISTRY_FIELDS] for r in unpacked] == [
+        [type(getattr(r, f)) for f in csvio.REGISTRY_FIELDS] for r in whole]
