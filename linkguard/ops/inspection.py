@@ -78,6 +78,8 @@ import multiprocessing
 import os
 import time
 from collections import Counter
+from itertools import chain, repeat
+from operator import attrgetter, itemgetter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
@@ -296,25 +298,28 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
     if counts is None:
         counts = report.RowCounts.of(result.rows)
     by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
-    for (system, _), n in counts.by_key.items():  # every row counted a PASS first (most are) ...
+    for system, n in counts.by_system.items():  # every row counted a PASS first (most are) ...
         if system not in by_system:
             by_system[system] = {o.value: 0 for o in Outcome}
         by_system[system][Outcome.PASS.value] += n
-    by_reason: Counter[str] = Counter()
     suggestions = 0
     for record, verdict in counts.marked:  # ... then moved, where it is not, among the marked rows
         if verdict.outcome is not Outcome.PASS:
             by_system[record.system][Outcome.PASS.value] -= 1
             by_system[record.system][verdict.outcome.value] += 1
-        if verdict.findings:
-            by_reason.update({f.reason.value for f in verdict.findings})
         suggestions += bool(verdict.suggested_my_number)
+    # each record's reasons once, counted in C (a Reason is a str, its code)
+    by_reason = Counter(chain.from_iterable(map(set, map(map, repeat(_REASON), map(_FINDINGS, map(_VERDICT,
+                                                                                                   counts.marked))))))
     by_verdict = {o.value: sum(tally[o.value] for tally in by_system.values()) for o in Outcome}
     return InspectionSummary(
         total=len(result.rows), by_verdict=by_verdict, by_system=by_system,
-        by_reason=dict(by_reason.most_common()), suggestions=suggestions,
+        by_reason={reason.value: n for reason, n in by_reason.most_common()}, suggestions=suggestions,
         residents=result.residents, seconds=seconds, outputs=dict(outputs or {}),
     )
+
+
+_VERDICT, _FINDINGS, _REASON = itemgetter(1), attrgetter("findings"), attrgetter("reason")
 
 
 def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[str, Path]],

@@ -194,36 +194,41 @@ class RowCounts:
     """Inspected rows counted once, for the report (:func:`build_report`) and the summary the
     CLI prints (:func:`linkguard.ops.inspection.summarize`), which both count every row.
 
-    ``by_key`` counts every row by its ``(system, number_source)`` as written; ``marked`` holds
-    the rows whose verdict is not a plain PASS (a HOLD, an INVALID, any finding, a suggested
-    number), in input order: the only rows either has to look at one by one.
+    ``by_system`` and ``by_source`` count every row by its ``system`` and its
+    ``number_source`` as written; ``marked`` holds the rows whose verdict is not a plain PASS
+    (a HOLD, an INVALID, any finding, a suggested number), in input order: the only rows
+    either has to look at one by one.
 
     >>> from guards import Finding
     >>> rows = [(Record('s', '1', '', '', '', '', number_source='申請書'), Verdict(Outcome.PASS)),
     ...         (Record('s', '2', '', '', '', '', number_source='申請書'), Verdict.of([Finding(Reason.DECEASED)])),
     ...         (Record('t', '3', '', '', '', ''), Verdict(Outcome.PASS))]
     >>> counts = RowCounts.of(rows)
-    >>> dict(counts.by_key), [record.record_id for record, _ in counts.marked], counts.total
-    ({('s', '申請書'): 2, ('t', ''): 1}, ['2'], 3)
+    >>> dict(counts.by_system), dict(counts.by_source), [record.record_id for record, _ in counts.marked]
+    ({'s': 2, 't': 1}, {'申請書': 2, '': 1}, ['2'])
+    >>> counts.total
+    3
     """
 
-    by_key: Counter  # (system, number_source) as written -> rows
+    by_system: Counter  # system as written -> rows
+    by_source: Counter  # number_source as written -> rows
     marked: list[tuple[Record, Verdict]]
 
     @classmethod
     def of(cls, rows: Iterable[tuple[Record, Verdict]]) -> "RowCounts":
         rows = rows if isinstance(rows, list) else list(rows)
-        return cls(Counter(map(_SYSTEM_AND_SOURCE, map(_RECORD, rows))),
+        records = list(map(_RECORD, rows))
+        return cls(Counter(map(_SYSTEM, records)), Counter(map(_NUMBER_SOURCE, records)),
                    [row for row in rows if (verdict := row[1]).findings or verdict.suggested_my_number
                     or verdict.outcome is not Outcome.PASS])
 
     @property
     def total(self) -> int:
-        return sum(self.by_key.values())
+        return sum(self.by_system.values())
 
 
 _RECORD = itemgetter(0)
-_SYSTEM_AND_SOURCE = attrgetter("system", "number_source")
+_SYSTEM, _NUMBER_SOURCE = attrgetter("system"), attrgetter("number_source")
 
 
 def build_report(rows: Iterable[tuple[Record, Verdict]] | RowCounts, catalogue: Catalogue | None = None, *,
@@ -234,17 +239,14 @@ def build_report(rows: Iterable[tuple[Record, Verdict]] | RowCounts, catalogue: 
     counts = rows if isinstance(rows, RowCounts) else RowCounts.of(rows)
     lines: dict[str, ProcessLine] = {}
     sources = {s: SourceLine(s, note) for s, note in [*SOURCES.items(), (UNKNOWN_SOURCE, _UNKNOWN_SOURCE_NOTE)]}
-    line_of: dict[str, ProcessLine] = {}  # by the system as written (a few codes)
+    line_of: dict[str, ProcessLine] = {}  # by the system as written
     source_line_of: dict[str, SourceLine] = {}  # by the number_source as written
-    for (system, number_source), n in counts.by_key.items():
-        line = line_of.get(system)
-        if line is None:
-            code = normalize_code(system)
-            line = line_of[system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
-        source = source_line_of.get(number_source)
-        if source is None:
-            source = source_line_of[number_source] = sources[source_of(number_source)]
+    for system, n in counts.by_system.items():
+        code = normalize_code(system)
+        line = line_of[system] = lines.get(code) or lines.setdefault(code, ProcessLine(None))
         line.checked += n
+    for number_source, n in counts.by_source.items():
+        source = source_line_of[number_source] = sources[source_of(number_source)]
         source.checked += n
     suggestions = 0
     for record, verdict in counts.marked:
