@@ -689,12 +689,14 @@ def test_a_bad_byte_is_found_at_its_line_and_offset_whatever_the_chunks(tmp_path
 
 def test_an_era_date_as_registries_write_it_reads_as_parse_date_reads_it() -> None:
     """The registry's 昭和55年4月1日 shortcut (csvio._era_date) gives parse_date's date, or leaves the value
-    to parse_date (None): every day from 1868 to 2100 in every era's kanji (inside the era or not,
+    to parse_date (None): every day from 1868 to 2100 in every era's kanji and letter (inside the era or not,
     年 0, 元年, two-digit and zero-padded numbers), and values near the form."""
     from guards.normalize import ERAS, parse_date
     from streams.csvio import _era_date
 
     values = ["昭和0年1月1日", "昭和00年1月1日", "平成元年1月7日", "令和元年5月1日", "昭和55年4月1日生", "昭和55年4月1",
+              "S55.4.1日", "s55.4.1", "S.55.4.1", "S 55.4.1", "S55/4/1", "S55.4.1.", "H元.1.8", "H0.1.8", "X55.4.1",
+              "昭和55.4.1", "S55年4月1日", "S5５.4.1", "S55.4.1 ", "M45.7.30", "T1.7.30", "R1.4.30",
               "昭和５５年4月1日", " 昭和55年4月1日", "昭和55年04月01日", "昭和055年4月1日", "昭55年4月1日", "S55年4月1日",
               "昭和55年13月1日", "昭和55年2月30日", "平成31年5月1日", "平成32年1月1日", "大正15年12月25日", "明治1年1月1日"]
     day = dt.date(1868, 1, 1)
@@ -703,10 +705,12 @@ def test_an_era_date_as_registries_write_it_reads_as_parse_date_reads_it() -> No
             year = day.year - era.first_day.year + 1
             if 0 <= year <= 99:
                 values.append(f"{era.kanji}{'元' if year == 1 and day.day % 2 else year}年{day.month}月{day.day}日")
+                values.append(f"{era.letter}{year}.{day.month}.{day.day}")
                 if day.day == 9:
                     values.append(f"{era.kanji}{year:02d}年{day.month:02d}月{day.day:02d}日")
+                    values.append(f"{era.letter}{year:02d}.{day.month:02d}.{day.day:02d}")
         day += dt.timedelta(days=1)
-    assert len(values) > 100_000
+    assert len(values) > 200_000
     taken = 0
     for value in values:
         quick = _era_date(value)
@@ -716,7 +720,7 @@ def test_an_era_date_as_registries_write_it_reads_as_parse_date_reads_it() -> No
             full = None
         assert quick is None or quick == full, value
         taken += quick is not None
-    assert taken > 50_000
+    assert taken > 100_000
 
 
 def test_a_registry_packed_in_parts_unpacks_to_the_residents_read_whole(tmp_path: Path) -> None:
