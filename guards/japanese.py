@@ -1246,9 +1246,32 @@ def address_difference(a: str, b: str) -> str | None:
     ('municipality,building', 'koaza')
     """
     same = _same_lot(a, b)
-    if same is not None or not a or not b:
+    if same is not None or not a or not b or _first_numbers_differ(a, b):
         return same
     return _written_apart(a, b)
+
+
+# Every way _written_apart reads two keys keeps each key's first number (it cuts or fills in only
+# names, before the lot or between a name and the lot, never a digit nor between two), and
+# _same_lot needs the first numbers equal: keys whose first numbers differ name two places. Not
+# so where a Kyoto street may be cut (上ル2, 3条: with its numbers), nor for a digit that \d does
+# not match (❶, ፩: a cut name may hold one).
+_FIRST_NUMBER = re.compile(r"\d+")
+_DIGITS_BUT_DECIMAL = _any_of(c for c in range(0x20000) if chr(c).isdigit() and not chr(c).isdecimal())
+
+
+def _first_numbers_differ(a: str, b: str) -> bool:
+    """Whether two address keys certainly name two places by their first numbers (see above).
+
+    >>> _first_numbers_differ('高知市本町1-1', '南国市後免町2-1'), _first_numbers_differ('本町1-1', '高知市本町1-2')
+    (True, False)
+    >>> _first_numbers_differ('京都市中京区河原町3条上ル下丸屋町1', '京都市中京区下丸屋町1')
+    False
+    """
+    if "ル" in a or "入" in a or "ル" in b or "入" in b or _DIGITS_BUT_DECIMAL.search(a) or _DIGITS_BUT_DECIMAL.search(b):
+        return False
+    first_a, first_b = _FIRST_NUMBER.search(a), _FIRST_NUMBER.search(b)
+    return (first_a and first_a.group()) != (first_b and first_b.group())
 
 
 def _same_lot(a: str, b: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import replace
 
 import pytest
@@ -366,7 +367,8 @@ def test_a_hyphen_between_katakana_is_a_long_vowel_mark():
     assert address_key("高知市本町1-1-コーポ") == "高知市本町1-1コーポ"  # after a number: a hyphen (dropped)
 
 
-def _address_texts() -> list[str]:
+@functools.lru_cache(maxsize=1)  # two tests read them
+def _address_texts() -> tuple[str, ...]:
     """Addresses of the labelled corpus and the sample generator, and 200,000 strings made of the
     pieces address_key's steps act on (prefectures, Kyoto heads, 郡 字 通 ノ ヶ, kanji numerals,
     markers, dashes, spaces, placeholders, variants) around plain place names and numbers."""
@@ -394,13 +396,50 @@ def _address_texts() -> list[str]:
                "2丁目1番", "3番4号", "千二百三十四五六七八丁目1番2号", "〇丁目0番0号"]
     texts += ["".join(rng.choice(places) for _ in range(rng.randint(1, 4))) + rng.choice(numbers)
               + rng.choice(["", "", "", rng.choice(pieces)]) for _ in range(50_000)]
-    return texts
+    return tuple(dict.fromkeys(t for t in texts if t))
 
 
 def test_the_plain_address_form_is_read_as_the_steps_read_it():
     """address_key reads an address in the plain form (place name, 二丁目29番21号 / 123番地 / 1-2-3)
     without its steps: the same key as the steps give, for every address tried."""
-    texts = [t for t in dict.fromkeys(_address_texts()) if t]
+    texts = _address_texts()
     plain = [t for t in texts if japanese._PLAIN_ADDRESS.fullmatch(japanese.clean(t).upper())]
     assert len(plain) > 5_000
     assert [t for t in texts if address_key(t) != japanese._address_key_of(japanese.clean(t).upper())] == []
+
+
+def test_keys_whose_first_numbers_differ_are_two_places_however_written():
+    """address_difference answers None for two keys whose first numbers differ without trying the
+    ways of writing apart: the same answer as trying them, for pairs of the corpus (a record and its
+    resident, a resident and their former addresses) and for keys written apart on purpose (the
+    municipality, ward or 小字 left out, a placeholder, a Kyoto street, a building, another number)."""
+    import random
+
+    texts = _address_texts()
+    rng = random.Random(17)
+    keys = rng.sample([k for k in dict.fromkeys(address_key(t) for t in texts) if k], 20_000)
+
+    def apart(key: str) -> str:
+        cut = rng.randint(0, min(len(key), 6))
+        return rng.choice([key[cut:], key[:cut] + "〓" + key[cut + 1:], key[:cut] + "浜" + key[cut:],
+                           key + rng.choice(["コーポ101", "-101", "2"]), key.replace("1", "2", 1),
+                           "京都市中京区河原町3条上ル" + key[cut:], "横浜市中区" + key[cut:], "❶" + key])
+
+    pairs = [(k, rng.choice(keys)) for k in keys] + [(k, apart(k)) for k in keys] + [(apart(k), k) for k in keys]
+    # a number cut with a Kyoto street; a name that ends in a digit \d does not match, the room's number after it
+    pairs += [("京都市中京区河原町3条上ル下丸屋町1", "京都市中京区下丸屋町1"), ("高知市本町❶コーポ1", "本町❶")]
+    unkeyed = japanese.address_difference.__wrapped__
+
+    def tried(a: str, b: str) -> str | None:
+        same = japanese._same_lot(a, b)
+        return same if same is not None or not a or not b else japanese._written_apart(a, b)
+
+    assert sum(japanese._first_numbers_differ(a, b) for a, b in pairs) > len(pairs) // 5
+    assert [(a, b) for a, b in pairs if unkeyed(a, b) != tried(a, b)] == []
+
+
+def test_every_digit_but_a_decimal_one_is_known():
+    """_first_numbers_differ stands aside for a key holding a digit that \\d does not match: all of them
+    are below U+20000."""
+    beyond = [hex(c) for c in range(0x20000, 0x110000) if chr(c).isdigit() and not chr(c).isdecimal()]
+    assert beyond == [] and japanese._DIGITS_BUT_DECIMAL.search("❶") and not japanese._DIGITS_BUT_DECIMAL.search("1１")
