@@ -95,7 +95,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from itertools import compress, filterfalse, repeat
-from operator import attrgetter, is_, is_not, ne, not_
+from operator import and_, attrgetter, is_, is_not, ne, not_, truth
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from guards import normalize
@@ -859,6 +859,8 @@ _RECORD_ID = attrgetter("record_id")
 _OPERATION = attrgetter("operation")
 _OUTCOME = attrgetter("outcome")
 _PLAIN_NUMBER = re.compile("[0-9]{12}").fullmatch  # a number written as its 12 ASCII digits, nothing else
+_BIRTH_DATE = attrgetter("birth_date")
+_ISO_DAY = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # a day as date.isoformat writes it
 
 
 def _held_rows(basic: list[Verdict]) -> list[int]:
@@ -929,28 +931,32 @@ def _rows_of_batches(records: list[Record], wanted: set[tuple[str, str]]) -> lis
 def _rows_maybe_born_on(rows: list[int], records: list[Record], basic: list[Verdict], registry: RegistryView,
                         dates: set[dt.date]) -> list[int]:
     """Those of ``rows`` whose record may be born on one of ``dates``: all but a PASS (no
-    deletion) of a number written plainly whose registry person is born another day, as a
-    PASS agrees with that person on the birth date. In C passes (the batches of the held
-    records hold some 50,000 records).
+    deletion) born another day. A PASS agrees with its number's registry person on the
+    birth date, so that day is the one the record writes, read as written where it is an
+    ISO day (most records), else the registry person's, for a number written plainly.
+    In C passes (the batches of the held records hold some 50,000 records).
 
     >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市')
-    >>> r = lambda number, operation='update': Record('s', '1', number, '', '', '', operation=operation)
-    >>> records = [r(a.my_number), r('6214 9832 0257'), r(a.my_number, 'delete'), r('123456789018')]
+    >>> r = lambda number, operation='update', born='': Record('s', '1', number, '', born, '', operation=operation)
+    >>> records = [r(a.my_number), r('6214 9832 0257'), r(a.my_number, 'delete'), r('123456789018'),
+    ...            r('123456789018', born='1990-01-01'), r('123456789018', born='1980-04-01')]
     >>> passed = Verdict.of([])
-    >>> _rows_maybe_born_on([0, 1, 2, 3], records, [passed] * 4, {a.my_number: a}, {dt.date(1990, 1, 1)})
-    [1, 2, 3]
-    >>> _rows_maybe_born_on([0, 1, 2, 3], records, [passed] * 4, {a.my_number: a}, {dt.date(1980, 4, 1)})
-    [0, 1, 2, 3]
+    >>> _rows_maybe_born_on([0, 1, 2, 3, 4, 5], records, [passed] * 6, {a.my_number: a}, {dt.date(1990, 1, 1)})
+    [1, 2, 3, 4]
+    >>> _rows_maybe_born_on([0, 1, 2, 3, 4, 5], records, [passed] * 6, {a.my_number: a}, {dt.date(1980, 4, 1)})
+    [0, 1, 2, 3, 5]
     """
     chosen = list(map(records.__getitem__, rows))
-    numbers = list(map(_MY_NUMBER, chosen))
-    people = list(map(registry.get, numbers))
-    settled = map(all, zip(
-        map(is_, map(_OUTCOME, map(basic.__getitem__, rows)), repeat(Outcome.PASS)),
-        map(ne, map(_OPERATION, chosen), repeat("delete")),
-        map(_PLAIN_NUMBER, numbers),
-        map(is_not, people, repeat(None)),
-        map(not_, map(dates.__contains__, map(getattr, people, repeat("birth_date"), repeat(None))))))
+    passed = list(map(and_, map(is_, map(_OUTCOME, map(basic.__getitem__, rows)), repeat(Outcome.PASS)),
+                      map(ne, map(_OPERATION, chosen), repeat("delete"))))
+    written = list(map(_BIRTH_DATE, chosen))
+    iso = list(map(truth, map(_ISO_DAY, written)))
+    days = {day.isoformat() for day in dates}
+    settled = list(map(and_, map(and_, passed, iso), map(not_, map(days.__contains__, written))))
+    for k in compress(range(len(rows)), map(and_, passed, map(not_, iso))):  # another form: the person's day
+        number = chosen[k].my_number
+        person = registry.get(number) if _PLAIN_NUMBER(number) else None
+        settled[k] = person is not None and person.birth_date not in dates
     return list(compress(rows, map(not_, settled)))
 
 

@@ -355,7 +355,7 @@ def _written_plainly(text: str, rows: int) -> bool:
 
     >>> _written_plainly('s,R-1,PASS,,\\ns,R-2,PASS,,\\n', 2)
     True
-    >>> [_written_plainly(text, 1) for text in ('s,R,1,PASS,,\\n', 's,-1,PASS,,\\n', '@s,1,PASS,,\\n', 's,"1",PASS,,\\n')]
+    >>> [_written_plainly(row, 1) for row in ('s,R,1,PASS,,\\n', 's,-1,PASS,,\\n', '@s,1,PASS,,\\n', 's,"1",PASS,,\\n')]
     [False, False, False, False]
     >>> _written_plainly('s,R\\n1,PASS,,\\n', 1), _written_plainly('s,R-1,PASS,,\\n-s,R-2,PASS,,\\n', 2)
     (False, False)

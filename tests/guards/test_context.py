@@ -666,3 +666,30 @@ def test_the_quick_compaction_equals_compact():
                "６２１４ ９８３２ ０２５７", " ６２１４９８３２０２５７ ", "６２１４－９８３２－０２５７", "62149832025７"]
     for value in values:
         assert _compact(value) == compact(value), value
+
+
+@pytest.mark.parametrize("written", ["iso", "slashed"])
+def test_check_all_names_a_namesake_born_the_same_day_whatever_form_the_day_is_written_in(written):
+    """The batch peers are chosen by birth day, read off the record where it writes an ISO day and
+    off the registry person otherwise: a namesake's PASS born the same day is named either way."""
+    twin = Resident(my_number(30), MOTHER.name, MOTHER.birth_date, MOTHER.sex, "南国市後免町9-9")
+    residents = RESIDENTS + [twin]
+    registry, identities = index_by_number(residents), build_identity_index(residents)
+    day = twin.birth_date
+    born = day.isoformat() if written == "iso" else f"{day.year}/{day.month}/{day.day}"
+    swapped = about(FATHER, "1", number=MOTHER.my_number, batch_id="B1")
+    records = [swapped, about(twin, "2", batch_id="B1", birth_date=born),
+               about(SON, "3", batch_id="B1", birth_date=born)]
+    fast = _fast(records, registry, identities)
+    assert fast == _plain(records, registry, identities)
+    assert fast[1][0].outcome is Outcome.PASS and finding(fast[0][0], Reason.BATCH_SWAP).detail == "2"
+
+
+def test_an_iso_day_is_read_as_written():
+    """What the batch peers' shortcut assumes of normalize.parse_date: a day written as date.isoformat writes it."""
+    from guards.normalize import parse_date
+
+    first = dt.date(1900, 1, 1)
+    for days in range(0, 50_000, 7):
+        day = first + dt.timedelta(days=days)
+        assert parse_date(day.isoformat()) == day

@@ -562,7 +562,7 @@ def test_an_inspection_that_keeps_its_records_for_the_process_end_writes_the_sam
 
 @pytest.mark.parametrize("seed", range(5))
 def test_summary_equals_a_plain_count_of_every_row(seed):
-    """summarize counts the plain PASS rows in bulk (RowCounts): it equals a row-by-row count, with or without counts given."""
+    """summarize counts the plain PASS rows in bulk (RowCounts): a row-by-row count, with or without counts given."""
     from collections import Counter
 
     from linkguard.ops.inspection import InspectedRow, InspectionResult

@@ -404,7 +404,8 @@ def test_report_counts_equal_a_plain_count_of_every_row(seed):
                                          if v.outcome is Outcome.HOLD)
     for source in rep.sources:
         mine = [(r, v) for r, v in rows if report.source_of(r.number_source) == source.source]
-        assert (source.checked, source.held, source.invalid) == (
-            len(mine), sum(v.outcome is Outcome.HOLD for _, v in mine), sum(v.outcome is Outcome.INVALID for _, v in mine))
+        held = sum(v.outcome is Outcome.HOLD for _, v in mine)
+        invalid = sum(v.outcome is Outcome.INVALID for _, v in mine)
+        assert (source.checked, source.held, source.invalid) == (len(mine), held, invalid)
     assert rep.suggestions == sum(bool(v.suggested_my_number) for _, v in rows)
     assert rep.total.checked == len(rows)
