@@ -975,7 +975,8 @@ class _RegistryRowParser:
         return values
 
     def _checked_values(self, row: list[str]) -> tuple:
-        """:meth:`values` of any row, each field tested in turn: the first bad one raises."""
+        """The :class:`Resident` fields of one row (:meth:`values_of`), each field tested in turn: the
+        first bad one raises."""
         raw_number = row[self.my_number]
         # the common case (12 ASCII digits, right check digit) in one call, else the full diagnosis
         my_number = raw_number if plain_valid(raw_number) else _registry_number(raw_number, "my_number")
