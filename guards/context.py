@@ -643,16 +643,14 @@ def check_in_context(record: Record, registry: RegistryView, context: Context = 
     findings.extend(_context_findings(record, subject, registry, context, fits))
     suggested = verdict.suggested_my_number
     explanation = verdict.explanation
-    result = Verdict.of(findings, suggested, explanation)
-    if result.outcome is Outcome.HOLD:
+    if max((f.reason.severity for f in findings), default=Severity.INFO) is Severity.HOLD:  # Verdict.of's HOLD
         if not suggested:
             # always the subject's own 4-item look-up, never the number's holder (unless the holder is the subject)
             suggested = _suggestion(subject, fits())
         if not explanation:  # a PASS of the basic check held by the context (SHARED_NUMBER)
             resident = _registry_person(subject, registry)
             explanation = explain(record, resident, subject) if resident is not None else ()
-        result = Verdict.of(findings, suggested, explanation)
-    return result
+    return Verdict.of(findings, suggested, explanation)
 
 
 def affected_keys(record: Record, context: Context) -> set[tuple[str, str]]:
@@ -901,7 +899,7 @@ def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> li
     spellings: dict[str, list[str]] = {}
     # (12 ASCII digits written otherwise: with a separator, full width; fewer or more digits compact to no number)
     for written in {*filterfalse(str.isdigit, first_atena), *filterfalse(str.isascii, first_atena)}:
-        number = compact(written)
+        number = _compact(written)
         if _PLAIN_NUMBER(number):
             spellings.setdefault(number, [number] if number in first_atena else []).append(written)
     compacted = {written: number for number, ways in spellings.items() for written in ways}
@@ -1088,14 +1086,22 @@ def _row_batch_key(record: Record, verdict: Verdict, cache: dict) -> tuple[str, 
 
 
 def _compact(raw: str) -> str:
-    """:func:`guards.number.compact`, without its Unicode work for plain ASCII spaced or hyphenated input."""
+    """:func:`guards.number.compact`, without its Unicode work for plain ASCII spaced or hyphenated
+    input, nor for full-width digits spaced or not (NFKC makes them ASCII digits and spaces).
+
+    >>> _compact('6214-9832-0257'), _compact('６２１４\u3000９８３２\u3000０２５７'), _compact('６２１４－９８３２')
+    ('621498320257', '621498320257', '62149832')
+    """
     if len(raw) == 12 and raw.isdigit() and raw.isascii():
         return raw
-    if raw.isascii():
-        plain = raw.replace(" ", "").replace("-", "")
-        if len(plain) == 12 and plain.isdigit():
-            return plain
+    plain = raw.replace(" ", "").replace("-", "") if raw.isascii() else raw.translate(_FULL_WIDTH_DIGITS)
+    if len(plain) == 12 and plain.isdigit() and plain.isascii():
+        return plain
     return compact(raw)
+
+
+#: full-width digits as ASCII ones, the ideographic space dropped (as compact's NFKC and cleaning do)
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789", "\u3000")
 
 
 def full_contexts(records: Sequence[Record], identities: IdentityLookup = NO_IDENTITIES) -> Iterator[Context]:

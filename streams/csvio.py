@@ -975,7 +975,8 @@ class _RegistryRowParser:
         return values
 
     def _checked_values(self, row: list[str]) -> tuple:
-        """:meth:`values` of any row, each field tested in turn: the first bad one raises."""
+        """The :class:`Resident` fields of one row (:meth:`values_of`), each field tested in turn: the
+        first bad one raises."""
         raw_number = row[self.my_number]
         # the common case (12 ASCII digits, right check digit) in one call, else the full diagnosis
         my_number = raw_number if plain_valid(raw_number) else _registry_number(raw_number, "my_number")
@@ -1199,6 +1200,21 @@ _RECORD_RAW_FIELDS = ("my_number", "name", "birth_date", "sex", "address", "name
                       "entered_by", "batch_id")
 
 
+def _payload_builder(headers: Sequence[str]) -> typing.Callable[..., dict[str, str]]:
+    """A function making a payload dict of one value for each of ``headers``, in order: a dict
+    display the compiler builds at once, 0.2 µs a record against 0.33 for ``dict(zip(...))``.
+    The headers are no part of the generated source: it names them by position.
+
+    >>> _payload_builder(('更新日時', 'x"y'))('2023-04-03', '1')
+    {'更新日時': '2023-04-03', 'x"y': '1'}
+    """
+    values = ", ".join(f"value_{position}" for position in range(len(headers)))
+    pairs = ", ".join(f"header_{position}: value_{position}" for position in range(len(headers)))
+    namespace = {f"header_{position}": header for position, header in enumerate(headers)}
+    exec(f"def payload({values}):\n    return {{{pairs}}}\n", namespace)  # noqa: S102 — positions only
+    return namespace["payload"]
+
+
 class _RecordRowParser:
     """Turns business-system rows into :class:`Record` values: raw strings, refused only for
     an empty key or system, or an invisible character in an identifier (:meth:`_checked_record`)."""
@@ -1218,6 +1234,7 @@ class _RecordRowParser:
         self.systems: dict[str, str] = {}
         self.payload_headers = tuple(header for header, _ in layout.payload)
         self.payload_indexes = tuple(index for _, index in layout.payload)
+        self.payload_of = _payload_builder(self.payload_headers)
         self.unnamed = layout.unnamed
 
     def records_of(self, rows: list[list[str]]) -> tuple[list[Record], GuardError | None]:
@@ -1245,8 +1262,7 @@ class _RecordRowParser:
         else:
             operations = self._known(self.operations, columns[self.operation_index],
                                      lambda written: _OPERATIONS.get(header_key(written), "update"))
-        payloads = (list(map(dict, map(zip, itertools.repeat(self.payload_headers),
-                                        zip(*(columns[index] for index in self.payload_indexes)))))
+        payloads = (list(map(self.payload_of, *(columns[index] for index in self.payload_indexes)))
                     if self.payload_indexes else [{} for _ in range(count)])
         # the rows for the full path: no key, no system, something in an unnamed column, or an identifier
         # not printable (no invisible character is printable; one test of them all in the common chunk)

@@ -647,3 +647,22 @@ def test_check_all_equals_the_plain_contexts_for_a_replaced_row_and_its_batch():
         swaps = [Reason.BATCH_SWAP in v.reasons for v, _ in fast]
         assert swaps == [r.batch_id == "B1" and r.my_number == MOTHER.my_number and r.name == FATHER.name
                          for r in records]
+
+
+def test_the_quick_compaction_equals_compact():
+    """check_all compacts numbers without NFKC where it can (ASCII or full-width digits, spaced or
+    hyphenated): always what guards.number.compact gives."""
+    from guards.context import _compact
+    from guards.number import compact
+
+    rng = random.Random(5)
+    pieces = ["6", "2", "０", "９", " ", "-", "\u3000", "－", "‐", "٣", "a", "Ａ", "\t", "ー", ""]
+    values = ["".join(rng.choices(pieces, k=k)) for k in range(20) for _ in range(300)]
+    digits, separators = ["6", "2", "０", "９", "٣"], [" ", "-", "\u3000", "－", "\t", "ー", "a"]
+    for _ in range(3000):  # 11 to 13 digits of every width, now and then a separator or another character
+        chosen = rng.choices(digits, weights=[5, 5, 5, 5, 1], k=rng.randint(11, 13))
+        values.append("".join(d + (rng.choice(separators) if rng.random() < 0.15 else "") for d in chosen))
+    values += ["621498320257", "６２１４９８３２０２５７", "６２１４\u3000９８３２\u3000０２５７", "6214 9832 0257",
+               "６２１４ ９８３２ ０２５７", " ６２１４９８３２０２５７ ", "６２１４－９８３２－０２５７", "62149832025７"]
+    for value in values:
+        assert _compact(value) == compact(value), value
