@@ -124,14 +124,15 @@ _PASS = Verdict.of(())
 
 def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
     """The verdict of a record whose number (as written or compacted) is its resident's
-    current one, whose birth date, sex and address (or none) are the registry's as written or
-    once read (``S55.4.1``, ``女``, ``高知市丸ノ内１－２－２０``), and whose name is the
-    resident's character for character or has the same name key — or, found the full path's
-    way (:func:`_name_match`), one that passes with an informational code (a kanji variant, a
-    former name, the alias); likewise an address that is a former one. The full path would
-    find exactly the same (equal keys are its first name test, and every field is read by the
-    very functions it uses), so only the number's status can still speak. ``None`` for every
-    other record (and for one these findings would hold: the full path explains it).
+    current one and whose birth date and sex are the registry's as written or once read
+    (``S55.4.1``, ``女``): the very findings of the full path, found by the functions it uses.
+    The name is the resident's character for character or has the same name key (the full
+    path's first name test), else it is matched the full path's way (:func:`_name_match`); the
+    address (or none) likewise (``高知市丸ノ内１－２－２０``: equal keys, a building left out, a
+    former address, another place). A verdict that holds is explained as the full path explains
+    it (:func:`explain`), of the subject :func:`parse_subject` would read. ``None`` for every
+    other record (another number, date or sex, a field unusable or too long): the full path
+    judges it.
 
     Most records of a municipal extract are such copies, or differ in one field's
     notation only; the rest of a full check (the subject, the reading, the explanation)
@@ -144,7 +145,7 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
         if len(number) != 12 or not number.isdigit() or not number.isascii():
             return None
     resident = registry.get(number)
-    if (resident is None or resident.my_number != number or resident.status in _HELD_STATUSES
+    if (resident is None or resident.my_number != number
             or len(record.name) > 200 or len(record.address) > 300 or len(record.name_kana) > 200
             or _check_digit(number) != number[-1]):
         return None
@@ -167,19 +168,18 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
     if record.sex != _SEX_CODES.get(resident.sex) and not _reads_as(
             normalize.parse_sex, record.sex, FIELD_LIMITS["sex"], resident.sex):
         return None
-    former_address = False
+    written = None  # the address's key, where the address is not written as registered
+    address_finding = None
     if record.address and record.address != resident.address:
         written = normalize.address(record.address)  # what the full path compares, by the same function
         if written:
             registered = normalize.address(resident.address)
             # equal keys (the usual other notation) match without a look-up of the pair
             if written != registered and not japanese.addresses_match(written, registered):
-                if not _a_former_address(written, resident):
-                    return None  # ADDRESS_MISMATCH: held, and explained by the full path
-                former_address = True
-    if keys is None and not former_address:
+                address_finding = _FORMER_ADDRESS if _a_former_address(written, resident) else _ADDRESS_MISMATCH
+    if keys is None and address_finding is None and resident.status not in _HELD_STATUSES:
         return _QUICK_VERDICTS.get(resident.status, _PASS)
-    # what identity_problems finds, in its order, after the status's findings (as check() lists them)
+    # what check() lists: the status's findings, then identity_problems' (name, then address)
     findings = _status(resident)
     if keys is not None:
         if japanese.compare_names(keys.key, current) is japanese.NameMatch.VARIANT:
@@ -188,13 +188,17 @@ def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | 
             # the reading is what _name_match tries next (it supports a placeholder), then the other names
             how = _name_match(_subject(number, keys, resident.birth_date, resident.sex, "",
                                        japanese.kana_key(record.name_kana)), resident)
-            if how is None:
-                return None  # IDENTITY_MISMATCH
-            findings.extend(how.findings)
-    if former_address:
-        findings.append(_FORMER_ADDRESS)
+            findings.extend(how.findings if how is not None else (_NAME_MISMATCH,))
+    if address_finding is not None:
+        findings.append(address_finding)
     verdict = Verdict.of(findings)
-    return verdict if verdict.outcome is Outcome.PASS else None
+    if verdict.outcome.value == "HOLD":
+        # the subject parse_subject reads: the date and sex read as the resident's (as found above)
+        subject = _subject(number, keys or japanese.name_keys(name), resident.birth_date, resident.sex,
+                           written if written is not None else normalize.address(record.address),
+                           japanese.kana_key(record.name_kana))
+        verdict = Verdict.of(findings, "", explain(record, resident, subject))
+    return verdict
 
 
 def _a_former_address(written: str, resident: Resident) -> bool:
@@ -268,7 +272,8 @@ def _subject(number: str, keys: japanese.NameKeys, birth_date: dt.date, sex: int
 
 
 def _blank(value: str) -> bool:
-    """Empty once normalised: nothing but spaces of any width and invisible characters.
+    """Empty once normalised (``not normalize.text(value)``, mostly without normalising): nothing
+    but spaces of any width and invisible characters.
 
     >>> _blank(' \u3000\u200b\ufeff\u00a0'), _blank('\u200b山')
     (True, False)
@@ -294,7 +299,7 @@ def _status(resident: Resident) -> list[Finding]:
     return list(_STATUS_FINDINGS.get(resident.status, ()))
 
 
-#: the shortcut's verdicts by status; the statuses that hold a record are left to the full path (it explains them)
+#: the shortcut's verdicts by status, where they pass; a status that holds a record is explained
 _QUICK_VERDICTS = {status: Verdict.of(findings) for status, findings in _STATUS_FINDINGS.items()
                    if Verdict.of(findings).outcome is Outcome.PASS}
 _HELD_STATUSES = frozenset(_STATUS_FINDINGS.keys() - _QUICK_VERDICTS.keys())
@@ -363,6 +368,8 @@ def matches_person(subject: Subject, resident: Resident) -> bool:
 
 _VARIANT_NOTE = Finding(Reason.VARIANT_CHARACTERS, "name")
 _FORMER_ADDRESS = Finding(Reason.FORMER_ADDRESS)
+_ADDRESS_MISMATCH = Finding(Reason.ADDRESS_MISMATCH)
+_NAME_MISMATCH = Finding(Reason.IDENTITY_MISMATCH, "name")
 
 
 class _NameMatch(NamedTuple):
@@ -515,7 +522,7 @@ def explain(record: Record, resident: Resident, subject: Subject | None = None) 
 
 
 def _explain_name(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
-    if not normalize.text(record.name):
+    if _blank(record.name):
         return FieldExplanation("name", FieldMatch.ABSENT)
     if record.name.strip() == resident.name.strip():
         return FieldExplanation("name", FieldMatch.EXACT)
@@ -528,9 +535,9 @@ def _explain_name(record: Record, resident: Resident, subject: Subject | None) -
 
 
 def _explain_kana(record: Record, resident: Resident) -> FieldExplanation:
-    if not normalize.text(record.name_kana):
+    if _blank(record.name_kana):
         return FieldExplanation("name_kana", FieldMatch.ABSENT)
-    if not normalize.text(resident.name_kana):
+    if _blank(resident.name_kana):
         return FieldExplanation("name_kana", FieldMatch.ABSENT, "not in the registry")
     if record.name_kana.strip() == resident.name_kana.strip():
         return FieldExplanation("name_kana", FieldMatch.EXACT)
@@ -544,7 +551,7 @@ def _explain_kana(record: Record, resident: Resident) -> FieldExplanation:
 
 def _explain_plain(field: str, written: str, registered: str, same_once_normalised: bool) -> FieldExplanation:
     """A field without variants: absent, written as registered, equal once normalised, or different."""
-    if not normalize.text(written):
+    if _blank(written):
         return FieldExplanation(field, FieldMatch.ABSENT)
     if written.strip() == registered:
         return FieldExplanation(field, FieldMatch.EXACT)
@@ -575,7 +582,7 @@ _ADDRESS_DIFFERENCES = {
 
 
 def _explain_address(record: Record, resident: Resident, subject: Subject | None) -> FieldExplanation:
-    if not normalize.text(record.address):
+    if _blank(record.address):
         return FieldExplanation("address", FieldMatch.ABSENT)
     if record.address.strip() == resident.address.strip():
         return FieldExplanation("address", FieldMatch.EXACT)

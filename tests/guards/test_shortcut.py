@@ -130,23 +130,26 @@ def test_the_shortcut_takes_every_kind_it_covers():
     """A copy, a number written with hyphens or in full width, a name written another way
     with the same key (spaces, a selector, a 旧氏 beside it), a date, sex or address in another notation;
     a name or address that passes with an informational code (a variant, a placeholder with its reading,
-    a former name or address, the alias)."""
+    a former name or address, the alias); another name or place, and a resident whose status holds the
+    record (held, explained)."""
     residents, records = _edge_cases()
     registry = index_by_number(residents)
     taken = {r.record_id for r in records if _taken(r, registry)}
     assert {"H-0", "H-1", "H-2", "H-7", "H-8", "H-9", "H-12", "H-13", "H-19", "H-20", "H-23", "H-25",
             "S-0", "S-1", "S-2", "転出-0", "転出-1", "R-2", "H-14",
-            "V-0", "V-1", "V-2", "V-3", "V-4", "V-5", "V-6", "A-0", "転出-V"} <= taken
-    # refused here, judged by the full path: a wrong check digit, a number too long, another name,
-    # blank or too long fields, another date, sex or address, a former number, a deceased resident,
-    # a registry name that is blank once normalised, a placeholder without a reading
-    assert not taken & {"H-3", "H-4", "H-5", "H-6", "H-10", "H-11", "H-15", "H-16", "H-17", "H-18",
-                        "H-21", "H-22", "H-24", "H-26", "H-27", "H-28", "H-29", "S-3", "G-1", "G-2",
-                        "死亡-0", "死亡-1", "R-1", "V-7", "V-8", "V-9", "V-10", "V-11", "A-1", "死亡-V"}
-    codes = {r.record_id: check(r, registry).reason_codes for r in records}
-    assert [codes[i] for i in ("V-0", "V-1", "V-3", "V-4", "A-0", "転出-V")] == [
+            "V-0", "V-1", "V-2", "V-3", "V-4", "V-5", "V-6", "A-0", "転出-V",
+            "H-10", "H-11", "H-24", "S-3", "V-7", "V-8", "V-9", "V-11", "A-1", "死亡-0", "死亡-1", "死亡-V"} <= taken
+    # refused here, judged by the full path: a wrong check digit, a number too long, blank or too long
+    # fields, another date or sex, a former number, a registry name that is blank once normalised
+    assert not taken & {"H-3", "H-4", "H-5", "H-6", "H-15", "H-16", "H-17", "H-18", "H-21", "H-22",
+                        "H-26", "H-27", "H-28", "H-29", "G-1", "G-2", "R-1", "V-10"}
+    verdicts = {r.record_id: check(r, registry) for r in records}
+    assert [verdicts[i].reason_codes for i in ("V-0", "V-1", "V-3", "V-4", "A-0", "転出-V")] == [
         "VARIANT_CHARACTERS", "FORMER_NAME;VARIANT_CHARACTERS", "FORMER_ADDRESS",
         "VARIANT_CHARACTERS;FORMER_ADDRESS", "ALIAS_NAME", "MOVED_OUT;VARIANT_CHARACTERS;FORMER_ADDRESS"]
+    assert [(verdicts[i].reason_codes, len(verdicts[i].explanation)) for i in ("V-7", "V-8", "死亡-0", "死亡-V")] == [
+        ("VARIANT_CHARACTERS;ADDRESS_MISMATCH", 5), ("IDENTITY_MISMATCH", 5), ("DECEASED", 5),
+        ("DECEASED;VARIANT_CHARACTERS", 5)]
 
 
 def test_the_shortcut_takes_most_of_a_labelled_corpus():
@@ -207,3 +210,19 @@ def test_a_plainly_written_character_is_never_blank_once_normalised():
     joined_second = [c for c in every if any(d in plain for d in unicodedata.normalize("NFD", c)[1:])]
     assert joined_second == []
     assert not check_module._blank("\u200b山") and check_module._blank(" \u3000\u200b")
+
+
+def test_blank_is_what_normalize_text_makes_empty():
+    """guards.check._blank stands for ``not normalize.text(value)`` (the explanation's ABSENT, the
+    missing fields): the same answer for every field of a varied corpus and for strings of blank,
+    invisible, plainly written and other characters."""
+    from guards import normalize
+
+    residents, records = _labelled_corpus(11)
+    values = {v for r in records for v in (r.name, r.name_kana, r.birth_date, r.sex, r.address, r.my_number)}
+    values |= {v for r in residents for v in (r.name, r.name_kana, r.address)}
+    rng = random.Random(23)
+    pieces = [" ", "\u3000", "\u00a0", "\u200b", "\ufeff", "\ufe00", "\U000e0100", "\u2028", "\x1c", "\t", "\u3099",
+              "\u309b", "ｰ", "山", "ア", "a", "1", "１", "﻿", "\u0301", "・", "〓", "\u180e", "\u1680"]
+    values |= {"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6))) for _ in range(50_000)}
+    assert [v for v in values if check_module._blank(v) != (not normalize.text(v))] == []
