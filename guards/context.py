@@ -94,7 +94,7 @@ import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from itertools import compress, filterfalse, repeat
+from itertools import compress, repeat
 from operator import and_, attrgetter, is_, is_not, ne, not_, truth
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
@@ -883,7 +883,7 @@ def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> li
     compacts to it (``6214 9832 0257`` and ``621498320257`` alike); rows of
     an invalid number, deletions and unusable rows are counted too (a number
     is at worst loud for nothing). Done in C passes over the rows: the
-    ~10,000 numbers written in another form are the only ones read one by one.
+    ~10,000 rows of a number written in another form are the only ones read one by one.
 
     >>> r = lambda i, number, atena_no='A': Record('s', str(i), number, '', '', '', atena_no=atena_no)
     >>> records = [r(0, '621498320257'), r(1, '6214 9832 0257'), r(2, '123456789018'), r(3, '123456789018', ''),
@@ -893,23 +893,23 @@ def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> li
     """
     n = len(records)
     numbers = list(map(_MY_NUMBER, records))
-    atenas = list(map(_ATENA_NO, records))
-    first_atena: dict[str, str] = {}  # by number as written: its first row's (setdefault fills it as it goes)
-    mixed = set(map(numbers.__getitem__,
-                    compress(range(n), map(ne, map(first_atena.setdefault, numbers, atenas), atenas))))
-    # a number written several ways: every way, by the number (as written plainly too, where it is)
-    spellings: dict[str, list[str]] = {}
-    # (12 ASCII digits written otherwise: with a separator, full width; fewer or more digits compact to no number)
-    for written in {*filterfalse(str.isdigit, first_atena), *filterfalse(str.isascii, first_atena)}:
-        number = _compact(written)
+    # each row's number as its rows are told by: compacted where it is not written as 12 ASCII digits
+    # (with a separator, in full width; fewer or more digits compact to no number and stay as written)
+    compacted: dict[str, str] = {}  # by the number as written (a number is written one way in most rows)
+    for i in {*compress(range(n), map(not_, map(str.isdigit, numbers))),
+              *compress(range(n), map(not_, map(str.isascii, numbers)))}:
+        written = numbers[i]
+        number = compacted.get(written)
+        if number is None:
+            number = compacted[written] = _compact(written)
         if _PLAIN_NUMBER(number):
-            spellings.setdefault(number, [number] if number in first_atena else []).append(written)
-    compacted = {written: number for number, ways in spellings.items() for written in ways}
-    loud = {compacted.get(written, written) for written in mixed}
-    loud.update(compacted.get(numbers[i], numbers[i]) for i in held_rows)
-    loud.update(number for number, ways in spellings.items() if len({first_atena[w] for w in ways}) > 1)
-    loud_ways = {written for number in loud for written in spellings.get(number, (number,))}
-    return list(compress(range(n), map(loud_ways.__contains__, numbers)))
+            numbers[i] = number
+    atenas = list(map(_ATENA_NO, records))
+    first_atena: dict[str, str] = {}  # by number: its first row's (setdefault fills it as it goes)
+    loud = set(map(numbers.__getitem__,
+                   compress(range(n), map(ne, map(first_atena.setdefault, numbers, atenas), atenas))))
+    loud.update(map(numbers.__getitem__, held_rows))
+    return list(compress(range(n), map(loud.__contains__, numbers)))
 
 
 def _rows_of_batches(records: list[Record], wanted: set[tuple[str, str]]) -> list[int]:
