@@ -395,6 +395,8 @@ def _suggestion(subject: Subject, candidates: tuple[Resident, ...]) -> str:
 # --------------------------------------------------------------------------
 
 _DATE_KEYS = ("更新日時", "updated_at")
+# a day as YYYY-MM-DD, then perhaps a time of day (hh:mm, hh:mm:ss) after a space or a T
+_ISO_STAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?").fullmatch
 
 
 def record_date(record: Record) -> dt.date | None:
@@ -418,6 +420,12 @@ def record_date(record: Record) -> dt.date | None:
         raw = next((v for k, v in payload.items() if v and normalize.text(k).lower() in _DATE_KEYS), None)
     if not raw:
         return None
+    stamp = _ISO_STAMP(raw)
+    if stamp is not None:  # as most systems write it (a test compares this with the reading below)
+        try:
+            return dt.date(int(stamp[1]), int(stamp[2]), int(stamp[3]))
+        except ValueError:  # not a calendar date: read below, as any other value
+            pass
     text = normalize.text(raw)
     tries = [text, text.split(" ")[0], text.split("T")[0]]
     if "日" in text:

@@ -693,3 +693,19 @@ def test_an_iso_day_is_read_as_written():
     for days in range(0, 50_000, 7):
         day = first + dt.timedelta(days=days)
         assert parse_date(day.isoformat()) == day
+
+
+def test_a_records_date_written_as_an_iso_stamp_is_read_as_any_other():
+    """record_date reads YYYY-MM-DD[ hh:mm[:ss]] at once: the same day as its general reading, or None alike."""
+    from guards import context
+
+    rng = random.Random(17)
+    values = []
+    for _ in range(3000):
+        day = f"{rng.choice([1999, 2000, 2023, 2024, 2100])}-{rng.randint(0, 13):02d}-{rng.randint(0, 32):02d}"
+        time = rng.choice(["", " 09:15", " 09:15:00", "T23:59:59", "T00:00", " 9:15", " 09:15:00+09:00", "  09:15"])
+        values.append(day + time)
+    for value in values:
+        record = Record("s", "1", "", "", "", "", payload={"更新日時": value})
+        general = context.record_date(replace(record, payload={"更新日時": " " + value}))  # (not the quick form)
+        assert context.record_date(record) == general, value
