@@ -398,6 +398,8 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
         # built while the helpers check, it costs this process's share of the checks only (the
         # helpers check what this process would have); after them, it would hold the cores' end
         identities = build_identity_index(residents)
+        from linkguard.ops import report
+        report.html_template()  # likewise the report page's template
         try:
             records: list[Record] = []
             starts: list[int] = []  # where each helper's slice begins in ``records``
@@ -423,7 +425,7 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
         finally:
             helpers.close()
         verdicts = check_all(records, registry, identities, basic=basic)
-        rows = [InspectedRow(record, verdict) for record, verdict in zip(records, verdicts)]
+        rows = list(map(tuple.__new__, repeat(InspectedRow), zip(records, verdicts)))  # InspectedRows, built in C
         if kept is not None:
             kept += [residents, registry, identities, records, basic, verdicts]
         return InspectionResult(rows, tuple(c for c, _ in system_files if c), len(residents))
