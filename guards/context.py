@@ -96,7 +96,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from itertools import compress, repeat
 from operator import and_, attrgetter, is_, is_not, ne, not_, truth
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 from guards import normalize
 from guards.check import RegistryView, Subject, check, explain, identity_problems, matches_person, parse_subject
@@ -107,7 +107,7 @@ from guards.registry import index_by_number
 
 __all__ = [
     "Context", "IdentityIndex", "IdentityLookup", "Peer", "affected_keys", "atena", "batch_key", "batch_swap",
-    "build_identity_index", "check_all", "check_in_context", "context_findings", "fitting",
+    "RecordIndex", "build_identity_index", "check_all", "check_in_context", "context_findings", "fitting",
     "full_contexts", "identify", "link_key", "peer_subject", "record_date", "suggest_number", "with_batch",
 ]
 
@@ -681,7 +681,7 @@ def affected_keys(record: Record, context: Context) -> set[tuple[str, str]]:
 
 def check_all(records: Sequence[Record], registry: RegistryView,
               identities: IdentityLookup = NO_IDENTITIES, *,
-              basic: Sequence[Verdict] | None = None) -> list[Verdict]:
+              basic: Sequence[Verdict] | None = None, index: "RecordIndex | None" = None) -> list[Verdict]:
     """Every record checked in the context of all the others, in input order.
 
     The same verdicts as :func:`check_in_context` with, for each record, a
@@ -716,7 +716,9 @@ def check_all(records: Sequence[Record], registry: RegistryView,
 
     ``basic`` may hand over ``[check(r, registry) for r in records]`` computed
     elsewhere (``linkguard inspect`` computes them on every core); the context
-    rules still see every record.
+    rules still see every record. ``index`` may likewise hand over
+    :func:`RecordIndex.of` the records, which needs no verdict (``linkguard
+    inspect`` builds it while its helpers check).
 
     >>> a = Resident('621498320257', '山田 花子', dt.date(1980, 4, 1), 2, '高知市本町1-1')
     >>> b = Resident('123456789018', '鈴木 次郎', dt.date(1990, 5, 5), 1, '高知市桟橋通2-2')
@@ -734,8 +736,12 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     else:
         basic = list(basic)
     out = list(basic)
+    if index is None:
+        index = RecordIndex.of(records)
+    elif len(index.numbers) != len(records):
+        raise ValueError(f"an index of {len(index.numbers)} rows for {len(records)} records")
     held_rows = _held_rows(basic)
-    rows = sorted(set(held_rows).union(_rows_of_loud_numbers(records, held_rows)))
+    rows = sorted(set(held_rows).union(_rows_of_loud_numbers(index, held_rows)))
     if not rows:
         return out
 
@@ -769,7 +775,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         bkey = _row_batch_key(records[i], basic[i], batch_keys)
         if bkey is not None and (resident := other_person(i)) is not None:
             wanted[i] = bkey, resident
-    superseded = _superseded_rows(records)
+    superseded = index.superseded
     wanted_batches = {bkey for bkey, _ in wanted.values()}
     batch_rows = _rows_of_batches(records, wanted_batches)
     # of those, the ones that may be a wanted person (a PASS is its own number's person: another is not)
@@ -880,7 +886,50 @@ def _held_rows(basic: list[Verdict]) -> list[int]:
     return list(compress(range(len(basic)), map(is_, map(_OUTCOME, basic), repeat(Outcome.HOLD))))
 
 
-def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> list[int]:
+class RecordIndex(NamedTuple):
+    """What the context rules read off every record, whatever the verdicts.
+
+    ``numbers`` holds each row's number as its rows are told by: compacted
+    where it is not written as 12 ASCII digits (``6214 9832 0257``, full
+    width), as written where it compacts to no number. ``mixed_atena`` holds
+    the numbers whose rows carry different ``atena_no`` as written (the
+    first row's against each later one), ``superseded`` the rows a later row
+    of the same ``(system, record_id)`` replaces (:func:`_superseded_rows`).
+    Done in C passes over the rows: the ~10,000 rows of a number written in
+    another form are the only ones read one by one.
+
+    >>> r = lambda i, number, atena_no='A': Record('s', str(i), number, '', '', '', atena_no=atena_no)
+    >>> index = RecordIndex.of([r(0, '621498320257'), r(1, '6214 9832 0257', 'B'), r(1, '12')])
+    >>> index.numbers, sorted(index.mixed_atena), sorted(index.superseded)
+    (['621498320257', '621498320257', '12'], ['621498320257'], [1])
+    """
+
+    numbers: list[str]
+    mixed_atena: set[str]
+    superseded: set[int]
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> "RecordIndex":
+        records = records if isinstance(records, list) else list(records)
+        n = len(records)
+        numbers = list(map(_MY_NUMBER, records))
+        compacted: dict[str, str] = {}  # by the number as written (a number is written one way in most rows)
+        for i in {*compress(range(n), map(not_, map(str.isdigit, numbers))),
+                  *compress(range(n), map(not_, map(str.isascii, numbers)))}:
+            written = numbers[i]
+            number = compacted.get(written)
+            if number is None:
+                number = compacted[written] = _compact(written)
+            if _PLAIN_NUMBER(number):
+                numbers[i] = number
+        atenas = list(map(_ATENA_NO, records))
+        first_atena: dict[str, str] = {}  # by number: its first row's (setdefault fills it as it goes)
+        mixed = set(map(numbers.__getitem__,
+                        compress(range(n), map(ne, map(first_atena.setdefault, numbers, atenas), atenas))))
+        return cls(numbers, mixed, _superseded_rows(records))
+
+
+def _rows_of_loud_numbers(index: RecordIndex, held_rows: Iterable[int]) -> list[int]:
     """Every row of each number that may be carried by two people, in order.
 
     A number is *quiet* when none of its rows is held and all of them carry
@@ -888,36 +937,20 @@ def _rows_of_loud_numbers(records: list[Record], held_rows: Iterable[int]) -> li
     are then PASS verdicts of its registry person with equal addressee
     numbers, so the shared-number rule finds nobody for any of them.
     Every other number is *loud*. A number's rows are those whose number
-    compacts to it (``6214 9832 0257`` and ``621498320257`` alike); rows of
-    an invalid number, deletions and unusable rows are counted too (a number
-    is at worst loud for nothing). Done in C passes over the rows: the
-    ~10,000 rows of a number written in another form are the only ones read one by one.
+    compacts to it (``6214 9832 0257`` and ``621498320257`` alike,
+    :class:`RecordIndex`); rows of an invalid number, deletions and unusable
+    rows are counted too (a number is at worst loud for nothing).
 
     >>> r = lambda i, number, atena_no='A': Record('s', str(i), number, '', '', '', atena_no=atena_no)
     >>> records = [r(0, '621498320257'), r(1, '6214 9832 0257'), r(2, '123456789018'), r(3, '123456789018', ''),
     ...            r(4, '111111111118'), r(5, '111111111118'), r(6, '２２２２２２２２２２２２'), r(7, '222222222222', 'B')]
-    >>> _rows_of_loud_numbers(records, held_rows=[5])
+    >>> _rows_of_loud_numbers(RecordIndex.of(records), held_rows=[5])
     [2, 3, 4, 5, 6, 7]
     """
-    n = len(records)
-    numbers = list(map(_MY_NUMBER, records))
-    # each row's number as its rows are told by: compacted where it is not written as 12 ASCII digits
-    # (with a separator, in full width; fewer or more digits compact to no number and stay as written)
-    compacted: dict[str, str] = {}  # by the number as written (a number is written one way in most rows)
-    for i in {*compress(range(n), map(not_, map(str.isdigit, numbers))),
-              *compress(range(n), map(not_, map(str.isascii, numbers)))}:
-        written = numbers[i]
-        number = compacted.get(written)
-        if number is None:
-            number = compacted[written] = _compact(written)
-        if _PLAIN_NUMBER(number):
-            numbers[i] = number
-    atenas = list(map(_ATENA_NO, records))
-    first_atena: dict[str, str] = {}  # by number: its first row's (setdefault fills it as it goes)
-    loud = set(map(numbers.__getitem__,
-                   compress(range(n), map(ne, map(first_atena.setdefault, numbers, atenas), atenas))))
+    numbers = index.numbers
+    loud = set(index.mixed_atena)
     loud.update(map(numbers.__getitem__, held_rows))
-    return list(compress(range(n), map(loud.__contains__, numbers)))
+    return list(compress(range(len(numbers)), map(loud.__contains__, numbers)))
 
 
 def _rows_of_batches(records: list[Record], wanted: set[tuple[str, str]]) -> list[int]:

@@ -85,7 +85,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
 
 from guards import Outcome, Record, Resident, Verdict, check, index_by_number
-from guards.context import IdentityIndex, build_identity_index, check_all, suggest_number
+from guards.context import IdentityIndex, RecordIndex, build_identity_index, check_all, suggest_number
 from guards.model import EXPLAINED_FIELDS, build_resident
 
 if TYPE_CHECKING:
@@ -419,15 +419,18 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                     records.append(record)
                 bar.update(task, total=line, completed=line)
             starts += [len(records)] * (len(slices) - len(starts))
+            # what the context rules read off every record needs no verdict: built while the helpers
+            # check, it costs this process's share of the checks only (as the identity index)
+            record_index = RecordIndex.of(records)
             checking = bar.add_task("照合 (全コア)", total=len(records))
             basic = helpers.basic_verdicts(records, starts,
                                            lambda done: bar.update(checking, completed=done))
         finally:
             helpers.close()
-        verdicts = check_all(records, registry, identities, basic=basic)
+        verdicts = check_all(records, registry, identities, basic=basic, index=record_index)
         rows = list(map(tuple.__new__, repeat(InspectedRow), zip(records, verdicts)))  # InspectedRows, built in C
         if kept is not None:
-            kept += [residents, registry, identities, records, basic, verdicts]
+            kept += [residents, registry, identities, records, basic, verdicts, record_index]
         return InspectionResult(rows, tuple(c for c, _ in system_files if c), len(residents))
 
 
