@@ -796,7 +796,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         record = records[i]
         if basic[i].outcome is Outcome.PASS and record.operation != "delete":
             # a PASS agrees with its number's registry person on both: theirs, without reading the record's
-            resident = registry.get(_compact(record.my_number))
+            resident = registry.get(compact(record.my_number))
             if resident is not None:
                 return resident.birth_date, resident.sex
         written = (record.birth_date, record.sex)
@@ -919,7 +919,7 @@ class RecordIndex(NamedTuple):
             written = numbers[i]
             number = compacted.get(written)
             if number is None:
-                number = compacted[written] = _compact(written)
+                number = compacted[written] = compact(written)
             if _PLAIN_NUMBER(number):
                 numbers[i] = number
         atenas = list(map(_ATENA_NO, records))
@@ -1110,7 +1110,7 @@ def _row_link_key(record: Record, verdict: Verdict) -> str | None:
     if (record.operation == "delete" or verdict.outcome is Outcome.INVALID
             or any(f.reason is Reason.CHECK_DIGIT for f in verdict.findings)):
         return None
-    return _compact(record.my_number)
+    return compact(record.my_number)
 
 
 def _row_batch_key(record: Record, verdict: Verdict, cache: dict) -> tuple[str, str] | None:
@@ -1130,25 +1130,6 @@ def _row_batch_key(record: Record, verdict: Verdict, cache: dict) -> tuple[str, 
     if found is cache:
         found = cache[written] = batch_key(record)
     return found
-
-
-def _compact(raw: str) -> str:
-    """:func:`guards.number.compact`, without its Unicode work for plain ASCII spaced or hyphenated
-    input, nor for full-width digits spaced or not (NFKC makes them ASCII digits and spaces).
-
-    >>> _compact('6214-9832-0257'), _compact('６２１４\u3000９８３２\u3000０２５７'), _compact('６２１４－９８３２')
-    ('621498320257', '621498320257', '62149832')
-    """
-    if len(raw) == 12 and raw.isdigit() and raw.isascii():
-        return raw
-    plain = raw.replace(" ", "").replace("-", "") if raw.isascii() else raw.translate(_FULL_WIDTH_DIGITS)
-    if len(plain) == 12 and plain.isdigit() and plain.isascii():
-        return plain
-    return compact(raw)
-
-
-#: full-width digits as ASCII ones, the ideographic space dropped (as compact's NFKC and cleaning do)
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789", "\u3000")
 
 
 def full_contexts(records: Sequence[Record], identities: IdentityLookup = NO_IDENTITIES) -> Iterator[Context]:

@@ -40,18 +40,26 @@ def compact(number: str) -> str:
     Full-width digits and separators (as typed on Japanese screens) are
     folded by NFKC first.
 
-    >>> compact(' 6214-9832-0257 ')
-    '621498320257'
+    >>> compact(' 6214-9832-0257 '), compact('６２１４\u3000９８３２\u3000０２５７'), compact('６２１４－９８３２')
+    ('621498320257', '621498320257', '62149832')
     >>> compact('')
     ''
     """
-    if number.isascii():  # the common cases, without NFKC and stdnum's character-by-character clean
+    # the common cases, without NFKC and stdnum's character-by-character clean: ASCII digits
+    # spaced or hyphenated, full-width digits spaced or not (NFKC makes them ASCII digits and spaces)
+    if number.isascii():
         if len(number) == 12 and number.isdigit():
             return number
         digits = number.replace(" ", "").replace("-", "")
-        if len(digits) == 12 and digits.isdigit():
-            return digits
+    else:
+        digits = number.translate(_FULL_WIDTH_DIGITS)
+    if len(digits) == 12 and digits.isdigit() and digits.isascii():
+        return digits
     return stdnum_in.compact(unicodedata.normalize("NFKC", number or ""))
+
+
+#: full-width digits as ASCII ones, the ideographic space dropped (as NFKC and stdnum's clean do)
+_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789", "\u3000")
 
 
 def number_problem(number: str) -> str | None:

@@ -649,25 +649,6 @@ def test_check_all_equals_the_plain_contexts_for_a_replaced_row_and_its_batch():
                          for r in records]
 
 
-def test_the_quick_compaction_equals_compact():
-    """check_all compacts numbers without NFKC where it can (ASCII or full-width digits, spaced or
-    hyphenated): always what guards.number.compact gives."""
-    from guards.context import _compact
-    from guards.number import compact
-
-    rng = random.Random(5)
-    pieces = ["6", "2", "０", "９", " ", "-", "\u3000", "－", "‐", "٣", "a", "Ａ", "\t", "ー", ""]
-    values = ["".join(rng.choices(pieces, k=k)) for k in range(20) for _ in range(300)]
-    digits, separators = ["6", "2", "０", "９", "٣"], [" ", "-", "\u3000", "－", "\t", "ー", "a"]
-    for _ in range(3000):  # 11 to 13 digits of every width, now and then a separator or another character
-        chosen = rng.choices(digits, weights=[5, 5, 5, 5, 1], k=rng.randint(11, 13))
-        values.append("".join(d + (rng.choice(separators) if rng.random() < 0.15 else "") for d in chosen))
-    values += ["621498320257", "６２１４９８３２０２５７", "６２１４\u3000９８３２\u3000０２５７", "6214 9832 0257",
-               "６２１４ ９８３２ ０２５７", " ６２１４９８３２０２５７ ", "６２１４－９８３２－０２５７", "62149832025７"]
-    for value in values:
-        assert _compact(value) == compact(value), value
-
-
 @pytest.mark.parametrize("written", ["iso", "slashed"])
 def test_check_all_names_a_namesake_born_the_same_day_whatever_form_the_day_is_written_in(written):
     """The batch peers are chosen by birth day, read off the record where it writes an ISO day and
