@@ -72,6 +72,7 @@ __all__ = [
     "parse_sex",
     "split_list",
     "ERAS",
+    "ERA_BY_NAME",
 ]
 
 
@@ -94,7 +95,8 @@ ERAS: tuple[Era, ...] = (
     Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30), written_on=True),
     Era("令和", "R", dt.date(2019, 5, 1), None),
 )
-_ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
+#: an era by its kanji name or its letter (昭和 and S alike)
+ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
 
 _SPACES = re.compile(r"\s+")
 _GREGORIAN = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?|(\d{2})(\d{2}))$")
@@ -232,7 +234,7 @@ def _read_date(field: str, raw: str) -> dt.date | None:
     match = _JAPANESE.match(raw.upper() if raw[0].isascii() else raw)
     if match:
         era_name, era_year, month, day = match.groups()
-        era = _ERA_BY_NAME[_ERA_ABBREVIATIONS.get(era_name, era_name)]
+        era = ERA_BY_NAME[_ERA_ABBREVIATIONS.get(era_name, era_name)]
         year_in_era = 1 if era_year == "元" else int(era_year)
         if year_in_era < 1:
             raise InvalidDate(field, f"{_shown(raw)}: era years start at 1 (元年)")

@@ -559,13 +559,6 @@ def _starts_with(path: Path, prefixes: tuple[bytes, ...]) -> bool:
 _CHUNK_ROWS = 512
 
 
-def _rows(path: Path, layout: _Layout, span: tuple[int, int | None] | None = None
-          ) -> Iterator[tuple[int, list[str]]]:
-    """Data rows (after the header) with the physical line each starts on: :func:`_row_chunks` row by row."""
-    for rows, lines in _row_chunks(path, layout, span):
-        yield from zip(lines, rows)
-
-
 def _row_chunks(path: Path, layout: _Layout, span: tuple[int, int | None] | None = None
                 ) -> Iterator[tuple[list[list[str]], Sequence[int]]]:
     """Data rows (after the header) a chunk at a time, with the physical line each starts on.
@@ -1093,7 +1086,6 @@ def _iso_date(raw: str) -> dt.date | None:
 
 
 _ERA_DATE = re.compile(r"(明治|大正|昭和|平成|令和|[MTSHR])(元|[0-9]{1,2})[年.]([0-9]{1,2})[月.]([0-9]{1,2})日?")
-_ERAS = {era.kanji: era for era in normalize.ERAS} | {era.letter: era for era in normalize.ERAS}
 
 
 def _era_date(raw: str) -> dt.date | None:
@@ -1110,7 +1102,7 @@ def _era_date(raw: str) -> dt.date | None:
     if match is None:
         return None
     name, year, month, day = match.groups()
-    era = _ERAS[name]
+    era = normalize.ERA_BY_NAME[name]
     try:
         date = dt.date(era.first_day.year + (0 if year == "元" else int(year) - 1), int(month), int(day))
     except ValueError:

@@ -466,7 +466,7 @@ def test_the_registry_parsers_common_case_gives_what_the_full_diagnosis_gives(tm
     layout = csvio._layout(path, csvio.detect_encoding(path), csvio._REGISTRY_ALIASES, csvio.REGISTRY_COLUMNS,
                            "registry")
     quick, full = csvio._RegistryRowParser(layout), csvio._RegistryRowParser(layout)
-    rows = [row for _, row in csvio._rows(path, layout)]
+    rows = [row for chunk, _ in csvio._row_chunks(path, layout) for row in chunk]
     assert len(rows) > 2_000
     common, failure = quick.values_of([list(row) for row in rows])
     assert failure is None and len(common) == len(rows)
