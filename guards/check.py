@@ -90,7 +90,7 @@ def check(record: Record, registry: RegistryView) -> Verdict:
     if record.operation == "delete":
         return Verdict.of(())
     if QUICK:
-        quick = _written_as_registered(record, registry)
+        quick = _quick_verdict(record, registry)
         if quick is not None:
             return quick
     subject = parse_subject(record)
@@ -117,12 +117,12 @@ def check(record: Record, registry: RegistryView) -> Verdict:
     return verdict
 
 
-#: the exact-copy shortcut of :func:`check` (a test turns it off to compare with the full path)
+#: the shortcut of :func:`check` (a test turns it off to compare with the full path)
 QUICK = True
 _PASS = Verdict.of(())
 
 
-def _written_as_registered(record: Record, registry: RegistryView) -> Verdict | None:
+def _quick_verdict(record: Record, registry: RegistryView) -> Verdict | None:
     """The verdict of a record whose number (as written or compacted) is its resident's
     current one and whose birth date and sex are the registry's as written or once read
     (``S55.4.1``, ``女``): the very findings of the full path, found by the functions it uses.

@@ -78,8 +78,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from itertools import chain, repeat
-from operator import attrgetter, itemgetter
+from itertools import repeat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
@@ -308,9 +307,8 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
             by_system[record.system][Outcome.PASS.value] -= 1
             by_system[record.system][verdict.outcome.value] += 1
         suggestions += bool(verdict.suggested_my_number)
-    # each record's reasons once, counted in C (a Reason is a str, its code)
-    by_reason = Counter(chain.from_iterable(map(set, map(map, repeat(_REASON), map(_FINDINGS, map(_VERDICT,
-                                                                                                   counts.marked))))))
+    # each record's reasons once (only the marked rows have any)
+    by_reason = Counter(reason for _, verdict in counts.marked for reason in {f.reason for f in verdict.findings})
     by_verdict = {o.value: sum(tally[o.value] for tally in by_system.values()) for o in Outcome}
     return InspectionSummary(
         total=len(result.rows), by_verdict=by_verdict, by_system=by_system,
@@ -319,7 +317,6 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
     )
 
 
-_VERDICT, _FINDINGS, _REASON = itemgetter(1), attrgetter("findings"), attrgetter("reason")
 
 
 def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[str, Path]],

@@ -209,8 +209,6 @@ class RowCounts:
     >>> counts = RowCounts.of(rows)
     >>> dict(counts.by_system), dict(counts.by_source), [record.record_id for record, _ in counts.marked]
     ({'s': 2, 't': 1}, {'申請書': 2, '': 1}, ['2'])
-    >>> counts.total
-    3
     """
 
     by_system: Counter  # system as written -> rows
@@ -224,10 +222,6 @@ class RowCounts:
         return cls(Counter(map(_SYSTEM, records)), Counter(map(_NUMBER_SOURCE, records)),
                    [row for row in rows if (verdict := row[1]).findings or verdict.suggested_my_number
                     or verdict.outcome is not Outcome.PASS])
-
-    @property
-    def total(self) -> int:
-        return sum(self.by_system.values())
 
 
 _RECORD = itemgetter(0)
@@ -335,13 +329,7 @@ def verdict_cells(verdict: Verdict) -> str:
     >>> verdict_cells(Verdict(Outcome.PASS)), verdict_cells(Verdict.of([Finding(Reason.DECEASED)], '621498320257'))
     (',PASS,,\\n', ',HOLD,DECEASED,621498320257\\n')
     """
-    # Verdict.reason_codes written out: a Reason is a str, its code (joined as it is, hashed as a str)
-    codes = ";".join(dict.fromkeys(map(_REASON, verdict.findings)))
-    return f",{_OUTCOME_CODE[verdict.outcome]},{codes},{verdict.suggested_my_number}\n"
-
-
-_REASON = attrgetter("reason")
-_OUTCOME_CODE = {outcome: outcome.value for outcome in Outcome}
+    return f",{verdict.outcome.value},{verdict.reason_codes},{verdict.suggested_my_number}\n"
 
 
 # what csv_writer would quote (the delimiter, a quote, a line break) or escape (a formula's first
