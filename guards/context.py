@@ -651,7 +651,7 @@ def check_in_context(record: Record, registry: RegistryView, context: Context = 
     findings.extend(_context_findings(record, subject, registry, context, fits))
     suggested = verdict.suggested_my_number
     explanation = verdict.explanation
-    if max((f.reason.severity for f in findings), default=Severity.INFO) is Severity.HOLD:  # Verdict.of's HOLD
+    if Verdict.outcome_of(findings) is Outcome.HOLD:
         if not suggested:
             # always the subject's own 4-item look-up, never the number's holder (unless the holder is the subject)
             suggested = _suggestion(subject, fits())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Callable, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 
 class Outcome(str, enum.Enum):
@@ -261,8 +261,16 @@ class Verdict:
         >>> Verdict.of([Finding(Reason.FORMER_NAME), Finding(Reason.DECEASED)]).outcome
         <Outcome.HOLD: 'HOLD'>
         """
-        worst = max((f.reason.severity for f in findings), default=Severity.INFO)
-        return cls(_OUTCOMES[worst], tuple(findings), suggested_my_number, tuple(explanation))
+        return cls(cls.outcome_of(findings), tuple(findings), suggested_my_number, tuple(explanation))
+
+    @staticmethod
+    def outcome_of(findings: Iterable[Finding]) -> Outcome:
+        """The outcome the most severe finding decides (:meth:`of`).
+
+        >>> Verdict.outcome_of([]), Verdict.outcome_of([Finding(Reason.DECEASED)])
+        (<Outcome.PASS: 'PASS'>, <Outcome.HOLD: 'HOLD'>)
+        """
+        return _OUTCOMES[max((f.reason.severity for f in findings), default=Severity.INFO)]
 
 
 _Frozen = TypeVar("_Frozen")
