@@ -882,6 +882,35 @@ def residents_from_packed(packed: bytes) -> list[Resident]:
                                         codes, statuses, map(date_at, status_dates), *histories)))
 
 
+def _known(cache: dict, raws: Sequence[str], parse: typing.Callable) -> list:
+    """``cache``'s value of each of ``raws``, those not yet in it parsed once each: ``None`` where
+    ``parse`` gives ``None`` (not cached, so the row-by-row path meets it again in its turn)."""
+    values = list(map(cache.get, raws))
+    if None in values:
+        for index in itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(None))):
+            raw = raws[index]
+            value = cache.get(raw)  # parsed for an earlier row of the chunk
+            if value is None:
+                value = parse(raw)
+                if value is None:
+                    continue
+                cache[raw] = value
+            values[index] = value
+    return values
+
+
+def _settled(values: list, others: typing.Iterable[int], rows: list[list[str]],
+             checked: typing.Callable[[list[str]], object]) -> tuple[list, GuardError | None]:
+    """``values`` with each row of ``others``, in order, replaced by ``checked`` of it (the row
+    with the "" a missing column reads); cut before the first that raises, and its error."""
+    for index in sorted(others):
+        try:
+            values[index] = checked([*rows[index], ""])
+        except GuardError as error:
+            return values[:index], error
+    return values, None
+
+
 class _RegistryRowParser:
     """Turns one registry row into a :class:`Resident`, validating every field.
 
@@ -926,8 +955,8 @@ class _RegistryRowParser:
         names = list(map(str.strip, names))
         addresses = list(map(str.strip, addresses))
         numbers = _plainly_valid_numbers(raw_numbers)
-        births = self._known(self._dates, birth_dates, self._date_if_valid)
-        sex_codes = self._known(self._sexes, sexes, self._sex_if_valid)
+        births = _known(self._dates, birth_dates, self._date_if_valid)
+        sex_codes = _known(self._sexes, sexes, self._sex_if_valid)
         statuses = list(map(_PLAIN_STATUSES.get, statuses))
         # the rows for the full path: where a column holds what the common row does not
         others = {
@@ -941,31 +970,9 @@ class _RegistryRowParser:
         }
         values = list(zip(
             numbers, names, births, sex_codes, addresses, map(str.strip, kanas), map(str.strip, aliases),
-            resident_codes, statuses, itertools.repeat(None), self._known(self._histories, previous_names, _history),
-            self._known(self._histories, previous_addresses, _history), itertools.repeat(())))
-        for index in sorted(others):
-            try:
-                values[index] = self._checked_values([*rows[index], ""])
-            except GuardError as error:
-                return values[:index], error
-        return values, None
-
-    @staticmethod
-    def _known(cache: dict, raws: Sequence[str], parse: typing.Callable) -> list:
-        """``cache``'s value of each of ``raws``, those not yet in it parsed once each: ``None`` where
-        ``parse`` gives ``None`` (not cached, so the full path meets it again in its turn)."""
-        values = list(map(cache.get, raws))
-        if None in values:
-            for index in itertools.compress(range(len(values)), map(operator.is_, values, itertools.repeat(None))):
-                raw = raws[index]
-                value = cache.get(raw)  # parsed for an earlier row of the chunk
-                if value is None:
-                    value = parse(raw)
-                    if value is None:
-                        continue
-                    cache[raw] = value
-                values[index] = value
-        return values
+            resident_codes, statuses, itertools.repeat(None), _known(self._histories, previous_names, _history),
+            _known(self._histories, previous_addresses, _history), itertools.repeat(())))
+        return _settled(values, others, rows, self._checked_values)
 
     def _checked_values(self, row: list[str]) -> tuple:
         """The :class:`Resident` fields of one row (:meth:`values_of`), each field tested in turn: the
@@ -1246,13 +1253,13 @@ class _RecordRowParser:
         if self.system:
             systems: Sequence[str] = (self.system,) * count
         elif self.system_index is not None:
-            systems = self._known(self.systems, columns[self.system_index], normalize.text)
+            systems = _known(self.systems, columns[self.system_index], normalize.text)
         else:
             systems = columns[self.empty]
         if self.operation_index is None:
             operations: Sequence[str] = ("update",) * count
         else:
-            operations = self._known(self.operations, columns[self.operation_index],
+            operations = _known(self.operations, columns[self.operation_index],
                                      lambda written: _OPERATIONS.get(header_key(written), "update"))
         payloads = (list(map(self.payload_of, *(columns[index] for index in self.payload_indexes)))
                     if self.payload_indexes else [{} for _ in range(count)])
@@ -1270,19 +1277,7 @@ class _RecordRowParser:
         }
         records = list(map(build_record, zip(
             systems, record_ids, *(columns[index] for index in self.raw_indexes), operations, payloads)))
-        for index in sorted(others):
-            try:
-                records[index] = self._checked_record([*rows[index], ""])
-            except GuardError as error:
-                return records[:index], error
-        return records, None
-
-    @staticmethod
-    def _known(cache: dict[str, str], raws: Sequence[str], parse: typing.Callable[[str], str]) -> list[str]:
-        """``cache``'s value of each of ``raws``, those not yet in it parsed once each."""
-        for raw in set(raws).difference(cache):
-            cache[raw] = parse(raw)
-        return list(map(cache.__getitem__, raws))
+        return _settled(records, others, rows, self._checked_record)
 
     def _checked_record(self, row: list[str]) -> Record:
         """The record of one row (with the "" a missing column reads appended), each rule tested in turn."""
