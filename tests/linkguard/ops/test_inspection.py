@@ -567,9 +567,9 @@ def test_summary_equals_a_plain_count_of_every_row(seed):
 
     from linkguard.ops.inspection import InspectedRow, InspectionResult
     from linkguard.ops.report import RowCounts
-    from tests.linkguard.ops.test_report import _random_inspected_rows
+    from fixtures.support import random_inspected_rows
 
-    rows = [InspectedRow(r, v) for r, v in _random_inspected_rows(seed)]
+    rows = [InspectedRow(r, v) for r, v in random_inspected_rows(seed)]
     result = InspectionResult(rows, ("ryoiku-techo", "jido-fuyo"), 5)
     by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
     for record, verdict in rows:

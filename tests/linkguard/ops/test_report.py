@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.support import random_inspected_rows
 from guards import Outcome, Reason, Record, Resident
 from linkguard.ops import report
 from linkguard.catalogue import (
@@ -295,12 +296,10 @@ def test_catalogue_env_override_and_errors(tmp_path, monkeypatch):
 
 def test_verdicts_csv_is_byte_for_byte_what_the_escaping_csv_writer_writes(tmp_path):
     """write_verdicts writes plain rows itself: the bytes must be the writer's, whatever the values."""
-    import io
     import random
 
     from guards import Finding, Outcome, Reason, Record, Verdict
-    from linkguard.ops.report import VERDICT_HEADER, write_verdicts
-    from streams.csvio import csv_writer
+    from linkguard.ops.report import write_verdicts
 
     rng = random.Random(13)
     pieces = ["R-1", "山田", ",", '"', "\r", "\n", "\r\n", "=", "+", "-", "@", "\t", " ", "'", ";", "ａ", "0"]
@@ -310,25 +309,16 @@ def test_verdicts_csv_is_byte_for_byte_what_the_escaping_csv_writer_writes(tmp_p
     rows = [(Record("".join(rng.choices(pieces, k=rng.randint(1, 4))),
                     "".join(rng.choices(pieces, k=rng.randint(1, 5))), "", "", "", ""), rng.choice(verdicts))
             for _ in range(3000)]
-    expected = io.StringIO()
-    writer = csv_writer(expected, lineterminator="\n")
-    writer.writerow(VERDICT_HEADER)
-    for record, verdict in rows:
-        writer.writerow((record.system, record.record_id, verdict.outcome.value, verdict.reason_codes,
-                         verdict.suggested_my_number))
     assert write_verdicts(rows, tmp_path / "verdicts.csv") == 3000
-    assert (tmp_path / "verdicts.csv").read_bytes() == expected.getvalue().encode("utf-8")
+    assert (tmp_path / "verdicts.csv").read_bytes() == _as_the_writer_writes(rows)
 
 
 @pytest.mark.parametrize("where", ["system", "record_id"])
 def test_verdicts_csv_of_plain_rows_with_one_value_to_take_care_of(tmp_path, where):
     """The plain rows are written without a per-value check: one value needing care, at any place
     (first, middle, last row; start, middle, end of the value), still comes out as the writer writes it."""
-    import io
-
     from guards import Finding, Outcome, Reason, Record, Verdict
-    from linkguard.ops.report import VERDICT_HEADER, write_verdicts
-    from streams.csvio import csv_writer
+    from linkguard.ops.report import write_verdicts
 
     verdicts = [Verdict(Outcome.PASS), Verdict.of([Finding(Reason.FORMER_NAME)]),
                 Verdict.of([Finding(Reason.IDENTITY_MISMATCH), Finding(Reason.SHARED_NUMBER)], "621498320257")]
@@ -340,44 +330,9 @@ def test_verdicts_csv_of_plain_rows_with_one_value_to_take_care_of(tmp_path, whe
                 rows[row] = (Record(value if where == "system" else record.system,
                                     value if where == "record_id" else record.record_id, "", "", "", ""),
                              rows[row][1])
-                expected = io.StringIO()
-                writer = csv_writer(expected, lineterminator="\n")
-                writer.writerow(VERDICT_HEADER)
-                for record, verdict in rows:
-                    writer.writerow((record.system, record.record_id, verdict.outcome.value, verdict.reason_codes,
-                                     verdict.suggested_my_number))
                 write_verdicts(iter(rows), tmp_path / "verdicts.csv")
-                assert (tmp_path / "verdicts.csv").read_bytes() == expected.getvalue().encode("utf-8"), (
+                assert (tmp_path / "verdicts.csv").read_bytes() == _as_the_writer_writes(rows), (
                     piece, row, value)
-
-
-def _random_inspected_rows(seed: int, n: int = 2000):
-    """Rows of every kind the counting shortcuts tell apart: plain PASS verdicts (one shared
-    object and fresh ones), a PASS with a finding or a suggestion, HOLD and INVALID verdicts
-    with and without findings, systems written several ways, every number source."""
-    import random
-
-    from guards import Finding, Verdict
-
-    rng = random.Random(seed)
-    shared_pass = Verdict(Outcome.PASS)
-    kinds = [
-        lambda: shared_pass,
-        lambda: Verdict(Outcome.PASS),
-        lambda: Verdict.of([Finding(Reason.FORMER_NAME, "name")]),
-        lambda: Verdict(Outcome.PASS, suggested_my_number="621498320257"),
-        lambda: Verdict.of([Finding(Reason.IDENTITY_MISMATCH), Finding(Reason.SHARED_NUMBER, "s/1"),
-                            Finding(Reason.VARIANT_CHARACTERS)], rng.choice(["", "621498320257"])),
-        lambda: Verdict.of([Finding(Reason.DECEASED), Finding(Reason.DECEASED, "again")]),
-        lambda: Verdict(Outcome.HOLD),
-        lambda: Verdict.of([Finding(Reason.NOT_LINKED)]),
-        lambda: Verdict(Outcome.INVALID),
-    ]
-    systems = ["shintai-techo", "SHINTAI-TECHO", "jido-fuyo", "keika-fukushi", "zz-unknown"]
-    sources = ["申請書", "Ｊ－ＬＩＳ照会", "jlis照会", "職員入力", "", "電話", "住基連携", "本人確認書類"]
-    weights = [40, 20, 10, 2, 5, 3, 2, 3, 2]
-    return [(Record(rng.choice(systems), str(i), "", "", "", "", number_source=rng.choice(sources)),
-             rng.choices(kinds, weights)[0]()) for i in range(n)]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -388,7 +343,7 @@ def test_report_counts_equal_a_plain_count_of_every_row(seed):
     from guards import Severity
     from linkguard.catalogue import normalize_code
 
-    rows = _random_inspected_rows(seed)
+    rows = random_inspected_rows(seed)
     rep = report.build_report(rows, systems=["ryoiku-techo"], generated_at=WHEN)
     assert report.build_report(report.RowCounts.of(iter(rows)), systems=["ryoiku-techo"], generated_at=WHEN) == rep
     lines = {line.process.code: line for line in rep.processes}
@@ -409,3 +364,19 @@ def test_report_counts_equal_a_plain_count_of_every_row(seed):
         assert (source.checked, source.held, source.invalid) == (len(mine), held, invalid)
     assert rep.suggestions == sum(bool(v.suggested_my_number) for _, v in rows)
     assert rep.total.checked == len(rows)
+
+
+def _as_the_writer_writes(rows) -> bytes:
+    """verdicts.csv as the project's CSV writer writes it row by row (the reference for write_verdicts)."""
+    import io
+
+    from linkguard.ops.report import VERDICT_HEADER
+    from streams.csvio import csv_writer
+
+    expected = io.StringIO()
+    writer = csv_writer(expected, lineterminator="\n")
+    writer.writerow(VERDICT_HEADER)
+    for record, verdict in rows:
+        writer.writerow((record.system, record.record_id, verdict.outcome.value, verdict.reason_codes,
+                         verdict.suggested_my_number))
+    return expected.getvalue().encode("utf-8")
