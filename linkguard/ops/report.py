@@ -355,7 +355,7 @@ def _written_plainly(text: str, rows: int) -> bool:
             and not text.startswith(FORMULA_START)
             # a formula start after a line break (a system's) or a comma (a record_id's); the pair
             # searched for only where its start occurs at all (a pair is searched 20 times slower)
-            and not any(start in text and (f"\n{start}" in text or f",{start}" in text) for start in "=+-@\t"))
+            and not any(start in text and (f"\n{start}" in text or f",{start}" in text) for start in FORMULA_START))
 
 
 def blank_numbers(value: str) -> str:
