@@ -263,9 +263,8 @@ def write_explanations(rows: Iterable[tuple[Record, Verdict]], path: str | os.Pa
             for name in EXPLAINED_FIELDS:
                 explained = by_field.get(name)
                 cells += ["", ""] if explained is None else [explained.match.value, explained.detail]
-            writer.writerow([safe[c] if c in safe else safe_cell(c) for c in (record.system, record.record_id,
-                                                                            verdict.reason_codes,
-                                                               *cells)])
+            row = (record.system, record.record_id, verdict.reason_codes, *cells)
+            writer.writerow([safe[c] if c in safe else safe_cell(c) for c in row])
             n += 1
     return n
 
