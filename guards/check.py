@@ -152,7 +152,9 @@ def _quick_verdict(record: Record, registry: RegistryView) -> Verdict | None:
     name = record.name
     if not name or (name[0] in _BLANK and not name.strip(japanese.BLANK_CHARACTERS)):
         return None  # blank once normalised (a test checks every character): the full path's MISSING_FIELD
-    keys = current = None  # the name's keys when they differ from the registered name's (matched at the end)
+    # the name's keys when they differ from the registered name's (matched at the end), and that name's key
+    keys: japanese.NameKeys | None = None
+    current = ""
     if name != resident.name:
         # written another way (spaces, widths, selectors): the full path's first name test is the keys'
         # equality, by the very (cached) functions it uses
@@ -248,7 +250,8 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
     elif len(number) != 12 or not (number.isascii() and number.isdigit()):
         # number_problem's NUMBER_FORMAT, without its check digit (check() computes that once)
         findings.append(Finding(Reason.NUMBER_FORMAT))
-    birth_date = sex = None
+    birth_date: dt.date | None = None
+    sex: int | None = None
     if "birth_date" not in missing:
         try:
             birth_date = normalize.parse_date(record.birth_date, "birth_date")
@@ -259,7 +262,7 @@ def parse_subject(record: Record) -> Subject | list[Finding]:
             sex = normalize.parse_sex(record.sex)
         except GuardError:
             findings.append(Finding(Reason.BAD_SEX, "sex"))
-    if findings:
+    if findings or birth_date is None or sex is None:  # (both read when nothing was found)
         return findings
     return _subject(number, japanese.name_keys(record.name), birth_date, sex, normalize.address(record.address),
                     japanese.kana_key(record.name_kana))

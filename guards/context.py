@@ -491,8 +491,8 @@ def _same_person(own: Subject, own_atena: str, other: Peer, resident: Resident |
         return False
     if own.name_key == other.subject.name_key:
         return True
-    mine = {r.my_number for r in fitting(own, identities)}
-    return any(r.my_number in mine for r in fitting(other.subject, identities))
+    own_fits = {r.my_number for r in fitting(own, identities)}
+    return any(r.my_number in own_fits for r in fitting(other.subject, identities))
 
 
 def _named(labels: Iterable[str]) -> str:
@@ -525,7 +525,8 @@ class _Fits:
     __slots__ = ("subject", "identities", "found")
 
     def __init__(self, subject: Subject, identities: IdentityLookup) -> None:
-        self.subject, self.identities, self.found = subject, identities, None
+        self.subject, self.identities = subject, identities
+        self.found: tuple[Resident, ...] | None = None
 
     def __call__(self) -> tuple[Resident, ...]:
         if self.found is None:
@@ -838,7 +839,7 @@ def check_all(records: Sequence[Record], registry: RegistryView,
         # the other records of the number that the shared-number rule may find to be someone else
         key = link_key_of(i)
         members = numbers.get(key) if key is not None else None
-        if not members or (len(members) == 1 and records[members[0]].record_id == records[i].record_id
+        if key is None or not members or (len(members) == 1 and records[members[0]].record_id == records[i].record_id
                            and records[members[0]].system == records[i].system):
             return ()
         group = groups.get(key)

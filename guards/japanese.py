@@ -476,7 +476,7 @@ def name_parts(value: str | None) -> NameParts:
     text = clean(value).upper()
     opened = _OPENER.search(text)
     closed = _CLOSER.search(text, opened.end()) if opened else None
-    if closed is None or not text[opened.end():closed.start()].strip():
+    if opened is None or closed is None or not text[opened.end():closed.start()].strip():
         return NameParts(_plain_name(text.translate(_NO_BRACKETS) if _BRACKET.search(text) else text))
     opener, closer = opened.start(), closed.start()
     before, inside, after = text[:opener].strip(), text[opener + 1:closer].strip(), text[closer + 1:].strip()
@@ -1412,7 +1412,7 @@ def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]
     >>> len(_ward_and_street_left_out('浜松市中区元城町1', '浜松市浜名区元城町1'))
     1
     """
-    forms = [(x, ())]
+    forms: list[tuple[str, tuple[str, ...]]] = [(x, ())]
     if "区" in x and y.startswith(DESIGNATED_CITIES):
         ward = _DESIGNATED_WARD.match(x)
         theirs = _DESIGNATED_WARD.match(y)

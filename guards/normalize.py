@@ -282,8 +282,8 @@ def parse_sex(value: str | None, field: str = "sex") -> int:
         return _SEX[raw]
     except KeyError:
         # a code with its label, as some exports write it: 1:男, 2 女, 男(1), 1（男性）
-        codes = {_SEX.get(part) for part in _SEX_PARTS.split(raw) if part}
-        if len(codes) == 1 and None not in codes and len(_SEX_PARTS.split(raw)) > 1:
+        codes = {_SEX.get(part, 0) for part in _SEX_PARTS.split(raw) if part}
+        if len(codes) == 1 and 0 not in codes and len(_SEX_PARTS.split(raw)) > 1:
             return codes.pop()
         if not raw:
             raise InvalidSex(field, "empty; expected 1/2, 男/女 or M/F") from None
