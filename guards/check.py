@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from functools import lru_cache
-from typing import NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol
 
 from guards import japanese, normalize
 from guards.exceptions import GuardError
@@ -39,7 +39,7 @@ __all__ = ["FIELD_LIMITS", "RegistryView", "Subject", "check", "explain", "parse
 #: The longest value (in characters) each field may hold. No real name, reading or
 #: address comes near; a longer value is refused (``FIELD_TOO_LONG``) before any
 #: normalisation, so that no value can stall or crash a reader.
-FIELD_LIMITS: dict[str, int] = {
+FIELD_LIMITS: Final[dict[str, int]] = {
     "my_number": 64, "name": 200, "name_kana": 200, "birth_date": 64, "sex": 16, "address": 300,
 }
 
@@ -119,7 +119,7 @@ def check(record: Record, registry: RegistryView) -> Verdict:
 
 #: the shortcut of :func:`check` (a test turns it off to compare with the full path)
 QUICK = True
-_PASS = Verdict.of(())
+_PASS: Final = Verdict.of(())
 
 
 def _quick_verdict(record: Record, registry: RegistryView) -> Verdict | None:
@@ -208,7 +208,7 @@ def _a_former_address(written: str, resident: Resident) -> bool:
     return any(japanese.addresses_match(written, normalize.address(a)) for a in resident.previous_addresses)
 
 
-_SEX_CODES = {1: "1", 2: "2"}
+_SEX_CODES: Final = {1: "1", 2: "2"}
 
 
 def _parse_birth_date(value: str) -> dt.date:
@@ -288,13 +288,13 @@ def _blank(value: str) -> bool:
     return not value.strip(japanese.BLANK_CHARACTERS) or not normalize.text(value)
 
 
-_BLANK = frozenset(japanese.BLANK_CHARACTERS)
+_BLANK: Final = frozenset(japanese.BLANK_CHARACTERS)
 #: characters NFKC keeps as they are and never joins to a character before them (a test checks each)
-_PLAINLY_WRITTEN = re.compile("[0-9A-Za-z\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff]")
+_PLAINLY_WRITTEN: Final = re.compile("[0-9A-Za-z\u3041-\u3096\u30a1-\u30fa\u4e00-\u9fff]")
 
 
 #: what a resident's status says about a record of their number (any other status: nothing)
-_STATUS_FINDINGS = {"死亡": (Finding(Reason.DECEASED),), "消除": (Finding(Reason.ERASED),),
+_STATUS_FINDINGS: Final = {"死亡": (Finding(Reason.DECEASED),), "消除": (Finding(Reason.ERASED),),
                     "転出": (Finding(Reason.MOVED_OUT),)}
 
 
@@ -303,9 +303,9 @@ def _status(resident: Resident) -> list[Finding]:
 
 
 #: the shortcut's verdicts by status, where they pass; a status that holds a record is explained
-_QUICK_VERDICTS = {status: Verdict.of(findings) for status, findings in _STATUS_FINDINGS.items()
+_QUICK_VERDICTS: Final = {status: Verdict.of(findings) for status, findings in _STATUS_FINDINGS.items()
                    if Verdict.of(findings).outcome is Outcome.PASS}
-_HELD_STATUSES = frozenset(_STATUS_FINDINGS.keys() - _QUICK_VERDICTS.keys())
+_HELD_STATUSES: Final = frozenset(_STATUS_FINDINGS.keys() - _QUICK_VERDICTS.keys())
 
 
 def identity_problems(subject: Subject, resident: Resident) -> list[Finding]:
@@ -369,10 +369,10 @@ def matches_person(subject: Subject, resident: Resident) -> bool:
     return _name_match(subject, resident) is not None
 
 
-_VARIANT_NOTE = Finding(Reason.VARIANT_CHARACTERS, "name")
-_FORMER_ADDRESS = Finding(Reason.FORMER_ADDRESS)
-_ADDRESS_MISMATCH = Finding(Reason.ADDRESS_MISMATCH)
-_NAME_MISMATCH = Finding(Reason.IDENTITY_MISMATCH, "name")
+_VARIANT_NOTE: Final = Finding(Reason.VARIANT_CHARACTERS, "name")
+_FORMER_ADDRESS: Final = Finding(Reason.FORMER_ADDRESS)
+_ADDRESS_MISMATCH: Final = Finding(Reason.ADDRESS_MISMATCH)
+_NAME_MISMATCH: Final = Finding(Reason.IDENTITY_MISMATCH, "name")
 
 
 class _NameMatch(NamedTuple):
@@ -383,7 +383,7 @@ class _NameMatch(NamedTuple):
     detail: str = ""
 
 
-_EXACT_NAME = _NameMatch((), FieldMatch.NORMALISED)
+_EXACT_NAME: Final = _NameMatch((), FieldMatch.NORMALISED)
 
 
 def _name_match(subject: Subject, resident: Resident) -> _NameMatch | None:
@@ -573,7 +573,7 @@ def _explain_sex(record: Record, resident: Resident, subject: Subject | None) ->
 
 
 #: how an address written differently still names the resident's place (japanese.address_difference)
-_ADDRESS_DIFFERENCES = {
+_ADDRESS_DIFFERENCES: Final = {
     "building": "building/room (方書) written differently",
     "municipality": "municipality left out",
     "koaza": "小字 left out",

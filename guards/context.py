@@ -96,7 +96,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from itertools import compress, repeat
 from operator import and_, attrgetter, is_, is_not, ne, not_, truth
-from typing import Callable, Iterable, Iterator, NamedTuple, Protocol, Sequence
+from typing import Callable, Final, Iterable, Iterator, NamedTuple, Protocol, Sequence
 
 from guards import normalize
 from guards.check import RegistryView, Subject, check, explain, identity_problems, matches_person, parse_subject
@@ -112,7 +112,7 @@ __all__ = [
 ]
 
 #: at most this many other records are named in one finding's detail
-MAX_NAMED = 5
+MAX_NAMED: Final = 5
 
 
 # --------------------------------------------------------------------------
@@ -162,8 +162,8 @@ class Peer:
         return f"{self.system}/{self.record_id}"
 
 
-_NUMBER_ONLY = frozenset({Reason.NOT_LINKED, Reason.NUMBER_FORMAT})
-_PLACEHOLDER = "000000000000"  # 12 digits: lets parse_subject judge everything but the number
+_NUMBER_ONLY: Final = frozenset({Reason.NOT_LINKED, Reason.NUMBER_FORMAT})
+_PLACEHOLDER: Final = "000000000000"  # 12 digits: lets parse_subject judge everything but the number
 
 
 def peer_subject(record: Record) -> Subject | None:
@@ -250,7 +250,7 @@ def build_identity_index(residents: Iterable[Resident],
 
 
 #: an index with nobody in it (a context without a registry look-up)
-NO_IDENTITIES = IdentityIndex()
+NO_IDENTITIES: Final = IdentityIndex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,9 +394,9 @@ def _suggestion(subject: Subject, candidates: tuple[Resident, ...]) -> str:
 # the record's date (for DECEASED / ERASED)
 # --------------------------------------------------------------------------
 
-_DATE_KEYS = ("更新日時", "updated_at")
+_DATE_KEYS: Final = ("更新日時", "updated_at")
 # a day as YYYY-MM-DD, then perhaps a time of day (hh:mm, hh:mm:ss) after a space or a T
-_ISO_STAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?").fullmatch
+_ISO_STAMP: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2})?)?").fullmatch
 
 
 def record_date(record: Record) -> dt.date | None:
@@ -605,7 +605,7 @@ def with_batch(verdict: Verdict, record: Record, subject: Subject, resident: Res
     return Verdict.of(findings, verdict.suggested_my_number, verdict.explanation)
 
 
-_STATUS_CODES = (Reason.DECEASED, Reason.ERASED)
+_STATUS_CODES: Final = (Reason.DECEASED, Reason.ERASED)
 
 
 def check_in_context(record: Record, registry: RegistryView, context: Context = Context(), *,
@@ -867,15 +867,15 @@ def check_all(records: Sequence[Record], registry: RegistryView,
     return out
 
 
-_MY_NUMBER = attrgetter("my_number")
-_ATENA_NO = attrgetter("atena_no")
-_BATCH_ID = attrgetter("batch_id")
-_RECORD_ID = attrgetter("record_id")
-_OPERATION = attrgetter("operation")
-_OUTCOME = attrgetter("outcome")
-_PLAIN_NUMBER = re.compile("[0-9]{12}").fullmatch  # a number written as its 12 ASCII digits, nothing else
-_BIRTH_DATE = attrgetter("birth_date")
-_ISO_DAY = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # a day as date.isoformat writes it
+_MY_NUMBER: Final = attrgetter("my_number")
+_ATENA_NO: Final = attrgetter("atena_no")
+_BATCH_ID: Final = attrgetter("batch_id")
+_RECORD_ID: Final = attrgetter("record_id")
+_OPERATION: Final = attrgetter("operation")
+_OUTCOME: Final = attrgetter("outcome")
+_PLAIN_NUMBER: Final = re.compile("[0-9]{12}").fullmatch  # a number written as its 12 ASCII digits, nothing else
+_BIRTH_DATE: Final = attrgetter("birth_date")
+_ISO_DAY: Final = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}").fullmatch  # a day as date.isoformat writes it
 
 
 def _held_rows(basic: list[Verdict]) -> list[int]:

@@ -93,7 +93,7 @@ import itertools
 import re
 import unicodedata
 from functools import lru_cache
-from typing import Iterable, NamedTuple
+from typing import Final, Iterable, NamedTuple
 
 import jaconv
 from jntajis import MJShrinkSchemeCombo, mj_shrink_candidates
@@ -131,11 +131,11 @@ __all__ = [
     "address_difference",
 ]
 
-_CACHE = 32_768  # strings per cache: a few MB at most
+_CACHE: Final = 32_768  # strings per cache: a few MB at most
 
 # Every scheme of the MJ 縮退マップ: JIS 包摂規準・UCS 統合規則, 読み・字形による類推,
 # 法務省告示582号 別表第四, 法務省戸籍法関連通達・通知.
-_ALL_SCHEMES = int(
+_ALL_SCHEMES: Final = int(
     MJShrinkSchemeCombo.JIS_INCORPORATION_UCS_UNIFICATION_RULE
     | MJShrinkSchemeCombo.INFERENCE_BY_READING_AND_GLYPH
     | MJShrinkSchemeCombo.MOJ_NOTICE_582
@@ -153,7 +153,7 @@ class NameMatch(str, enum.Enum):
 
 #: Characters a system writes for a character it cannot store (after NFKC: ？ is ?, ＿ is _,
 #: ＊ is *). The intermediate server itself writes ● for a character it cannot hold.
-PLACEHOLDERS = frozenset("〓?□■●_*\ufffd")
+PLACEHOLDERS: Final = frozenset("〓?□■●_*\ufffd")
 
 
 def is_placeholder(char: str) -> bool:
@@ -213,7 +213,7 @@ def _any_but(characters: Iterable[str | int]) -> re.Pattern[str]:
 # systems export, Mongolian free variation selectors), zero-width spaces and
 # joiners, word joiner and invisible operators, bidi controls, BOM, soft hyphen,
 # the combining grapheme joiner, the tag characters. NFKC keeps all of them, so they go first.
-_INVISIBLE: dict[int, None] = dict.fromkeys((
+_INVISIBLE: Final[dict[int, None]] = dict.fromkeys((
     0x00AD, 0x034F, 0x180B, 0x180C, 0x180D, 0x180E, 0x180F, 0xFEFF,
     *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x2070),
     *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), *range(0xE0000, 0xE0080),
@@ -221,13 +221,13 @@ _INVISIBLE: dict[int, None] = dict.fromkeys((
 
 
 #: every character that is blank once normalised: white space of any width and the invisible ones
-BLANK_CHARACTERS = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "".join(map(chr, _INVISIBLE))
+BLANK_CHARACTERS: Final = "".join(chr(c) for c in range(0x3001) if chr(c).isspace()) + "".join(map(chr, _INVISIBLE))
 
 # Before NFKC: the invisible characters go, and the spacing (semi-)voiced sound marks ゛゜ that a
 # system keys after a kana (カ゛) become the combining ones, so NFKC composes them (カ゛ = ガ),
 # as it already does for the half-width ﾞ ﾟ (ｶﾞ = ガ).
-_BEFORE_NFKC: dict[int, str | None] = {**_INVISIBLE, 0x309B: "\u3099", 0x309C: "\u309a"}
-_CHANGED_BEFORE_NFKC = _any_of(_BEFORE_NFKC)
+_BEFORE_NFKC: Final[dict[int, str | None]] = {**_INVISIBLE, 0x309B: "\u3099", 0x309C: "\u309a"}
+_CHANGED_BEFORE_NFKC: Final = _any_of(_BEFORE_NFKC)
 
 
 def clean(value: str | None) -> str:
@@ -253,17 +253,17 @@ def clean(value: str | None) -> str:
 # kana
 # ---------------------------------------------------------------------------
 
-_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
+_SMALL_KANA: Final = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
                             "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
-_SEPARATORS = re.compile(r"[\s・･=＝,、.。]+")
+_SEPARATORS: Final = re.compile(r"[\s・･=＝,、.。]+")
 
 
-_DASH_CHARACTERS = "-‐‑‒–—―−─━~〜"
+_DASH_CHARACTERS: Final = "-‐‑‒–—―−─━~〜"
 # a dash keyed for the long vowel mark after a kana (ル－カス, コ-ポ: a Shift_JIS system's － or ―)
-_DASH_AS_LONG_MARK = re.compile(f"(?<=[\u30a1-\u30fa\u30fc])[{_DASH_CHARACTERS}]")
-_DASH = _any_of(_DASH_CHARACTERS)
+_DASH_AS_LONG_MARK: Final = re.compile(f"(?<=[\u30a1-\u30fa\u30fc])[{_DASH_CHARACTERS}]")
+_DASH: Final = _any_of(_DASH_CHARACTERS)
 # everything _fold_kana changes is a hiragana or katakana (jaconv's table too: a test checks every character)
-_KANA = _any_of([*range(0x3041, 0x3100), *_SMALL_KANA])
+_KANA: Final = _any_of([*range(0x3041, 0x3100), *_SMALL_KANA])
 
 
 def _fold_kana(value: str) -> str:
@@ -285,7 +285,7 @@ def _fold_kana(value: str) -> str:
 
 
 # the kana iteration marks (すゞ = すず, いすゝ = いすす), as older names are written
-_KANA_ITERATION = re.compile(r"([\u30a1-\u30fa])([ヽヾ])")
+_KANA_ITERATION: Final = re.compile(r"([\u30a1-\u30fa])([ヽヾ])")
 
 
 def _repeat_kana(match: re.Match) -> str:
@@ -318,18 +318,18 @@ def kana_key(value: str | None) -> str:
 
 # kana one sound is written with: the old ヰ ヱ ヲ, ヷ–ヺ; ヂ/ジ and ヅ/ズ (ミカヅキ = ミカズキ)
 # only in readings_match (ヂ is also チ voiced, and reading_key folds the voicing)
-_SAME_SOUND = str.maketrans("ヰヱヲヷヸヹヺ", "イエオバビベボ")
-_JI_ZU = str.maketrans("ヂヅ", "ジズ")
+_SAME_SOUND: Final = str.maketrans("ヰヱヲヷヸヹヺ", "イエオバビベボ")
+_JI_ZU: Final = str.maketrans("ヂヅ", "ジズ")
 # ヴ and its combinations as the ba-row (ヴァイオリン = バイオリン)
-_VU = (("ヴア", "バ"), ("ヴイ", "ビ"), ("ヴエ", "ベ"), ("ヴオ", "ボ"), ("ヴ", "ブ"))
+_VU: Final = (("ヴア", "バ"), ("ヴイ", "ビ"), ("ヴエ", "ベ"), ("ヴオ", "ボ"), ("ヴ", "ブ"))
 # voiced and semi-voiced katakana to their unvoiced kana (ザ→サ, パ→ハ)
-_UNVOICED = str.maketrans({c: unicodedata.normalize("NFD", c)[0] for c in map(chr, range(0x30A1, 0x30FB))
+_UNVOICED: Final = str.maketrans({c: unicodedata.normalize("NFD", c)[0] for c in map(chr, range(0x30A1, 0x30FB))
                            if len(unicodedata.normalize("NFD", c)) == 2})
-_ROW = {c: vowel for vowel, chars in (
+_ROW: Final = {c: vowel for vowel, chars in (
     ("a", "アカサタナハマヤラワ"), ("i", "イキシチニヒミリ"), ("u", "ウクスツヌフムユル"),
     ("e", "エケセテネヘメレ"), ("o", "オコソトノホモヨロヲ")) for c in chars}
 # the vowel kana that only lengthen the one before (ヨウコ = ヨーコ = ヨオコ, ケイコ = ケーコ)
-_LENGTHENS = {"a": "ア", "i": "イ", "u": "ウ", "e": "イエ", "o": "ウオ"}
+_LENGTHENS: Final = {"a": "ア", "i": "イ", "u": "ウ", "e": "イエ", "o": "ウオ"}
 
 
 @lru_cache(maxsize=_CACHE)
@@ -395,17 +395,17 @@ def readings_match(a: str | None, b: str | None) -> bool:
 # names
 # ---------------------------------------------------------------------------
 
-_LATIN_NAME = re.compile(r"[A-Z][A-Z\s,.'\-]*")
-_LATIN_WORD = re.compile(r"[A-Z]+")
-_ITERATION = re.compile(r"(.)[々〻]")  # 〻, the vertical-text mark, as some systems key it (佐〻木)
-_OPENERS = "[(【〔<《「『〈{〖"
-_CLOSERS = "])】〕>》」』〉}〗"
-_FORMER_PREFIX = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
-_ALIAS_PREFIX = re.compile(r"^通称(?:名)?[:：\s]*")
-_BRACKETED = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
+_LATIN_NAME: Final = re.compile(r"[A-Z][A-Z\s,.'\-]*")
+_LATIN_WORD: Final = re.compile(r"[A-Z]+")
+_ITERATION: Final = re.compile(r"(.)[々〻]")  # 〻, the vertical-text mark, as some systems key it (佐〻木)
+_OPENERS: Final = "[(【〔<《「『〈{〖"
+_CLOSERS: Final = "])】〕>》」』〉}〗"
+_FORMER_PREFIX: Final = re.compile(r"^(?:旧姓|旧氏)[:：\s]*")
+_ALIAS_PREFIX: Final = re.compile(r"^通称(?:名)?[:：\s]*")
+_BRACKETED: Final = re.compile(f"[{re.escape(_OPENERS)}][^{re.escape(_CLOSERS)}]*[{re.escape(_CLOSERS)}]")
 
 
-_APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u0060\u00b4\u2032", "'"))
+_APOSTROPHES: Final = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u0060\u00b4\u2032", "'"))
 
 
 def _strip_accents(value: str) -> str:
@@ -493,7 +493,7 @@ def name_parts(value: str | None) -> NameParts:
     return NameParts(current, former=_plain_name(f"{inside} {given}".translate(_NO_BRACKETS)))
 
 
-_NO_BRACKETS = str.maketrans(dict.fromkeys(_OPENERS + _CLOSERS, " "))
+_NO_BRACKETS: Final = str.maketrans(dict.fromkeys(_OPENERS + _CLOSERS, " "))
 _OPENER, _CLOSER, _BRACKET = _any_of(_OPENERS), _any_of(_CLOSERS), _any_of(_OPENERS + _CLOSERS)
 
 
@@ -668,7 +668,7 @@ def alphabet_names_match(mine: tuple[str, ...], registered: tuple[str, ...]) -> 
 
 
 # particles before a family name (never DO or LE: Vietnamese family names)
-_NAME_PARTICLES = frozenset("DA DE DI DOS DAS DEL DELLA LA VAN VON DER DEN TER BIN BINTI AL EL".split())
+_NAME_PARTICLES: Final = frozenset("DA DE DI DOS DAS DEL DELLA LA VAN VON DER DEN TER BIN BINTI AL EL".split())
 
 
 def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -699,9 +699,9 @@ def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[t
 #: pairs the 人名用漢字 table (戸籍法施行規則 別表第二) lists as one character (亘/亙, 凜/凛,
 #: 巌/巖, 晃/晄, 桧/檜, 穣/穰, 遥/遙), the everyday 俗字 of names (薮/藪/籔, 篭/籠), and the
 #: Chinese form a GB-based conversion writes (值 for 値). 斎/斉 are two characters, not one.
-EXTRA_VARIANTS: tuple[str, ...] = ("剝剥", "叱𠮟", "塡填", "頰頬", "亘亙", "凜凛", "巌巖", "晃晄", "桧檜", "穣穰",
+EXTRA_VARIANTS: Final[tuple[str, ...]] = ("剝剥", "叱𠮟", "塡填", "頰頬", "亘亙", "凜凛", "巌巖", "晃晄", "桧檜", "穣穰",
                                    "遥遙", "藪薮籔", "籠篭", "値值")
-_EXTRA = {char: group for group in EXTRA_VARIANTS for char in group}
+_EXTRA: Final = {char: group for group in EXTRA_VARIANTS for char in group}
 
 
 @lru_cache(maxsize=_CACHE)
@@ -780,7 +780,7 @@ class _Folds(dict):
         return folded
 
 
-_FOLDS = _Folds()
+_FOLDS: Final = _Folds()
 
 
 def name_index_key(value: str | None) -> str:
@@ -814,10 +814,10 @@ def _relation(a: str, b: str) -> NameMatch | None:
     return NameMatch.VARIANT if variant else NameMatch.EXACT
 
 
-_LONGEST_NAME = 40  # characters of a name key; a longer one is no name a placeholder stands in
-_BYTES_PER_CHARACTER = 4  # the most placeholders one character becomes: its four UTF-8 bytes
+_LONGEST_NAME: Final = 40  # characters of a name key; a longer one is no name a placeholder stands in
+_BYTES_PER_CHARACTER: Final = 4  # the most placeholders one character becomes: its four UTF-8 bytes
 # is_placeholder of any character, in one search (private use: U+E000–U+F8FF and planes 15–16)
-_ANY_PLACEHOLDER = re.compile("[" + re.escape("".join(sorted(PLACEHOLDERS))) + "\ue000-\uf8ff\U000f0000-\U0010fffd]")
+_ANY_PLACEHOLDER: Final = re.compile("[" + re.escape("".join(sorted(PLACEHOLDERS))) + "\ue000-\uf8ff\U000f0000-\U0010fffd]")
 
 
 def _placeholder_runs(a: str, b: str) -> NameMatch | None:
@@ -922,7 +922,7 @@ def name_differences(a: str, b: str) -> tuple[tuple[str, str], ...]:
 # addresses
 # ---------------------------------------------------------------------------
 
-_PREFECTURES = (
+_PREFECTURES: Final = (
     "北海道 青森県 岩手県 宮城県 秋田県 山形県 福島県 茨城県 栃木県 群馬県 埼玉県 千葉県 東京都 神奈川県 "
     "新潟県 富山県 石川県 福井県 山梨県 長野県 岐阜県 静岡県 愛知県 三重県 滋賀県 京都府 大阪府 兵庫県 "
     "奈良県 和歌山県 鳥取県 島根県 岡山県 広島県 山口県 徳島県 香川県 愛媛県 高知県 福岡県 佐賀県 長崎県 "
@@ -930,50 +930,50 @@ _PREFECTURES = (
 ).split()
 # a prefecture's name is three characters or four (神奈川県), and none begins another: a look-up of the
 # first three and four characters finds it (a startswith of 47 names costs more)
-_PREFECTURE_BY_LENGTH = {length: frozenset(p for p in _PREFECTURES if len(p) == length) for length in (3, 4)}
-_KE_CHARS = _any_of("ヶヵケがガ")
+_PREFECTURE_BY_LENGTH: Final = {length: frozenset(p for p in _PREFECTURES if len(p) == length) for length in (3, 4)}
+_KE_CHARS: Final = _any_of("ヶヵケがガ")
 # a 郡 before a 町 or 村 (高岡郡四万十町), often left out; not 郡山市 nor 大和郡山市
-_GUN = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
+_GUN: Final = re.compile(r"^[^市区町村郡\d]{1,5}郡(?=[^市区町村郡\d]{1,6}[町村])")
 # every kind of dash is "-"; brackets (a building written in brackets) carry nothing
-_DASHES = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃˗"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
-_DASH_OR_BRACKET = _any_of(_DASHES)
+_DASHES: Final = str.maketrans({**{c: "-" for c in "‐‑‒–—―−─━﹣⁃˗"}, **dict.fromkeys("()[]{}<>「」『』【】〔〕〈〉《》")})
+_DASH_OR_BRACKET: Final = _any_of(_DASHES)
 # ・ or . between two numbers is a lot's separator (1・2・20, 1.2.20): an address has no decimals
-_DOT_BETWEEN_DIGITS = re.compile(r"(?<=\d)[・.](?=\d)")
+_DOT_BETWEEN_DIGITS: Final = re.compile(r"(?<=\d)[・.](?=\d)")
 # a wave dash (〜, or ～ which NFKC writes ~; Shift_JIS 0x8160 decodes to either) separates a lot's numbers only
 # in a chain of three or more (1〜2〜3): between two numbers it is a range (1〜3番地: lots 1 to 3), kept as written
-_WAVE_CHAIN = re.compile(r"(?<![\d\-.〜~目番地号割の])\d+(?:[〜~]\d+){2,}(?![\d\-.〜~])")
-_WAVES = str.maketrans("〜~", "--")
-_RANGE_WAVES = frozenset("〜~")
-_LONG_MARK_DASH = re.compile(r"(?<=\d)[ーｰ](?=\d)")
-_SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
-_KANJI_NUMERAL = "〇○零一二三四五六七八九十百千壱弐参拾"
-_KANJI_RUN = re.compile(f"[{_KANJI_NUMERAL}]+")
+_WAVE_CHAIN: Final = re.compile(r"(?<![\d\-.〜~目番地号割の])\d+(?:[〜~]\d+){2,}(?![\d\-.〜~])")
+_WAVES: Final = str.maketrans("〜~", "--")
+_RANGE_WAVES: Final = frozenset("〜~")
+_LONG_MARK_DASH: Final = re.compile(r"(?<=\d)[ーｰ](?=\d)")
+_SPACE_BETWEEN_DIGITS: Final = re.compile(r"(?<=\d)\s+(?=\d)")
+_KANJI_NUMERAL: Final = "〇○零一二三四五六七八九十百千壱弐参拾"
+_KANJI_RUN: Final = re.compile(f"[{_KANJI_NUMERAL}]+")
 # 壱 弐 参 拾: the 大字 (formal numerals) older address lines and the 戸籍 write
-_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "壱": 1, "弐": 2, "参": 3}
-_KANJI_UNITS = {"十": 10, "拾": 10, "百": 100, "千": 1000}
-_MAX_KANJI_RUN = 8  # 千二百三十四 is six; a longer run is no address number
-_UNIT_AFTER = ("丁目", "番地", "番", "号", "地割", "条", "線", "-")
-_UNIT_CHARS = frozenset("丁目番地号割の-")
-_KANJI_FOLLOWS_UNIT = re.compile(r"\d(?:丁目|番地|番|号|地割|の|-)+$")
+_KANJI_DIGITS: Final = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "壱": 1, "弐": 2, "参": 3}
+_KANJI_UNITS: Final = {"十": 10, "拾": 10, "百": 100, "千": 1000}
+_MAX_KANJI_RUN: Final = 8  # 千二百三十四 is six; a longer run is no address number
+_UNIT_AFTER: Final = ("丁目", "番地", "番", "号", "地割", "条", "線", "-")
+_UNIT_CHARS: Final = frozenset("丁目番地号割の-")
+_KANJI_FOLLOWS_UNIT: Final = re.compile(r"\d(?:丁目|番地|番|号|地割|の|-)+$")
 # ノ and 之 (丸之内) between two kanji or two numbers (2ノ20); a placeholder counts as a kanji (●ノ内)
-_KANJI_OR_PLACEHOLDER = "\\u3400-\\u9fff\\ue000-\\uf8ff〓●■□?_*\\ufffd"
-_NO_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_OR_PLACEHOLDER}\\d])")
+_KANJI_OR_PLACEHOLDER: Final = "\\u3400-\\u9fff\\ue000-\\uf8ff〓●■□?_*\\ufffd"
+_NO_BETWEEN: Final = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_OR_PLACEHOLDER}\\d])")
 # ヶ/ケ/が/ガ after a kanji or a kana (つつじヶ丘 = つつじが丘), before a kanji
-_KE_BETWEEN = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
+_KE_BETWEEN: Final = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
                          f"(?=[{_KANJI_OR_PLACEHOLDER}])")
 # a dash keyed for ー between two katakana of a building's name (コ－ポ = コーポ)
 # (the hyphen first, then what is before it: a pattern that starts with a lookbehind is tried at every position)
-_DASH_IN_KATAKANA = re.compile(r"-(?<=[\u30a1-\u30fa\u30fc]-)(?=[\u30a1-\u30fa])")
-_AZA = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
+_DASH_IN_KATAKANA: Final = re.compile(r"-(?<=[\u30a1-\u30fa\u30fc]-)(?=[\u30a1-\u30fa])")
+_AZA: Final = re.compile(r"[大小]字|(?<=[^\d〇一二三四五六七八九十])字(?=[^\d])")
 # a postal code written before the address (〒780-0850, 780-0850)
-_POSTAL_CODE = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
-_LOT_LETTERS = tuple("甲乙丙丁戊己庚辛")  # a part of the lot (南国市大埇甲1234), never a building
-_ORDINAL = re.compile(r"(?<![\d第])第(?=\d)")
-_MARKERS = re.compile(r"(?<=\d)(?:丁目|番地|番|号|地割|の|-)+")
-_HYPHEN_BEFORE_TEXT = re.compile(r"-+(?=[^\d]|$)")
-_ROOM_SUFFIX = re.compile(r"(?:号室|号|室)$")
+_POSTAL_CODE: Final = re.compile(r"^〒?\d{3}-?\d{4}(?!\d)")
+_LOT_LETTERS: Final = tuple("甲乙丙丁戊己庚辛")  # a part of the lot (南国市大埇甲1234), never a building
+_ORDINAL: Final = re.compile(r"(?<![\d第])第(?=\d)")
+_MARKERS: Final = re.compile(r"(?<=\d)(?:丁目|番地|番|号|地割|の|-)+")
+_HYPHEN_BEFORE_TEXT: Final = re.compile(r"-+(?=[^\d]|$)")
+_ROOM_SUFFIX: Final = re.compile(r"(?:号室|号|室)$")
 # Kyoto's directions after a street (河原町通三条上る): 上る 上ル 上がる 上ガル are one, so are 東入 東入る 東入ル
-_KYOTO_DIRECTION = re.compile(r"([上下])(?:る|ル|がる|ガル)|([東西])入(?:る|ル)?")
+_KYOTO_DIRECTION: Final = re.compile(r"([上下])(?:る|ル|がる|ガル)|([東西])入(?:る|ル)?")
 
 
 def _wave_chain_as_hyphens(match: re.Match) -> str:
@@ -987,8 +987,8 @@ def _kyoto_direction(match: re.Match) -> str:
 
 
 # how a Kyoto address begins once the prefecture is dropped (not 北区 or 南区: other cities have them too)
-_KYOTO_HEADS = ("京都市", "上京区", "左京区", "中京区", "東山区", "下京区", "右京区", "伏見区", "山科区", "西京区")
-_KYOTO_HEAD_SET = frozenset(_KYOTO_HEADS)  # each three characters (a test checks)
+_KYOTO_HEADS: Final = ("京都市", "上京区", "左京区", "中京区", "東山区", "下京区", "右京区", "伏見区", "山科区", "西京区")
+_KYOTO_HEAD_SET: Final = frozenset(_KYOTO_HEADS)  # each three characters (a test checks)
 
 
 def _kyoto_street_form(text: str) -> str:
@@ -1193,10 +1193,10 @@ def _address_key_of(text: str) -> str:
 # The form most registry lines and many extracts write, read without the steps: a place name of
 # characters none of them acts on (kanji, kana; no kanji numeral, none of 郡 字 通 之 第 ノ ヶ ケ が ・ ー,
 # no digit, space, dash or bracket), then 二丁目29番21号, 123番地 or 1-2-3 (a test compares with the steps)
-_STEPPED = frozenset(_KANJI_NUMERAL + "郡字通之第ノがガケヵヶ")  # (・ and ー are past the katakana taken)
-_PLAIN_PLACE = _char_class(c for c in (0x3005, *range(0x3041, 0x3097), *range(0x30A1, 0x30FB), *range(0x4E00, 0xA000))
+_STEPPED: Final = frozenset(_KANJI_NUMERAL + "郡字通之第ノがガケヵヶ")  # (・ and ー are past the katakana taken)
+_PLAIN_PLACE: Final = _char_class(c for c in (0x3005, *range(0x3041, 0x3097), *range(0x30A1, 0x30FB), *range(0x4E00, 0xA000))
                            if chr(c) not in _STEPPED)
-_PLAIN_ADDRESS = re.compile(f"(?P<place>[{_PLAIN_PLACE}]+)(?:(?P<chome>[{_KANJI_NUMERAL}]{{1,{_MAX_KANJI_RUN}}})丁目"
+_PLAIN_ADDRESS: Final = re.compile(f"(?P<place>[{_PLAIN_PLACE}]+)(?:(?P<chome>[{_KANJI_NUMERAL}]{{1,{_MAX_KANJI_RUN}}})丁目"
                             f"(?P<ban>[0-9]+)番(?P<go>[0-9]+)号|(?P<lot>[0-9]+)番地|(?P<lots>[0-9]+(?:-[0-9]+)*))")
 
 
@@ -1256,8 +1256,8 @@ def address_difference(a: str, b: str) -> str | None:
 # _same_lot needs the first numbers equal: keys whose first numbers differ name two places. Not
 # so where a Kyoto street may be cut (上ル2, 3条: with its numbers), nor for a digit that \d does
 # not match (❶, ፩: a cut name may hold one).
-_FIRST_NUMBER = re.compile(r"\d+")
-_DIGITS_BUT_DECIMAL = _any_of(c for c in range(0x20000) if chr(c).isdigit() and not chr(c).isdecimal())
+_FIRST_NUMBER: Final = re.compile(r"\d+")
+_DIGITS_BUT_DECIMAL: Final = _any_of(c for c in range(0x20000) if chr(c).isdigit() and not chr(c).isdecimal())
 
 
 def _first_numbers_differ(a: str, b: str) -> bool:
@@ -1313,16 +1313,16 @@ def _same_lot(a: str, b: str) -> str | None:
     return None
 
 
-_ROOM_HYPHEN = re.compile(r"-\d{3,4}(?:号室|号|室)?")
-_NUMBERED_ROOM = re.compile(r"(?P<building>.*?\D)(?P<room>\d{2,4})")
-_HAS_DIGIT = re.compile(r"\d")
-_WARD_HEAD = re.compile(r"[^\d市区町村]{1,4}区")
-_TOWN_HEAD = re.compile(r"[^\d市区町村]{1,5}[区町村]")
-_NOT_DIGITS = re.compile(r"\D+")
-_KOAZA_NAME = re.compile(f"[^\\d{''.join(_LOT_LETTERS)}]+")
+_ROOM_HYPHEN: Final = re.compile(r"-\d{3,4}(?:号室|号|室)?")
+_NUMBERED_ROOM: Final = re.compile(r"(?P<building>.*?\D)(?P<room>\d{2,4})")
+_HAS_DIGIT: Final = re.compile(r"\d")
+_WARD_HEAD: Final = re.compile(r"[^\d市区町村]{1,4}区")
+_TOWN_HEAD: Final = re.compile(r"[^\d市区町村]{1,5}[区町村]")
+_NOT_DIGITS: Final = re.compile(r"\D+")
+_KOAZA_NAME: Final = re.compile(f"[^\\d{''.join(_LOT_LETTERS)}]+")
 # a 小字 name is short and is none of: a lot letter, a direction or position a town name
 # carries (朝倉東, 朝倉本町), a 町/丁/条/通 of the town itself
-_NOT_A_KOAZA = re.compile(r".{6,}|^[東西南北上下中新本元]$|[甲乙丙丁戊己庚辛市区町村郡丁条通\-]")
+_NOT_A_KOAZA: Final = re.compile(r".{6,}|^[東西南北上下中新本元]$|[甲乙丙丁戊己庚辛市区町村郡丁条通\-]")
 
 
 def _written_apart(a: str, b: str) -> str | None:
@@ -1375,21 +1375,21 @@ def _written_apart(a: str, b: str) -> str | None:
 
 #: the 政令指定都市, whose wards (区) a city-wide system may leave out (横浜市本町… for 横浜市中区本町…);
 #: not Tokyo's 特別区, each a municipality of its own
-DESIGNATED_CITIES = ("札幌市", "仙台市", "さいたま市", "千葉市", "横浜市", "川崎市", "相模原市", "新潟市", "静岡市",
+DESIGNATED_CITIES: Final = ("札幌市", "仙台市", "さいたま市", "千葉市", "横浜市", "川崎市", "相模原市", "新潟市", "静岡市",
                      "浜松市", "名古屋市", "京都市", "大阪市", "堺市", "神戸市", "岡山市", "広島市", "北九州市",
                      "福岡市", "熊本市")
 #: wards a designated city has renamed, the old name to the new ones its area went to: 浜松市's seven
 #: wards became three on 2024-01-01 (北区 was split between 中央区 and 浜名区); a system not yet changed
 #: writes the old ward of the same place
-WARD_RENAMES: dict[str, dict[str, tuple[str, ...]]] = {
+WARD_RENAMES: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     "浜松市": {"中区": ("中央区",), "東区": ("中央区",), "西区": ("中央区",), "南区": ("中央区",),
                "北区": ("中央区", "浜名区"), "浜北区": ("浜名区",)},
 }
-_DESIGNATED_WARD = re.compile(f"(?P<city>{'|'.join(DESIGNATED_CITIES)})(?P<ward>[^\\d市区町村]{{1,4}}区)(?=[^\\d-])")
+_DESIGNATED_WARD: Final = re.compile(f"(?P<city>{'|'.join(DESIGNATED_CITIES)})(?P<ward>[^\\d市区町村]{{1,4}}区)(?=[^\\d-])")
 # a Kyoto street designation before the town: 河原町通3条上ル (三条 is 3条 in a key), 四条通烏丸東入,
 # 寺町通御池下ル西入, 寺町通今出川上ル2 (上ル二丁目: the second block) — a street, then one or more
 # of 上ル 下ル 東入 西入 (as address_key writes them)
-_KYOTO_STREET = re.compile(r"(?:^|(?<=[区市]))(?:(?:[^\d区市]|\d+条){1,24}?(?:上ル|下ル|東入|西入)\d*)+(?=[^\d-])")
+_KYOTO_STREET: Final = re.compile(r"(?:^|(?<=[区市]))(?:(?:[^\d区市]|\d+条){1,24}?(?:上ル|下ル|東入|西入)\d*)+(?=[^\d-])")
 
 
 def _ward_and_street_left_out(x: str, y: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -1530,7 +1530,7 @@ def addresses_match(a: str, b: str) -> bool:
 #: 常用漢字表 (平成22年内閣告示第2号): the 2,136 characters, plus 𠮟 (U+20B9F),
 #: the notice's own form of 叱. Two different characters of this list are two
 #: different characters, never variants of each other, whatever a map says.
-JOYO_KANJI = frozenset("".join("""
+JOYO_KANJI: Final = frozenset("".join("""
 亜哀挨愛曖悪握圧扱宛嵐安案暗以衣位囲医依委威為畏胃尉異移萎偉椅彙意違維慰遺緯域育一
 壱逸茨芋引印因咽姻員院淫陰飲隠韻右宇羽雨唄鬱畝浦運雲永泳英映栄営詠影鋭衛易疫益液駅悦越謁閲円延沿炎
 宴怨媛援園煙猿遠鉛塩演縁艶汚王凹央応往押旺欧殴桜翁奥横岡屋億憶臆虞乙俺卸音恩温穏下化火加可仮何花佳
@@ -1580,4 +1580,4 @@ JOYO_KANJI = frozenset("".join("""
 # fold_variants: the characters that are their own representative (_fold_char), which it need not look
 # up — the 常用漢字 but 𠮟 (叱's group) and every character before U+3100 (kana, Latin, symbols; a
 # test checks each)
-_MAY_FOLD = _any_but([*range(0x3100), *(c for c in JOYO_KANJI if _EXTRA.get(c, c)[0] == c)])
+_MAY_FOLD: Final = _any_but([*range(0x3100), *(c for c in JOYO_KANJI if _EXTRA.get(c, c)[0] == c)])

@@ -58,7 +58,7 @@ import datetime as dt
 import re
 import unicodedata
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from guards import japanese
 from guards.exceptions import InvalidDate, InvalidSex
@@ -88,7 +88,7 @@ class Era(NamedTuple):
 
 
 # Era boundaries as the Cabinet Office gives them (明治 from its Gregorian start).
-ERAS: tuple[Era, ...] = (
+ERAS: Final[tuple[Era, ...]] = (
     Era("明治", "M", dt.date(1868, 1, 25), dt.date(1912, 7, 29)),
     Era("大正", "T", dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
     Era("昭和", "S", dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
@@ -96,22 +96,22 @@ ERAS: tuple[Era, ...] = (
     Era("令和", "R", dt.date(2019, 5, 1), None),
 )
 #: an era by its kanji name or its letter (昭和 and S alike)
-ERA_BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
+ERA_BY_NAME: Final = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
 
-_SPACES = re.compile(r"\s+")
-_GREGORIAN = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?|(\d{2})(\d{2}))$")
-_JAPANESE = re.compile(
+_SPACES: Final = re.compile(r"\s+")
+_GREGORIAN: Final = re.compile(r"^(\d{4})(?:[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?|(\d{2})(\d{2}))$")
+_JAPANESE: Final = re.compile(
     r"^(明治|大正|昭和|平成|令和|[明大昭平令MTSHR])\.?\s*(元|\d{1,2})[-/.年](\d{1,2})[-/.月](\d{1,2})日?生?$"
 )
-_ERA_ABBREVIATIONS = {"明": "明治", "大": "大正", "昭": "昭和", "平": "平成", "令": "令和"}
-_ERA_CODES = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}  # the registry's era code digit
+_ERA_ABBREVIATIONS: Final = {"明": "明治", "大": "大正", "昭": "昭和", "平": "平成", "令": "令和"}
+_ERA_CODES: Final = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}  # the registry's era code digit
 # what surrounds a date in an export: a time of day, a weekday, 生まれ
-_TIME_OF_DAY = re.compile(r"(?:[T ]|(?<=日))(?:(?:午前|午後|AM|PM) ?)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_TIME_OF_DAY: Final = re.compile(r"(?:[T ]|(?<=日))(?:(?:午前|午後|AM|PM) ?)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
                           r"(?: ?(?:AM|PM))?(?:Z|[+-]\d{2}:?\d{2})?$")
-_DATE_TRIMMINGS = re.compile(r"(?:\((?:[月火水木金土日](?:曜日?)?|[A-Z]{3})\)|生まれ|生)$")
-_COMPACT_TIMESTAMP = re.compile(r"^\d{8}(?:[01]\d|2[0-3])[0-5]\d[0-5]\d$")  # never 12 digits: a My Number
-_ERA_COMPACT = re.compile(r"^([1-5]|[MTSHR])(\d{2})(\d{2})(\d{2})$")
-_KANJI_DATE_NUMBER = re.compile("[〇一二三四五六七八九十拾壱弐参]+")
+_DATE_TRIMMINGS: Final = re.compile(r"(?:\((?:[月火水木金土日](?:曜日?)?|[A-Z]{3})\)|生まれ|生)$")
+_COMPACT_TIMESTAMP: Final = re.compile(r"^\d{8}(?:[01]\d|2[0-3])[0-5]\d[0-5]\d$")  # never 12 digits: a My Number
+_ERA_COMPACT: Final = re.compile(r"^([1-5]|[MTSHR])(\d{2})(\d{2})(\d{2})$")
+_KANJI_DATE_NUMBER: Final = re.compile("[〇一二三四五六七八九十拾壱弐参]+")
 
 
 def text(value: str | None) -> str:
@@ -222,7 +222,7 @@ def _kanji_date_number(run: str) -> str:
         return run
 
 
-_DAIJI = str.maketrans("壱弐参", "一二三")
+_DAIJI: Final = str.maketrans("壱弐参", "一二三")
 
 
 def _read_date(field: str, raw: str) -> dt.date | None:
@@ -256,8 +256,8 @@ def _make_date(field: str, raw: str, year: int, month: int, day: int) -> dt.date
         raise InvalidDate(field, f"{_shown(raw)} is not a calendar date") from None
 
 
-_SEX_PARTS = re.compile(r"[\s:：()（）/・,-]+")
-_SEX = {"1": 1, "男": 1, "M": 1, "MALE": 1, "男性": 1, "2": 2, "女": 2, "F": 2, "FEMALE": 2, "女性": 2}
+_SEX_PARTS: Final = re.compile(r"[\s:：()（）/・,-]+")
+_SEX: Final = {"1": 1, "男": 1, "M": 1, "MALE": 1, "男性": 1, "2": 2, "女": 2, "F": 2, "FEMALE": 2, "女性": 2}
 
 
 @lru_cache(maxsize=1024)  # a handful of notations (1, 男, M, 女性, 1:男 …) written again and again

@@ -20,6 +20,8 @@ True
 
 from __future__ import annotations
 
+from typing import Final
+
 import sys
 import unicodedata
 
@@ -31,7 +33,7 @@ from guards.masking import mask  # re-exported: guards.masking is the one maskin
 __all__ = ["compact", "number_problem", "plain_valid", "check_digits", "validate", "is_valid", "mask", "NUMBER_FIELD"]
 
 #: The field name errors carry; the number itself never appears in a message.
-NUMBER_FIELD = "my_number"
+NUMBER_FIELD: Final = "my_number"
 
 
 def compact(number: str) -> str:
@@ -59,7 +61,7 @@ def compact(number: str) -> str:
 
 
 #: full-width digits as ASCII ones, the ideographic space dropped (as NFKC and stdnum's clean do)
-_FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789", "\u3000")
+_FULL_WIDTH_DIGITS: Final = str.maketrans("０１２３４５６７８９", "0123456789", "\u3000")
 
 
 def number_problem(number: str) -> str | None:
@@ -77,9 +79,9 @@ def number_problem(number: str) -> str | None:
 
 
 # the weights of the eleven digits, left to right (the ordinance's Qn, n counted from the right)
-_WEIGHTS = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
-_ASCII_ZEROS = 48 * sum(_WEIGHTS)  # what the weighted ASCII codes of eleven zeros add up to
-_CHECK_DIGITS = ("0", "0", *(str(11 - remainder) for remainder in range(2, 11)))  # by remainder
+_WEIGHTS: Final = (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2)
+_ASCII_ZEROS: Final = 48 * sum(_WEIGHTS)  # what the weighted ASCII codes of eleven zeros add up to
+_CHECK_DIGITS: Final = ("0", "0", *(str(11 - remainder) for remainder in range(2, 11)))  # by remainder
 
 
 def _check_digit(digits: str) -> str:
@@ -117,7 +119,7 @@ def plain_valid(number: str) -> bool:
 
 
 # the check digit (an ASCII code) of each weighted sum of a number's first eleven ASCII codes
-_CHECK_DIGIT_OF_SUM = bytes(ord(_CHECK_DIGITS[(total - _ASCII_ZEROS) % 11]) for total in range(57 * sum(_WEIGHTS) + 1))
+_CHECK_DIGIT_OF_SUM: Final = bytes(ord(_CHECK_DIGITS[(total - _ASCII_ZEROS) % 11]) for total in range(57 * sum(_WEIGHTS) + 1))
 
 
 def check_digits(numbers: bytes) -> bytes:
