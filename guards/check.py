@@ -295,7 +295,7 @@ _PLAINLY_WRITTEN: Final = re.compile("[0-9A-Za-z\u3041-\u3096\u30a1-\u30fa\u4e00
 
 #: what a resident's status says about a record of their number (any other status: nothing)
 _STATUS_FINDINGS: Final = {"死亡": (Finding(Reason.DECEASED),), "消除": (Finding(Reason.ERASED),),
-                    "転出": (Finding(Reason.MOVED_OUT),)}
+                           "転出": (Finding(Reason.MOVED_OUT),)}
 
 
 def _status(resident: Resident) -> list[Finding]:
@@ -304,7 +304,7 @@ def _status(resident: Resident) -> list[Finding]:
 
 #: the shortcut's verdicts by status, where they pass; a status that holds a record is explained
 _QUICK_VERDICTS: Final = {status: Verdict.of(findings) for status, findings in _STATUS_FINDINGS.items()
-                   if Verdict.of(findings).outcome is Outcome.PASS}
+                          if Verdict.of(findings).outcome is Outcome.PASS}
 _HELD_STATUSES: Final = frozenset(_STATUS_FINDINGS.keys() - _QUICK_VERDICTS.keys())
 
 

@@ -254,7 +254,7 @@ def clean(value: str | None) -> str:
 # ---------------------------------------------------------------------------
 
 _SMALL_KANA: Final = str.maketrans("ァィゥェォッャュョヮヵヶㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ",
-                            "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
+                                   "アイウエオツヤユヨワカケクシストヌハヒフヘホムラリルレロ")
 _SEPARATORS: Final = re.compile(r"[\s・･=＝,、.。]+")
 
 
@@ -324,7 +324,7 @@ _JI_ZU: Final = str.maketrans("ヂヅ", "ジズ")
 _VU: Final = (("ヴア", "バ"), ("ヴイ", "ビ"), ("ヴエ", "ベ"), ("ヴオ", "ボ"), ("ヴ", "ブ"))
 # voiced and semi-voiced katakana to their unvoiced kana (ザ→サ, パ→ハ)
 _UNVOICED: Final = str.maketrans({c: unicodedata.normalize("NFD", c)[0] for c in map(chr, range(0x30A1, 0x30FB))
-                           if len(unicodedata.normalize("NFD", c)) == 2})
+                                  if len(unicodedata.normalize("NFD", c)) == 2})
 _ROW: Final = {c: vowel for vowel, chars in (
     ("a", "アカサタナハマヤラワ"), ("i", "イキシチニヒミリ"), ("u", "ウクスツヌフムユル"),
     ("e", "エケセテネヘメレ"), ("o", "オコソトノホモヨロヲ")) for c in chars}
@@ -700,7 +700,7 @@ def _joined_words(mine: tuple[str, ...], registered: tuple[str, ...]) -> tuple[t
 #: 巌/巖, 晃/晄, 桧/檜, 穣/穰, 遥/遙), the everyday 俗字 of names (薮/藪/籔, 篭/籠), and the
 #: Chinese form a GB-based conversion writes (值 for 値). 斎/斉 are two characters, not one.
 EXTRA_VARIANTS: Final[tuple[str, ...]] = ("剝剥", "叱𠮟", "塡填", "頰頬", "亘亙", "凜凛", "巌巖", "晃晄", "桧檜", "穣穰",
-                                   "遥遙", "藪薮籔", "籠篭", "値值")
+                                          "遥遙", "藪薮籔", "籠篭", "値值")
 _EXTRA: Final = {char: group for group in EXTRA_VARIANTS for char in group}
 
 
@@ -817,7 +817,8 @@ def _relation(a: str, b: str) -> NameMatch | None:
 _LONGEST_NAME: Final = 40  # characters of a name key; a longer one is no name a placeholder stands in
 _BYTES_PER_CHARACTER: Final = 4  # the most placeholders one character becomes: its four UTF-8 bytes
 # is_placeholder of any character, in one search (private use: U+E000–U+F8FF and planes 15–16)
-_ANY_PLACEHOLDER: Final = re.compile("[" + re.escape("".join(sorted(PLACEHOLDERS))) + "\ue000-\uf8ff\U000f0000-\U0010fffd]")
+_ANY_PLACEHOLDER: Final = re.compile(
+    "[" + re.escape("".join(sorted(PLACEHOLDERS))) + "\ue000-\uf8ff\U000f0000-\U0010fffd]")
 
 
 def _placeholder_runs(a: str, b: str) -> NameMatch | None:
@@ -960,7 +961,7 @@ _KANJI_OR_PLACEHOLDER: Final = "\\u3400-\\u9fff\\ue000-\\uf8ff〓●■□?_*\\u
 _NO_BETWEEN: Final = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\d])[ノ之](?=[{_KANJI_OR_PLACEHOLDER}\\d])")
 # ヶ/ケ/が/ガ after a kanji or a kana (つつじヶ丘 = つつじが丘), before a kanji
 _KE_BETWEEN: Final = re.compile(f"(?<=[{_KANJI_OR_PLACEHOLDER}\\u3041-\\u3096\\u30a1-\\u30fa])[ヶヵケがガ]"
-                         f"(?=[{_KANJI_OR_PLACEHOLDER}])")
+                                f"(?=[{_KANJI_OR_PLACEHOLDER}])")
 # a dash keyed for ー between two katakana of a building's name (コ－ポ = コーポ)
 # (the hyphen first, then what is before it: a pattern that starts with a lookbehind is tried at every position)
 _DASH_IN_KATAKANA: Final = re.compile(r"-(?<=[\u30a1-\u30fa\u30fc]-)(?=[\u30a1-\u30fa])")
@@ -1194,10 +1195,11 @@ def _address_key_of(text: str) -> str:
 # characters none of them acts on (kanji, kana; no kanji numeral, none of 郡 字 通 之 第 ノ ヶ ケ が ・ ー,
 # no digit, space, dash or bracket), then 二丁目29番21号, 123番地 or 1-2-3 (a test compares with the steps)
 _STEPPED: Final = frozenset(_KANJI_NUMERAL + "郡字通之第ノがガケヵヶ")  # (・ and ー are past the katakana taken)
-_PLAIN_PLACE: Final = _char_class(c for c in (0x3005, *range(0x3041, 0x3097), *range(0x30A1, 0x30FB), *range(0x4E00, 0xA000))
+_PLAIN_PLACE = _char_class(c for c in (0x3005, *range(0x3041, 0x3097), *range(0x30A1, 0x30FB), *range(0x4E00, 0xA000))
                            if chr(c) not in _STEPPED)
-_PLAIN_ADDRESS: Final = re.compile(f"(?P<place>[{_PLAIN_PLACE}]+)(?:(?P<chome>[{_KANJI_NUMERAL}]{{1,{_MAX_KANJI_RUN}}})丁目"
-                            f"(?P<ban>[0-9]+)番(?P<go>[0-9]+)号|(?P<lot>[0-9]+)番地|(?P<lots>[0-9]+(?:-[0-9]+)*))")
+_PLAIN_ADDRESS: Final = re.compile(
+    f"(?P<place>[{_PLAIN_PLACE}]+)(?:(?P<chome>[{_KANJI_NUMERAL}]{{1,{_MAX_KANJI_RUN}}})丁目"
+    f"(?P<ban>[0-9]+)番(?P<go>[0-9]+)号|(?P<lot>[0-9]+)番地|(?P<lots>[0-9]+(?:-[0-9]+)*))")
 
 
 def _plain_address_key(plain: re.Match) -> str | None:
@@ -1376,8 +1378,8 @@ def _written_apart(a: str, b: str) -> str | None:
 #: the 政令指定都市, whose wards (区) a city-wide system may leave out (横浜市本町… for 横浜市中区本町…);
 #: not Tokyo's 特別区, each a municipality of its own
 DESIGNATED_CITIES: Final = ("札幌市", "仙台市", "さいたま市", "千葉市", "横浜市", "川崎市", "相模原市", "新潟市", "静岡市",
-                     "浜松市", "名古屋市", "京都市", "大阪市", "堺市", "神戸市", "岡山市", "広島市", "北九州市",
-                     "福岡市", "熊本市")
+                            "浜松市", "名古屋市", "京都市", "大阪市", "堺市", "神戸市", "岡山市", "広島市", "北九州市",
+                            "福岡市", "熊本市")
 #: wards a designated city has renamed, the old name to the new ones its area went to: 浜松市's seven
 #: wards became three on 2024-01-01 (北区 was split between 中央区 and 浜名区); a system not yet changed
 #: writes the old ward of the same place

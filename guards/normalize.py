@@ -107,7 +107,7 @@ _ERA_ABBREVIATIONS: Final = {"明": "明治", "大": "大正", "昭": "昭和", 
 _ERA_CODES: Final = {"1": "M", "2": "T", "3": "S", "4": "H", "5": "R"}  # the registry's era code digit
 # what surrounds a date in an export: a time of day, a weekday, 生まれ
 _TIME_OF_DAY: Final = re.compile(r"(?:[T ]|(?<=日))(?:(?:午前|午後|AM|PM) ?)?\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-                          r"(?: ?(?:AM|PM))?(?:Z|[+-]\d{2}:?\d{2})?$")
+                                 r"(?: ?(?:AM|PM))?(?:Z|[+-]\d{2}:?\d{2})?$")
 _DATE_TRIMMINGS: Final = re.compile(r"(?:\((?:[月火水木金土日](?:曜日?)?|[A-Z]{3})\)|生まれ|生)$")
 _COMPACT_TIMESTAMP: Final = re.compile(r"^\d{8}(?:[01]\d|2[0-3])[0-5]\d[0-5]\d$")  # never 12 digits: a My Number
 _ERA_COMPACT: Final = re.compile(r"^([1-5]|[MTSHR])(\d{2})(\d{2})(\d{2})$")

@@ -20,10 +20,9 @@ True
 
 from __future__ import annotations
 
-from typing import Final
-
 import sys
 import unicodedata
+from typing import Final
 
 from stdnum.jp import in_ as stdnum_in
 
@@ -119,7 +118,8 @@ def plain_valid(number: str) -> bool:
 
 
 # the check digit (an ASCII code) of each weighted sum of a number's first eleven ASCII codes
-_CHECK_DIGIT_OF_SUM: Final = bytes(ord(_CHECK_DIGITS[(total - _ASCII_ZEROS) % 11]) for total in range(57 * sum(_WEIGHTS) + 1))
+_CHECK_DIGIT_OF_SUM: Final = bytes(ord(_CHECK_DIGITS[(total - _ASCII_ZEROS) % 11])
+                                   for total in range(57 * sum(_WEIGHTS) + 1))
 
 
 def check_digits(numbers: bytes) -> bytes:
