@@ -38,7 +38,7 @@ import os
 import re
 import typing
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -123,7 +123,7 @@ class CsvError(LinkguardError, ValueError):
         return _restore_error, (type(self), self.args, self.__dict__)
 
 
-def _restore_error(cls: type, args: tuple, state: dict) -> "CsvError":
+def _restore_error(cls: type[CsvError], args: tuple, state: dict) -> CsvError:
     """
     >>> import pickle
     >>> error = pickle.loads(pickle.dumps(UndecodableFile('/d/r.csv', 3, 41, 'utf-8', 'bytes 0xff')))
@@ -132,7 +132,8 @@ def _restore_error(cls: type, args: tuple, state: dict) -> "CsvError":
     """
     error = cls.__new__(cls)
     Exception.__init__(error, *args)
-    error.__dict__.update(state)
+    for name, value in state.items():  # (compiled, an instance made by __new__ has no __dict__ yet)
+        setattr(error, name, value)
     return error
 
 
@@ -157,6 +158,13 @@ def _redact(message: str) -> str:
     return redact(unicodedata.normalize("NFKC", message), "[number withheld]", min_digits=_SECRET_DIGITS)
 
 
+def _constructed(value: typing.Any) -> tuple:
+    """How this module's frozen dataclasses pickle: as the call that makes them, every field in
+    order (a forked reader receives its :class:`RegistryParts` so). Compiled, the default
+    restores them field by field, which a frozen class refuses."""
+    return type(value), tuple(getattr(value, field.name) for field in dataclass_fields(value))
+
+
 # ---------------------------------------------------------------------------
 # columns
 
@@ -169,6 +177,9 @@ class Column:
     japanese: str
     aliases: tuple[str, ...] = ()
     required: bool = False
+
+    def __reduce__(self) -> tuple:
+        return _constructed(self)
 
     @property
     def label(self) -> str:
@@ -241,6 +252,9 @@ class SplitField:
     field: str
     parts: tuple[Column, ...]
     first: Column | None = None
+
+    def __reduce__(self) -> tuple:
+        return _constructed(self)
 
 
 def join_parts(values: Sequence[str]) -> str:
@@ -325,6 +339,9 @@ class _Layout:
     #: split columns joined into one contract field: (the field's index past the row's end, the parts' indexes)
     joins: tuple[tuple[int, tuple[int, ...]], ...] = ()
 
+    def __reduce__(self) -> tuple:
+        return _constructed(self)
+
 
 def _layout(path: Path, encoding: str, aliases: Mapping[str, Column], columns: Sequence[Column],
             kind: str) -> _Layout:
@@ -388,7 +405,7 @@ def _joins(path: Path, fields: dict[str, int], width: int) -> tuple[tuple[int, t
     ``fields`` gains the joined field; a field given both whole and in parts, or a
     later part without the first, is refused.
     """
-    joins = []
+    joins: list[tuple[int, tuple[int, ...]]] = []
     for split in SPLIT_FIELDS:
         present = [part for part in split.parts if part.field in fields]
         if not present:
@@ -655,11 +672,11 @@ def _rows_one_by_one(path: Path, layout: _Layout, span: tuple[int, int | None] |
             previous_end = reader.line_num
             for row in reader:
                 start, previous_end = previous_end + 1, reader.line_num
-                rows, lines, error = _kept_rows(path, layout, [row], [start])
+                rows, lines, miscounted = _kept_rows(path, layout, [row], [start])
                 if rows:
                     yield rows, lines
-                if error is not None:
-                    raise error
+                if miscounted is not None:
+                    raise miscounted
         except csv.Error as error:
             raise CsvError(path, reader.line_num, None,
                            f"not valid CSV ({error}); check quotes around values") from None
@@ -721,6 +738,9 @@ class RegistryParts:
     layout: _Layout
     cuts: tuple[int, ...]
     size: int  # the file's bytes
+
+    def __reduce__(self) -> tuple:
+        return _constructed(self)
 
     @property
     def cut(self) -> int:
@@ -1046,12 +1066,13 @@ def _plainly_valid_numbers(raws: Sequence[str]) -> list[str | None]:
     >>> _plainly_valid_numbers(['621498320257', '6214 9832-0257', '621498320258', '6214983202', '６２１４98320257'])
     ['621498320257', '621498320257', None, None, None]
     """
-    numbers = list(map(str.replace, map(str.replace, raws, itertools.repeat("-"), itertools.repeat("")),
-                       itertools.repeat(" "), itertools.repeat("")))
-    joined = "".join(numbers)
-    if set(map(len, numbers)) - {12} or not joined.isdigit() or not joined.isascii():
+    written: list[str] = list(map(str.replace, map(str.replace, raws, itertools.repeat("-"), itertools.repeat("")),
+                                  itertools.repeat(" "), itertools.repeat("")))
+    joined = "".join(written)
+    numbers: list[str | None] = typing.cast("list[str | None]", written)
+    if set(map(len, written)) - {12} or not joined.isdigit() or not joined.isascii():
         numbers = [number if len(number) == 12 and number.isdigit() and number.isascii() else None
-                   for number in numbers]
+                   for number in written]
         joined = "".join(number or "000000000000" for number in numbers)  # a stand-in, itself not taken
     digits = joined.encode("ascii")
     computed = check_digits(digits)
@@ -1209,9 +1230,10 @@ def _payload_builder(headers: Sequence[str]) -> typing.Callable[..., dict[str, s
     """
     values = ", ".join(f"value_{position}" for position in range(len(headers)))
     pairs = ", ".join(f"header_{position}: value_{position}" for position in range(len(headers)))
-    namespace = {f"header_{position}": header for position, header in enumerate(headers)}
+    namespace: dict[str, typing.Any] = {f"header_{position}": header for position, header in enumerate(headers)}
     exec(f"def payload({values}):\n    return {{{pairs}}}\n", namespace)  # noqa: S102 — positions only
-    return namespace["payload"]
+    payload: typing.Callable[..., dict[str, str]] = namespace["payload"]
+    return payload
 
 
 class _RecordRowParser:

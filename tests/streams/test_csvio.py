@@ -99,6 +99,23 @@ def test_undecodable_file_is_refused_with_line_and_offset(tmp_path: Path) -> Non
     assert "broken.csv" in str(error) and "line 3" in str(error) and f"byte offset {len(good)}" in str(error)
 
 
+def test_errors_and_registry_parts_cross_processes_whole(tmp_path: Path) -> None:
+    """A forked reader sends its errors and receives its RegistryParts pickled (compiled too)."""
+    import pickle
+
+    from streams import csvio
+
+    for error in (UndecodableFile(tmp_path / "r.csv", 3, 41, "utf-8", "bytes 0xff"),
+                  CsvError(tmp_path / "r.csv", 7, "name", "empty")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert (type(copy), str(copy), copy.args) == (type(error), str(error), error.args)
+        assert vars(copy) == vars(error)
+    path = write(tmp_path / "registry.csv", registry_text(), "utf-8")
+    parts = csvio.registry_parts(path, smallest=0)
+    assert parts is not None and pickle.loads(pickle.dumps(parts)) == parts
+    assert pickle.loads(pickle.dumps(csvio.SPLIT_FIELDS)) == csvio.SPLIT_FIELDS
+
+
 def test_damaged_utf8_japanese_is_not_read_as_cp932_mojibake(tmp_path: Path) -> None:
     head = "個人番号,氏名,生年月日,性別,住所\n".encode("utf-8")
     row = f"{HANAKO},山田".encode("utf-8")
