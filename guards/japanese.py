@@ -494,7 +494,9 @@ def name_parts(value: str | None) -> NameParts:
 
 
 _NO_BRACKETS: Final = str.maketrans(dict.fromkeys(_OPENERS + _CLOSERS, " "))
-_OPENER, _CLOSER, _BRACKET = _any_of(_OPENERS), _any_of(_CLOSERS), _any_of(_OPENERS + _CLOSERS)
+_OPENER: Final = _any_of(_OPENERS)
+_CLOSER: Final = _any_of(_CLOSERS)
+_BRACKET: Final = _any_of(_OPENERS + _CLOSERS)
 
 
 def name_text(value: str | None) -> str:
