@@ -124,6 +124,9 @@ def text(value: str | None) -> str:
     """
     if not value:
         return ""
+    if value.isascii() and value.isprintable():
+        # (batch ids, codes, ISO dates) NFKC keeps it and its only space is " ": no regex pass
+        return " ".join(value.split()) if " " in value else value
     return _SPACES.sub(" ", japanese.clean(value)).strip()
 
 

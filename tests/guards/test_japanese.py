@@ -443,3 +443,19 @@ def test_every_digit_but_a_decimal_one_is_known():
     are below U+20000."""
     beyond = [hex(c) for c in range(0x20000, 0x110000) if chr(c).isdigit() and not chr(c).isdecimal()]
     assert beyond == [] and japanese._DIGITS_BUT_DECIMAL.search("❶") and not japanese._DIGITS_BUT_DECIMAL.search("1１")
+
+
+def test_text_of_printable_ascii_is_the_regex_pass():
+    """normalize.text reads printable ASCII without NFKC or the regex (its only space is " "): the
+    same text as the full pass, for every ASCII character alone and for random mixes of spaces,
+    control characters (tab, \\x1c, DEL) and letters."""
+    import random
+
+    def full(value: str) -> str:
+        return normalize._SPACES.sub(" ", japanese.clean(value)).strip()
+
+    rng = random.Random(29)
+    values = [chr(c) for c in range(128)]
+    pieces = [" ", "  ", "\t", "\x1c", "\x7f", "\n", "a", "B-1", "0", "\u3000", "Ａ"]
+    values += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 8))) for _ in range(20_000)]
+    assert [v for v in values if normalize.text(v) != full(v)] == []
