@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 JA_FONT  := /usr/share/fonts/truetype/bizud-gothic/BIZUDPGothic-Regular.ttf
 DEBIAN_PACKAGES := chromium fonts-morisawa-bizud-gothic
 
-.PHONY: demo serve web test test-unit bench bench-quality bench-inspect bench-rate bench-sink install browser clean help
+.PHONY: demo serve web test test-unit bench bench-quality bench-inspect bench-rate bench-sink install native pure browser clean help
 
 help:
 	@echo "make demo    - run the whole pipeline on a local broker and print a summary"
@@ -20,16 +20,37 @@ help:
 	@echo "make bench-inspect - linkguard inspect on 244,246 records against a naive exact comparison"
 	@echo "make bench-rate - a steady 1,000 records/s for 60 s: end-to-end latency p50/p99 and the lag curve"
 	@echo "make bench-sink - sink writer rows/s, batched against the previous writer (SQLite; PostgreSQL with LINKGUARD_TEST_DATABASE_URL)"
+	@echo "make native  - compile the hot modules again (mypyc; make install and make test do it when a source changed)"
+	@echo "make pure    - remove the compiled modules and run the Python sources"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The install also compiles the hot modules with mypyc (setup.py: gcc and the Python headers, about a
+# minute); LINKGUARD_PURE_PYTHON=1 leaves them as Python.
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) native
+
+# Compiles again where a compiled module's source changed since the build (importing guards then
+# refuses to run: guards/native.py) or there is no build; removes the build under LINKGUARD_PURE_PYTHON=1.
+NATIVE_BUILD := guards/native-build.json
+native: $(STAMP)
+ifeq ($(LINKGUARD_PURE_PYTHON),1)
+	@$(MAKE) --no-print-directory pure
+else
+	@if [ ! -f $(NATIVE_BUILD) ] || ! $(BIN)/python -c "import guards" 2>/dev/null; then \
+	  echo "compiling the hot modules (mypyc, about a minute)"; \
+	  $(BIN)/pip install --quiet --no-deps -e . ; fi
+endif
+
+# the Python sources only (until the next `make native`, `make install` or `make test`)
+pure:
+	rm -f $(NATIVE_BUILD) linkguard_native__mypyc.*.so
+	find guards streams linkguard -name '*.so' -delete
 
 # Installs the Debian packages only where they are missing (root, or sudo without a password).
 $(CHROMIUM) $(JA_FONT) &:
@@ -42,37 +63,37 @@ $(CHROMIUM) $(JA_FONT) &:
 
 browser: $(CHROMIUM) $(JA_FONT)
 
-demo: $(STAMP)
+demo: $(STAMP) native
 	$(BIN)/linkguard demo
 
 # a small demo, so that one reviewer can clear the held queue by hand (about ten records)
 SERVE_ARGS ?= --residents 2000 --records 100
-serve: $(STAMP)
+serve: $(STAMP) native
 	$(BIN)/linkguard demo --serve $(SERVE_ARGS)
 
-web: $(STAMP)
+web: $(STAMP) native
 	$(BIN)/linkguard web
 
-test: $(STAMP) browser
+test: $(STAMP) browser native
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
+test-unit: $(STAMP) native
 	$(BIN)/python -m pytest -m "not integration" $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(STAMP) native
 	$(BIN)/python -m bench.throughput $(BENCH_ARGS)
 
-bench-quality: $(STAMP)
+bench-quality: $(STAMP) native
 	$(BIN)/python -m bench.quality $(BENCH_ARGS)
 
 # linkguard inspect on a prefecture-size corpus against a naive exact 4-item comparison (same run)
-bench-inspect: $(STAMP)
+bench-inspect: $(STAMP) native
 	$(BIN)/python -m bench.inspect_speed $(BENCH_ARGS)
 
-bench-rate: $(STAMP)
+bench-rate: $(STAMP) native
 	$(BIN)/python -m bench.rate $(BENCH_ARGS)
 
-bench-sink: $(STAMP)
+bench-sink: $(STAMP) native
 	$(BIN)/python -m bench.sink $(if $(LINKGUARD_TEST_DATABASE_URL),--postgresql $(LINKGUARD_TEST_DATABASE_URL)) $(BENCH_ARGS)
 
 clean:

@@ -3,10 +3,14 @@
 >>> from guards import check, Record, Resident, Outcome
 """
 
-from guards.check import RegistryView, check
-from guards.exceptions import GuardError, InvalidDate, InvalidNumber, InvalidSex, MissingField
-from guards.model import Finding, Outcome, Reason, Record, Resident, Severity, Verdict
-from guards.registry import index_by_number, registry_keys
+from guards.native import refuse_stale
+
+refuse_stale()  # before any compiled module is imported: never run a compiled module older than its source
+
+from guards.check import RegistryView, check  # noqa: E402 (after the check above)
+from guards.exceptions import GuardError, InvalidDate, InvalidNumber, InvalidSex, MissingField  # noqa: E402
+from guards.model import Finding, Outcome, Reason, Record, Resident, Severity, Verdict  # noqa: E402
+from guards.registry import index_by_number, registry_keys  # noqa: E402
 
 __all__ = [
     "check", "RegistryView", "Finding", "Outcome", "Reason", "Record", "Resident",

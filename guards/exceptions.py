@@ -37,3 +37,8 @@ class InvalidNumber(GuardError):
 
 class MissingField(GuardError):
     """A required field is empty."""
+
+
+class StaleBuild(LinkguardError, ImportError):
+    """A compiled module is older than its source (:mod:`guards.native`): an installation
+    problem, not a finding."""

@@ -11,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Callable, Iterable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Outcome(str, enum.Enum):
@@ -273,7 +276,7 @@ class Verdict:
         return _OUTCOMES[max((f.reason.severity for f in findings), default=Severity.INFO)]
 
 
-_Frozen = TypeVar("_Frozen")
+_Frozen = TypeVar("_Frozen", bound="DataclassInstance")
 
 
 def positional_builder(cls: type[_Frozen]) -> Callable[[Sequence[object]], _Frozen]:

@@ -1,0 +1,51 @@
+"""The build: ``pyproject.toml`` says what the package is; this file compiles its hot modules.
+
+The modules in :data:`COMPILED` (the per-record work of ``linkguard inspect`` and of the
+stream's check) are compiled to C with mypyc when the package is built (``make install``:
+gcc and the Python headers, about a minute). Their ``.py`` files stay the one source: they
+are what runs where the build is turned off (``LINKGUARD_PURE_PYTHON=1``) or its modules
+removed (``make pure``). Once the modules are built, the build notes each source's digest
+beside them (``guards/native-build.json``), and importing :mod:`guards` refuses a compiled
+module whose source has changed since (:mod:`guards.native`).
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+#: compiled together into one shared library, so that they call each other directly
+COMPILED = [
+    "guards/japanese.py",
+    "guards/normalize.py",
+    "guards/number.py",
+    "guards/check.py",
+    "guards/context.py",
+]
+
+
+class BuildNative(build_ext):
+    """``build_ext`` that notes the compiled sources' digests once the modules are built,
+    where they were built (in place for ``pip install -e``, else in the wheel's tree)."""
+
+    def run(self) -> None:
+        super().run()
+        if not self.extensions:
+            return
+        built = Path(self.get_ext_fullpath("guards.check")).parent / "native-build.json"
+        built.write_text(json.dumps(
+            {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in COMPILED}, indent=1) + "\n")
+
+
+def _compiled_extensions() -> list:
+    if os.environ.get("LINKGUARD_PURE_PYTHON") == "1":
+        return []
+    from mypyc.build import mypycify
+
+    return mypycify(COMPILED, opt_level="3", group_name="linkguard_native")
+
+
+setup(ext_modules=_compiled_extensions(), cmdclass={"build_ext": BuildNative})
