@@ -1,12 +1,12 @@
 """The build: ``pyproject.toml`` says what the package is; this file compiles its hot modules.
 
 The modules in :data:`COMPILED` (the per-record work of ``linkguard inspect`` and of the
-stream's check) are compiled to C with mypyc when the package is built (``make install``:
-gcc and the Python headers, about a minute). Their ``.py`` files stay the one source: they
-are what runs where the build is turned off (``LINKGUARD_PURE_PYTHON=1``) or its modules
-removed (``make pure``). Once the modules are built, the build notes each source's digest
-beside them (``guards/native-build.json``), and importing :mod:`guards` refuses a compiled
-module whose source has changed since (:mod:`guards.native`).
+stream's check, and the CSV reader) are compiled to C with mypyc when the package is built
+(``make install``: gcc and the Python headers, about a minute). Their ``.py`` files stay the
+one source: they are what runs where the build is turned off (``LINKGUARD_PURE_PYTHON=1``)
+or its modules removed (``make pure``). Once the modules are built, the build notes each
+source's digest beside them (``guards/native-build.json``), and importing :mod:`guards`
+refuses a compiled module whose source has changed since (:mod:`guards.native`).
 """
 
 import hashlib
@@ -24,6 +24,7 @@ COMPILED = [
     "guards/number.py",
     "guards/check.py",
     "guards/context.py",
+    "streams/csvio.py",
 ]
 
 
