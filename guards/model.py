@@ -264,7 +264,8 @@ class Verdict:
         >>> Verdict.of([Finding(Reason.FORMER_NAME), Finding(Reason.DECEASED)]).outcome
         <Outcome.HOLD: 'HOLD'>
         """
-        return cls(cls.outcome_of(findings), tuple(findings), suggested_my_number, tuple(explanation))
+        values = (cls.outcome_of(findings), tuple(findings), suggested_my_number, tuple(explanation))
+        return _build_verdict(values) if cls is Verdict else cls(*values)
 
     @staticmethod
     def outcome_of(findings: Iterable[Finding]) -> Outcome:
@@ -273,7 +274,13 @@ class Verdict:
         >>> Verdict.outcome_of([]), Verdict.outcome_of([Finding(Reason.DECEASED)])
         (<Outcome.PASS: 'PASS'>, <Outcome.HOLD: 'HOLD'>)
         """
-        return _OUTCOMES[max((f.reason.severity for f in findings), default=Severity.INFO)]
+        # a loop over the table, not max() of each reason's severity property: a tenth of the time
+        severity = Severity.INFO
+        for finding in findings:
+            reason_severity = _SEVERITY[finding.reason]
+            if reason_severity > severity:
+                severity = reason_severity
+        return _OUTCOMES[severity]
 
 
 _Frozen = TypeVar("_Frozen", bound="DataclassInstance")
@@ -321,3 +328,5 @@ def positional_builder(cls: type[_Frozen]) -> Callable[[Sequence[object]], _Froz
 #: :class:`Resident` and :class:`Record` from all their values (:func:`positional_builder`)
 build_resident: Callable[[Sequence[object]], Resident] = positional_builder(Resident)
 build_record: Callable[[Sequence[object]], Record] = positional_builder(Record)
+#: :class:`Verdict` from all its values, as :meth:`Verdict.of` builds one for many records
+_build_verdict: Callable[[Sequence[object]], Verdict] = positional_builder(Verdict)
