@@ -1236,6 +1236,24 @@ def _payload_builder(headers: Sequence[str]) -> typing.Callable[..., dict[str, s
     return payload
 
 
+#: the printable ASCII characters (space to ``~``): every other ASCII character is a control
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _printable(text: str) -> bool:
+    """``text.isprintable()``, for ASCII text (as business keys mostly are) in a third of the time:
+    its bytes less the printable ones are none.
+
+    >>> [chr(code) for code in range(128) if _printable(chr(code)) != chr(code).isprintable()]
+    []
+    >>> _printable('JF-000001 00424120'), _printable('JF' + chr(9) + '1'), _printable('山田'), _printable('JF\\u200b1')
+    (True, False, True, False)
+    """
+    if text.isascii():
+        return not text.encode("ascii").translate(None, _PRINTABLE_ASCII)
+    return text.isprintable()
+
+
 class _RecordRowParser:
     """Turns business-system rows into :class:`Record` values: raw strings, refused only for
     an empty key or system, or an invisible character in an identifier (:meth:`_checked_record`)."""
@@ -1293,7 +1311,7 @@ class _RecordRowParser:
             *(itertools.compress(range(count), map(operator.not_, systems)) if not all(systems) else ()),
             *(index for column in self.unnamed for index in itertools.compress(
                 range(count), map(str.strip, columns[column]))),
-            *(() if "".join(itertools.chain(systems, record_ids, atenas, batches)).isprintable() else (
+            *(() if _printable("".join(itertools.chain(systems, record_ids, atenas, batches))) else (
                 index for index, identifiers in enumerate(zip(systems, record_ids, atenas, batches))
                 if not "".join(identifiers).isprintable())),
         }
