@@ -488,24 +488,23 @@ def _pack_registry_part(parts, part: int) -> tuple[int, int] | bytes:
     from streams import csvio
 
     packed = csvio.packed_registry_part(parts, part)
-    offset, room = _packed_region(parts, part)
+    offset, room = _packed_region(parts.cuts, parts.size, part)
     if _PACKED_PARTS is None or len(packed) > room:
         return packed
     _PACKED_PARTS[offset:offset + len(packed)] = packed
     return offset, len(packed)
 
 
-def _packed_region(parts, part: int) -> tuple[int, int]:
-    """Where in the shared memory part ``part`` is written, and the room it has: twice its
+def _packed_region(cuts: tuple[int, ...], size: int, part: int) -> tuple[int, int]:
+    """Where in the shared memory part ``part`` of a registry cut at ``cuts`` (of ``size``
+    bytes, :class:`streams.csvio.RegistryParts`) is written, and the room it has: twice its
     bytes in the file (its packed form has been 1.1 times as large).
 
-    >>> from streams.csvio import RegistryParts
-    >>> parts = RegistryParts(Path('r.csv'), None, (100, 250), 400)
-    >>> [_packed_region(parts, part) for part in (1, 2)]
+    >>> [_packed_region((100, 250), 400, part) for part in (1, 2)]
     [(200, 300), (500, 300)]
     """
-    starts = (0, *parts.cuts)
-    stops = (*parts.cuts, parts.size)
+    starts = (0, *cuts)
+    stops = (*cuts, size)
     return 2 * starts[part], 2 * (stops[part] - starts[part])
 
 
