@@ -44,7 +44,8 @@ ifeq ($(LINKGUARD_PURE_PYTHON),1)
 else
 	@if [ ! -f $(NATIVE_BUILD) ] || ! $(BIN)/python -c "import guards" 2>/dev/null; then \
 	  echo "compiling the hot modules (mypyc, about a minute)"; \
-	  $(BIN)/pip install --quiet --no-deps -e . ; fi
+	  $(BIN)/pip install --quiet --no-deps -e . ; \
+	  [ -f $(NATIVE_BUILD) ] || echo "warning: not compiled (see above; gcc and the Python headers?): the Python sources run"; fi
 endif
 
 # the Python sources only (until the next `make native`, `make install` or `make test`)
