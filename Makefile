@@ -31,27 +31,34 @@ $(BIN)/python:
 # minute); LINKGUARD_PURE_PYTHON=1 leaves them as Python.
 $(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
+	@[ -f $(NATIVE_BUILD) ] || [ "$(LINKGUARD_PURE_PYTHON)" = 1 ] || touch $(NATIVE_UNAVAILABLE)
 	touch $(STAMP)
 
 install: $(STAMP) native
 
-# Compiles again where a compiled module's source changed since the build (importing guards then
-# refuses to run: guards/native.py) or there is no build; removes the build under LINKGUARD_PURE_PYTHON=1.
+# Compiles again where a source of guards changed since the build (importing guards then refuses
+# to run: guards/native.py) or there is no build; removes the build under LINKGUARD_PURE_PYTHON=1.
+# Where the install could not compile (no C compiler: the Python sources run), other targets do not
+# try again each time; `make native` asked for by name does.
 NATIVE_BUILD := guards/native-build.json
+NATIVE_UNAVAILABLE := $(VENV)/.native-unavailable
 native: $(STAMP)
 ifeq ($(LINKGUARD_PURE_PYTHON),1)
 	@$(MAKE) --no-print-directory pure
 else
-	@if [ ! -f $(NATIVE_BUILD) ] || ! $(BIN)/python -c "import guards" 2>/dev/null; then \
-	  echo "compiling the hot modules (mypyc, about a minute)"; \
-	  $(BIN)/pip install --quiet --no-deps -e . ; \
-	  [ -f $(NATIVE_BUILD) ] || echo "warning: not compiled (see above; gcc and the Python headers?): the Python sources run"; fi
+	@if [ -f $(NATIVE_BUILD) ] && $(BIN)/python -c "import guards" 2>/dev/null; then exit 0; fi; \
+	if [ ! -f $(NATIVE_BUILD) ] && [ -f $(NATIVE_UNAVAILABLE) ] && [ -z "$(filter native,$(MAKECMDGOALS))" ]; then exit 0; fi; \
+	echo "compiling the hot modules (mypyc, about a minute)"; \
+	rm -f $(NATIVE_UNAVAILABLE); \
+	$(BIN)/pip install --quiet --no-deps -e . || { echo "the build failed (above): mend what it says, or run make pure"; exit 1; }; \
+	[ -f $(NATIVE_BUILD) ] || { touch $(NATIVE_UNAVAILABLE); echo "warning: not compiled (gcc and the Python headers?): the Python sources run"; }
 endif
 
-# the Python sources only (until the next `make native`, `make install` or `make test`)
+# the Python sources only (until the next `make native`, `make install` or `make test`); the
+# packages' folders are setup.py's PACKAGES
 pure:
 	rm -f $(NATIVE_BUILD) linkguard_native__mypyc.*.so
-	find guards streams linkguard -name '*.so' -delete
+	find guards schemas streams sinks linkguard -name '*.so' -delete
 
 # Installs the Debian packages only where they are missing (root, or sudo without a password).
 $(CHROMIUM) $(JA_FONT) &:

@@ -4,9 +4,9 @@ The modules in :data:`COMPILED` (the per-record work of ``linkguard inspect`` an
 stream's check) are compiled to C with mypyc when the package is built (``make install``:
 gcc and the Python headers, about a minute). Their ``.py`` files stay the one source: they
 are what runs where the build is turned off (``LINKGUARD_PURE_PYTHON=1``) or its modules
-removed (``make pure``). Once the modules are built, the build notes each source's digest
-beside them (``guards/native-build.json``), and importing :mod:`guards` refuses a compiled
-module whose source has changed since (:mod:`guards.native`).
+removed (``make pure``). Once the modules are built, the build notes the digest of each
+source of guards beside them (``guards/native-build.json``), and importing :mod:`guards`
+refuses the build where one has changed since (:mod:`guards.native`).
 """
 
 import hashlib
@@ -60,8 +60,10 @@ class BuildNative(build_ext):
         # a module compiled by an earlier build and no longer listed would still be imported, unchecked
         self._remove_compiled(built.parent.parent, keep={
             Path(self.get_ext_fullpath(path[:-3].replace("/", "."))) for path in COMPILED})
+        # the compiled code is typed against the rest of guards (model, exceptions …): any change there counts too
+        sources = sorted({*COMPILED, *(path.as_posix() for path in Path("guards").glob("*.py"))})
         built.write_text(json.dumps(
-            {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in COMPILED}, indent=1) + "\n")
+            {path: hashlib.sha256(Path(path).read_bytes()).hexdigest() for path in sources}, indent=1) + "\n")
 
     def _remove_compiled(self, root: Path, keep: set[Path]) -> None:
         """Every compiled module of the packages under ``root`` but those to ``keep``

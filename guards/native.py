@@ -3,8 +3,9 @@
 The hot modules (``setup.py``'s ``COMPILED``) are compiled to C with mypyc when the
 package is built; Python imports a compiled module in preference to its ``.py``. A
 source edited after the build would then be ignored without a word, so the build
-notes each source's SHA-256 in ``guards/native-build.json`` and importing
-:mod:`guards` refuses a compiled module whose source no longer has it
+notes the SHA-256 of each compiled source and of every other module of :mod:`guards`
+(which the compiled code is typed against) in ``guards/native-build.json``, and
+importing :mod:`guards` refuses the build where any of them no longer has it
 (:func:`refuse_stale`). Without that file (a pure-Python install) there is nothing
 to check.
 

@@ -132,7 +132,7 @@ def _restore_error(cls: type[CsvError], args: tuple, state: dict) -> CsvError:
     """
     error = cls.__new__(cls)
     Exception.__init__(error, *args)
-    for name, value in state.items():  # (compiled, an instance made by __new__ has no __dict__ yet)
+    for name, value in state.items():  # (compiled with mypyc, an instance made by __new__ has no __dict__)
         setattr(error, name, value)
     return error
 
@@ -160,8 +160,9 @@ def _redact(message: str) -> str:
 
 def _constructed(value: typing.Any) -> tuple:
     """How this module's frozen dataclasses pickle: as the call that makes them, every field in
-    order (a forked reader receives its :class:`RegistryParts` so). Compiled, the default
-    restores them field by field, which a frozen class refuses."""
+    order (a forked reader receives its :class:`RegistryParts` so). Compiled with mypyc (the module
+    compiles, though setup.py leaves it as Python), the default restores them field by field,
+    which a frozen class refuses."""
     return type(value), tuple(getattr(value, field.name) for field in dataclass_fields(value))
 
 

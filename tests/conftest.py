@@ -17,7 +17,6 @@ from typing import Iterator
 import pytest
 
 from fixtures.postgres import RunDatabase, close_run_database, open_run_database
-from fixtures.source_doctests import collect_doctests_from_sources
 from fixtures.support import (DOCKER_REASON, KafkaBackend, docker_available, fresh_postgres_database,
                               postgres_url, unavailable)
 
@@ -25,7 +24,6 @@ _RUN_DATABASE = pytest.StashKey[RunDatabase]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    collect_doctests_from_sources()  # mypyc drops a compiled module's docstrings
     config.stash[_RUN_DATABASE] = open_run_database()
 
 

@@ -100,7 +100,7 @@ def test_undecodable_file_is_refused_with_line_and_offset(tmp_path: Path) -> Non
 
 
 def test_errors_and_registry_parts_cross_processes_whole(tmp_path: Path) -> None:
-    """A forked reader sends its errors and receives its RegistryParts pickled (compiled too)."""
+    """A forked reader sends its errors and receives its RegistryParts pickled (also compiled with mypyc)."""
     import pickle
 
     from streams import csvio
