@@ -78,7 +78,6 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from itertools import repeat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
@@ -88,7 +87,7 @@ from guards.context import IdentityIndex, RecordIndex, build_identity_index, che
 from guards.model import EXPLAINED_FIELDS, build_resident
 
 if TYPE_CHECKING:
-    from linkguard.ops.report import RowCounts
+    from linkguard.ops.report import RecordColumns, RowCounts
 
 __all__ = [
     "IdentityIndex",
@@ -295,7 +294,13 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
 
     if counts is None:
         counts = report.RowCounts.of(result.rows)
-    by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in result.systems}
+    return _summary(counts, result.systems, result.residents, seconds, outputs)
+
+
+def _summary(counts: RowCounts, systems: Sequence[str], residents: int, seconds: float = 0.0,
+             outputs: dict[str, Path] | None = None) -> InspectionSummary:
+    """:func:`summarize` of the rows ``counts`` counted, of ``systems`` and ``residents``."""
+    by_system: dict[str, dict[str, int]] = {s: {o.value: 0 for o in Outcome} for s in systems}
     for system, n in counts.by_system.items():  # every row counted a PASS first (most are) ...
         if system not in by_system:
             by_system[system] = {o.value: 0 for o in Outcome}
@@ -310,9 +315,9 @@ def summarize(result: InspectionResult, seconds: float = 0.0,
     by_reason = Counter(reason for _, verdict in counts.marked for reason in {f.reason for f in verdict.findings})
     by_verdict = {o.value: sum(tally[o.value] for tally in by_system.values()) for o in Outcome}
     return InspectionSummary(
-        total=len(result.rows), by_verdict=by_verdict, by_system=by_system,
+        total=counts.total, by_verdict=by_verdict, by_system=by_system,
         by_reason={reason.value: n for reason, n in by_reason.most_common()}, suggestions=suggestions,
-        residents=result.residents, seconds=seconds, outputs=dict(outputs or {}),
+        residents=residents, seconds=seconds, outputs=dict(outputs or {}),
     )
 
 
@@ -346,16 +351,20 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
     # its first passes after a resume would walk every one (measured: 0.6 s more for the reports)
     kept = None if free else _KEPT_UNTIL_EXIT
     with _gc_paused(keeping=kept is not None):
-        result = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
-                                   registry_encoding=registry_encoding, kept=kept)
-        counts = report.RowCounts.of(result.rows)  # for the report and the summary both
-        outputs = report.write_all(result, Path(out_dir), catalogue=catalogue, counts=counts)
+        inspected = _read_and_inspect(Path(registry_path), system_files, encoding, progress, csvio,
+                                      registry_encoding=registry_encoding, kept=kept)
+        records, verdicts = inspected.records, inspected.verdicts
+        # for the report and the summary both
+        counts = report.RowCounts.of_columns(records, verdicts, inspected.columns)
+        outputs = report.write_all_columns(records, verdicts, Path(out_dir), catalogue, columns=inspected.columns,
+                                           counts=counts, systems=inspected.systems,
+                                           residents=inspected.residents)
         outputs["explanations.csv"] = Path(out_dir) / "explanations.csv"
         write_explanations(counts.marked, outputs["explanations.csv"])  # (every held row is marked)
-        summary = summarize(result, time.perf_counter() - started, outputs, counts)
+        summary = _summary(counts, inspected.systems, inspected.residents, time.perf_counter() - started, outputs)
         if kept is not None:
-            kept.append(result)
-        del result
+            kept.append(inspected)
+        del inspected, records, verdicts
     return summary
 
 
@@ -363,10 +372,22 @@ def run_inspection(registry_path: str | os.PathLike, system_files: list[tuple[st
 _KEPT_UNTIL_EXIT: list[object] = []
 
 
+class _Inspected(NamedTuple):
+    """What :func:`run_inspection` writes and sums up: every record and its verdict as two
+    columns (the rows themselves, a prefecture's 244,246 tuples, would cost 35 ms to build for
+    nothing) and what the reports read off the records alone, built while the helpers check."""
+
+    records: list[Record]
+    verdicts: list[Verdict]
+    columns: RecordColumns
+    systems: tuple[str, ...]
+    residents: int
+
+
 def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
                       encoding: str | None, progress: bool, csvio, *,
                       registry_encoding: str | None = None, kept: list[object] | None = None
-                      ) -> InspectionResult:
+                      ) -> _Inspected:
     from rich.console import Console
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -418,16 +439,16 @@ def _read_and_inspect(registry_path: Path, system_files: list[tuple[str, Path]],
             # what the context rules read off every record needs no verdict: built while the helpers
             # check, it costs this process's share of the checks only (as the identity index)
             record_index = RecordIndex.of(records)
+            columns = report.RecordColumns.of(records)  # likewise what the reports read off the records
             checking = bar.add_task("照合 (全コア)", total=len(records))
             basic = helpers.basic_verdicts(records, starts,
                                            lambda done: bar.update(checking, completed=done))
         finally:
             helpers.close()
         verdicts = check_all(records, registry, identities, basic=basic, index=record_index)
-        rows = list(map(tuple.__new__, repeat(InspectedRow), zip(records, verdicts)))  # InspectedRows, built in C
         if kept is not None:
             kept += [residents, registry, identities, records, basic, verdicts, record_index]
-        return InspectionResult(rows, tuple(c for c, _ in system_files if c), len(residents))
+        return _Inspected(records, verdicts, columns, tuple(c for c, _ in system_files if c), len(residents))
 
 
 #: a registry of at least this many bytes is read in parts, the first here, the others in a forked process

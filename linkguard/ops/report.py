@@ -74,9 +74,10 @@ import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Final, Iterable, Sequence
 
 from guards import Outcome, Reason, Record, Severity, Verdict
 from guards import normalize
@@ -193,6 +194,33 @@ class Report:
 
 
 @dataclass(frozen=True)
+class RecordColumns:
+    """What the reports read off the records alone, before any verdict: each row's key as
+    ``verdicts.csv`` starts its line, and the rows counted by ``system`` and by
+    ``number_source``. ``linkguard inspect`` builds it while its helpers check (each pass
+    over a prefecture's 244,246 records costs some 10-35 ms, mostly memory reads), so that
+    the serial end after the checks only reads the verdicts.
+
+    >>> columns = RecordColumns.of([Record('s', '1', '', '', '', '', number_source='申請書'), Record('t', '2', '', '', '', '')])
+    >>> columns.keys, columns.plain, dict(columns.by_system), dict(columns.by_source)
+    (['s,1', 't,2'], True, {'s': 1, 't': 1}, {'申請書': 1, '': 1})
+    >>> RecordColumns.of([Record('s', '=1', '', '', '', '')]).plain
+    False
+    """
+
+    keys: list[str]  # ``system,record_id`` of each row, exactly as written (valid CSV only where ``plain``)
+    plain: bool  # no system or record_id needs quoting or escaping (:func:`_keys_written_plainly`)
+    by_system: Counter  # system as written -> rows
+    by_source: Counter  # number_source as written -> rows
+
+    @classmethod
+    def of(cls, records: Sequence[Record]) -> "RecordColumns":
+        systems = list(map(_SYSTEM, records))
+        keys = list(map(str.__add__, map(str.__add__, systems, repeat(",")), map(_RECORD_ID, records)))
+        return cls(keys, _keys_written_plainly(keys), Counter(systems), Counter(map(_NUMBER_SOURCE, records)))
+
+
+@dataclass(frozen=True)
 class RowCounts:
     """Inspected rows counted once, for the report (:func:`build_report`) and the summary the
     CLI prints (:func:`linkguard.ops.inspection.summarize`), which both count every row.
@@ -200,7 +228,7 @@ class RowCounts:
     ``by_system`` and ``by_source`` count every row by its ``system`` and its
     ``number_source`` as written; ``marked`` holds the rows whose verdict is not a plain PASS
     (a HOLD, an INVALID, any finding, a suggested number), in input order: the only rows
-    either has to look at one by one.
+    either has to look at one by one. ``marked_at`` says where they are among the rows.
 
     >>> from guards import Finding
     >>> rows = [(Record('s', '1', '', '', '', '', number_source='申請書'), Verdict(Outcome.PASS)),
@@ -209,23 +237,54 @@ class RowCounts:
     >>> counts = RowCounts.of(rows)
     >>> dict(counts.by_system), dict(counts.by_source), [record.record_id for record, _ in counts.marked]
     ({'s': 2, 't': 1}, {'申請書': 2, '': 1}, ['2'])
+    >>> counts.marked_at, counts.total
+    ([1], 3)
     """
 
     by_system: Counter  # system as written -> rows
     by_source: Counter  # number_source as written -> rows
     marked: list[tuple[Record, Verdict]]
+    marked_at: list[int]  # the marked rows' places, in input order
+
+    @property
+    def total(self) -> int:
+        """Every row counted."""
+        return sum(self.by_system.values())
 
     @classmethod
     def of(cls, rows: Iterable[tuple[Record, Verdict]]) -> "RowCounts":
         rows = rows if isinstance(rows, list) else list(rows)
         records = list(map(_RECORD, rows))
-        return cls(Counter(map(_SYSTEM, records)), Counter(map(_NUMBER_SOURCE, records)),
-                   [row for row in rows if (verdict := row[1]).findings or verdict.suggested_my_number
-                    or verdict.outcome is not Outcome.PASS])
+        return cls.of_columns(records, list(map(_VERDICT, rows)))
+
+    @classmethod
+    def of_columns(cls, records: Sequence[Record], verdicts: Sequence[Verdict],
+                   columns: RecordColumns | None = None) -> "RowCounts":
+        """The counts of ``zip(records, verdicts)``, without those rows (``columns``: the
+        records' :class:`RecordColumns`, where the caller has them)."""
+        if columns is None:
+            by_system, by_source = Counter(map(_SYSTEM, records)), Counter(map(_NUMBER_SOURCE, records))
+        else:
+            by_system, by_source = columns.by_system, columns.by_source
+        at = _marked_rows(verdicts)
+        return cls(by_system, by_source, list(zip(map(records.__getitem__, at),
+                                                                  map(verdicts.__getitem__, at))), at)
 
 
-_RECORD = itemgetter(0)
-_SYSTEM, _NUMBER_SOURCE = attrgetter("system"), attrgetter("number_source")
+def _marked_rows(verdicts: Sequence[Verdict]) -> list[int]:
+    """Where the verdicts that are not a plain PASS are (a finding, a suggestion, another outcome).
+
+    >>> from guards import Finding
+    >>> _marked_rows([Verdict(Outcome.PASS), Verdict.of([Finding(Reason.FORMER_NAME)]), Verdict(Outcome.PASS, (), '1'),
+    ...               Verdict(Outcome.INVALID), Verdict(Outcome.PASS)])
+    [1, 2, 3]
+    """
+    return [i for i, verdict in enumerate(verdicts)
+            if verdict.findings or verdict.suggested_my_number or verdict.outcome is not Outcome.PASS]
+
+
+_RECORD, _VERDICT = itemgetter(0), itemgetter(1)
+_SYSTEM, _RECORD_ID, _NUMBER_SOURCE = attrgetter("system"), attrgetter("record_id"), attrgetter("number_source")
 
 
 def build_report(rows: Iterable[tuple[Record, Verdict]] | RowCounts, catalogue: Catalogue | None = None, *,
@@ -295,29 +354,41 @@ def write_verdicts(rows: Iterable[tuple[Record, Verdict]], path: str | os.PathLi
 
     The file holds My Numbers, so it is created readable by its owner only (0600).
     """
-    rows = rows if isinstance(rows, list) else list(rows)  # (so each verdict lives on while its id is a key)
-    known: dict[int, str] = {}  # a verdict's cells by its id (a plain PASS is one object shared by most rows)
+    rows = rows if isinstance(rows, list) else list(rows)
+    records, verdicts = list(map(_RECORD, rows)), list(map(_VERDICT, rows))
+    return write_verdict_columns(records, RecordColumns.of(records), verdicts, _marked_rows(verdicts), path)
 
-    def cells_of(verdict: Verdict) -> str:
-        cells = known[id(verdict)] = verdict_cells(verdict)
-        return cells
 
-    lines = [f"{record.system},{record.record_id}{known.get(id(verdict)) or cells_of(verdict)}"
-             for record, verdict in rows]
-    text = "".join(lines)
-    if not _written_plainly(text, len(lines)):  # some system or record_id needs quoting or escaping
+def write_verdict_columns(records: Sequence[Record], columns: RecordColumns, verdicts: Sequence[Verdict],
+                          marked_at: Sequence[int], path: str | os.PathLike) -> int:
+    """:func:`write_verdicts` of the records (``columns``: their :class:`RecordColumns`) and their
+    verdicts, where ``marked_at`` (:attr:`RowCounts.marked_at`) lists the verdicts that are not a
+    plain PASS: every other row's cells are a plain PASS's, so only those are looked at."""
+    lines = [_PLAIN_PASS_CELLS] * len(verdicts)
+    known: dict[int, str] = {}  # a verdict's cells by its id (the verdicts list keeps each alive meanwhile)
+    for i in marked_at:
+        verdict = verdicts[i]
+        cells = known.get(id(verdict))
+        if cells is None:
+            cells = known[id(verdict)] = verdict_cells(verdict)
+        lines[i] = cells
+    keys = columns.keys
+    if not columns.plain:  # some system or record_id needs quoting or escaping: those rows by the writer
         careful = io.StringIO()
         careful_writer = csv_writer(careful, lineterminator="\n")
-        for i, (record, verdict) in enumerate(rows):
+        keys = list(keys)
+        for i, record in enumerate(records):
             if _NEEDS_CARE.search(record.system) or _NEEDS_CARE.search(record.record_id):
-                careful_writer.writerow((record.system, record.record_id, *known[id(verdict)][1:-1].split(",")))
-                lines[i] = careful.getvalue()
+                careful_writer.writerow((record.system, record.record_id, *lines[i][1:-1].split(",")))
+                keys[i], lines[i] = careful.getvalue(), ""
                 careful.seek(0)
                 careful.truncate()
-        text = "".join(lines)
+    parts = [""] * (2 * len(lines))  # each row's key, then its cells, joined at once
+    parts[0::2] = keys
+    parts[1::2] = lines
     with atomic_file(path, "utf-8", private=True) as f:
         csv_writer(f, lineterminator="\n").writerow(VERDICT_HEADER)
-        f.write(text)
+        f.write("".join(parts))
     return len(lines)
 
 
@@ -332,26 +403,32 @@ def verdict_cells(verdict: Verdict) -> str:
     return f",{verdict.outcome.value},{verdict.reason_codes},{verdict.suggested_my_number}\n"
 
 
+#: the cells of most rows
+_PLAIN_PASS_CELLS: Final = verdict_cells(Verdict(Outcome.PASS))
+
+
 # what csv_writer would quote (the delimiter, a quote, a line break) or escape (a formula's first
 # character); a value without any is written as it is, exactly as the writer writes it
 _NEEDS_CARE = re.compile(r'[,"\r\n]|^[=+\-@\t]')
 
 
-def _written_plainly(text: str, rows: int) -> bool:
-    """Whether ``text``, ``rows`` rows written ``system,record_id`` + :func:`verdict_cells` without
-    any care, is what the CSV writer writes: no system or record_id needs care (:data:`_NEEDS_CARE`).
-    The verdict's cells hold three commas and one line break, so each row holds four commas and
-    one line break unless its values hold some. A few scans in C (a regular expression per value
-    costs more than writing the row).
+def _keys_written_plainly(keys: list[str]) -> bool:
+    """Whether every key, ``system,record_id`` joined as they are, is what the CSV writer writes:
+    no system or record_id needs care (:data:`_NEEDS_CARE`). Each key holds one comma unless its
+    values hold some, and no line break. A few scans in C over the keys joined (a regular
+    expression per value costs more than writing the row); the verdict's cells that follow a
+    key (:func:`verdict_cells`) never need any care.
 
-    >>> _written_plainly('s,R-1,PASS,,\\ns,R-2,PASS,,\\n', 2)
+    >>> _keys_written_plainly(['s,R-1', 's,R-2'])
     True
-    >>> [_written_plainly(row, 1) for row in ('s,R,1,PASS,,\\n', 's,-1,PASS,,\\n', '@s,1,PASS,,\\n', 's,"1",PASS,,\\n')]
-    [False, False, False, False]
-    >>> _written_plainly('s,R\\n1,PASS,,\\n', 1), _written_plainly('s,R-1,PASS,,\\n-s,R-2,PASS,,\\n', 2)
+    >>> [_keys_written_plainly([key]) for key in ('s,R,1', 's,-1', '@s,1', 's,"1"', 's,R\\r', 's,R\\n1')]
+    [False, False, False, False, False, False]
+    >>> _keys_written_plainly(['s,R-1', '-s,R-2']), _keys_written_plainly(['s,R-1', 's,\\t2'])
     (False, False)
     """
-    return (text.count("\n") == rows and text.count(",") == 4 * rows and '"' not in text and "\r" not in text
+    text = "\n".join(keys) + "\n"
+    rows = len(keys)
+    return (text.count("\n") == rows and text.count(",") == rows and '"' not in text and "\r" not in text
             and not text.startswith(FORMULA_START)
             # a formula start after a line break (a system's) or a comma (a record_id's); the pair
             # searched for only where its start occurs at all (a pair is searched 20 times slower)
@@ -453,13 +530,28 @@ def write_all(result, out_dir: str | os.PathLike, catalogue: Catalogue | None = 
               generated_at: dt.datetime | None = None, counts: RowCounts | None = None) -> dict[str, Path]:
     """Write the three files for an :class:`linkguard.ops.inspection.InspectionResult`
     (``counts``: its rows' :class:`RowCounts`, where the caller has them)."""
+    rows = result.rows if isinstance(result.rows, list) else list(result.rows)
+    return write_all_columns(list(map(_RECORD, rows)), list(map(_VERDICT, rows)), out_dir, catalogue,
+                             counts=counts, systems=getattr(result, "systems", ()),
+                             residents=getattr(result, "residents", 0), generated_at=generated_at)
+
+
+def write_all_columns(records: Sequence[Record], verdicts: Sequence[Verdict], out_dir: str | os.PathLike,
+                      catalogue: Catalogue | None = None, *, columns: RecordColumns | None = None,
+                      counts: RowCounts | None = None, systems: Sequence[str] = (), residents: int = 0,
+                      generated_at: dt.datetime | None = None) -> dict[str, Path]:
+    """:func:`write_all` of the rows ``zip(records, verdicts)``, without building them (``columns``,
+    ``counts``: the records' :class:`RecordColumns` and the rows' :class:`RowCounts`, where the
+    caller has them)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ("verdicts.csv", "report.csv", "report.html")}
-    write_verdicts(result.rows, paths["verdicts.csv"])
-    report = build_report(counts if counts is not None else result.rows, catalogue,
-                          systems=getattr(result, "systems", ()),
-                          residents=getattr(result, "residents", 0), generated_at=generated_at)
+    if columns is None:
+        columns = RecordColumns.of(records)
+    if counts is None:
+        counts = RowCounts.of_columns(records, verdicts, columns)
+    write_verdict_columns(records, columns, verdicts, counts.marked_at, paths["verdicts.csv"])
+    report = build_report(counts, catalogue, systems=systems, residents=residents, generated_at=generated_at)
     write_report_csv(report, paths["report.csv"])
     write_report_html(report, paths["report.html"])
     return paths

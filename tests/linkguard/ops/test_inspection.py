@@ -444,10 +444,10 @@ def test_the_registry_read_on_two_cores_equals_the_one_process_read(tmp_path, mo
 def test_an_error_writing_the_verdicts_reaches_the_caller(tmp_path, monkeypatch):
     from linkguard.ops import report
 
-    def disk_full(rows, path):
+    def disk_full(*args):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report, "write_verdicts", disk_full)
+    monkeypatch.setattr(report, "write_verdict_columns", disk_full)
     registry = tmp_path / "registry.csv"
     registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
     records = tmp_path / "records.csv"
@@ -553,7 +553,7 @@ def test_an_inspection_that_keeps_its_records_for_the_process_end_writes_the_sam
     try:
         frozen_before = gc.get_freeze_count()
         assert _inspect_files_with(inspection.run_inspection, tmp_path, "kept") == freed
-        assert any(isinstance(thing, inspection.InspectionResult) and len(thing) == 1750 for thing in kept)
+        assert any(isinstance(thing, inspection._Inspected) and len(thing.records) == 1750 for thing in kept)
         assert gc.get_freeze_count() > frozen_before  # moved out of the collector's sight
     finally:
         kept.clear()
