@@ -76,6 +76,7 @@ import gc
 import mmap
 import multiprocessing
 import os
+import pickle
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -711,18 +712,19 @@ def _helper(files: list[tuple[str, Path]], encoding: str | None, start: _Positio
     Anything unexpected while reading (a bad row, a region too small) sends ``None`` before a single
     claim: this process then reads the slice itself and meets what a one-process read meets."""
     try:
-        records = _read_and_pack(files, encoding, start, stop, region, send)
+        records, offset = _read_and_pack(files, encoding, start, stop, region, send)
     except Exception:  # noqa: BLE001 — whatever it was, this process's own read finds and reports it
         send.send(None)
         return
     send.send(len(records))
-    send.send(_checked_claims(records, part))
+    send.send(_checked_claims(records, part, (offset, region[1]), send))
 
 
 def _read_and_pack(files: list[tuple[str, Path]], encoding: str | None, start: _Position, stop: _Position,
-                   region: tuple[int, int], send) -> list[Record]:
+                   region: tuple[int, int], send) -> tuple[list[Record], int]:
     """In a forked helper: the records of its slice, each chunk of :data:`PACK` (no chunk spans two
-    files) written into its region of the shared memory as it is read, and its place sent."""
+    files) written into its region of the shared memory as it is read, and its place sent; and
+    where the region's free room starts."""
     from streams import csvio
 
     records: list[Record] = []
@@ -748,23 +750,56 @@ def _read_and_pack(files: list[tuple[str, Path]], encoding: str | None, start: _
         chunk_line = line
     if len(records) > chunk_start:
         flush()
-    return records
+    return records, offset
 
 
-def _checked_claims(records: list[Record], part: int) -> list[Verdict | None]:
-    """In a forked helper: the verdicts of the records of its slice it claims, from the front, until
-    it meets this process (``None`` for a plain PASS)."""
+#: verdicts a helper sends at a time: this process takes them in while it checks too, so that
+#: only the last few are left to take in once the two have met
+VERDICTS_AT_ONCE = 2048
+
+
+class _Verdicts(NamedTuple):
+    """A helper's message: verdicts of its slice pickled at ``offset`` (``length`` bytes) of its region."""
+
+    offset: int
+    length: int
+
+
+def _checked_claims(records: list[Record], part: int, room: tuple[int, int], send) -> int:
+    """In a forked helper: check the records of its slice it claims, from the front, until it meets
+    this process, sending their verdicts (``None`` for a plain PASS) :data:`VERDICTS_AT_ONCE` at a
+    time, pickled into the ``room`` left in its region (:class:`_Verdicts`), or whole where they
+    outgrow it; then their number."""
     registry, claims = _HELPER_REGISTRY, _HELPER_CLAIMS
     assert claims is not None
-    out: list[Verdict | None] = []
-    while len(out) < len(records):
-        granted = claims.claim(part, min(CLAIM, len(records) - len(out)))
+    offset, end = room
+    checked = 0
+    verdicts: list[Verdict | None] = []
+
+    def flush() -> None:
+        nonlocal offset
+        packed = pickle.dumps(verdicts, pickle.HIGHEST_PROTOCOL)
+        if _HELPER_PACKS is not None and offset + len(packed) <= end:
+            _HELPER_PACKS[offset:offset + len(packed)] = packed
+            send.send(_Verdicts(offset, len(packed)))
+            offset += len(packed)
+        else:
+            send.send(verdicts)
+        verdicts.clear()
+
+    while checked < len(records):
+        granted = claims.claim(part, min(CLAIM, len(records) - checked))
         if not granted:
             break  # the rest is checked by the parent
-        for record in records[len(out):len(out) + granted]:
+        for record in records[checked:checked + granted]:
             verdict = check(record, registry)
-            out.append(None if verdict.outcome is Outcome.PASS and not verdict.findings else verdict)
-    return out
+            verdicts.append(None if verdict.outcome is Outcome.PASS and not verdict.findings else verdict)
+        checked += granted
+        if len(verdicts) >= VERDICTS_AT_ONCE:
+            flush()
+    if verdicts:
+        flush()
+    return checked
 
 
 class _Helpers:
@@ -849,22 +884,19 @@ class _Helpers:
             out.append(check(records[i], registry))
             if i % 5000 == 0:
                 progress(i)
-        for part, (receive, start, stop) in enumerate(zip(self._receivers, starts, [*starts[1:], len(records)])):
+        for part, (start, stop) in enumerate(zip(starts, [*starts[1:], len(records)])):
             taken_back: list[list[Verdict]] = []  # from the slice's end towards the helper
+            helped = _HelpersVerdicts(self._receivers[part], self._memory)
             while back := self._claims.take_back(part, stop - start, CLAIM):
                 taken_back.append([check(records[start + i], registry) for i in back])
+                helped.take_in()  # what is ready, while the helper still checks
                 progress(len(out) + (stop - start) - back.start)
             share = self._claims.helpers_share(part, stop - start)
-            helped = None
-            if share:
-                try:
-                    helped = receive.recv()
-                except Exception:  # noqa: BLE001 — the records were read here already: check the helper's share here
-                    helped = None
-            if not isinstance(helped, list) or len(helped) != share:
+            verdicts = helped.all_of(share) if share else []
+            if verdicts is None:  # the records were read here already: check the helper's share here
                 out.extend(check(records[i], registry) for i in range(start, start + share))
             else:
-                out.extend(_PLAIN_PASS if v is None else v for v in helped)
+                out.extend(_PLAIN_PASS if v is None else v for v in verdicts)
             for verdicts in reversed(taken_back):
                 out.extend(verdicts)
             progress(stop)
@@ -880,6 +912,39 @@ class _Helpers:
             receive.close()
         if self._memory is not None:
             self._memory.close()
+
+
+class _HelpersVerdicts:
+    """The verdicts one helper sends (:func:`_checked_claims`), taken in as they come."""
+
+    def __init__(self, receive, memory: mmap.mmap | None) -> None:
+        self._receive, self._memory = receive, memory
+        self._verdicts: list[Verdict | None] = []
+        self._count: int | None = None  # the helper's own count, its last message
+        self._failed = False
+
+    def take_in(self, wait: bool = False) -> None:
+        """Take in the messages ready (with ``wait``, up to the last); any trouble leaves them all to this process."""
+        try:
+            while self._count is None and not self._failed and (wait or self._receive.poll()):
+                message = self._receive.recv()
+                if isinstance(message, _Verdicts) and self._memory is not None:
+                    self._verdicts += pickle.loads(self._memory[message.offset:message.offset + message.length])
+                elif isinstance(message, list):
+                    self._verdicts += message
+                elif isinstance(message, int) and not isinstance(message, bool):
+                    self._count = message
+                else:
+                    self._failed = True
+        except Exception:  # noqa: BLE001 — a helper gone, or bytes that do not read
+            self._failed = True
+
+    def all_of(self, share: int) -> list[Verdict | None] | None:
+        """All ``share`` verdicts, or ``None`` where the helper failed or disagrees."""
+        self.take_in(wait=True)
+        if self._failed or self._count != share or len(self._verdicts) != share:
+            return None
+        return self._verdicts
 
 
 def _pack_regions(files: list[tuple[str, Path]], slices: list[tuple[_Position, _Position]]) -> list[tuple[int, int]]:
