@@ -58,10 +58,10 @@ The basic check of each record (:func:`guards.check`, most of the work) runs
 on every core; the context rules then run once over every record, so they
 still see all of them. ``linkguard inspect`` (:func:`run_inspection`) forks,
 once the registry is in memory (shared, not copied), one helper per other
-core; each reads its own slice of the extracts (a range of lines) and checks
-it, while this process reads every record (the context rules and the reports
-need them all) and checks the head. Only verdicts that are not a plain PASS
-come back. :func:`inspect`, given records already in memory, checks them on a
+core; each reads its own slice of the extracts (a range of lines), packs its
+records for this process (the context rules and the reports need them all;
+rebuilding them costs half of reading them) and checks it, while this process
+reads and checks the head. Only verdicts that are not a plain PASS come back. :func:`inspect`, given records already in memory, checks them on a
 forked pool over chunks instead (:func:`basic_verdicts`). (A second pool for
 the context step was measured and dropped: with a prefecture's registry in
 memory, the copy-on-write page faults and the workers' cold caches cost more
@@ -561,17 +561,16 @@ def _next_start(slices: list[tuple[_Position, _Position]], starts: list[int], in
 
 
 def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _Position]]:
-    """The tail slices of the extracts the helper processes check, one per core but this one's.
+    """The tail slices of the extracts the helper processes read and check, one per core but this one's.
 
-    This process reads every record (the context rules and the reports need them all)
-    and checks the head; each helper reads and checks its own slice from the front,
-    while this process, done with the head, takes records back from the slice's end
-    until the two meet (:class:`_Claims`). A helper reads only what it checks, so its
-    slice is cut for the share that lets every process end together when a helper
-    checks as fast as this one, :func:`_helper_share`: this process also reads the
-    other records, so it checks fewer. A helper slower than that (another load on the
-    machine, copy-on-write faults) has more taken back. Slices are ranges of physical
-    lines (a record belongs where it starts); none below :data:`PARALLEL_FROM` lines in all.
+    This process reads the head and checks it; each helper reads its own slice and packs
+    its records for this process (the context rules and the reports need them all), then
+    checks it from the front, while this process, done with the head, takes records back
+    from the slice's end until the two meet (:class:`_Claims`). The slices are cut for the
+    share that lets every process end together when a helper checks as fast as this one,
+    :func:`_helper_share`; a helper slower than that (another load on the machine,
+    copy-on-write faults) has more taken back. Slices are ranges of physical lines (a
+    record belongs where it starts); none below :data:`PARALLEL_FROM` lines in all.
 
     >>> _helper_slices([1001, 1001], 2)
     []
@@ -597,15 +596,19 @@ def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _P
     return [(start, stop) for start, stop in zip(cuts, [*cuts[1:], (len(lines), 0)])]
 
 
-#: what reading a record costs this process beside checking it (measured on the prefecture
-#: corpus: about 4 µs against 11; rounded up, so that a helper rather gets a little more)
+#: what this process's work on a record costs beside checking it, the helpers' slices counted:
+#: reading the head (2.7 µs a record on the prefecture corpus, against 9 to check it), rebuilding
+#: what the helpers packed (1.2 µs; packing costs a helper 1.0), indexing every record for the
+#: context rules (0.9 µs). Rounded up, so that a helper rather gets a little more (taking back
+#: from its slice's end costs nothing; a helper out of records idles): on the corpus, a helper
+#: met this process about nine tenths into its slice.
 READ_TO_CHECK = 0.5
 
 
 def _helper_share(cores: int) -> float:
-    """Each helper's share of the records, such that this process, which reads every
-    record, ends with the helpers: ``r + head == (1 + r) * share`` with ``head`` the
-    rest, ``r`` :data:`READ_TO_CHECK`; no head at all once the reading alone is as long.
+    """Each helper's share of the records, such that this process ends with the helpers:
+    ``r + head == (1 + r) * share`` with ``head`` the rest, ``r`` :data:`READ_TO_CHECK`;
+    no head at all once this process's own work is as long.
 
     >>> _helper_share(2), round(_helper_share(4), 3), _helper_share(8)
     (0.6, 0.333, 0.14285714285714285)
@@ -712,12 +715,15 @@ def _helper(files: list[tuple[str, Path]], encoding: str | None, start: _Positio
     Anything unexpected while reading (a bad row, a region too small) sends ``None`` before a single
     claim: this process then reads the slice itself and meets what a one-process read meets."""
     try:
-        records, offset = _read_and_pack(files, encoding, start, stop, region, send)
-    except Exception:  # noqa: BLE001 — whatever it was, this process's own read finds and reports it
-        send.send(None)
-        return
-    send.send(len(records))
-    send.send(_checked_claims(records, part, (offset, region[1]), send))
+        try:
+            records, offset = _read_and_pack(files, encoding, start, stop, region, send)
+        except Exception:  # noqa: BLE001 — whatever it was, this process's own read finds and reports it
+            send.send(None)
+            return
+        send.send(len(records))
+        send.send(_checked_claims(records, part, (offset, region[1]), send))
+    except Exception:  # noqa: BLE001 — ended without its count, its share is checked there; and no traceback
+        return  # on stderr (a message may quote a record's values)
 
 
 def _read_and_pack(files: list[tuple[str, Path]], encoding: str | None, start: _Position, stop: _Position,

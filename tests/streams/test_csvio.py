@@ -766,3 +766,24 @@ def test_a_registry_packed_in_parts_unpacks_to_the_residents_read_whole(tmp_path
     assert unpacked == whole
     assert [[type(getattr(r, f)) for f in csvio.REGISTRY_FIELDS] for r in unpacked] == [
         [type(getattr(r, f)) for f in csvio.REGISTRY_FIELDS] for r in whole]
+
+
+def test_records_packed_in_chunks_unpack_to_the_records_read(tmp_path: Path) -> None:
+    """packed_records / records_from_packed over every extract of a synthetic corpus (each system's own
+    headers and payload columns, CP932 files), chunk by chunk, with a NUL in a name and a value in an
+    unnamed column in the same chunk: the records read, field for field, payload for payload, in order."""
+    import dataclasses
+
+    from linkguard.synthetic.corpus import make_corpus, write_corpus
+    from streams import csvio
+
+    files = write_corpus(make_corpus(records=2_000, seed=7), tmp_path / "corpus").records
+    read = [record for system, path in files for _, record in csvio.read_records_with_lines(path, system=system)]
+    read[700] = dataclasses.replace(read[700], name=read[700].name + "\x00")
+    read[701] = dataclasses.replace(read[701], payload={**read[701].payload, "column 20": "x"})
+    assert len({tuple(r.payload) for r in read}) > 2
+    unpacked = [record for start in range(0, len(read), 300)
+                for record in csvio.records_from_packed(csvio.packed_records(read[start:start + 300]))]
+    assert [(*dataclasses.astuple(r)[:-1], tuple(r.payload.items())) for r in unpacked] == [
+        (*dataclasses.astuple(r)[:-1], tuple(r.payload.items())) for r in read]
+    assert all(type(value) is str for r in unpacked for value in (*dataclasses.astuple(r)[:-1], *r.payload.values()))

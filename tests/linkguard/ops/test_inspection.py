@@ -356,8 +356,8 @@ def _inspect_files_with(run, tmp_path: Path, name: str) -> dict[str, str]:
     return {f: (out / f).read_text(encoding="utf-8") for f in ("verdicts.csv", "explanations.csv")}
 
 
-def failing_slice_check(*args):
-    raise RuntimeError("a helper that dies")
+def failing_helper_step(*args):
+    raise RuntimeError("a helper that fails")
 
 
 def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_verdicts(tmp_path, monkeypatch):
@@ -369,7 +369,8 @@ def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_ve
     monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
     monkeypatch.setattr(inspection, "CLAIM", 16)
     monkeypatch.setattr(inspection, "_cores", lambda: 4)  # three helpers, slices cut inside the files
-    # with three helpers, this process's reading is worth a share of checks: the helpers take every record
+    # with three helpers, this process's own work (rebuilding their records, indexing) is worth a share of
+    # checks: the helpers take every record
     assert inspection._helper_slices([701, 51, 1001], 4) == [((0, 2), (0, 585)), ((0, 585), (2, 419)),
                                                              ((2, 419), (3, 0))]
     parent = os.getpid()
@@ -398,9 +399,90 @@ def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_ve
         elif slow_in == "parent":
             assert here < 200
     log.unlink()
-    monkeypatch.setattr(inspection, "_check_slice", failing_slice_check)  # their shares are checked here
-    assert _inspect_files(tmp_path, "helpers-failed") == alone
-    assert sum(line.startswith("here") for line in log.read_text(encoding="utf-8").splitlines()) == 1750
+    # helpers that fail reading (their slices are read here), fail checking, or die after their first
+    # claims without a word (the records came packed; their shares are checked here)
+    troubles = {"_read_and_pack": failing_helper_step, "_checked_claims": failing_helper_step}
+
+    def dying_check(record, registry):
+        if os.getpid() != parent:
+            os._exit(1)
+        return logging_check("neither")(record, registry)
+
+    for name in (*troubles, "check"):
+        log.unlink(missing_ok=True)
+        with monkeypatch.context() as patched:
+            patched.setattr(inspection, name, troubles.get(name, dying_check))
+            if name != "check":
+                patched.setattr(inspection, "check", logging_check("neither"))
+            assert _inspect_files(tmp_path, f"helpers-failed-{name}") == alone
+        assert sum(line.startswith("here") for line in log.read_text(encoding="utf-8").splitlines()) == 1750
+
+
+def test_the_records_a_helper_packs_are_those_a_one_process_read_gives(tmp_path, monkeypatch):
+    """Slices read and packed by three helpers, in chunks cut inside the files and at their ends, with
+    a payload column, a value in an unnamed column and a NUL in a name: the records of a one-process
+    read, in order, field for field and payload for payload; so is a slice whose helper failed."""
+    import dataclasses
+
+    import linkguard.ops.inspection as inspection
+    from streams import csvio
+
+    monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
+    monkeypatch.setattr(inspection, "PACK", 37)
+    monkeypatch.setattr(inspection, "_cores", lambda: 4)
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    files = []
+    for k, (first, count) in enumerate([(0, 700), (700, 50), (750, 1000)]):
+        lines = _many_records_csv(first, count).splitlines()
+        lines[0] += ",,更新日時"
+        lines[1:] = [f"{line},{'x' if i == 500 else ''},2023-04-0{i % 9 + 1}" for i, line in enumerate(lines[1:])]
+        named = [i for i, line in enumerate(lines) if "山田 花子" in line]
+        if named:  # one name with a NUL (its column crosses as a list), far into each file
+            at = named[len(named) * 2 // 3]
+            lines[at] = lines[at].replace("山田 花子", "山田\x00花子")
+        path = tmp_path / f"records-{k}.csv"
+        path.write_bytes("\n".join(lines).encode("cp932" if k == 1 else "utf-8"))
+        files.append((f"system-{k}", path))
+    alone = [record for code, path in files for _, record in csvio.read_records_with_lines(path, system=code)]
+    assert any("column 9" in r.payload for r in alone) and any("\x00" in r.name for r in alone)
+
+    def fields(records):
+        return [(*dataclasses.astuple(r)[:-1], tuple(r.payload.items())) for r in records]
+
+    result = inspection._read_and_inspect(registry, files, None, False, csvio)
+    assert fields(row.record for row in result) == fields(alone)
+    monkeypatch.setattr(inspection, "_read_and_pack", failing_helper_step)
+    result = inspection._read_and_inspect(registry, files, None, False, csvio)
+    assert fields(row.record for row in result) == fields(alone)
+
+
+@pytest.mark.parametrize("where", ["in a helper's slice", "in the head"])
+def test_a_bad_row_read_with_helpers_raises_the_one_process_error(tmp_path, monkeypatch, where):
+    import linkguard.ops.inspection as inspection
+    from streams.csvio import CsvError
+
+    registry = tmp_path / "registry.csv"
+    registry.write_bytes(REGISTRY_CSV.format(**_numbers()).encode("cp932"))
+    files = []
+    for k, (first, count) in enumerate([(0, 700), (700, 50), (750, 1000)]):
+        lines = _many_records_csv(first, count).splitlines()
+        if k == (2 if where == "in a helper's slice" else 0):
+            lines[600] = "," + lines[600].split(",", 1)[1]  # no key
+            lines[900 if k == 2 else 650] += ",surplus"  # a later one, never reported
+        path = tmp_path / f"records-{k}.csv"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files.append((f"system-{k}", path))
+    errors = []
+    for cores in (1, 2, 4):
+        monkeypatch.setattr(inspection, "_cores", lambda: cores)
+        monkeypatch.setattr(inspection, "PARALLEL_FROM", 10)
+        assert bool(inspection._helper_slices([701, 51, 1001], cores)) == (cores > 1)
+        with pytest.raises(CsvError) as error:
+            run_inspection(registry, files, tmp_path / "out", progress=False)
+        errors.append((str(error.value), error.value.line, error.value.field))
+    assert errors[0] == errors[1] == errors[2]
+    assert errors[0][1:] == (601, "record_id")
 
 
 def _registry_rows(count: int) -> list[str]:
