@@ -450,11 +450,9 @@ def test_the_records_a_helper_packs_are_those_a_one_process_read_gives(tmp_path,
     def fields(records):
         return [(*dataclasses.astuple(r)[:-1], tuple(r.payload.items())) for r in records]
 
-    result = inspection._read_and_inspect(registry, files, None, False, csvio)
-    assert fields(row.record for row in result) == fields(alone)
+    assert fields(inspection._read_and_inspect(registry, files, None, False, csvio).records) == fields(alone)
     monkeypatch.setattr(inspection, "_read_and_pack", failing_helper_step)
-    result = inspection._read_and_inspect(registry, files, None, False, csvio)
-    assert fields(row.record for row in result) == fields(alone)
+    assert fields(inspection._read_and_inspect(registry, files, None, False, csvio).records) == fields(alone)
 
 
 @pytest.mark.parametrize("where", ["in a helper's slice", "in the head"])
