@@ -61,8 +61,9 @@ once the registry is in memory (shared, not copied), one helper per other
 core; each reads its own slice of the extracts (a range of lines), packs its
 records for this process (the context rules and the reports need them all;
 rebuilding them costs half of reading them) and checks it, while this process
-reads and checks the head. Only verdicts that are not a plain PASS come back. :func:`inspect`, given records already in memory, checks them on a
-forked pool over chunks instead (:func:`basic_verdicts`). (A second pool for
+reads and checks the head. Only verdicts that are not a plain PASS come back.
+:func:`inspect`, given records already in memory, checks them on a forked pool
+over chunks instead (:func:`basic_verdicts`). (A second pool for
 the context step was measured and dropped: with a prefecture's registry in
 memory, the copy-on-write page faults and the workers' cold caches cost more
 than the step itself, about 2 s of CPU for 244,246 records.)
@@ -550,14 +551,6 @@ def _packed_region(cuts: tuple[int, ...], size: int, part: int) -> tuple[int, in
 
 # where a slice of the extracts starts and stops: (file index, physical line)
 _Position = tuple[int, int]
-
-
-def _next_start(slices: list[tuple[_Position, _Position]], starts: list[int], index: int) -> float:
-    """The line of file ``index`` where the next helper slice not yet begun starts (``inf``: none there)."""
-    if len(starts) == len(slices):
-        return float("inf")
-    file, line = slices[len(starts)][0]
-    return line if file == index else (0 if file < index else float("inf"))
 
 
 def _helper_slices(lines: Sequence[int], cores: int) -> list[tuple[_Position, _Position]]:
