@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 JA_FONT  := /usr/share/fonts/truetype/bizud-gothic/BIZUDPGothic-Regular.ttf
 DEBIAN_PACKAGES := chromium fonts-morisawa-bizud-gothic
 
-.PHONY: demo serve web test test-unit bench bench-quality bench-inspect bench-rate bench-sink install native pure browser clean help
+.PHONY: demo serve web test test-unit bench bench-quality bench-inspect bench-inspect-floor bench-rate bench-sink install native pure browser clean help
 
 help:
 	@echo "make demo    - run the whole pipeline on a local broker and print a summary"
@@ -18,6 +18,7 @@ help:
 	@echo "make bench   - throughput and memory benchmarks (figures printed)"
 	@echo "make bench-quality - recall and false holds of the rules on a labelled corpus"
 	@echo "make bench-inspect - linkguard inspect on 244,246 records against a naive exact comparison"
+	@echo "make bench-inspect-floor - the same inspection stage by stage: how close it comes with reading free"
 	@echo "make bench-rate - a steady 1,000 records/s for 60 s: end-to-end latency p50/p99 and the lag curve"
 	@echo "make bench-sink - sink writer rows/s, batched against the previous writer (SQLite; PostgreSQL with LINKGUARD_TEST_DATABASE_URL)"
 	@echo "make native  - compile the hot modules again (mypyc; make install and make test do it when a source changed)"
@@ -97,6 +98,10 @@ bench-quality: $(STAMP) native
 # linkguard inspect on a prefecture-size corpus against a naive exact 4-item comparison (same run)
 bench-inspect: $(STAMP) native
 	$(BIN)/python -m bench.inspect_speed $(BENCH_ARGS)
+
+# the same corpus, the inspection's stages timed one by one with the files in memory (same run as the naive script)
+bench-inspect-floor: $(STAMP) native
+	$(BIN)/python -m bench.inspect_floor $(BENCH_ARGS)
 
 bench-rate: $(STAMP) native
 	$(BIN)/python -m bench.rate $(BENCH_ARGS)
