@@ -33,7 +33,7 @@ def test_a_run_on_a_small_corpus_prints_every_stage_and_writes_the_inspections_f
         assert f"{stage} " in run_line
     assert "the command with reading free:" in printed and "left for reading both files" in printed
     figures = json.loads((tmp_path / "inspect_floor.json").read_text())
-    assert set(figures["stages"][0]) == {"reading", *STAGES}
+    assert set(figures["stages"][0]) == {"csv module alone", "reading", *STAGES}
     assert all(figures["stages"][0][stage]["wall"] > 0 for stage in figures["stages"][0])
     # the stages wrote what linkguard inspect writes, from the same records
     written = {path.name for path in (tmp_path / "floor").iterdir()}
