@@ -615,6 +615,9 @@ _HELPER_CLAIMS: "_Claims | None" = None  # who checks which records of the slice
 
 #: records a helper claims at a time, and this process takes back at a time from a slice's end
 CLAIM = 256
+#: seconds this process waits for a slice's lock before it asks whether the helper holding it still runs
+#: (held for microseconds, it is only ever waited for this long by a helper that is stopped or dead)
+LOCK_PATIENCE = 0.1
 
 
 class _Claims:
@@ -639,26 +642,45 @@ class _Claims:
     """
 
     def __init__(self, context, slices: int) -> None:
-        self._lock = context.Lock()
+        # a lock per slice, shared by its helper and this process only: a helper that dies holding
+        # its own cannot stop another helper
+        self._locks = [context.Lock() for _ in range(slices)]
         self._taken = context.RawArray("q", slices)
         self._limit = context.RawArray("q", [-1] * slices)
 
     def claim(self, part: int, wanted: int) -> int:
         """In helper ``part``: how many of its next ``wanted`` records are its own to check (0: stop)."""
-        with self._lock:
+        with self._locks[part]:
             taken, limit = self._taken[part], self._limit[part]
             granted = wanted if limit < 0 else max(0, min(wanted, limit - taken))
             self._taken[part] = taken + granted
         return granted
 
-    def take_back(self, part: int, length: int, most: int) -> range:
+    def take_back(self, part: int, length: int, most: int, helper_alive: Callable[[], bool] = lambda: True) -> range:
         """Here: up to ``most`` records of slice ``part`` (of ``length``), from its end, that
-        its helper has not claimed; empty once they meet. Then :meth:`helpers_share` is final."""
-        with self._lock:
+        its helper has not claimed; empty once they meet. Then :meth:`helpers_share` is final.
+
+        ``helper_alive`` tells whether the slice's helper still runs: one killed while it held the
+        lock (the OOM killer, an operator's ``kill -9``) never releases it, and this process then
+        goes on without the lock, which nobody else takes any more (the helper's share is then
+        checked here, as for any helper that dies)."""
+        locked = self._lock(part, helper_alive)
+        try:
             limit = self.helpers_share(part, length)
             new = min(limit, max(self._taken[part], limit - most))
             self._limit[part] = new
+        finally:
+            if locked:
+                self._locks[part].release()
         return range(new, limit)
+
+    def _lock(self, part: int, helper_alive: Callable[[], bool]) -> bool:
+        """Take slice ``part``'s lock, waiting while its helper lives; ``False`` where the helper
+        died holding it."""
+        while not self._locks[part].acquire(timeout=LOCK_PATIENCE):
+            if not helper_alive():
+                return False
+        return True
 
     def helpers_share(self, part: int, length: int) -> int:
         """The records of slice ``part`` that are its helper's: those before the limit."""
@@ -886,7 +908,7 @@ class _Helpers:
         for part, (start, stop) in enumerate(zip(starts, [*starts[1:], len(records)])):
             taken_back: list[list[Verdict]] = []  # from the slice's end towards the helper
             helped = _HelpersVerdicts(self._receivers[part], self._memory)
-            while back := self._claims.take_back(part, stop - start, CLAIM):
+            while back := self._claims.take_back(part, stop - start, CLAIM, self._processes[part].is_alive):
                 taken_back.append([check(records[start + i], registry) for i in back])
                 helped.take_in()  # what is ready, while the helper still checks
                 progress(len(out) + (stop - start) - back.start)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import datetime as dt
 import re
 import time
@@ -416,6 +417,31 @@ def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_ve
                 patched.setattr(inspection, "check", logging_check("neither"))
             assert _inspect_files(tmp_path, f"helpers-failed-{name}") == alone
         assert sum(line.startswith("here") for line in log.read_text(encoding="utf-8").splitlines()) == 1750
+    # helpers killed (kill -9) while they hold their claims' lock: this process does not wait for the
+    # lock for ever, and checks what they leave
+    def die_holding_the_lock(self, part, wanted):
+        self._locks[part].acquire()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    locked: list[bool] = []  # what this process's attempts to take a slice's lock gave
+    take_lock = inspection._Claims._lock
+
+    def noting_the_lock(self, part, helper_alive):
+        deadline = time.monotonic() + 60
+        while helper_alive() and time.monotonic() < deadline:  # the helper dies at its first claim
+            time.sleep(0.01)
+        locked.append(take_lock(self, part, helper_alive))
+        return locked[-1]
+
+    log.unlink(missing_ok=True)
+    with monkeypatch.context() as patched:
+        patched.setattr(inspection._Claims, "claim", die_holding_the_lock)
+        patched.setattr(inspection._Claims, "_lock", noting_the_lock)
+        patched.setattr(inspection, "check", logging_check("neither"))
+        assert _inspect_files(tmp_path, "helpers-killed-holding-the-lock") == alone
+    assert len(locked) >= 3 and not any(locked)  # every slice's lock was left held by its dead helper
+    assert all(line.startswith("here") for line in log.read_text(encoding="utf-8").splitlines())
+    assert len(log.read_text(encoding="utf-8").splitlines()) == 1750
 
 
 def test_the_records_a_helper_packs_are_those_a_one_process_read_gives(tmp_path, monkeypatch):
