@@ -40,7 +40,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.inspect_speed import TARGET_RATIO, PREFECTURE_RECORDS, PREFECTURE_RESIDENTS, _naive_command, _prepare, _run
+from bench.inspect_speed import TARGET_RATIO, _naive_command, _prepare, _run, add_corpus_arguments
 
 #: the stages timed with the files in memory, in the order run_inspection runs them
 STAGES = ("number index", "checks", "indexes", "context", "files")
@@ -134,11 +134,7 @@ def floors(times: dict[str, dict[str, float]], start_up: float, cores: int) -> t
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inspect_floor", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=PREFECTURE_RECORDS)
-    parser.add_argument("--residents", type=int, default=PREFECTURE_RESIDENTS)
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--runs", type=int, default=3, help="runs, each the naive script then the stages (default 3)")
-    parser.add_argument("--out", type=Path, default=Path("var/bench-inspect"))
+    add_corpus_arguments(parser, runs="runs, each the naive script then the stages (default 3)")
     parser.add_argument("--stages", metavar="REGISTRY", type=Path, help=argparse.SUPPRESS)  # one run, its own process
     parser.add_argument("--file", action="append", default=[], help=argparse.SUPPRESS)  # SYSTEM:PATH, with --stages
     args = parser.parse_args(argv)

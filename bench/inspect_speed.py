@@ -144,13 +144,18 @@ def _run(command: list[str]) -> tuple[float, float]:
     return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.inspect_speed", description=__doc__.split("\n\n")[0])
+def add_corpus_arguments(parser: argparse.ArgumentParser, runs: str) -> None:
+    """The options of the inspection benchmarks: the corpus's size and seed, the runs, the folder."""
     parser.add_argument("--records", type=int, default=PREFECTURE_RECORDS)
     parser.add_argument("--residents", type=int, default=PREFECTURE_RESIDENTS)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each, alternating (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help=runs)
     parser.add_argument("--out", type=Path, default=Path("var/bench-inspect"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.inspect_speed", description=__doc__.split("\n\n")[0])
+    add_corpus_arguments(parser, runs="runs of each, alternating (default 3)")
     parser.add_argument("--naive", metavar="REGISTRY", help=argparse.SUPPRESS)
     parser.add_argument("--file", action="append", default=[], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -615,8 +615,8 @@ _HELPER_CLAIMS: "_Claims | None" = None  # who checks which records of the slice
 
 #: records a helper claims at a time, and this process takes back at a time from a slice's end
 CLAIM = 256
-#: seconds this process waits for a slice's lock before it asks whether the helper holding it still runs
-#: (held for microseconds, it is only ever waited for this long by a helper that is stopped or dead)
+#: seconds this process waits for a slice's lock before it asks whether the slice's helper still runs
+#: (the lock is held for microseconds: a wait this long means a helper descheduled, stopped or dead)
 LOCK_PATIENCE = 0.1
 
 
