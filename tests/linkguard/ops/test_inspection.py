@@ -440,8 +440,9 @@ def test_helpers_that_read_and_check_slices_of_the_files_give_the_one_process_ve
         patched.setattr(inspection, "check", logging_check("neither"))
         assert _inspect_files(tmp_path, "helpers-killed-holding-the-lock") == alone
     assert len(locked) >= 3 and not any(locked)  # every slice's lock was left held by its dead helper
-    assert all(line.startswith("here") for line in log.read_text(encoding="utf-8").splitlines())
-    assert len(log.read_text(encoding="utf-8").splitlines()) == 1750
+    checks = log.read_text(encoding="utf-8").splitlines()
+    assert all(line.startswith("here") for line in checks)  # their shares are all checked here
+    assert len(checks) == 1750
 
 
 def test_the_records_a_helper_packs_are_those_a_one_process_read_gives(tmp_path, monkeypatch):
